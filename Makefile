@@ -1,0 +1,105 @@
+# cnncam — GNU Makefile. `make help` lists the targets.
+#
+# Two builds of the same sources: the library (cc_real = float) under
+# $(BUILD)/obj, and a double-precision build of the engine under $(BUILD)/obj64
+# used only by the gradient-check tests, so those check the shipped kernels.
+
+BUILD    ?= build
+CC       ?= cc
+PYTHON   := /usr/bin/python3
+CFLAGS   ?= -O2 -g
+SAN      ?=
+WARN     := -std=c11 -Wall -Wextra -Werror -Wshadow -Wvla -Wstrict-prototypes
+CPPFLAGS := -Iinclude -I. -D_POSIX_C_SOURCE=200809L -MMD -MP
+ALLFLAGS  = $(WARN) $(CFLAGS) $(SAN) -fPIC
+LDLIBS   := -lm
+
+ENGINE_SRC := $(wildcard layers/*.c engine/*.c autograd/*.c)
+LIB_SRC    := $(ENGINE_SRC) $(wildcard gradcam/*.c weights/*.c)
+LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+LIB64_OBJ  := $(ENGINE_SRC:%.c=$(BUILD)/obj64/%.o)
+TESTUTIL   := $(BUILD)/obj/tests/testutil.o
+TESTUTIL64 := $(BUILD)/obj64/tests/testutil.o
+
+# Tests that run in float against the library; those in TESTS_F64 also run
+# in double against the obj64 build.
+TESTS      := $(patsubst tests/%.c,%,$(wildcard tests/test_*.c))
+TESTS_F64  := test_gradcheck_ops test_gradcheck_graphs
+TEST_BINS  := $(TESTS:%=$(BUILD)/tests/%) $(TESTS_F64:%=$(BUILD)/tests/%_f64)
+
+.PHONY: all test asan fixtures deps clean help
+all: $(BUILD)/libcnncam.a $(BUILD)/libcnncam.so $(BUILD)/cnncam
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(ALLFLAGS) -c $< -o $@
+
+$(BUILD)/obj64/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -DCC_REAL_DOUBLE $(ALLFLAGS) -c $< -o $@
+
+$(BUILD)/libcnncam.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libcnncam64.a: $(LIB64_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libcnncam.so: $(LIB_OBJ)
+	$(CC) $(ALLFLAGS) -shared -o $@ $^ $(LDLIBS)
+
+$(BUILD)/cnncam: $(BUILD)/obj/tools/cnncam.o $(BUILD)/libcnncam.a
+	$(CC) $(ALLFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%_f64: $(BUILD)/obj64/tests/%.o $(TESTUTIL64) $(BUILD)/libcnncam64.a
+	@mkdir -p $(@D)
+	$(CC) $(ALLFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TESTUTIL) $(BUILD)/libcnncam.a
+	@mkdir -p $(@D)
+	$(CC) $(ALLFLAGS) -o $@ $^ $(LDLIBS)
+
+# Runs every test binary from the repository root; prints one line per
+# binary and a closing "N passed, N failed" line; fails if any failed.
+test: all $(TEST_BINS)
+	@pass=0; fail=0; \
+	for t in $(TEST_BINS); do \
+	  if $$t > $$t.log 2>&1; then pass=$$((pass+1)); echo "PASS $$t"; \
+	  else fail=$$((fail+1)); echo "FAIL $$t"; tail -n 30 $$t.log; fi; \
+	done; \
+	echo "tests: $$pass passed, $$fail failed"; test $$fail -eq 0
+
+# The whole C test suite again under AddressSanitizer + UndefinedBehaviorSanitizer.
+asan:
+	$(MAKE) BUILD=build/asan CFLAGS="-O1 -g -fno-omit-frame-pointer" \
+	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" test
+
+# Regenerates the committed PyTorch parity fixtures (needs python3-torch).
+fixtures:
+	$(PYTHON) tests/gen_fixtures.py tests/fixtures/ops.ccfx
+
+# Installs every system package the project needs; a no-op when present.
+DEBS := build-essential libopenblas-dev libjpeg62-turbo-dev libpng-dev \
+        python3-torch python3-torchvision python3-numpy
+deps:
+	@missing=$$(for p in $(DEBS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:" $$missing; \
+	  $$( [ $$(id -u) -eq 0 ] || echo sudo ) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$( [ $$(id -u) -eq 0 ] || echo sudo ) apt-get install -y -qq $$missing; \
+	else echo "deps: all present"; fi
+
+clean:
+	rm -rf build
+
+help:
+	@echo "make            build $(BUILD)/libcnncam.a, $(BUILD)/libcnncam.so and $(BUILD)/cnncam"
+	@echo "make test       build and run every test (float, and double gradient checks)"
+	@echo "make asan       the same under AddressSanitizer + UndefinedBehaviorSanitizer"
+	@echo "make fixtures   regenerate tests/fixtures with PyTorch ($(PYTHON))"
+	@echo "make deps       apt-get install what is missing: $(DEBS)"
+	@echo "make clean      remove build/"
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,115 @@
+/* layers/kernels.h — every kernel the ops are made of, as plain functions.
+ *
+ * Conventions: NCHW row-major; sizes are ints (shape inference bounds every
+ * tensor by CC_MAX_NUMEL); a backward ACCUMULATES (+=) into each d<name> and
+ * skips a NULL one; nothing allocates. Each kernel lives in layers/<op>.c
+ * beside its descriptor. */
+#ifndef CC_KERNELS_H
+#define CC_KERNELS_H
+
+#include "op.h"
+
+/* ---- convolution: conv2d.c (any groups), conv2d_depthwise.c ---------------
+ * out[n,oc,oh,ow] = bias[oc] + sum_{c,kh,kw} weight[oc,c,kh,kw] *
+ *     inp[n, g*C/G + c, oh*SH - PT + kh*DH, ow*SW - PL + kw*DW]
+ * with g = oc / (OC/G), c < C/G, and zero outside the input. */
+typedef struct {
+    int N, C, H, W;         /* input */
+    int OC, KH, KW;         /* weight is OC x C/G x KH x KW */
+    int SH, SW, PT, PL, DH, DW, G;
+    int OH, OW;             /* output, from shape inference */
+} cc_conv_dims;
+
+void cc_conv2d_forward(cc_real *out, const cc_real *inp, const cc_real *weight,
+                       const cc_real *bias, const cc_conv_dims *d);
+void cc_conv2d_backward(cc_real *dinp, cc_real *dweight, cc_real *dbias,
+                        const cc_real *dout, const cc_real *inp, const cc_real *weight,
+                        const cc_conv_dims *d);
+/* The same maps, specialised for G == C == OC (one filter per channel). */
+void cc_conv2d_depthwise_forward(cc_real *out, const cc_real *inp, const cc_real *weight,
+                                 const cc_real *bias, const cc_conv_dims *d);
+void cc_conv2d_depthwise_backward(cc_real *dinp, cc_real *dweight, cc_real *dbias,
+                                  const cc_real *dout, const cc_real *inp,
+                                  const cc_real *weight, const cc_conv_dims *d);
+
+/* ---- batchnorm.c: eval mode, running statistics --------------------------
+ * out = (inp - mean[c]) / sqrt(var[c] + eps) * weight[c] + bias[c];
+ * weight/bias NULL mean 1/0 (affine=False). */
+void cc_batchnorm_forward(cc_real *out, const cc_real *inp, const cc_real *weight,
+                          const cc_real *bias, const cc_real *mean, const cc_real *var,
+                          double eps, int N, int C, int HW);
+void cc_batchnorm_backward(cc_real *dinp, cc_real *dweight, cc_real *dbias,
+                           const cc_real *dout, const cc_real *inp, const cc_real *weight,
+                           const cc_real *mean, const cc_real *var, double eps,
+                           int N, int C, int HW);
+
+/* ---- activations, one file each: out = f(inp) over n elements ------------
+ * The backward reads the forward input (none of these is differentiated
+ * through its output, except sigmoid where out*(1-out) is exact). At a kink
+ * the derivative is PyTorch's: relu' (0)=0, relu6'(0)=relu6'(6)=0,
+ * hardswish'(-3)=0 and (3)=1 as (2x+3)/6 is used on [-3,3], hardsigmoid'(±3)=0. */
+void cc_relu_forward(cc_real *out, const cc_real *inp, size_t n);
+void cc_relu_backward(cc_real *dinp, const cc_real *dout, const cc_real *inp, size_t n);
+void cc_relu6_forward(cc_real *out, const cc_real *inp, size_t n);
+void cc_relu6_backward(cc_real *dinp, const cc_real *dout, const cc_real *inp, size_t n);
+void cc_hardswish_forward(cc_real *out, const cc_real *inp, size_t n);
+void cc_hardswish_backward(cc_real *dinp, const cc_real *dout, const cc_real *inp, size_t n);
+void cc_hardsigmoid_forward(cc_real *out, const cc_real *inp, size_t n);
+void cc_hardsigmoid_backward(cc_real *dinp, const cc_real *dout, const cc_real *inp, size_t n);
+void cc_sigmoid_forward(cc_real *out, const cc_real *inp, size_t n);
+void cc_sigmoid_backward(cc_real *dinp, const cc_real *dout, const cc_real *out, size_t n);
+void cc_silu_forward(cc_real *out, const cc_real *inp, size_t n);
+void cc_silu_backward(cc_real *dinp, const cc_real *dout, const cc_real *inp, size_t n);
+
+/* ---- linear.c: out[n,o] = bias[o] + sum_i weight[o,i] * inp[n,i] ---------- */
+void cc_linear_forward(cc_real *out, const cc_real *inp, const cc_real *weight,
+                       const cc_real *bias, int N, int IN, int OUT);
+void cc_linear_backward(cc_real *dinp, cc_real *dweight, cc_real *dbias, const cc_real *dout,
+                        const cc_real *inp, const cc_real *weight, int N, int IN, int OUT);
+
+/* ---- pooling: maxpool2d.c, avgpool2d.c, adaptive_avgpool2d.c -------------
+ * Window (oh,ow) starts at (oh*SH - PT, ow*SW - PL). */
+typedef struct {
+    int N, C, H, W;
+    int KH, KW, SH, SW, PT, PL;
+    int OH, OW;
+} cc_pool_dims;
+
+/* Padding never wins; ties go to the first maximum in row-major window order,
+ * as PyTorch's CPU kernel does. The backward finds the argmax again. */
+void cc_maxpool2d_forward(cc_real *out, const cc_real *inp, const cc_pool_dims *d);
+void cc_maxpool2d_backward(cc_real *dinp, const cc_real *dout, const cc_real *inp,
+                           const cc_pool_dims *d);
+/* Divisor: the window clipped to the padded input (count_include_pad) or to
+ * the real input (not), as torch.nn.AvgPool2d. */
+void cc_avgpool2d_forward(cc_real *out, const cc_real *inp, const cc_pool_dims *d,
+                          int count_include_pad);
+void cc_avgpool2d_backward(cc_real *dinp, const cc_real *dout, const cc_pool_dims *d,
+                           int count_include_pad);
+/* Cell (oh,ow) averages rows floor(oh*H/OH) .. ceil((oh+1)*H/OH)-1, same for columns. */
+void cc_adaptive_avgpool2d_forward(cc_real *out, const cc_real *inp, int NC, int H, int W,
+                                   int OH, int OW);
+void cc_adaptive_avgpool2d_backward(cc_real *dinp, const cc_real *dout, int NC, int H, int W,
+                                    int OH, int OW);
+
+/* ---- add.c: out = a + b (residuals), same shapes ------------------------- */
+void cc_add_forward(cc_real *out, const cc_real *a, const cc_real *b, size_t n);
+void cc_add_backward(cc_real *da, cc_real *db, const cc_real *dout, size_t n);
+
+/* ---- mul.c: out[nc,hw] = scale[nc] * x[nc,hw] (squeeze-excitation) ------- */
+void cc_mul_channel_forward(cc_real *out, const cc_real *scale, const cc_real *x,
+                            int NC, int HW);
+void cc_mul_channel_backward(cc_real *dscale, cc_real *dx, const cc_real *dout,
+                             const cc_real *scale, const cc_real *x, int NC, int HW);
+
+/* ---- flatten.c, identity.c: copies; the backward adds dout --------------- */
+void cc_copy_forward(cc_real *out, const cc_real *inp, size_t n);
+void cc_copy_backward(cc_real *dinp, const cc_real *dout, size_t n);
+
+/* ---- concat.c: along channels; input i has C[i] channels ----------------- */
+void cc_concat_forward(cc_real *out, const cc_real *const *inp, const int *C, int nin,
+                       int N, int HW);
+void cc_concat_backward(cc_real *const *dinp, const cc_real *dout, const int *C, int nin,
+                        int N, int HW);
+
+#endif

@@ -1,0 +1,132 @@
+/* layers/op.c — shapes, attributes and error formatting shared by every op. */
+#include "op.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+cc_status cc_fail(cc_error *err, cc_status status, const char *fmt, ...)
+{
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+    }
+    return status;
+}
+
+cc_shape cc_shape4(int n, int c, int h, int w)
+{
+    cc_shape s = {4, {n, c, h, w}};
+    return s;
+}
+
+cc_shape cc_shape2(int n, int f)
+{
+    cc_shape s = {2, {n, f, 0, 0}};
+    return s;
+}
+
+size_t cc_shape_numel(const cc_shape *s)
+{
+    size_t n = 1;
+    for (int i = 0; i < s->rank; i++)
+        n *= (size_t)s->d[i];
+    return n;
+}
+
+int cc_shape_equal(const cc_shape *a, const cc_shape *b)
+{
+    if (a->rank != b->rank)
+        return 0;
+    for (int i = 0; i < a->rank; i++)
+        if (a->d[i] != b->d[i])
+            return 0;
+    return 1;
+}
+
+const char *cc_shape_str(const cc_shape *s, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < s->rank && used < len; i++)
+        used += (size_t)snprintf(buf + used, len - used, i ? "x%d" : "%d", s->d[i]);
+    return buf;
+}
+
+cc_attrs cc_attrs_default(void)
+{
+    cc_attrs a = {
+        .kernel = {1, 1}, .stride = {1, 1}, .pad = {0, 0, 0, 0}, .dilation = {1, 1},
+        .groups = 1, .ceil_mode = 0, .count_include_pad = 1, .output_size = {1, 1},
+        .start_dim = 1, .axis = 1, .eps = 1e-5,
+    };
+    return a;
+}
+
+/* Attribute values arrive as doubles (a file's numbers); integers must be exact. */
+static cc_status set_ints(int *dst, int want, const char *key, const double *v, int n,
+                          double lo, cc_error *err)
+{
+    if (n != 1 && n != want)
+        return cc_fail(err, CC_EFORMAT, "attribute '%s' has %d values; expected 1 or %d", key, n, want);
+    for (int i = 0; i < want; i++) {
+        double x = v[n == 1 ? 0 : i];
+        if (!(x == floor(x)) || x < lo || x > 1e6)
+            return cc_fail(err, CC_EFORMAT, "attribute '%s' value %g is not an integer in [%g, 1000000]",
+                           key, x, lo);
+        dst[i] = (int)x;
+    }
+    return CC_OK;
+}
+
+cc_status cc_attrs_set(cc_attrs *a, const char *key, const double *v, int n, cc_error *err)
+{
+    if (n < 1)
+        return cc_fail(err, CC_EFORMAT, "attribute '%s' has no value", key);
+    if (!strcmp(key, "kernel_size"))
+        return set_ints(a->kernel, 2, key, v, n, 1, err);
+    if (!strcmp(key, "stride"))
+        return set_ints(a->stride, 2, key, v, n, 1, err);
+    if (!strcmp(key, "dilation"))
+        return set_ints(a->dilation, 2, key, v, n, 1, err);
+    if (!strcmp(key, "padding")) {
+        /* PyTorch's (PH, PW), or explicit (top, left, bottom, right). */
+        if (n == 4)
+            return set_ints(a->pad, 4, key, v, n, 0, err);
+        int hw[2];
+        cc_status st = set_ints(hw, 2, key, v, n, 0, err);
+        a->pad[0] = a->pad[2] = hw[0];
+        a->pad[1] = a->pad[3] = hw[1];
+        return st;
+    }
+    if (!strcmp(key, "groups"))
+        return set_ints(&a->groups, 1, key, v, n, 1, err);
+    if (!strcmp(key, "ceil_mode"))
+        return set_ints(&a->ceil_mode, 1, key, v, n, 0, err);
+    if (!strcmp(key, "count_include_pad"))
+        return set_ints(&a->count_include_pad, 1, key, v, n, 0, err);
+    if (!strcmp(key, "output_size"))
+        return set_ints(a->output_size, 2, key, v, n, 1, err);
+    if (!strcmp(key, "start_dim"))
+        return set_ints(&a->start_dim, 1, key, v, n, 0, err);
+    if (!strcmp(key, "axis"))
+        return set_ints(&a->axis, 1, key, v, n, 0, err);
+    if (!strcmp(key, "eps")) {
+        if (n != 1 || !(v[0] > 0 && v[0] < 1))
+            return cc_fail(err, CC_EFORMAT, "attribute 'eps' must be one number in (0, 1), got %g", v[0]);
+        a->eps = v[0];
+        return CC_OK;
+    }
+    return cc_fail(err, CC_EFORMAT, "unknown attribute '%s'", key);
+}
+
+cc_status cc_infer_unary(const cc_attrs *a, const cc_shape *in, int nin, const cc_shape *param,
+                         const int *has_param, cc_shape *out, cc_error *err)
+{
+    (void)a, (void)nin, (void)param, (void)has_param, (void)err;
+    *out = in[0];
+    return CC_OK;
+}

@@ -1,0 +1,129 @@
+/* layers/op.h — the contract between one op file and the engine.
+ *
+ * Every op is a pair of plain kernels over raw pointers (forward, and a
+ * backward that ACCUMULATES into d<name> buffers and skips a NULL one), plus
+ * a descriptor at the end of its file: name, inputs, parameters, what the
+ * backward reads, shape inference, and adapters from cc_op_args to the
+ * kernels. Nothing here allocates, prints or exits.
+ *
+ * cc_real is float in the library and double in the gradient-check build
+ * (-DCC_REAL_DOUBLE): the same source is compiled twice, so the double-precision
+ * checks exercise exactly the kernels the library ships. */
+#ifndef CC_OP_H
+#define CC_OP_H
+
+#include <stddef.h>
+
+#ifdef CC_REAL_DOUBLE
+typedef double cc_real;
+#else
+typedef float cc_real;
+#endif
+
+enum { CC_MAX_RANK = 4, CC_MAX_INPUTS = 8, CC_MAX_PARAMS = 4, CC_ERROR_LEN = 512 };
+
+/* Status codes returned by every fallible internal function. */
+typedef enum {
+    CC_OK = 0,
+    CC_EINVAL = 1,   /* bad argument or shape: the caller's mistake */
+    CC_EFORMAT = 2,  /* malformed file or data */
+    CC_ENOMEM = 3,   /* allocation failed */
+    CC_EIO = 4       /* the operating system refused */
+} cc_status;
+
+/* A message that names the value, the limit and the fix. */
+typedef struct { char msg[CC_ERROR_LEN]; } cc_error;
+
+/* Formats into err (may be NULL) and returns status, so callers write
+ * `return cc_fail(err, CC_EINVAL, "...", ...)`. */
+cc_status cc_fail(cc_error *err, cc_status status, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* Row-major sizes, outermost first: NCHW for images, N×F after flatten. */
+typedef struct { int rank; int d[CC_MAX_RANK]; } cc_shape;
+
+cc_shape cc_shape4(int n, int c, int h, int w);
+cc_shape cc_shape2(int n, int f);
+size_t cc_shape_numel(const cc_shape *s);
+int cc_shape_equal(const cc_shape *a, const cc_shape *b);
+/* "2x3x5x7" into buf; returns buf. */
+const char *cc_shape_str(const cc_shape *s, char *buf, size_t len);
+
+/* Largest element count of one tensor; keeps every index inside int range
+ * arithmetic and size_t byte counts far from overflow. */
+#define CC_MAX_NUMEL ((size_t)1 << 30)
+
+/* All attributes any op takes, as PyTorch names them. An op reads the ones it
+ * needs; cc_attrs_default() gives PyTorch's defaults. */
+typedef struct {
+    int kernel[2];        /* KH KW */
+    int stride[2];        /* SH SW */
+    int pad[4];           /* top, left, bottom, right: PyTorch's padding=(PH,PW) is {PH,PW,PH,PW} */
+    int dilation[2];      /* DH DW */
+    int groups;
+    int ceil_mode;        /* pooling: output size rounds up, windows never start in right/bottom padding */
+    int count_include_pad;/* avg pool: divide by the padded window size */
+    int output_size[2];   /* adaptive avg pool */
+    int start_dim;        /* flatten: flattens dims start_dim..end */
+    int axis;             /* concat */
+    double eps;           /* batchnorm */
+} cc_attrs;
+
+cc_attrs cc_attrs_default(void);
+
+/* Sets one attribute by its name ("stride", "padding", "eps", ...) from n
+ * numbers, as a model file or a fixture stores it. Used by loaders and tests. */
+cc_status cc_attrs_set(cc_attrs *a, const char *key, const double *v, int n, cc_error *err);
+
+/* What one forward or backward call sees. Gradient pointers that are NULL
+ * were not asked for and must not be touched. */
+typedef struct {
+    const cc_attrs *attrs;
+    int ninputs;
+    cc_shape in_shape[CC_MAX_INPUTS];
+    const cc_real *in[CC_MAX_INPUTS];
+    cc_shape out_shape;
+    cc_real *out;                       /* forward writes; backward may read */
+    cc_shape param_shape[CC_MAX_PARAMS];
+    const cc_real *param[CC_MAX_PARAMS];/* NULL for an absent optional one (bias=False) */
+    const cc_real *dout;                /* backward only */
+    cc_real *din[CC_MAX_INPUTS];        /* backward: += into these */
+    cc_real *dparam[CC_MAX_PARAMS];     /* backward: += into these */
+} cc_op_args;
+
+/* What a backward reads besides dout and the parameters, so the tape keeps
+ * exactly that and no more. */
+enum {
+    CC_SAVES_INPUTS = 1,  /* the forward inputs */
+    CC_SAVES_OUTPUT = 2   /* the forward output */
+};
+
+typedef struct cc_op {
+    const char *name;                   /* "conv2d", as the model format spells it */
+    int min_inputs, max_inputs;
+    int nparams;
+    const char *param_names[CC_MAX_PARAMS];
+    unsigned required_params;           /* bit i: param i must be present */
+    unsigned buffer_params;             /* bit i: param i is a statistic (running_mean), never differentiated */
+    unsigned saves_for_dinput;          /* CC_SAVES_* needed to compute din */
+    unsigned saves_for_dparam;          /* CC_SAVES_* needed to compute dparam */
+    /* Checks input and parameter shapes against the attributes, sets *out. */
+    cc_status (*infer)(const cc_attrs *a, const cc_shape *in, int nin,
+                       const cc_shape *param, const int *has_param,
+                       cc_shape *out, cc_error *err);
+    void (*forward)(const cc_op_args *args);
+    void (*backward)(const cc_op_args *args);
+} cc_op;
+
+/* Shape inference of every element-wise op: one input of any shape, out = in. */
+cc_status cc_infer_unary(const cc_attrs *a, const cc_shape *in, int nin, const cc_shape *param,
+                         const int *has_param, cc_shape *out, cc_error *err);
+
+/* layers/registry.c: every op, NULL-terminated, and lookup by name. */
+extern const cc_op *const cc_ops[];
+const cc_op *cc_op_find(const char *name);
+
+#endif

@@ -1,0 +1,28 @@
+/* layers/registry.c — every op the engine knows, by the name model files use.
+ * tests/test_registry.c fails if an op here has no gradient check or no
+ * PyTorch parity fixture. */
+#include "op.h"
+
+#include <string.h>
+
+extern const cc_op cc_op_conv2d, cc_op_batchnorm2d, cc_op_linear;
+extern const cc_op cc_op_relu, cc_op_relu6, cc_op_hardswish, cc_op_hardsigmoid;
+extern const cc_op cc_op_sigmoid, cc_op_silu;
+extern const cc_op cc_op_maxpool2d, cc_op_avgpool2d, cc_op_adaptive_avgpool2d;
+extern const cc_op cc_op_add, cc_op_mul, cc_op_flatten, cc_op_identity, cc_op_concat;
+
+const cc_op *const cc_ops[] = {
+    &cc_op_conv2d, &cc_op_batchnorm2d, &cc_op_linear,
+    &cc_op_relu, &cc_op_relu6, &cc_op_hardswish, &cc_op_hardsigmoid, &cc_op_sigmoid, &cc_op_silu,
+    &cc_op_maxpool2d, &cc_op_avgpool2d, &cc_op_adaptive_avgpool2d,
+    &cc_op_add, &cc_op_mul, &cc_op_flatten, &cc_op_identity, &cc_op_concat,
+    NULL,
+};
+
+const cc_op *cc_op_find(const char *name)
+{
+    for (int i = 0; cc_ops[i]; i++)
+        if (!strcmp(cc_ops[i]->name, name))
+            return cc_ops[i];
+    return NULL;
+}

@@ -1,0 +1,33 @@
+/* layers/relu.c — y = max(x, 0)   (torch.nn.ReLU)
+ * dy/dx = 1 for x > 0, else 0 (PyTorch's choice at the kink x = 0). */
+#include "kernels.h"
+
+void cc_relu_forward(cc_real *out, const cc_real *inp, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = inp[i] > 0 ? inp[i] : 0;
+}
+
+void cc_relu_backward(cc_real *dinp, const cc_real *dout, const cc_real *inp, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (inp[i] > 0)
+            dinp[i] += dout[i];
+}
+
+static void forward(const cc_op_args *a)
+{
+    cc_relu_forward(a->out, a->in[0], cc_shape_numel(&a->out_shape));
+}
+
+static void backward(const cc_op_args *a)
+{
+    if (a->din[0])
+        cc_relu_backward(a->din[0], a->dout, a->in[0], cc_shape_numel(&a->out_shape));
+}
+
+const cc_op cc_op_relu = {
+    .name = "relu", .min_inputs = 1, .max_inputs = 1,
+    .saves_for_dinput = CC_SAVES_INPUTS,
+    .infer = cc_infer_unary, .forward = forward, .backward = backward,
+};

@@ -1,0 +1,366 @@
+/* tests/test_gradcheck_ops.c — every op's hand-written backward against
+ * central finite differences of a random-weighted loss L = sum_i r_i y_i.
+ *
+ * Built twice: in double (PyTorch gradcheck's eps 1e-6, atol 1e-5, rtol 1e-3)
+ * and in float (eps 1e-2, atol 1e-3, rtol 1e-2); see tu_gradcheck_tolerance.
+ * Each case also checks that the backward accumulates (gradient buffers start
+ * at 0.5, not 0) and that a gradient nobody asked for (NULL) is skipped
+ * without changing the others. Samples are kept 0.05 away from every kink
+ * (the kinks themselves are pinned against PyTorch in test_parity). */
+#include "testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    const char *op;
+    const char *label;
+    const char *inputs;  /* shapes separated by ';' */
+    const char *params;  /* "name=shape ..." in any order; absent optional ones are NULL */
+    const char *attrs;   /* "key=v[,v...] ..." as cc_attrs_set takes them */
+} op_case;
+
+static const op_case cases[] = {
+    {"conv2d", "3x3 pad 1, bias, batch 2", "2x3x7x9", "weight=4x3x3x3 bias=4", "kernel_size=3 padding=1"},
+    {"conv2d", "stride 2, dilation 2, asymmetric pad", "2x3x11x13", "weight=5x3x3x3 bias=5",
+     "kernel_size=3 stride=2 dilation=2 padding=1,2,0,3"},
+    {"conv2d", "groups 3, 1x5, stride 2x1, no bias", "1x6x7x11", "weight=9x2x1x5",
+     "kernel_size=1,5 stride=2,1 padding=0,2 groups=3"},
+    {"conv2d", "1x1 pointwise", "2x7x5x3", "weight=11x7x1x1 bias=11", "kernel_size=1"},
+    {"conv2d", "channel multiplier 2 (groups = C, OC = 2C)", "1x3x7x7", "weight=6x1x3x3 bias=6",
+     "kernel_size=3 padding=1 groups=3"},
+    {"conv2d", "depthwise 3x3 stride 2", "2x5x9x7", "weight=5x1x3x3 bias=5",
+     "kernel_size=3 stride=2 padding=1 groups=5"},
+    {"conv2d", "depthwise 5x5 dilation 2, asymmetric pad, no bias", "1x4x13x11", "weight=4x1x5x5",
+     "kernel_size=5 dilation=2 padding=4,3,2,4 groups=4"},
+    {"batchnorm2d", "eps 1e-3 (MobileNetV3)", "2x5x7x3",
+     "weight=5 bias=5 running_mean=5 running_var=5", "eps=0.001"},
+    {"batchnorm2d", "affine=False, eps 1e-5", "1x3x5x5", "running_mean=3 running_var=3", "eps=0.00001"},
+    {"linear", "bias", "2x17", "weight=13x17 bias=13", ""},
+    {"linear", "no bias", "3x7", "weight=5x7", ""},
+    {"relu", "", "2x3x5x7", "", ""},
+    {"relu6", "", "2x3x5x7", "", ""},
+    {"hardswish", "", "2x3x5x7", "", ""},
+    {"hardsigmoid", "", "2x3x5x7", "", ""},
+    {"sigmoid", "", "2x3x5x7", "", ""},
+    {"silu", "", "3x11", "", ""},
+    {"maxpool2d", "3x3 stride 2 pad 1 (ResNet stem)", "2x3x11x9", "", "kernel_size=3 stride=2 padding=1"},
+    {"maxpool2d", "ceil_mode", "1x2x10x7", "", "kernel_size=3 stride=2 ceil_mode=1"},
+    {"maxpool2d", "2x2 stride 2 (VGG)", "1x3x8x6", "", "kernel_size=2 stride=2"},
+    {"avgpool2d", "3x3 stride 2 pad 1, count_include_pad", "2x3x11x9", "", "kernel_size=3 stride=2 padding=1"},
+    {"avgpool2d", "exclude pad, ceil_mode", "1x2x10x7", "",
+     "kernel_size=3 stride=2 padding=1 ceil_mode=1 count_include_pad=0"},
+    {"adaptive_avgpool2d", "global 1x1", "2x3x7x7", "", "output_size=1"},
+    {"adaptive_avgpool2d", "7x7 from 13x11 (uneven cells)", "1x2x13x11", "", "output_size=7"},
+    {"adaptive_avgpool2d", "7x7 from 5x3 (cells repeat)", "1x2x5x3", "", "output_size=7"},
+    {"add", "", "2x3x5x7;2x3x5x7", "", ""},
+    {"mul", "scale first (SE)", "2x5x1x1;2x5x7x3", "", ""},
+    {"mul", "scale second", "2x5x7x3;2x5x1x1", "", ""},
+    {"flatten", "", "2x3x5x7", "", "start_dim=1"},
+    {"identity", "", "2x3x5x7", "", ""},
+    {"concat", "three inputs", "2x3x5x7;2x4x5x7;2x1x5x7", "", "axis=1"},
+};
+
+/* Values where an op's derivative jumps; samples stay 0.05 away. */
+static int near_kink(const char *op, double x)
+{
+    static const struct { const char *op; double k[2]; int n; } kinks[] = {
+        {"relu", {0, 0}, 1}, {"relu6", {0, 6}, 2},
+        {"hardswish", {-3, 3}, 2}, {"hardsigmoid", {-3, 3}, 2},
+    };
+    for (size_t i = 0; i < sizeof kinks / sizeof kinks[0]; i++)
+        if (!strcmp(op, kinks[i].op))
+            for (int j = 0; j < kinks[i].n; j++)
+                if (fabs(x - kinks[i].k[j]) < 0.05)
+                    return 1;
+    return 0;
+}
+
+static void fill_input(const char *op, cc_real *x, size_t n, tu_rng *rng)
+{
+    if (!strcmp(op, "maxpool2d")) {
+        /* Distinct values 0.05 apart in random order: no ties inside a window. */
+        for (size_t i = 0; i < n; i++)
+            x[i] = (cc_real)(0.05 * (double)i - 0.025 * (double)n);
+        for (size_t i = n - 1; i > 0; i--) {
+            size_t j = tu_next(rng) % (i + 1);
+            cc_real t = x[i];
+            x[i] = x[j], x[j] = t;
+        }
+        return;
+    }
+    const double lo = !strcmp(op, "relu6") ? -2 : -4.5, hi = !strcmp(op, "relu6") ? 8 : 4.5;
+    for (size_t i = 0; i < n; i++) {
+        double v;
+        do
+            v = tu_uniform(rng, lo, hi);
+        while (near_kink(op, v));
+        x[i] = (cc_real)v;
+    }
+}
+
+typedef struct {
+    const cc_op *op;
+    cc_attrs attrs;
+    int nin;
+    cc_shape in_shape[CC_MAX_INPUTS];
+    cc_real *in[CC_MAX_INPUTS];
+    cc_shape param_shape[CC_MAX_PARAMS];
+    cc_real *param[CC_MAX_PARAMS];
+    int has_param[CC_MAX_PARAMS];
+    cc_shape out_shape;
+    cc_real *out;
+    double *r;  /* loss weights */
+} instance;
+
+static cc_op_args args_of(const instance *t)
+{
+    cc_op_args a;
+    memset(&a, 0, sizeof a);
+    a.attrs = &t->attrs;
+    a.ninputs = t->nin;
+    for (int i = 0; i < t->nin; i++)
+        a.in_shape[i] = t->in_shape[i], a.in[i] = t->in[i];
+    for (int i = 0; i < t->op->nparams; i++)
+        a.param_shape[i] = t->param_shape[i], a.param[i] = t->param[i];
+    a.out_shape = t->out_shape;
+    a.out = t->out;
+    return a;
+}
+
+/* L = sum r_i y_i, accumulated in double so float rounding of the sum does
+ * not swamp the difference quotient. */
+static double loss(const instance *t)
+{
+    cc_op_args a = args_of(t);
+    t->op->forward(&a);
+    size_t n = cc_shape_numel(&t->out_shape);
+    double L = 0;
+    for (size_t i = 0; i < n; i++)
+        L += t->r[i] * (double)t->out[i];
+    return L;
+}
+
+static double numeric_grad(instance *t, cc_real *x, size_t i, double eps)
+{
+    const cc_real saved = x[i];
+    x[i] = (cc_real)(saved + eps);
+    const double up_step = (double)x[i] - (double)saved;
+    const double lp = loss(t);
+    x[i] = (cc_real)(saved - eps);
+    const double down_step = (double)saved - (double)x[i];
+    const double lm = loss(t);
+    x[i] = saved;
+    return (lp - lm) / (up_step + down_step);  /* the steps float actually took */
+}
+
+static int setup(instance *t, const op_case *c, tu_rng *rng)
+{
+    memset(t, 0, sizeof *t);
+    t->op = cc_op_find(c->op);
+    if (!t->op) {
+        tu_check(0, "%s: op not in the registry", c->op);
+        return 0;
+    }
+    cc_error err;
+    t->attrs = cc_attrs_default();
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", c->attrs);
+    for (char *tok = strtok(buf, " "); tok; tok = strtok(NULL, " ")) {
+        char *eq = strchr(tok, '=');
+        double v[4];
+        int n = 0;
+        *eq = '\0';
+        for (char *p = eq + 1; *p && n < 4; n++)
+            v[n] = strtod(p, &p), p += *p == ',';
+        if (cc_attrs_set(&t->attrs, tok, v, n, &err)) {
+            tu_check(0, "%s: %s", c->op, err.msg);
+            return 0;
+        }
+    }
+    snprintf(buf, sizeof buf, "%s", c->inputs);
+    for (char *tok = strtok(buf, ";"); tok; tok = strtok(NULL, ";"))
+        t->in_shape[t->nin++] = tu_shape(tok);
+    snprintf(buf, sizeof buf, "%s", c->params);
+    for (char *tok = strtok(buf, " "); tok; tok = strtok(NULL, " ")) {
+        char *eq = strchr(tok, '=');
+        *eq = '\0';
+        int k = 0;
+        while (k < t->op->nparams && strcmp(t->op->param_names[k], tok))
+            k++;
+        if (k == t->op->nparams) {
+            tu_check(0, "%s: no parameter named %s", c->op, tok);
+            return 0;
+        }
+        t->param_shape[k] = tu_shape(eq + 1);
+        t->has_param[k] = 1;
+    }
+    if (t->op->infer(&t->attrs, t->in_shape, t->nin, t->param_shape, t->has_param, &t->out_shape, &err)) {
+        tu_check(0, "%s (%s): shape inference refused: %s", c->op, c->label, err.msg);
+        return 0;
+    }
+    for (int i = 0; i < t->nin; i++) {
+        size_t n = cc_shape_numel(&t->in_shape[i]);
+        t->in[i] = tu_alloc(n * sizeof(cc_real));
+        fill_input(c->op, t->in[i], n, rng);
+    }
+    for (int k = 0; k < t->op->nparams; k++) {
+        if (!t->has_param[k])
+            continue;
+        size_t n = cc_shape_numel(&t->param_shape[k]);
+        int is_var = !strcmp(t->op->param_names[k], "running_var");
+        t->param[k] = tu_alloc(n * sizeof(cc_real));
+        for (size_t i = 0; i < n; i++)
+            t->param[k][i] = (cc_real)(is_var ? tu_uniform(rng, 0.25, 2) : tu_uniform(rng, -1, 1));
+    }
+    size_t nout = cc_shape_numel(&t->out_shape);
+    t->out = tu_alloc(nout * sizeof(cc_real));
+    t->r = tu_alloc(nout * sizeof(double));
+    for (size_t i = 0; i < nout; i++)
+        t->r[i] = tu_uniform(rng, -1, 1);
+    return 1;
+}
+
+static void teardown(instance *t)
+{
+    for (int i = 0; i < t->nin; i++)
+        free(t->in[i]);
+    for (int k = 0; k < CC_MAX_PARAMS; k++)
+        free(t->param[k]);
+    free(t->out);
+    free(t->r);
+}
+
+/* Runs the backward with dout = r into fresh buffers that start at `start`
+ * for the gradients selected by the masks (bit i), NULL elsewhere. */
+static void run_backward(const instance *t, unsigned in_mask, unsigned param_mask, double start,
+                         cc_real **din, cc_real **dparam)
+{
+    cc_op_args a = args_of(t);
+    size_t nout = cc_shape_numel(&t->out_shape);
+    cc_real *dout = tu_alloc(nout * sizeof(cc_real));
+    for (size_t i = 0; i < nout; i++)
+        dout[i] = (cc_real)t->r[i];
+    t->op->forward(&a);
+    for (int i = 0; i < t->nin; i++) {
+        din[i] = NULL;
+        if (in_mask >> i & 1) {
+            size_t n = cc_shape_numel(&t->in_shape[i]);
+            din[i] = tu_alloc(n * sizeof(cc_real));
+            for (size_t j = 0; j < n; j++)
+                din[i][j] = (cc_real)start;
+        }
+        a.din[i] = din[i];
+    }
+    for (int k = 0; k < t->op->nparams; k++) {
+        dparam[k] = NULL;
+        if ((param_mask >> k & 1) && t->has_param[k]) {
+            size_t n = cc_shape_numel(&t->param_shape[k]);
+            dparam[k] = tu_alloc(n * sizeof(cc_real));
+            for (size_t j = 0; j < n; j++)
+                dparam[k][j] = (cc_real)start;
+        }
+        a.dparam[k] = dparam[k];
+    }
+    a.dout = dout;
+    t->op->backward(&a);
+    free(dout);
+}
+
+static void check_same(const char *what, const cc_real *got, const cc_real *want, size_t n)
+{
+    double *w = tu_alloc(n * sizeof(double));
+    for (size_t i = 0; i < n; i++)
+        w[i] = (double)want[i];
+    tu_close(what, got, w, n, 0, 0);
+    free(w);
+}
+
+static void check_case(const op_case *c, tu_rng *rng)
+{
+    instance t;
+    if (!setup(&t, c, rng))
+        return;
+    const tu_tolerance tol = tu_gradcheck_tolerance();
+    const unsigned all_in = (1u << t.nin) - 1;
+    const unsigned diff_params = ((1u << t.op->nparams) - 1) & ~t.op->buffer_params;
+    cc_real *din[CC_MAX_INPUTS], *dparam[CC_MAX_PARAMS];
+    const double start = 0.5;
+    run_backward(&t, all_in, diff_params, start, din, dparam);
+
+    double worst = 0;
+    char what[160];
+    for (int i = 0; i < t.nin; i++) {
+        size_t n = cc_shape_numel(&t.in_shape[i]);
+        double *num = tu_alloc(n * sizeof(double));
+        for (size_t j = 0; j < n; j++)
+            num[j] = numeric_grad(&t, t.in[i], j, tol.eps) + start;
+        snprintf(what, sizeof what, "%s (%s) d input %d", c->op, c->label, i);
+        double e = tu_close(what, din[i], num, n, tol.atol, tol.rtol);
+        worst = e > worst ? e : worst;
+        free(num);
+    }
+    for (int k = 0; k < t.op->nparams; k++) {
+        if (!dparam[k])
+            continue;
+        size_t n = cc_shape_numel(&t.param_shape[k]);
+        double *num = tu_alloc(n * sizeof(double));
+        for (size_t j = 0; j < n; j++)
+            num[j] = numeric_grad(&t, t.param[k], j, tol.eps) + start;
+        snprintf(what, sizeof what, "%s (%s) d %s", c->op, c->label, t.op->param_names[k]);
+        double e = tu_close(what, dparam[k], num, n, tol.atol, tol.rtol);
+        worst = e > worst ? e : worst;
+        free(num);
+    }
+
+    /* Asking for one gradient at a time gives the same values, and the
+     * backward must not touch the NULL ones (ASan would see a write). */
+    for (int i = 0; i < t.nin; i++) {
+        cc_real *d1[CC_MAX_INPUTS], *p1[CC_MAX_PARAMS];
+        run_backward(&t, 1u << i, 0, start, d1, p1);
+        snprintf(what, sizeof what, "%s (%s) d input %d alone", c->op, c->label, i);
+        check_same(what, d1[i], din[i], cc_shape_numel(&t.in_shape[i]));
+        free(d1[i]);
+    }
+    for (int k = 0; k < t.op->nparams; k++) {
+        if (!dparam[k])
+            continue;
+        cc_real *d1[CC_MAX_INPUTS], *p1[CC_MAX_PARAMS];
+        run_backward(&t, 0, 1u << k, start, d1, p1);
+        snprintf(what, sizeof what, "%s (%s) d %s alone", c->op, c->label, t.op->param_names[k]);
+        check_same(what, p1[k], dparam[k], cc_shape_numel(&t.param_shape[k]));
+        free(p1[k]);
+    }
+    printf("%-20s %-48s max |analytic - numeric| = %.3g\n", c->op, c->label, worst);
+    for (int i = 0; i < t.nin; i++)
+        free(din[i]);
+    for (int k = 0; k < t.op->nparams; k++)
+        free(dparam[k]);
+    teardown(&t);
+}
+
+/* Arguments, if any, name the ops to check (for working on one op). */
+int main(int argc, char **argv)
+{
+    printf("gradient checks in %s\n", sizeof(cc_real) == sizeof(double) ? "double" : "float");
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int selected = argc < 2;
+        for (int j = 1; j < argc; j++)
+            selected |= !strcmp(argv[j], cases[i].op);
+        tu_rng rng = {20261129 + i};  /* per case, so a filter does not change the data */
+        if (selected)
+            check_case(&cases[i], &rng);
+    }
+    if (argc > 1)
+        return tu_finish("gradcheck_ops (filtered)");
+    /* Every registered op has at least one case above. */
+    for (int k = 0; cc_ops[k]; k++) {
+        int found = 0;
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+            found |= !strcmp(cases[i].op, cc_ops[k]->name);
+        tu_check(found, "op '%s' is registered but has no gradient check", cc_ops[k]->name);
+    }
+    return tu_finish(sizeof(cc_real) == sizeof(double) ? "gradcheck_ops_f64" : "gradcheck_ops_f32");
+}

@@ -1,0 +1,103 @@
+/* tests/testutil.c — see testutil.h. */
+#include "testutil.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int checks_passed, checks_failed;
+
+uint64_t tu_next(tu_rng *r)
+{
+    uint64_t z = (r->s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+double tu_uniform(tu_rng *r, double lo, double hi)
+{
+    return lo + (hi - lo) * ((double)(tu_next(r) >> 11) / 9007199254740992.0);
+}
+
+cc_shape tu_shape(const char *s)
+{
+    cc_shape sh = {0, {0, 0, 0, 0}};
+    const char *p = s;
+    while (*p) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p || v < 0 || sh.rank == CC_MAX_RANK) {
+            fprintf(stderr, "bad shape literal '%s'\n", s);
+            exit(3);
+        }
+        sh.d[sh.rank++] = (int)v;
+        p = *end == 'x' ? end + 1 : end;
+    }
+    return sh;
+}
+
+double tu_close(const char *what, const cc_real *got, const double *want, size_t n,
+                double atol, double rtol)
+{
+    double worst = 0;
+    int bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        double diff = fabs((double)got[i] - want[i]);
+        if (!(diff <= atol + rtol * fabs(want[i]))) {
+            if (bad < 5)
+                fprintf(stderr, "  %s[%zu]: expected %.9g, got %.9g (|diff| %.3g > %.3g + %.3g*|expected|)\n",
+                        what, i, want[i], (double)got[i], diff, atol, rtol);
+            bad++;
+        }
+        if (diff > worst || diff != diff)
+            worst = diff;
+    }
+    if (bad) {
+        fprintf(stderr, "FAIL %s: %d of %zu values differ\n", what, bad, n);
+        checks_failed++;
+    } else {
+        checks_passed++;
+    }
+    return worst;
+}
+
+void tu_check(int ok, const char *fmt, ...)
+{
+    if (ok) {
+        checks_passed++;
+        return;
+    }
+    checks_failed++;
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("FAIL ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+int tu_finish(const char *name)
+{
+    printf("%s: %d passed, %d failed\n", name, checks_passed, checks_failed);
+    return checks_failed ? 1 : 0;
+}
+
+tu_tolerance tu_gradcheck_tolerance(void)
+{
+    if (sizeof(cc_real) == sizeof(double))
+        return (tu_tolerance){1e-6, 1e-5, 1e-3};
+    return (tu_tolerance){1e-2, 1e-3, 1e-2};
+}
+
+void *tu_alloc(size_t bytes)
+{
+    void *p = calloc(1, bytes ? bytes : 1);
+    if (!p) {
+        fprintf(stderr, "out of memory allocating %zu bytes\n", bytes);
+        exit(3);
+    }
+    return p;
+}

@@ -1,0 +1,42 @@
+/* tests/testutil.h — what every test binary shares: a seeded generator,
+ * comparisons that print what differed, and a pass/fail tally whose exit
+ * code is non-zero on any failure. Built for cc_real = float and double. */
+#ifndef CC_TESTUTIL_H
+#define CC_TESTUTIL_H
+
+#include "layers/op.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* splitmix64: the same stream on every machine. */
+typedef struct { uint64_t s; } tu_rng;
+uint64_t tu_next(tu_rng *r);
+double tu_uniform(tu_rng *r, double lo, double hi);
+
+/* Shape from "2x3x5x7"; aborts the test on a malformed literal. */
+cc_shape tu_shape(const char *s);
+
+/* Compares n values; counts a check, prints up to 5 mismatches with index,
+ * expected, got and the tolerance |got-want| <= atol + rtol*|want|.
+ * Returns the largest |got-want| so callers can report it. */
+double tu_close(const char *what, const cc_real *got, const double *want, size_t n,
+                double atol, double rtol);
+/* One named boolean check. */
+void tu_check(int ok, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* Prints "<name>: N passed, N failed" and returns the process exit code. */
+int tu_finish(const char *name);
+
+/* Tolerances of the finite-difference checks in this precision: PyTorch
+ * gradcheck's eps 1e-6, atol 1e-5, rtol 1e-3 for double; for float a step of
+ * 1e-2 and atol 1e-3, rtol 1e-2 (float rounding of a difference quotient). */
+typedef struct { double eps, atol, rtol; } tu_tolerance;
+tu_tolerance tu_gradcheck_tolerance(void);
+
+void *tu_alloc(size_t bytes);  /* zeroed; aborts the test when out of memory */
+
+#endif
