@@ -18,8 +18,10 @@ ENGINE_SRC := $(wildcard layers/*.c engine/*.c autograd/*.c)
 LIB_SRC    := $(ENGINE_SRC) $(wildcard gradcam/*.c weights/*.c)
 LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 LIB64_OBJ  := $(ENGINE_SRC:%.c=$(BUILD)/obj64/%.o)
-TESTUTIL   := $(BUILD)/obj/tests/testutil.o
-TESTUTIL64 := $(BUILD)/obj64/tests/testutil.o
+# Test support code: every tests/*.c that is not a test_*.c main.
+TESTSUPPORT := $(filter-out tests/test_%.c,$(wildcard tests/*.c))
+TESTUTIL   := $(TESTSUPPORT:%.c=$(BUILD)/obj/%.o)
+TESTUTIL64 := $(TESTSUPPORT:%.c=$(BUILD)/obj64/%.o)
 
 # Tests that run in float against the library; those in TESTS_F64 also run
 # in double against the obj64 build.

@@ -32,7 +32,7 @@ void cc_conv2d_depthwise_backward(cc_real *dinp, cc_real *dweight, cc_real *dbia
                                   const cc_real *dout, const cc_real *inp,
                                   const cc_real *weight, const cc_conv_dims *d);
 
-/* ---- batchnorm.c: eval mode, running statistics --------------------------
+/* ---- batchnorm2d.c: eval mode, running statistics --------------------------
  * out = (inp - mean[c]) / sqrt(var[c] + eps) * weight[c] + bias[c];
  * weight/bias NULL mean 1/0 (affine=False). */
 void cc_batchnorm_forward(cc_real *out, const cc_real *inp, const cc_real *weight,
@@ -47,7 +47,8 @@ void cc_batchnorm_backward(cc_real *dinp, cc_real *dweight, cc_real *dbias,
  * The backward reads the forward input (none of these is differentiated
  * through its output, except sigmoid where out*(1-out) is exact). At a kink
  * the derivative is PyTorch's: relu' (0)=0, relu6'(0)=relu6'(6)=0,
- * hardswish'(-3)=0 and (3)=1 as (2x+3)/6 is used on [-3,3], hardsigmoid'(±3)=0. */
+ * hardswish'(-3) = -1/2 and hardswish'(3) = 1 ((2x+3)/6 on [-3, 3), as PyTorch's
+ * vectorised kernel), hardsigmoid'(±3)=0. */
 void cc_relu_forward(cc_real *out, const cc_real *inp, size_t n);
 void cc_relu_backward(cc_real *dinp, const cc_real *dout, const cc_real *inp, size_t n);
 void cc_relu6_forward(cc_real *out, const cc_real *inp, size_t n);

@@ -165,21 +165,8 @@ static int setup(instance *t, const op_case *c, tu_rng *rng)
         return 0;
     }
     cc_error err;
-    t->attrs = cc_attrs_default();
+    t->attrs = tu_attrs(c->attrs);
     char buf[256];
-    snprintf(buf, sizeof buf, "%s", c->attrs);
-    for (char *tok = strtok(buf, " "); tok; tok = strtok(NULL, " ")) {
-        char *eq = strchr(tok, '=');
-        double v[4];
-        int n = 0;
-        *eq = '\0';
-        for (char *p = eq + 1; *p && n < 4; n++)
-            v[n] = strtod(p, &p), p += *p == ',';
-        if (cc_attrs_set(&t->attrs, tok, v, n, &err)) {
-            tu_check(0, "%s: %s", c->op, err.msg);
-            return 0;
-        }
-    }
     snprintf(buf, sizeof buf, "%s", c->inputs);
     for (char *tok = strtok(buf, ";"); tok; tok = strtok(NULL, ";"))
         t->in_shape[t->nin++] = tu_shape(tok);

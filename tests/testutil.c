@@ -39,6 +39,31 @@ cc_shape tu_shape(const char *s)
     return sh;
 }
 
+cc_attrs tu_attrs(const char *text)
+{
+    cc_attrs a = cc_attrs_default();
+    char buf[256];
+    cc_error err;
+    snprintf(buf, sizeof buf, "%s", text ? text : "");
+    for (char *tok = strtok(buf, " "); tok; tok = strtok(NULL, " ")) {
+        char *eq = strchr(tok, '=');
+        double v[4];
+        int n = 0;
+        if (!eq) {
+            fprintf(stderr, "bad attribute literal '%s'\n", tok);
+            exit(3);
+        }
+        *eq = '\0';
+        for (char *p = eq + 1; *p && n < 4; n++)
+            v[n] = strtod(p, &p), p += *p == ',';
+        if (cc_attrs_set(&a, tok, v, n, &err)) {
+            fprintf(stderr, "bad attribute literal: %s\n", err.msg);
+            exit(3);
+        }
+    }
+    return a;
+}
+
 double tu_close(const char *what, const cc_real *got, const double *want, size_t n,
                 double atol, double rtol)
 {

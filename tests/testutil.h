@@ -17,6 +17,10 @@ double tu_uniform(tu_rng *r, double lo, double hi);
 /* Shape from "2x3x5x7"; aborts the test on a malformed literal. */
 cc_shape tu_shape(const char *s);
 
+/* Attributes from "key=v[,v...] ..." in cc_attrs_set's names over PyTorch's
+ * defaults; aborts the test on a malformed literal. */
+cc_attrs tu_attrs(const char *text);
+
 /* Compares n values; counts a check, prints up to 5 mismatches with index,
  * expected, got and the tolerance |got-want| <= atol + rtol*|want|.
  * Returns the largest |got-want| so callers can report it. */

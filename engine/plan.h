@@ -1,0 +1,64 @@
+/* engine/plan.h — shapes and memory for one input size, planned before running.
+ *
+ * Time is counted in steps: the forward of node i is step i; a tape (autograd/)
+ * adds backward steps after the last node. Every buffer — each node's value and
+ * any extra buffer a caller asks for, such as gradients — gets an interval of
+ * steps during which it must hold its contents, and one arena allocated once
+ * is laid out so that buffers whose intervals overlap never share bytes. A
+ * value is therefore dead after its last reader unless the caller keeps it
+ * (to read it after the forward) or a tape extends it (to back-propagate). */
+#ifndef CC_PLAN_H
+#define CC_PLAN_H
+
+#include "graph.h"
+
+typedef struct {
+    size_t bytes;
+    int first, last;  /* inclusive step interval in which the buffer is live */
+} cc_buffer_req;
+
+typedef struct {
+    int keep_all;           /* every value stays readable after the forward */
+    const int *keep;        /* these values stay readable after the forward */
+    int nkeep;
+    const int *live_until;  /* NULL, or per node: the value lives at least to this step */
+    const cc_buffer_req *extra;  /* more buffers in the same arena */
+    int nextra;
+    int nsteps;             /* total steps (>= nodes); values kept live to the last */
+} cc_plan_opts;
+
+typedef struct cc_plan {
+    const cc_graph *graph;
+    cc_shape *shape;        /* per node */
+    cc_real **value;        /* per node, into the arena */
+    int *value_last;        /* per node: last step its buffer holds the value */
+    cc_real **extra;        /* per extra buffer, into the arena */
+    int nsteps;
+    unsigned char *arena;
+    size_t arena_bytes;
+} cc_plan;
+
+/* Infers every node's shape for these input shapes (one per graph input, in
+ * the order they were added). shapes has one entry per node. */
+cc_status cc_plan_shapes(const cc_graph *g, const cc_shape *input_shapes, cc_shape *shapes,
+                         cc_error *err);
+
+/* Assigns 64-byte-aligned offsets so that buffers live at the same step
+ * never overlap; returns the arena size in *total. */
+cc_status cc_arena_layout(const cc_buffer_req *req, int n, size_t *offset, size_t *total,
+                          cc_error *err);
+
+cc_plan *cc_plan_create(const cc_graph *g, const cc_shape *input_shapes, const cc_plan_opts *opts,
+                        cc_error *err);
+void cc_plan_free(cc_plan *p);
+
+/* Copies the inputs in and runs every node. */
+void cc_plan_forward(cc_plan *p, const cc_real *const *inputs);
+
+/* A value after the forward, or NULL when it was not kept. */
+const cc_real *cc_plan_value(const cc_plan *p, int node);
+
+/* The argument block of node i with its inputs, output and parameters bound. */
+cc_op_args cc_plan_args(const cc_plan *p, int node);
+
+#endif

@@ -1,0 +1,114 @@
+/* layers/adaptive_avgpool2d.c — torch.nn.AdaptiveAvgPool2d((OH, OW)).
+ *
+ * out[n,c,oh,ow] = mean over ih in [h0, h1), iw in [w0, w1) of inp[n,c,ih,iw]
+ *   h0 = floor(oh*H/OH),  h1 = ceil((oh+1)*H/OH)    (same for columns)
+ * in integer arithmetic as PyTorch's start_index/end_index. Cells may overlap
+ * when OH does not divide H, and repeat rows when OH > H (torchvision's vgg16
+ * pools to 7x7 whatever the input), so one input element can feed several
+ * outputs. The map is linear: dinp[n,c,ih,iw] += dout[n,c,oh,ow] / |cell|
+ * summed over every cell containing (ih,iw); nothing needs saving. */
+#include "kernels.h"
+
+static int cell_start(int i, int in, int out)
+{
+    return (int)((long long)i * in / out);
+}
+
+static int cell_end(int i, int in, int out)
+{
+    return (int)(((long long)(i + 1) * in + out - 1) / out);
+}
+
+/* out: NC x OH x OW, inp: NC x H x W */
+void cc_adaptive_avgpool2d_forward(cc_real *out, const cc_real *inp, int NC, int H, int W,
+                                   int OH, int OW)
+{
+    for (int nc = 0; nc < NC; nc++) {
+        const cc_real *x = inp + (size_t)nc * H * W;
+        cc_real *o = out + (size_t)nc * OH * OW;
+        for (int oh = 0; oh < OH; oh++) {
+            const int h0 = cell_start(oh, H, OH), h1 = cell_end(oh, H, OH);
+            for (int ow = 0; ow < OW; ow++) {
+                const int w0 = cell_start(ow, W, OW), w1 = cell_end(ow, W, OW);
+                double sum = 0;
+                for (int ih = h0; ih < h1; ih++)
+                    for (int iw = w0; iw < w1; iw++)
+                        sum += x[(size_t)ih * W + iw];
+                o[(size_t)oh * OW + ow] = (cc_real)(sum / ((double)(h1 - h0) * (w1 - w0)));
+            }
+        }
+    }
+}
+
+/* dinp: NC x H x W, dout: NC x OH x OW. Differentiates the mean above. */
+void cc_adaptive_avgpool2d_backward(cc_real *dinp, const cc_real *dout, int NC, int H, int W,
+                                    int OH, int OW)
+{
+    if (!dinp)
+        return;
+    for (int nc = 0; nc < NC; nc++) {
+        cc_real *dx = dinp + (size_t)nc * H * W;
+        const cc_real *dy = dout + (size_t)nc * OH * OW;
+        for (int oh = 0; oh < OH; oh++) {
+            const int h0 = cell_start(oh, H, OH), h1 = cell_end(oh, H, OH);
+            for (int ow = 0; ow < OW; ow++) {
+                const int w0 = cell_start(ow, W, OW), w1 = cell_end(ow, W, OW);
+                const cc_real g = (cc_real)(dy[(size_t)oh * OW + ow] / ((double)(h1 - h0) * (w1 - w0)));
+                for (int ih = h0; ih < h1; ih++)
+                    for (int iw = w0; iw < w1; iw++)
+                        dx[(size_t)ih * W + iw] += g;
+            }
+        }
+    }
+}
+
+static cc_status infer(const cc_attrs *a, const cc_shape *in, int nin, const cc_shape *param,
+                       const int *has_param, cc_shape *out, cc_error *err)
+{
+    (void)nin, (void)param, (void)has_param;
+    const cc_shape *x = &in[0];
+    if (x->rank != 4)
+        return cc_fail(err, CC_EINVAL, "adaptive_avgpool2d needs an NxCxHxW input, got rank %d", x->rank);
+    for (int i = 0; i < 4; i++)
+        if (x->d[i] < 1)
+            return cc_fail(err, CC_EINVAL, "adaptive_avgpool2d input dimension %d is %d; every dimension "
+                           "must be at least 1", i, x->d[i]);
+    const int OH = a->output_size[0], OW = a->output_size[1];
+    if (OH < 1 || OW < 1)
+        return cc_fail(err, CC_EINVAL, "adaptive_avgpool2d output_size %dx%d must be at least 1x1", OH, OW);
+    /* The output may be larger than the input; bound both, so every index
+     * inside the kernels fits an int. */
+    size_t n_in = 1, n_out = 1;
+    const int od[4] = {x->d[0], x->d[1], OH, OW};
+    for (int i = 0; i < 4; i++) {
+        n_in *= (size_t)x->d[i];
+        n_out *= (size_t)od[i];
+        if (n_in > CC_MAX_NUMEL || n_out > CC_MAX_NUMEL)
+            return cc_fail(err, CC_EINVAL, "adaptive_avgpool2d input %dx%dx%dx%d with output %dx%dx%dx%d "
+                           "exceeds the limit of %zu elements per tensor", x->d[0], x->d[1], x->d[2],
+                           x->d[3], od[0], od[1], OH, OW, (size_t)CC_MAX_NUMEL);
+    }
+    *out = cc_shape4(x->d[0], x->d[1], OH, OW);
+    return CC_OK;
+}
+
+static void forward(const cc_op_args *a)
+{
+    const cc_shape *x = &a->in_shape[0];
+    cc_adaptive_avgpool2d_forward(a->out, a->in[0], x->d[0] * x->d[1], x->d[2], x->d[3],
+                                  a->out_shape.d[2], a->out_shape.d[3]);
+}
+
+static void backward(const cc_op_args *a)
+{
+    const cc_shape *x = &a->in_shape[0];
+    if (a->din[0])
+        cc_adaptive_avgpool2d_backward(a->din[0], a->dout, x->d[0] * x->d[1], x->d[2], x->d[3],
+                                       a->out_shape.d[2], a->out_shape.d[3]);
+}
+
+const cc_op cc_op_adaptive_avgpool2d = {
+    .name = "adaptive_avgpool2d", .min_inputs = 1, .max_inputs = 1,
+    .saves_for_dinput = 0,
+    .infer = infer, .forward = forward, .backward = backward,
+};

@@ -1,0 +1,109 @@
+/* layers/batchnorm2d.c — torch.nn.BatchNorm2d in eval mode (running statistics).
+ *
+ * out[n,c,hw] = (inp[n,c,hw] - mean[c]) * s[c] * weight[c] + bias[c],   s[c] = 1 / sqrt(var[c] + eps)
+ * With the statistics fixed this is an affine map per channel, so
+ *   dinp[n,c,hw] += dout[n,c,hw] * weight[c] * s[c]
+ *   dweight[c]   += sum_{n,hw} dout[n,c,hw] * (inp[n,c,hw] - mean[c]) * s[c]
+ *   dbias[c]     += sum_{n,hw} dout[n,c,hw]
+ * and mean/var get no gradient. The training-mode backward (gradients through
+ * batch statistics) would be wrong here: Grad-CAM runs the model in eval mode.
+ * weight/bias NULL mean 1/0 (affine=False). */
+#include "kernels.h"
+
+#include <math.h>
+
+/* out = inp * alpha + beta per channel, as PyTorch's CPU kernel folds it;
+ * s, alpha and beta in double: var + eps, the square root and the fold add
+ * no float rounding of their own (PyTorch's float kernel differs by ~1e-7). */
+void cc_batchnorm_forward(cc_real *out, const cc_real *inp, const cc_real *weight,
+                          const cc_real *bias, const cc_real *mean, const cc_real *var,
+                          double eps, int N, int C, int HW)
+{
+    for (int c = 0; c < C; c++) {
+        const double s = 1.0 / sqrt((double)var[c] + eps);
+        const double alpha = s * (weight ? weight[c] : 1);
+        const double beta = (bias ? bias[c] : 0) - mean[c] * alpha;
+        for (int n = 0; n < N; n++) {
+            const size_t base = ((size_t)n * C + c) * HW;
+            for (int i = 0; i < HW; i++)
+                out[base + i] = (cc_real)(inp[base + i] * alpha + beta);
+        }
+    }
+}
+
+void cc_batchnorm_backward(cc_real *dinp, cc_real *dweight, cc_real *dbias,
+                           const cc_real *dout, const cc_real *inp, const cc_real *weight,
+                           const cc_real *mean, const cc_real *var, double eps,
+                           int N, int C, int HW)
+{
+    for (int c = 0; c < C; c++) {
+        const double s = 1.0 / sqrt((double)var[c] + eps);
+        const double alpha = s * (weight ? weight[c] : 1);
+        double dw = 0, db = 0;
+        for (int n = 0; n < N; n++) {
+            const size_t base = ((size_t)n * C + c) * HW;
+            for (int i = 0; i < HW; i++) {
+                const double dy = dout[base + i];
+                if (dinp)     /* d/dinp of inp * alpha */
+                    dinp[base + i] += (cc_real)(dy * alpha);
+                if (dweight)  /* d/dweight of (inp - mean) * s * weight */
+                    dw += dy * ((double)inp[base + i] - mean[c]) * s;
+                db += dy;     /* d/dbias of + bias */
+            }
+        }
+        if (dweight)
+            dweight[c] += (cc_real)dw;
+        if (dbias)
+            dbias[c] += (cc_real)db;
+    }
+}
+
+extern const cc_op cc_op_batchnorm2d;  /* its param_names name the tensors in messages */
+
+static cc_status infer(const cc_attrs *a, const cc_shape *in, int nin, const cc_shape *param,
+                       const int *has_param, cc_shape *out, cc_error *err)
+{
+    (void)nin;
+    char buf[64];
+    if (in[0].rank != 4)
+        return cc_fail(err, CC_EINVAL, "batchnorm2d needs an NxCxHxW input, got %s (rank %d)",
+                       cc_shape_str(&in[0], buf, sizeof buf), in[0].rank);
+    if (!(a->eps > 0 && a->eps < 1))
+        return cc_fail(err, CC_EINVAL, "batchnorm2d eps=%g must be in (0, 1)", a->eps);
+    const int C = in[0].d[1];
+    for (int k = 0; k < 4; k++) {
+        const char *name = cc_op_batchnorm2d.param_names[k];
+        if (!has_param[k] && (cc_op_batchnorm2d.required_params >> k & 1))
+            return cc_fail(err, CC_EINVAL, "batchnorm2d needs %s (eval mode normalises with the "
+                           "running statistics); the model has none", name);
+        if (has_param[k] && (param[k].rank != 1 || param[k].d[0] != C))
+            return cc_fail(err, CC_EINVAL, "batchnorm2d %s has shape %s; expected %d elements, one "
+                           "per input channel", name, cc_shape_str(&param[k], buf, sizeof buf), C);
+    }
+    *out = in[0];
+    return CC_OK;
+}
+
+static void forward(const cc_op_args *a)
+{
+    const cc_shape *x = &a->in_shape[0];
+    cc_batchnorm_forward(a->out, a->in[0], a->param[0], a->param[1], a->param[2], a->param[3],
+                         a->attrs->eps, x->d[0], x->d[1], x->d[2] * x->d[3]);
+}
+
+static void backward(const cc_op_args *a)
+{
+    const cc_shape *x = &a->in_shape[0];
+    cc_batchnorm_backward(a->din[0], a->dparam[0], a->dparam[1], a->dout, a->in[0], a->param[0],
+                          a->param[2], a->param[3], a->attrs->eps, x->d[0], x->d[1],
+                          x->d[2] * x->d[3]);
+}
+
+/* din needs only the parameters; dweight needs the input. */
+const cc_op cc_op_batchnorm2d = {
+    .name = "batchnorm2d", .min_inputs = 1, .max_inputs = 1,
+    .nparams = 4, .param_names = {"weight", "bias", "running_mean", "running_var"},
+    .required_params = 1u << 2 | 1u << 3, .buffer_params = 1u << 2 | 1u << 3,
+    .saves_for_dinput = 0, .saves_for_dparam = CC_SAVES_INPUTS,
+    .infer = infer, .forward = forward, .backward = backward,
+};

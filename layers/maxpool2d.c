@@ -1,0 +1,100 @@
+/* layers/maxpool2d.c — torch.nn.MaxPool2d (dilation 1).
+ *
+ * out[n,c,oh,ow] = max over ih in [oh*SH - PT, +KH), iw in [ow*SW - PL, +KW),
+ *                  clipped to the input, of inp[n,c,ih,iw]
+ * Padding never wins: it is left out of the window rather than taken as -inf.
+ * The max is piecewise the identity on one element, so
+ *   dinp[n,c,argmax] += dout[n,c,oh,ow]
+ * and every other element of the window gets nothing. Which element is the
+ * argmax decides where the gradient goes, so it follows PyTorch's CPU kernel
+ * (cpu_max_pool, NCHW) exactly: scan the window row-major and take v when
+ * `v > max || isnan(v)`. Ties therefore go to the FIRST maximum; a NaN
+ * propagates and the LAST NaN of a window is the argmax; a window of -inf
+ * (nothing compares greater) points at its first element.
+ * The backward finds the argmax again from the saved input instead of keeping
+ * an index tensor: the scan is deterministic, so it picks the same element. */
+#include "pool_shape.h"
+
+#include <math.h>
+
+/* Index inside one HxW plane of the element output (oh,ow) takes. */
+static size_t window_argmax(const cc_real *x, const cc_pool_dims *d, int oh, int ow)
+{
+    int h0 = oh * d->SH - d->PT, w0 = ow * d->SW - d->PL;
+    const int h1 = h0 + d->KH < d->H ? h0 + d->KH : d->H;
+    const int w1 = w0 + d->KW < d->W ? w0 + d->KW : d->W;
+    h0 = h0 > 0 ? h0 : 0;
+    w0 = w0 > 0 ? w0 : 0;
+    /* Shape inference guarantees h0 < h1 and w0 < w1 (ceil_mode windows
+     * start inside the input or its leading padding; padding <= kernel/2). */
+    size_t best = (size_t)h0 * d->W + w0;
+    cc_real maxval = -INFINITY;
+    for (int ih = h0; ih < h1; ih++)
+        for (int iw = w0; iw < w1; iw++) {
+            const size_t i = (size_t)ih * d->W + iw;
+            if (x[i] > maxval || isnan(x[i])) {
+                maxval = x[i];
+                best = i;
+            }
+        }
+    return best;
+}
+
+/* out: N x C x OH x OW, inp: N x C x H x W */
+void cc_maxpool2d_forward(cc_real *out, const cc_real *inp, const cc_pool_dims *d)
+{
+    for (int nc = 0; nc < d->N * d->C; nc++) {
+        const cc_real *x = inp + (size_t)nc * d->H * d->W;
+        cc_real *o = out + (size_t)nc * d->OH * d->OW;
+        for (int oh = 0; oh < d->OH; oh++)
+            for (int ow = 0; ow < d->OW; ow++)
+                o[(size_t)oh * d->OW + ow] = x[window_argmax(x, d, oh, ow)];
+    }
+}
+
+/* dinp, inp: N x C x H x W; dout: N x C x OH x OW. Differentiates the
+ * forward's o[...] = x[argmax]: overlapping windows (stride < kernel) may
+ * send several gradients to one element, hence +=. */
+void cc_maxpool2d_backward(cc_real *dinp, const cc_real *dout, const cc_real *inp,
+                           const cc_pool_dims *d)
+{
+    if (!dinp)
+        return;
+    for (int nc = 0; nc < d->N * d->C; nc++) {
+        const cc_real *x = inp + (size_t)nc * d->H * d->W;
+        cc_real *dx = dinp + (size_t)nc * d->H * d->W;
+        const cc_real *dy = dout + (size_t)nc * d->OH * d->OW;
+        for (int oh = 0; oh < d->OH; oh++)
+            for (int ow = 0; ow < d->OW; ow++)
+                dx[window_argmax(x, d, oh, ow)] += dy[(size_t)oh * d->OW + ow];
+    }
+}
+
+static cc_status infer(const cc_attrs *a, const cc_shape *in, int nin, const cc_shape *param,
+                       const int *has_param, cc_shape *out, cc_error *err)
+{
+    (void)nin, (void)param, (void)has_param;
+    if (a->dilation[0] != 1 || a->dilation[1] != 1)
+        return cc_fail(err, CC_EINVAL, "maxpool2d dilation %dx%d is not supported; only 1x1 "
+                       "(PyTorch's default)", a->dilation[0], a->dilation[1]);
+    return cc_pool_infer("maxpool2d", a, &in[0], out, err);
+}
+
+static void forward(const cc_op_args *a)
+{
+    const cc_pool_dims d = cc_pool_dims_of(a);
+    cc_maxpool2d_forward(a->out, a->in[0], &d);
+}
+
+static void backward(const cc_op_args *a)
+{
+    const cc_pool_dims d = cc_pool_dims_of(a);
+    if (a->din[0])
+        cc_maxpool2d_backward(a->din[0], a->dout, a->in[0], &d);
+}
+
+const cc_op cc_op_maxpool2d = {
+    .name = "maxpool2d", .min_inputs = 1, .max_inputs = 1,
+    .saves_for_dinput = CC_SAVES_INPUTS,
+    .infer = infer, .forward = forward, .backward = backward,
+};

@@ -1,0 +1,36 @@
+/* layers/sigmoid.c — y = 1 / (1 + exp(-x))   (torch.nn.Sigmoid)
+ * dy/dx = y (1 - y): exact from the output, so the backward reads the output
+ * only, as PyTorch's sigmoid_backward does. Evaluated in double: exp(-x)
+ * overflows to inf for x < -709 and y becomes 0, never NaN. */
+#include "kernels.h"
+
+#include <math.h>
+
+void cc_sigmoid_forward(cc_real *out, const cc_real *inp, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = (cc_real)(1.0 / (1.0 + exp(-(double)inp[i])));
+}
+
+void cc_sigmoid_backward(cc_real *dinp, const cc_real *dout, const cc_real *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        dinp[i] += dout[i] * (1 - out[i]) * out[i];
+}
+
+static void forward(const cc_op_args *a)
+{
+    cc_sigmoid_forward(a->out, a->in[0], cc_shape_numel(&a->out_shape));
+}
+
+static void backward(const cc_op_args *a)
+{
+    if (a->din[0])
+        cc_sigmoid_backward(a->din[0], a->dout, a->out, cc_shape_numel(&a->out_shape));
+}
+
+const cc_op cc_op_sigmoid = {
+    .name = "sigmoid", .min_inputs = 1, .max_inputs = 1,
+    .saves_for_dinput = CC_SAVES_OUTPUT,
+    .infer = cc_infer_unary, .forward = forward, .backward = backward,
+};

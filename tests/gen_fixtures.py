@@ -1,0 +1,342 @@
+#!/usr/bin/python3
+"""tests/gen_fixtures.py — PyTorch parity fixtures for every cnncam op.
+
+Usage: /usr/bin/python3 tests/gen_fixtures.py tests/fixtures/ops.ccfx   (`make fixtures`)
+
+Each case runs the real torch.nn module (or torch function) in eval mode, in
+float32, from a seeded generator, and records the inputs, the parameters, the
+output y, random loss weights r (uniform in [-1, 1)), and the gradients of
+L = sum(r * y) from torch.autograd with respect to every input and every
+differentiable parameter (never the batchnorm running statistics).
+tests/test_parity.c replays each case through the op's C descriptor.
+
+The stored output and gradients are PyTorch's answer for those float32 inputs
+and parameters computed in float64, then rounded to float32: the closest
+float32 values to the exact result, so the reference is not itself a source of
+error. (PyTorch's float32 kernels sum in float32: a bias gradient summed over a
+few hundred terms drifts by up to ~1e-5 from the exact value, which is the
+whole absolute tolerance.) The same case is also run in float32, and PyTorch's
+float32 result must pass the C test's tolerance |got - want| <= 1e-5 +
+1e-4*|want| against the stored reference; the script prints the largest
+fraction of that tolerance PyTorch float32 itself uses.
+
+File format, little-endian throughout (tests/test_parity.c reads it):
+    magic   b"CCFX"
+    u32     version = 1
+    u32     ncases
+    per case:
+        str     op            registry name ("conv2d")
+        str     label         human description
+        u32     nattrs
+        per attribute:  str key, u32 n, f64 values[n]
+                        (keys as cc_attrs_set takes them: kernel_size, stride,
+                        padding (2 values, or 4 = top,left,bottom,right),
+                        dilation, groups, ceil_mode, count_include_pad,
+                        output_size, start_dim, axis, eps)
+        u32     ntensors
+        per tensor:     str name, u32 rank, u32 dims[rank], f32 data[prod(dims)]
+    str = u16 byte length + that many bytes (no NUL)
+Tensor names: "in0", "in1", ... inputs; parameters by the op's param_names
+(conv2d/linear: weight, bias; batchnorm2d: weight, bias, running_mean,
+running_var; an absent optional parameter is simply not stored); "out"; "r";
+"d_in0", "d_in1", ... and "d_<param>" for the gradients.
+"""
+import copy
+import os
+import struct
+import sys
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+VERSION = 1
+ATOL, RTOL = 1e-5, 1e-4  # tests/test_parity.c's tolerance
+SEED = 20261129
+
+
+def pack_str(s):
+    b = s.encode("utf-8")
+    assert len(b) < 65536
+    return struct.pack("<H", len(b)) + b
+
+
+def pack_tensor(name, t):
+    t = t.detach().to(torch.float32).contiguous()
+    assert 1 <= t.dim() <= 4, (name, t.shape)
+    out = pack_str(name) + struct.pack("<I", t.dim()) + struct.pack("<%dI" % t.dim(), *t.shape)
+    return out + struct.pack("<%df" % t.numel(), *t.flatten().tolist())
+
+
+def run(module, fn, inputs, dtype):
+    """y and the gradients of sum(r*y) w.r.t. inputs and differentiable params, in dtype."""
+    m = copy.deepcopy(module).to(dtype) if module is not None else None
+    xs = [x.detach().to(dtype).requires_grad_(True) for x in inputs]
+    params = [(n, p) for n, p in m.named_parameters()] if m is not None else []
+    y = fn(m, *xs)
+    return m, xs, params, y
+
+
+class Writer:
+    def __init__(self):
+        self.cases = []
+        self.ops = set()
+        self.worst_ratio = 0.0
+
+    def case(self, op, label, attrs, inputs, fn, module=None):
+        """fn(module, *inputs) -> y; module (eval mode) holds the parameters.
+        Returns r and the (float64) gradients stored."""
+        if module is not None:
+            module.eval()
+        results = {}
+        for dtype in (torch.float32, torch.float64):
+            m, xs, params, y = run(module, fn, inputs, dtype)
+            if dtype == torch.float32:
+                r = torch.rand(y.shape, dtype=torch.float32) * 2 - 1
+            wrt = xs + [p for _, p in params]
+            grads = torch.autograd.grad((r.to(dtype) * y).sum(), wrt, allow_unused=True)
+            results[dtype] = (m, xs, params, y, grads)
+
+        m, xs, params, y32, grads32 = results[torch.float32]
+        y, grads = results[torch.float64][3], results[torch.float64][4]
+        for a, b in zip([y32] + list(grads32), [y] + list(grads)):
+            assert a is not None and b is not None, (op, label, "a gradient is missing")
+            ratio = float(((a.double() - b).abs() / (ATOL + RTOL * b.abs())).max())
+            assert ratio <= 1, (op, label, "PyTorch's own float32 result misses the tolerance", ratio)
+            self.worst_ratio = max(self.worst_ratio, ratio)
+
+        tensors = [("in%d" % i, x) for i, x in enumerate(xs)]
+        if m is not None:
+            tensors += [(n, p) for n, p in m.named_parameters()]
+            tensors += [(n, b) for n, b in m.named_buffers() if n in ("running_mean", "running_var")]
+        tensors += [("out", y), ("r", r)]
+        names = ["d_in%d" % i for i in range(len(xs))] + ["d_" + n for n, _ in params]
+        tensors += list(zip(names, grads))
+
+        blob = pack_str(op) + pack_str(label) + struct.pack("<I", len(attrs))
+        for key, vals in attrs:
+            vals = list(vals) if isinstance(vals, (list, tuple)) else [vals]
+            blob += pack_str(key) + struct.pack("<I", len(vals)) + struct.pack("<%dd" % len(vals), *vals)
+        blob += struct.pack("<I", len(tensors))
+        for name, t in tensors:
+            blob += pack_tensor(name, t)
+        self.cases.append(blob)
+        self.ops.add(op)
+        print("%-20s %-56s out %s" % (op, label, "x".join(map(str, y.shape))))
+        return r, grads
+
+    def write(self, path):
+        data = b"CCFX" + struct.pack("<II", VERSION, len(self.cases)) + b"".join(self.cases)
+        if os.path.dirname(path):
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(data)
+        print("%s: %d cases, %d ops, %d bytes; PyTorch float32 uses at most %.2f of the tolerance"
+              % (path, len(self.cases), len(self.ops), len(data), self.worst_ratio))
+
+
+def randn(*shape, scale=1.0):
+    return torch.randn(*shape, dtype=torch.float32) * scale
+
+
+def uniform(lo, hi, *shape):
+    return torch.rand(*shape, dtype=torch.float32) * (hi - lo) + lo
+
+
+# PyTorch's derivative at each kink, which the fixture pins (and this script
+# asserts, so a PyTorch upgrade that changes one is noticed): 1.13's CPU
+# kernels. hardswish is inconsistent there: its vectorised loop gives 1 at
+# x = 3, its scalar tail loop (the last < 2 vector widths of a contiguous
+# run, at most 32 floats) gives 3/2; kinks are planted away from the tail so
+# the fixture holds what every element of a real activation map gets.
+KINK_SLOPE = {
+    "relu": {0.0: 0.0},
+    "relu6": {0.0: 0.0, 6.0: 0.0},
+    "hardswish": {-3.0: -0.5, 3.0: 1.0},
+    "hardsigmoid": {-3.0: 0.0, 3.0: 0.0},
+}
+TAIL = 32
+
+
+def with_kinks(x, kinks):
+    """x with each kink value planted exactly at 4 random positions outside
+    the last TAIL elements; returns (x, [(position, kink)])."""
+    flat = x.clone().flatten()
+    assert flat.numel() >= TAIL + 4 * len(kinks)
+    pos = torch.randperm(flat.numel() - TAIL)[: 4 * len(kinks)].tolist()
+    planted = [(p, kinks[i % len(kinks)]) for i, p in enumerate(pos)]
+    for p, k in planted:
+        flat[p] = k
+    return flat.view_as(x), planted
+
+
+def check_kinks(op, planted, r, grads):
+    for p, k in planted:
+        got = float(grads[0].flatten()[p]) / float(r.flatten()[p])
+        want = KINK_SLOPE[op][k]
+        assert abs(got - want) < 1e-5, (op, "PyTorch's slope at", k, "is", got, "not", want)
+
+
+def call(m, *xs):
+    return m(*xs)
+
+
+def conv_cases(w):
+    # (label, N C H W, OC, kernel, stride, padding (PH,PW), dilation, groups, bias)
+    specs = [
+        ("3x3 pad 1, bias", (2, 3, 7, 9), 4, 3, 1, 1, 1, 1, True),
+        ("3x3 stride 2 pad 1", (2, 3, 11, 9), 5, 3, 2, 1, 1, 1, True),
+        ("3x3 dilation 2 pad 2", (2, 3, 11, 13), 4, 3, 1, 2, 2, 1, True),
+        ("groups 3 (6 -> 9 channels), 3x3 pad 1", (2, 6, 7, 9), 9, 3, 1, 1, 1, 3, True),
+        ("groups 3, 1x5 stride 2x1 pad 0,2, no bias", (2, 6, 7, 11), 9, (1, 5), (2, 1), (0, 2), 1, 3, False),
+        ("depthwise 3x3 stride 2 pad 1 (G=C=OC=5)", (2, 5, 9, 7), 5, 3, 2, 1, 1, 5, True),
+        ("depthwise 5x5 dilation 2 pad 4, no bias", (2, 4, 13, 11), 4, 5, 1, 4, 2, 4, False),
+        ("channel multiplier 2 (G=C=3, OC=6)", (2, 3, 7, 7), 6, 3, 1, 1, 1, 3, True),
+        ("1x1 pointwise", (2, 7, 5, 3), 11, 1, 1, 0, 1, 1, True),
+        ("3x3 no bias", (2, 3, 7, 5), 4, 3, 1, 1, 1, 1, False),
+        ("7x7 stride 2 pad 3 (ResNet stem shape)", (2, 3, 15, 13), 4, 7, 2, 3, 1, 1, True),
+    ]
+    for label, shape, oc, k, s, p, d, g, bias in specs:
+        m = nn.Conv2d(shape[1], oc, k, stride=s, padding=p, dilation=d, groups=g, bias=bias)
+        kk = k if isinstance(k, tuple) else (k, k)
+        attrs = [("kernel_size", kk), ("stride", s), ("padding", p), ("dilation", d), ("groups", g)]
+        w.case("conv2d", label, attrs, [randn(*shape)], call, m)
+
+    # Asymmetric padding (top, left, bottom, right): F.pad then an unpadded conv.
+    for label, shape, oc, k, s, d, g, (t, l, b, r), bias in [
+        ("asymmetric pad 1,2,0,3, stride 2, dilation 2", (2, 3, 11, 13), 5, 3, 2, 2, 1, (1, 2, 0, 3), True),
+        ("asymmetric pad 0,0,1,1, 3x3 stride 2 (TF 'same')", (2, 4, 9, 7), 3, 3, 2, 1, 1, (0, 0, 1, 1), True),
+        ("depthwise asymmetric pad 2,1,1,2, no bias", (2, 4, 7, 9), 4, 3, 1, 1, 4, (2, 1, 1, 2), False),
+    ]:
+        m = nn.Conv2d(shape[1], oc, k, stride=s, padding=0, dilation=d, groups=g, bias=bias)
+        attrs = [("kernel_size", (k, k)), ("stride", s), ("padding", (t, l, b, r)),
+                 ("dilation", d), ("groups", g)]
+        w.case("conv2d", label, attrs, [randn(*shape)],
+               lambda m_, x, pads=(l, r, t, b): m_(F.pad(x, pads)), m)
+
+
+def batchnorm_cases(w):
+    for label, shape, eps, affine in [
+        ("eps 1e-3 (MobileNetV3)", (2, 5, 7, 3), 1e-3, True),
+        ("affine=False, eps 1e-5", (2, 3, 5, 5), 1e-5, False),
+        ("eps 1e-5 default", (2, 4, 3, 5), 1e-5, True),
+    ]:
+        m = nn.BatchNorm2d(shape[1], eps=eps, affine=affine)
+        with torch.no_grad():
+            m.running_mean.copy_(randn(shape[1], scale=0.5))
+            m.running_var.copy_(uniform(0.25, 2.0, shape[1]))
+            if affine:
+                m.weight.copy_(uniform(-1.5, 1.5, shape[1]))
+                m.bias.copy_(randn(shape[1], scale=0.5))
+        w.case("batchnorm2d", label, [("eps", eps)], [randn(*shape)], call, m)
+
+
+def linear_cases(w):
+    for label, n, fin, fout, bias in [("bias", 2, 17, 13, True), ("no bias", 3, 7, 5, False)]:
+        w.case("linear", label, [], [randn(n, fin)], call, nn.Linear(fin, fout, bias=bias))
+
+
+def activation_cases(w):
+    shape = (2, 3, 5, 7)
+    specs = [
+        ("relu", nn.ReLU(), [0.0], (-3, 3)),
+        ("relu6", nn.ReLU6(), [0.0, 6.0], (-2, 8)),
+        ("hardswish", nn.Hardswish(), [-3.0, 3.0], (-5, 5)),
+        ("hardsigmoid", nn.Hardsigmoid(), [-3.0, 3.0], (-5, 5)),
+        ("sigmoid", nn.Sigmoid(), [0.0, -12.0, 12.0], (-6, 6)),
+        ("silu", nn.SiLU(), [0.0, -12.0, 12.0], (-6, 6)),
+    ]
+    for op, m, kinks, (lo, hi) in specs:
+        x, planted = with_kinks(uniform(lo, hi, *shape), kinks)
+        what = "kinks" if op in KINK_SLOPE else "values"
+        label = "%s %s planted, random in [%g, %g)" % (what, ",".join("%g" % k for k in kinks), lo, hi)
+        r, grads = w.case(op, label, [], [x], call, m)
+        if op in KINK_SLOPE:
+            check_kinks(op, planted, r, grads)
+    # Rank 2: activations follow linear layers too.
+    w.case("silu", "rank 2 (3x11)", [], [uniform(-6, 6, 3, 11)], call, nn.SiLU())
+    x, planted = with_kinks(uniform(-3, 3, 3, 29), [0.0])
+    r, grads = w.case("relu", "rank 2 (3x29), kink 0 planted", [], [x], call, nn.ReLU())
+    check_kinks("relu", planted, r, grads)
+
+
+def pool_attrs(k, s, p, ceil, cip=None):
+    a = [("kernel_size", k), ("stride", s), ("padding", p), ("ceil_mode", int(ceil))]
+    if cip is not None:
+        a.append(("count_include_pad", int(cip)))
+    return a
+
+
+def pool_cases(w):
+    for label, shape, k, s, p, ceil, x in [
+        ("3x3 stride 2 pad 1 (ResNet stem)", (2, 3, 11, 9), 3, 2, 1, False, None),
+        ("2x2 stride 2 (VGG), odd size", (2, 3, 9, 7), 2, 2, 0, False, None),
+        ("3x3 stride 2 ceil_mode", (2, 2, 10, 7), 3, 2, 0, True, None),
+        ("3x3 stride 3 pad 1 ceil_mode (last window dropped)", (2, 2, 5, 11), 3, 3, 1, True, None),
+        ("3x3 stride 1 pad 1, ties (values in {-1,0,1})", (2, 2, 7, 9), 3, 1, 1, False, "ties"),
+        ("2x2 stride 2 ceil_mode, ties (values in {0,1})", (2, 2, 7, 9), 2, 2, 0, True, "ties01"),
+    ]:
+        if x == "ties":
+            x = torch.randint(-1, 2, shape).to(torch.float32)
+        elif x == "ties01":
+            x = torch.randint(0, 2, shape).to(torch.float32)
+        else:
+            x = randn(*shape)
+        m = nn.MaxPool2d(k, stride=s, padding=p, ceil_mode=ceil)
+        w.case("maxpool2d", label, pool_attrs(k, s, p, ceil), [x], call, m)
+
+    for label, shape, k, s, p, ceil, cip in [
+        ("3x3 stride 2 pad 1, count_include_pad", (2, 3, 11, 9), 3, 2, 1, False, True),
+        ("3x3 stride 2 pad 1, exclude pad", (2, 3, 11, 9), 3, 2, 1, False, False),
+        ("3x3 stride 2 pad 1 ceil_mode, count_include_pad", (2, 2, 10, 7), 3, 2, 1, True, True),
+        ("3x3 stride 2 pad 1 ceil_mode, exclude pad", (2, 2, 10, 7), 3, 2, 1, True, False),
+        ("3x3 stride 3 pad 1 ceil_mode (window dropped), incl pad", (2, 2, 5, 11), 3, 3, 1, True, True),
+        ("2x2 stride 2 ceil_mode, odd size", (2, 3, 9, 7), 2, 2, 0, True, True),
+    ]:
+        m = nn.AvgPool2d(k, stride=s, padding=p, ceil_mode=ceil, count_include_pad=cip)
+        w.case("avgpool2d", label, pool_attrs(k, s, p, ceil, cip), [randn(*shape)], call, m)
+
+    for label, shape, out in [
+        ("global 1x1", (2, 3, 7, 7), 1),
+        ("7x7 from 13x11 (uneven cells)", (2, 2, 13, 11), 7),
+        ("7x7 from 5x3 (cells repeat)", (2, 2, 5, 3), 7),
+        ("3x5 from 9x7", (2, 2, 9, 7), (3, 5)),
+    ]:
+        m = nn.AdaptiveAvgPool2d(out)
+        w.case("adaptive_avgpool2d", label, [("output_size", out)], [randn(*shape)], call, m)
+
+
+def structural_cases(w):
+    w.case("add", "same shapes", [], [randn(2, 3, 5, 7), randn(2, 3, 5, 7)], lambda m, a, b: a + b)
+    w.case("add", "rank 2", [], [randn(3, 11), randn(3, 11)], lambda m, a, b: torch.add(a, b))
+    w.case("mul", "N x C x 1 x 1 scale first (SE)", [], [uniform(0, 1, 2, 5, 1, 1), randn(2, 5, 7, 3)],
+           lambda m, s, x: s * x)
+    w.case("mul", "N x C x 1 x 1 scale second", [], [randn(2, 5, 7, 3), uniform(0, 1, 2, 5, 1, 1)],
+           lambda m, x, s: x * s)
+    w.case("flatten", "start_dim 1", [("start_dim", 1)], [randn(2, 3, 5, 7)], call, nn.Flatten(1))
+    w.case("flatten", "start_dim 1 after global pool", [("start_dim", 1)], [randn(2, 7, 1, 1)], call,
+           nn.Flatten(1))
+    w.case("identity", "", [], [randn(2, 3, 5, 7)], call, nn.Identity())
+    w.case("concat", "three inputs, axis 1", [("axis", 1)],
+           [randn(2, 3, 5, 7), randn(2, 4, 5, 7), randn(2, 1, 5, 7)], lambda m, *xs: torch.cat(xs, 1))
+    w.case("concat", "two inputs, axis 1", [("axis", 1)], [randn(2, 2, 3, 3), randn(2, 5, 3, 3)],
+           lambda m, *xs: torch.cat(xs, 1))
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit("usage: %s OUT.ccfx" % sys.argv[0])
+    torch.manual_seed(SEED)
+    torch.set_num_threads(1)
+    w = Writer()
+    conv_cases(w)
+    batchnorm_cases(w)
+    linear_cases(w)
+    activation_cases(w)
+    pool_cases(w)
+    structural_cases(w)
+    w.write(sys.argv[1])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,146 @@
+/* tests/test_conv_paths.c — the depthwise convolution kernels
+ * (layers/conv2d_depthwise.c) against the scalar reference cc_conv2d_forward /
+ * cc_conv2d_backward (layers/conv2d.c) on the same data: two independent
+ * implementations of one map, so any indexing slip in the fast path shows.
+ *
+ * Shapes cover stride 1 and 2, dilation 2, asymmetric padding with all four
+ * sides different, padding so wide that whole output rows and columns see
+ * only zeros, 1x1 to 5x5 kernels, batch 2, odd sizes, with and without bias.
+ * Backward buffers start at 0.5 (the kernels must add, not overwrite), and
+ * every combination of NULL dinp/dweight/dbias is run: a NULL one must be
+ * skipped (ASan sees a write) and the others must not change.
+ * Tolerance 1e-5 absolute + 1e-5 relative: the fast path sums in cc_real
+ * where the reference sums the forward in double. */
+#include "testutil.h"
+#include "layers/kernels.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+typedef struct {
+    const char *label;
+    int N, C, H, W, KH, KW, SH, SW, PT, PL, PB, PR, DH, DW, bias;
+} dw_case;
+
+static const dw_case cases[] = {
+    {"3x3 stride 1 pad 1, bias, batch 2", 2, 5, 9, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+    {"3x3 stride 2 pad 1, no bias, batch 2", 2, 4, 11, 13, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 0},
+    {"5x5 dilation 2, pad 4,3,2,1, bias", 1, 3, 13, 11, 5, 5, 1, 1, 4, 3, 2, 1, 2, 2, 1},
+    {"5x5 stride 2, pad 2,1,0,3, batch 2", 2, 3, 10, 9, 5, 5, 2, 2, 2, 1, 0, 3, 1, 1, 1},
+    {"3x5 stride 2x1 dilation 1x2, pad 1,4,2,0", 1, 7, 5, 11, 3, 5, 2, 1, 1, 4, 2, 0, 1, 2, 0},
+    {"3x3, padding 4,3,5,2 wider than the kernel", 1, 2, 4, 5, 3, 3, 1, 1, 4, 3, 5, 2, 1, 1, 1},
+    {"3x3 stride 3 dilation 2 pad 3,0,1,2", 2, 3, 17, 14, 3, 3, 3, 3, 3, 0, 1, 2, 2, 2, 1},
+    {"1x1 stride 2, odd sizes", 2, 3, 7, 5, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1, 1},
+    {"2x2 stride 3 (gaps between windows)", 1, 4, 8, 11, 2, 2, 3, 3, 0, 1, 1, 0, 1, 1, 0},
+    {"7x3 on a 1-wide input", 2, 2, 9, 1, 7, 3, 1, 1, 3, 1, 3, 1, 1, 1, 1},
+};
+
+static int out_size(int in, int pa, int pb, int k, int s, int dil)
+{
+    return (in + pa + pb - dil * (k - 1) - 1) / s + 1;
+}
+
+static cc_real *random_buf(size_t n, tu_rng *rng)
+{
+    cc_real *p = tu_alloc(n * sizeof(cc_real));
+    for (size_t i = 0; i < n; i++)
+        p[i] = (cc_real)tu_uniform(rng, -1, 1);
+    return p;
+}
+
+static cc_real *filled_buf(size_t n, double v)
+{
+    cc_real *p = tu_alloc(n * sizeof(cc_real));
+    for (size_t i = 0; i < n; i++)
+        p[i] = (cc_real)v;
+    return p;
+}
+
+static double *as_double(const cc_real *p, size_t n)
+{
+    double *q = tu_alloc(n * sizeof(double));
+    for (size_t i = 0; i < n; i++)
+        q[i] = (double)p[i];
+    return q;
+}
+
+static double compare(const char *label, const char *what, const cc_real *got, const cc_real *want,
+                      size_t n)
+{
+    char name[200];
+    snprintf(name, sizeof name, "%s: %s", label, what);
+    double *w = as_double(want, n);
+    double e = tu_close(name, got, w, n, 1e-5, 1e-5);
+    free(w);
+    return e;
+}
+
+static void check_case(const dw_case *t, tu_rng *rng)
+{
+    cc_conv_dims d = {
+        .N = t->N, .C = t->C, .H = t->H, .W = t->W, .OC = t->C, .KH = t->KH, .KW = t->KW,
+        .SH = t->SH, .SW = t->SW, .PT = t->PT, .PL = t->PL, .DH = t->DH, .DW = t->DW, .G = t->C,
+        .OH = out_size(t->H, t->PT, t->PB, t->KH, t->SH, t->DH),
+        .OW = out_size(t->W, t->PL, t->PR, t->KW, t->SW, t->DW),
+    };
+    if (d.OH < 1 || d.OW < 1) {
+        tu_check(0, "%s: test case has an empty output %dx%d", t->label, d.OH, d.OW);
+        return;
+    }
+    const size_t nx = (size_t)d.N * d.C * d.H * d.W, ny = (size_t)d.N * d.C * d.OH * d.OW;
+    const size_t nw = (size_t)d.C * d.KH * d.KW, nb = (size_t)d.C;
+    cc_real *x = random_buf(nx, rng), *w = random_buf(nw, rng);
+    cc_real *b = t->bias ? random_buf(nb, rng) : NULL;
+    cc_real *dy = random_buf(ny, rng);
+    cc_real *y_ref = filled_buf(ny, 0), *y = filled_buf(ny, 7);  /* the forward must overwrite */
+
+    cc_conv2d_forward(y_ref, x, w, b, &d);
+    cc_conv2d_depthwise_forward(y, x, w, b, &d);
+    double worst = compare(t->label, "forward", y, y_ref, ny);
+
+    /* Reference gradients, into buffers that start at 0.5 like the others. */
+    cc_real *dx_ref = filled_buf(nx, 0.5), *dw_ref = filled_buf(nw, 0.5), *db_ref = filled_buf(nb, 0.5);
+    cc_conv2d_backward(dx_ref, dw_ref, t->bias ? db_ref : NULL, dy, x, w, &d);
+
+    /* Bit i of mask asks for dinp, dweight, dbias. */
+    for (unsigned mask = 0; mask < 8; mask++) {
+        if ((mask & 4) && !t->bias)
+            continue;
+        cc_real *dx = mask & 1 ? filled_buf(nx, 0.5) : NULL;
+        cc_real *dw = mask & 2 ? filled_buf(nw, 0.5) : NULL;
+        cc_real *db = mask & 4 ? filled_buf(nb, 0.5) : NULL;
+        /* inp is saved only when dweight is wanted, as conv2d's descriptor says. */
+        cc_conv2d_depthwise_backward(dx, dw, db, dy, mask & 2 ? x : NULL, w, &d);
+        char what[64];
+        double e;
+        if (dx) {
+            snprintf(what, sizeof what, "dinp (mask %u)", mask);
+            e = compare(t->label, what, dx, dx_ref, nx);
+            worst = e > worst ? e : worst;
+        }
+        if (dw) {
+            snprintf(what, sizeof what, "dweight (mask %u)", mask);
+            e = compare(t->label, what, dw, dw_ref, nw);
+            worst = e > worst ? e : worst;
+        }
+        if (db) {
+            snprintf(what, sizeof what, "dbias (mask %u)", mask);
+            e = compare(t->label, what, db, db_ref, nb);
+            worst = e > worst ? e : worst;
+        }
+        free(dx), free(dw), free(db);
+    }
+    printf("depthwise %-44s N%d C%d %dx%d -> %dx%d  max |fast - reference| = %.3g\n", t->label,
+           d.N, d.C, d.H, d.W, d.OH, d.OW, worst);
+    free(x), free(w), free(b), free(dy), free(y_ref), free(y);
+    free(dx_ref), free(dw_ref), free(db_ref);
+}
+
+int main(void)
+{
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tu_rng rng = {977 + i};
+        check_case(&cases[i], &rng);
+    }
+    return tu_finish("conv_paths");
+}
