@@ -30,6 +30,7 @@ TESTS_F64  := test_gradcheck_ops test_gradcheck_graphs
 TEST_BINS  := $(TESTS:%=$(BUILD)/tests/%) $(TESTS_F64:%=$(BUILD)/tests/%_f64)
 
 .PHONY: all test asan fixtures deps clean help
+.SECONDARY:  # keep object files that chained rules would delete
 all: $(BUILD)/libcnncam.a $(BUILD)/libcnncam.so $(BUILD)/cnncam
 
 $(BUILD)/obj/%.o: %.c

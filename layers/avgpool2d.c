@@ -14,6 +14,8 @@
  * inference refuses asymmetric padding when count_include_pad needs that end. */
 #include "pool_shape.h"
 
+#include <assert.h>
+
 /* The clipped window of output (oh,ow) and its divisor. */
 typedef struct { int h0, h1, w0, w1; double div; } window;
 
@@ -31,6 +33,7 @@ static window window_at(const cc_pool_dims *d, int oh, int ow, int count_include
     r.h1 = r.h1 < d->H ? r.h1 : d->H;
     r.w1 = r.w1 < d->W ? r.w1 : d->W;
     /* Never empty (see pool_shape.c), so the divisor is never 0. */
+    assert(r.h0 < r.h1 && r.w0 < r.w1);
     r.div = count_include_pad ? pool_size : (double)(r.h1 - r.h0) * (r.w1 - r.w0);
     return r;
 }

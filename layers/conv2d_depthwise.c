@@ -9,18 +9,20 @@
  * reference cc_conv2d_forward/backward (layers/conv2d.c), which
  * tests/test_conv_paths.c holds this file to.
  *
- * Why it is faster: the reference tests every tap against the input bounds.
- * Here the valid kh are computed once per output row, and for each (kh,kw)
- * the valid ow once, as a range; the inner loop then runs over ow with no
- * test, contiguous in the output (and in the input when SW == 1), which the
- * compiler vectorises. Sums run in cc_real in the output row instead of in a
- * double per output, so float results differ from the reference by rounding
- * (~1e-7 relative); there is no reordering beyond that (bias, then kh, kw). */
+ * Why it is faster: the reference tests every tap of every output against
+ * the input bounds. Here each tap (kh,kw) of a channel first computes, once,
+ * the range of output rows and columns that read inside the input; the inner
+ * loop then runs over ow with no test, contiguous in the output (and in the
+ * input when SW == 1), and vectorises. Each output still adds bias, then the
+ * taps in (kh,kw) order, as the reference does, but in cc_real in place
+ * rather than in a double, so float results differ from the reference by
+ * rounding only (~1e-7 relative). Weight and bias gradients sum in double. */
 #include "kernels.h"
 
-/* The o in [*lo, *hi), o < count, whose index o*step + off lies in [0, size).
- * Serves both directions: kh for one output row (step DH), and ow for one
- * tap column (step SW). */
+/* The outputs o in [*lo, *hi), 0 <= o < count, whose input index
+ * o*step + off lies in [0, size): rows (step SH, off kh*DH - PT) and columns
+ * (step SW, off kw*DW - PL) of one tap. Empty (lo == hi) when the tap only
+ * ever reads padding. */
 static void valid_range(int count, int step, int off, int size, int *lo, int *hi)
 {
     int l = off >= 0 ? 0 : (-off + step - 1) / step;
@@ -105,7 +107,7 @@ void cc_conv2d_depthwise_forward(cc_real *out, const cc_real *inp, const cc_real
                 const int woff = kw * d->DW - d->PL;  /* iw = ow*SW + woff */
                 int ow0, ow1;
                 valid_range(d->OW, d->SW, woff, d->W, &ow0, &ow1);
-                const cc_real a = w[kh * d->KW + kw];
+                const cc_real a = w[(size_t)kh * d->KW + kw];
                 for (int oh = oh0; oh < oh1; oh++)
                     axpy(o + (size_t)oh * d->OW, x + (size_t)(oh * d->SH + hoff) * d->W, d->SW, woff,
                          ow0, ow1, a);

@@ -15,6 +15,7 @@
  * an index tensor: the scan is deterministic, so it picks the same element. */
 #include "pool_shape.h"
 
+#include <assert.h>
 #include <math.h>
 
 /* Index inside one HxW plane of the element output (oh,ow) takes. */
@@ -25,8 +26,9 @@ static size_t window_argmax(const cc_real *x, const cc_pool_dims *d, int oh, int
     const int w1 = w0 + d->KW < d->W ? w0 + d->KW : d->W;
     h0 = h0 > 0 ? h0 : 0;
     w0 = w0 > 0 ? w0 : 0;
-    /* Shape inference guarantees h0 < h1 and w0 < w1 (ceil_mode windows
-     * start inside the input or its leading padding; padding <= kernel/2). */
+    /* Never empty: ceil_mode windows start inside the input or its leading
+     * padding, and padding <= kernel/2 (pool_shape.c). */
+    assert(h0 < h1 && w0 < w1);
     size_t best = (size_t)h0 * d->W + w0;
     cc_real maxval = -INFINITY;
     for (int ih = h0; ih < h1; ih++)
