@@ -17,26 +17,51 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* An inverted residual with squeeze-excitation, as torchvision builds both
+ * MobileNetV3's InvertedResidual and EfficientNet's MBConv: expand 1x1,
+ * depthwise kxk, SE (pool, fc1, act, fc2, gate, mul), project 1x1, an
+ * optional identity op (stochastic depth), residual add. */
+typedef struct {
+    int C, E, S, k;
+    const char *act, *se_act, *gate;
+    int stochastic_depth;
+} inverted_residual_spec;
+
+static int inverted_residual(netbuild *b, int x, const inverted_residual_spec *s)
+{
+    int e = nb_conv(b, "block.0.0", x, s->C, s->E, 1, 1, 0, 1, 0);
+    e = nb_batchnorm(b, "block.0.1", e, s->E, 1e-3);
+    e = nb_unary(b, "block.0.2", s->act, e);
+    int d = nb_conv(b, "block.1.0", e, s->E, s->E, s->k, 1, s->k / 2, s->E, 0);
+    d = nb_batchnorm(b, "block.1.1", d, s->E, 1e-3);
+    d = nb_unary(b, "block.1.2", s->act, d);
+    int q = nb_op(b, "block.2.avgpool", "adaptive_avgpool2d", &d, 1, "output_size=1");
+    q = nb_conv(b, "block.2.fc1", q, s->E, s->S, 1, 1, 0, 1, 1);
+    q = nb_unary(b, "block.2.activation", s->se_act, q);
+    q = nb_conv(b, "block.2.fc2", q, s->S, s->E, 1, 1, 0, 1, 1);
+    q = nb_unary(b, "block.2.scale_activation", s->gate, q);
+    int se[2] = {q, d};
+    int m = nb_op(b, "block.2", "mul", se, 2, NULL);
+    int p = nb_conv(b, "block.3.0", m, s->E, s->C, 1, 1, 0, 1, 0);
+    p = nb_batchnorm(b, "block.3.1", p, s->C, 1e-3);
+    if (s->stochastic_depth)
+        p = nb_unary(b, "stochastic_depth", "identity", p);
+    int sum[2] = {p, x};
+    return nb_op(b, "add", "add", sum, 2, NULL);
+}
+
 /* torchvision MobileNetV3 InvertedResidual(16 -> 48 -> 16, k5, SE, hardswish). */
 static int mobilenet_block(netbuild *b, int x)
 {
-    int e = nb_conv(b, "block.0.0", x, 16, 48, 1, 1, 0, 1, 0);
-    e = nb_batchnorm(b, "block.0.1", e, 48, 1e-3);
-    e = nb_unary(b, "block.0.2", "hardswish", e);
-    int d = nb_conv(b, "block.1.0", e, 48, 48, 5, 1, 2, 48, 0);
-    d = nb_batchnorm(b, "block.1.1", d, 48, 1e-3);
-    d = nb_unary(b, "block.1.2", "hardswish", d);
-    int s = nb_op(b, "block.2.avgpool", "adaptive_avgpool2d", &d, 1, "output_size=1");
-    s = nb_conv(b, "block.2.fc1", s, 48, 24, 1, 1, 0, 1, 1);
-    s = nb_unary(b, "block.2.relu", "relu", s);
-    s = nb_conv(b, "block.2.fc2", s, 24, 48, 1, 1, 0, 1, 1);
-    s = nb_unary(b, "block.2.scale_activation", "hardsigmoid", s);
-    int se[2] = {s, d};
-    int m = nb_op(b, "block.2", "mul", se, 2, NULL);
-    int p = nb_conv(b, "block.3.0", m, 48, 16, 1, 1, 0, 1, 0);
-    p = nb_batchnorm(b, "block.3.1", p, 16, 1e-3);
-    int sum[2] = {p, x};
-    return nb_op(b, "add", "add", sum, 2, NULL);
+    const inverted_residual_spec s = {16, 48, 24, 5, "hardswish", "relu", "hardsigmoid", 0};
+    return inverted_residual(b, x, &s);
+}
+
+/* torchvision EfficientNet MBConv(16 -> 64 -> 16, k3, SE with SiLU) with stochastic depth. */
+static int efficientnet_block(netbuild *b, int x)
+{
+    const inverted_residual_spec s = {16, 64, 4, 3, "silu", "silu", "sigmoid", 1};
+    return inverted_residual(b, x, &s);
 }
 
 /* torchvision ResNet BasicBlock(8 -> 16, stride 2) with its downsample. */
@@ -52,29 +77,6 @@ static int resnet_block(netbuild *b, int x)
     int sum[2] = {y, idn};
     y = nb_op(b, "add", "add", sum, 2, NULL);
     return nb_unary(b, "relu_1", "relu", y);
-}
-
-/* torchvision EfficientNet MBConv(16 -> 64 -> 16, k3, SE with SiLU) with stochastic depth. */
-static int efficientnet_block(netbuild *b, int x)
-{
-    int e = nb_conv(b, "block.0.0", x, 16, 64, 1, 1, 0, 1, 0);
-    e = nb_batchnorm(b, "block.0.1", e, 64, 1e-3);
-    e = nb_unary(b, "block.0.2", "silu", e);
-    int d = nb_conv(b, "block.1.0", e, 64, 64, 3, 1, 1, 64, 0);
-    d = nb_batchnorm(b, "block.1.1", d, 64, 1e-3);
-    d = nb_unary(b, "block.1.2", "silu", d);
-    int s = nb_op(b, "block.2.avgpool", "adaptive_avgpool2d", &d, 1, "output_size=1");
-    s = nb_conv(b, "block.2.fc1", s, 64, 4, 1, 1, 0, 1, 1);
-    s = nb_unary(b, "block.2.activation", "silu", s);
-    s = nb_conv(b, "block.2.fc2", s, 4, 64, 1, 1, 0, 1, 1);
-    s = nb_unary(b, "block.2.scale_activation", "sigmoid", s);
-    int se[2] = {s, d};
-    int m = nb_op(b, "block.2", "mul", se, 2, NULL);
-    int p = nb_conv(b, "block.3.0", m, 64, 16, 1, 1, 0, 1, 0);
-    p = nb_batchnorm(b, "block.3.1", p, 16, 1e-3);
-    p = nb_unary(b, "stochastic_depth", "identity", p);
-    int sum[2] = {p, x};
-    return nb_op(b, "add", "add", sum, 2, NULL);
 }
 
 /* VGG-style features: conv/ReLU pairs and 2x2 max pools. */
