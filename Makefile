@@ -10,9 +10,13 @@ PYTHON   := /usr/bin/python3
 CFLAGS   ?= -O2 -g
 SAN      ?=
 WARN     := -std=c11 -Wall -Wextra -Werror -Wshadow -Wvla -Wstrict-prototypes
-CPPFLAGS := -Iinclude -I. -D_POSIX_C_SOURCE=200809L -MMD -MP
+# OpenBLAS (layers/gemm.c includes <cblas.h>): pkg-config's flags where it
+# knows openblas (Debian: .../openblas-pthread), else /usr/include/openblas.
+BLAS_CFLAGS := $(shell pkg-config --cflags openblas 2>/dev/null || echo -I/usr/include/openblas)
+BLAS_LIBS   := $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
+CPPFLAGS := -Iinclude -I. -D_POSIX_C_SOURCE=200809L -MMD -MP $(BLAS_CFLAGS)
 ALLFLAGS  = $(WARN) $(CFLAGS) $(SAN) -fPIC
-LDLIBS   := -lm
+LDLIBS   := $(BLAS_LIBS) -lm
 
 ENGINE_SRC := $(wildcard layers/*.c engine/*.c autograd/*.c)
 LIB_SRC    := $(ENGINE_SRC) $(wildcard gradcam/*.c weights/*.c)

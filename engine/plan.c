@@ -1,5 +1,6 @@
 /* engine/plan.c — shape inference, buffer lifetimes, arena layout, forward. */
 #include "plan.h"
+#include "layers/kernels.h"  /* cc_gemm_set_threads */
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -117,6 +118,20 @@ void cc_plan_free(cc_plan *p)
     free(p);
 }
 
+/* What node i's op->scratch_bytes asks for, from the planned shapes. */
+static size_t node_scratch(const cc_graph *g, const cc_shape *shapes, int i)
+{
+    const cc_node *n = &g->nodes[i];
+    if (!n->op || !n->op->scratch_bytes)
+        return 0;
+    cc_shape in[CC_MAX_INPUTS], param[CC_MAX_PARAMS];
+    for (int k = 0; k < n->ninputs; k++)
+        in[k] = shapes[n->input[k]];
+    for (int k = 0; k < CC_MAX_PARAMS; k++)
+        param[k] = n->param[k] >= 0 ? g->params[n->param[k]].shape : (cc_shape){0, {0, 0, 0, 0}};
+    return n->op->scratch_bytes(&n->attrs, in, n->ninputs, param, &shapes[i]);
+}
+
 cc_plan *cc_plan_create(const cc_graph *g, const cc_shape *input_shapes, const cc_plan_opts *opts,
                         cc_error *err)
 {
@@ -127,8 +142,8 @@ cc_plan *cc_plan_create(const cc_graph *g, const cc_shape *input_shapes, const c
         return NULL;
     }
     cc_plan *p = calloc(1, sizeof *p);
-    cc_buffer_req *req = malloc((size_t)(nn + nextra) * sizeof *req);
-    size_t *offset = malloc((size_t)(nn + nextra) * sizeof *offset);
+    cc_buffer_req *req = malloc((size_t)(nn + nextra + 1) * sizeof *req);  /* +1: scratch */
+    size_t *offset = malloc((size_t)(nn + nextra + 1) * sizeof *offset);
     if (!p || !req || !offset || !(p->shape = malloc((size_t)nn * sizeof *p->shape)) ||
         !(p->value = calloc((size_t)nn, sizeof *p->value)) ||
         !(p->value_last = malloc((size_t)nn * sizeof *p->value_last)) ||
@@ -162,7 +177,14 @@ cc_plan *cc_plan_create(const cc_graph *g, const cc_shape *input_shapes, const c
         req[i] = (cc_buffer_req){cc_shape_numel(&p->shape[i]) * sizeof(cc_real), i, p->value_last[i]};
     for (int k = 0; k < nextra; k++)
         req[nn + k] = opts->extra[k];
-    if (cc_arena_layout(req, nn + nextra, offset, &p->arena_bytes, err))
+    /* One scratch region for every op call, live at every step. */
+    for (int i = 0; i < nn; i++) {
+        const size_t s = node_scratch(g, p->shape, i);
+        p->scratch_bytes = s > p->scratch_bytes ? s : p->scratch_bytes;
+    }
+    const int nreq = nn + nextra + (p->scratch_bytes > 0);
+    req[nn + nextra] = (cc_buffer_req){p->scratch_bytes, 0, nsteps - 1};
+    if (cc_arena_layout(req, nreq, offset, &p->arena_bytes, err))
         goto fail;
     p->arena = aligned_alloc(ALIGN, p->arena_bytes ? p->arena_bytes : ALIGN);
     if (!p->arena) {
@@ -173,6 +195,9 @@ cc_plan *cc_plan_create(const cc_graph *g, const cc_shape *input_shapes, const c
         p->value[i] = (cc_real *)(p->arena + offset[i]);
     for (int k = 0; k < nextra; k++)
         p->extra[k] = (cc_real *)(p->arena + offset[nn + k]);
+    if (p->scratch_bytes)
+        p->scratch = p->arena + offset[nn + nextra];
+    cc_gemm_set_threads(1);
     free(req);
     free(offset);
     return p;
@@ -201,6 +226,7 @@ cc_op_args cc_plan_args(const cc_plan *p, int i)
         }
     a.out_shape = p->shape[i];
     a.out = p->value[i];
+    a.scratch = p->scratch;
     return a;
 }
 

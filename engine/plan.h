@@ -33,6 +33,9 @@ typedef struct cc_plan {
     cc_real **value;        /* per node, into the arena */
     int *value_last;        /* per node: last step its buffer holds the value */
     cc_real **extra;        /* per extra buffer, into the arena */
+    void *scratch;          /* working memory of any one op call (op->scratch_bytes), into the
+                             * arena; NULL when no node needs any */
+    size_t scratch_bytes;   /* the largest need of any node */
     int nsteps;
     unsigned char *arena;
     size_t arena_bytes;
@@ -48,6 +51,8 @@ cc_status cc_plan_shapes(const cc_graph *g, const cc_shape *input_shapes, cc_sha
 cc_status cc_arena_layout(const cc_buffer_req *req, int n, size_t *offset, size_t *total,
                           cc_error *err);
 
+/* Also sets OpenBLAS to one thread for the process (cc_gemm_set_threads):
+ * a plan runs its ops on the calling thread. */
 cc_plan *cc_plan_create(const cc_graph *g, const cc_shape *input_shapes, const cc_plan_opts *opts,
                         cc_error *err);
 void cc_plan_free(cc_plan *p);
@@ -58,7 +63,8 @@ void cc_plan_forward(cc_plan *p, const cc_real *const *inputs);
 /* A value after the forward, or NULL when it was not kept. */
 const cc_real *cc_plan_value(const cc_plan *p, int node);
 
-/* The argument block of node i with its inputs, output and parameters bound. */
+/* The argument block of node i with its inputs, output, parameters and the
+ * plan's scratch bound (forward and backward calls share the scratch). */
 cc_op_args cc_plan_args(const cc_plan *p, int node);
 
 #endif

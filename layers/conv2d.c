@@ -7,7 +7,9 @@
  *   dweight[oc,c,kh,kw]     += inp[n, g*CG+c, ih, iw] * dout[n,oc,oh,ow]
  *   dbias[oc]               += dout[n,oc,oh,ow]
  * summed over every (n, oc, oh, ow, kh, kw) whose (ih, iw) lies inside the input.
- * This is the scalar reference; faster paths are tested against it. */
+ * This is the scalar reference; faster paths are tested against it. The
+ * descriptor runs conv2d_depthwise.c for depthwise convs and conv2d_gemm.c
+ * (with the engine's scratch for its column buffer) for every other. */
 #include "kernels.h"
 
 void cc_conv2d_forward(cc_real *out, const cc_real *inp, const cc_real *weight,
@@ -119,23 +121,36 @@ static cc_status infer(const cc_attrs *a, const cc_shape *in, int nin, const cc_
     return CC_OK;
 }
 
-static cc_conv_dims dims_of(const cc_op_args *a)
+static cc_conv_dims dims_from(const cc_attrs *t, const cc_shape *in, const cc_shape *weight,
+                              const cc_shape *out)
 {
-    const cc_attrs *t = a->attrs;
     const cc_conv_dims d = {
-        .N = a->in_shape[0].d[0], .C = a->in_shape[0].d[1],
-        .H = a->in_shape[0].d[2], .W = a->in_shape[0].d[3],
-        .OC = a->param_shape[0].d[0], .KH = a->param_shape[0].d[2], .KW = a->param_shape[0].d[3],
+        .N = in->d[0], .C = in->d[1], .H = in->d[2], .W = in->d[3],
+        .OC = weight->d[0], .KH = weight->d[2], .KW = weight->d[3],
         .SH = t->stride[0], .SW = t->stride[1], .PT = t->pad[0], .PL = t->pad[1],
         .DH = t->dilation[0], .DW = t->dilation[1], .G = t->groups,
-        .OH = a->out_shape.d[2], .OW = a->out_shape.d[3],
+        .OH = out->d[2], .OW = out->d[3],
     };
     return d;
+}
+
+static cc_conv_dims dims_of(const cc_op_args *a)
+{
+    return dims_from(a->attrs, &a->in_shape[0], &a->param_shape[0], &a->out_shape);
 }
 
 static int is_depthwise(const cc_conv_dims *d)
 {
     return d->G == d->C && d->OC == d->C;
+}
+
+/* The gemm path's column buffer; the depthwise kernel needs none. */
+static size_t scratch_bytes(const cc_attrs *a, const cc_shape *in, int nin, const cc_shape *param,
+                            const cc_shape *out)
+{
+    (void)nin;
+    const cc_conv_dims d = dims_from(a, &in[0], &param[0], out);
+    return is_depthwise(&d) ? 0 : cc_conv2d_gemm_scratch(&d);
 }
 
 static void forward(const cc_op_args *a)
@@ -144,7 +159,8 @@ static void forward(const cc_op_args *a)
     if (is_depthwise(&d))
         cc_conv2d_depthwise_forward(a->out, a->in[0], a->param[0], a->param[1], &d);
     else
-        cc_conv2d_forward(a->out, a->in[0], a->param[0], a->param[1], &d);
+        cc_conv2d_gemm_forward(a->out, a->in[0], a->param[0], a->param[1], &d, a->scratch,
+                               cc_conv2d_gemm_scratch(&d));
 }
 
 static void backward(const cc_op_args *a)
@@ -154,12 +170,13 @@ static void backward(const cc_op_args *a)
         cc_conv2d_depthwise_backward(a->din[0], a->dparam[0], a->dparam[1], a->dout, a->in[0],
                                      a->param[0], &d);
     else
-        cc_conv2d_backward(a->din[0], a->dparam[0], a->dparam[1], a->dout, a->in[0], a->param[0], &d);
+        cc_conv2d_gemm_backward(a->din[0], a->dparam[0], a->dparam[1], a->dout, a->in[0],
+                                a->param[0], &d, a->scratch, cc_conv2d_gemm_scratch(&d));
 }
 
 const cc_op cc_op_conv2d = {
     .name = "conv2d", .min_inputs = 1, .max_inputs = 1,
     .nparams = 2, .param_names = {"weight", "bias"}, .required_params = 1u,
     .saves_for_dinput = 0, .saves_for_dparam = CC_SAVES_INPUTS,
-    .infer = infer, .forward = forward, .backward = backward,
+    .infer = infer, .forward = forward, .backward = backward, .scratch_bytes = scratch_bytes,
 };

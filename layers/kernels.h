@@ -2,14 +2,15 @@
  *
  * Conventions: NCHW row-major; sizes are ints (shape inference bounds every
  * tensor by CC_MAX_NUMEL); a backward ACCUMULATES (+=) into each d<name> and
- * skips a NULL one; nothing allocates. Each kernel lives in layers/<op>.c
- * beside its descriptor. */
+ * skips a NULL one; nothing allocates. Each reference kernel lives in
+ * layers/<op>.c beside its descriptor; a faster path for the same map lives in
+ * layers/<op>_<how>.c and is tested against the reference. */
 #ifndef CC_KERNELS_H
 #define CC_KERNELS_H
 
 #include "op.h"
 
-/* ---- convolution: conv2d.c (any groups), conv2d_depthwise.c ---------------
+/* ---- convolution: conv2d.c (any groups), conv2d_depthwise.c, conv2d_gemm.c
  * out[n,oc,oh,ow] = bias[oc] + sum_{c,kh,kw} weight[oc,c,kh,kw] *
  *     inp[n, g*C/G + c, oh*SH - PT + kh*DH, ow*SW - PL + kw*DW]
  * with g = oc / (OC/G), c < C/G, and zero outside the input. */
@@ -31,6 +32,33 @@ void cc_conv2d_depthwise_forward(cc_real *out, const cc_real *inp, const cc_real
 void cc_conv2d_depthwise_backward(cc_real *dinp, cc_real *dweight, cc_real *dbias,
                                   const cc_real *dout, const cc_real *inp,
                                   const cc_real *weight, const cc_conv_dims *d);
+
+/* The same maps as matrix products (conv2d_gemm.c), for every conv that is not
+ * depthwise: per image and group, out = W * col, with col the im2col matrix of
+ * the input (CG*KH*KW x output pixels), or the input itself for a 1x1, stride
+ * 1, unpadded conv. col lives in scratch, built a tile of output rows at a
+ * time; cc_conv2d_gemm_scratch(d) is the size the engine provides: 0 for the
+ * 1x1 path, else as many rows as fit in CC_CONV_SCRATCH_CAP (at least one).
+ * The kernels accept any scratch_bytes >= one output row of col and tile by
+ * what they are given. inp may be NULL in the backward when dweight is NULL. */
+enum { CC_CONV_SCRATCH_CAP = 8 << 20 };
+size_t cc_conv2d_gemm_scratch(const cc_conv_dims *d);
+void cc_conv2d_gemm_forward(cc_real *out, const cc_real *inp, const cc_real *weight,
+                            const cc_real *bias, const cc_conv_dims *d, void *scratch,
+                            size_t scratch_bytes);
+void cc_conv2d_gemm_backward(cc_real *dinp, cc_real *dweight, cc_real *dbias,
+                             const cc_real *dout, const cc_real *inp, const cc_real *weight,
+                             const cc_conv_dims *d, void *scratch, size_t scratch_bytes);
+
+/* ---- gemm.c: C = alpha * op(A) * op(B) + beta * C, row-major, cc_real -----
+ * op(A) is M x K, op(B) is K x N, C is M x N; ta/tb nonzero transpose A/B.
+ * OpenBLAS's cblas_sgemm in the float library and cblas_dgemm in the double
+ * gradient-check build, so the gradient checks run the same call sites. */
+void cc_gemm(int ta, int tb, int M, int N, int K, cc_real alpha, const cc_real *A, int lda,
+             const cc_real *B, int ldb, cc_real beta, cc_real *C, int ldc);
+/* OpenBLAS's thread count for every later cc_gemm in the process. The engine
+ * sets 1 when it creates a plan (engine/plan.c): runs are single-threaded. */
+void cc_gemm_set_threads(int n);
 
 /* ---- batchnorm2d.c: eval mode, running statistics --------------------------
  * out = (inp - mean[c]) / sqrt(var[c] + eps) * weight[c] + bias[c];
@@ -67,6 +95,13 @@ void cc_linear_forward(cc_real *out, const cc_real *inp, const cc_real *weight,
                        const cc_real *bias, int N, int IN, int OUT);
 void cc_linear_backward(cc_real *dinp, cc_real *dweight, cc_real *dbias, const cc_real *dout,
                         const cc_real *inp, const cc_real *weight, int N, int IN, int OUT);
+/* The same map through cc_gemm (linear_gemm.c): out = inp * weight^T + bias,
+ * dinp += dout * weight, dweight += dout^T * inp, dbias += column sums of dout.
+ * inp may be NULL in the backward when dweight is NULL. */
+void cc_linear_gemm_forward(cc_real *out, const cc_real *inp, const cc_real *weight,
+                            const cc_real *bias, int N, int IN, int OUT);
+void cc_linear_gemm_backward(cc_real *dinp, cc_real *dweight, cc_real *dbias, const cc_real *dout,
+                             const cc_real *inp, const cc_real *weight, int N, int IN, int OUT);
 
 /* ---- pooling: maxpool2d.c, avgpool2d.c, adaptive_avgpool2d.c -------------
  * Window (oh,ow) starts at (oh*SH - PT, ow*SW - PL). */

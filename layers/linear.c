@@ -5,7 +5,8 @@
  *   dinp[n,i]    += sum_o dout[n,o] * weight[o,i]
  *   dweight[o,i] += sum_n dout[n,o] * inp[n,i]
  *   dbias[o]     += sum_n dout[n,o]
- * Every sum is accumulated in double. */
+ * Every sum is accumulated in double. This is the scalar reference; the
+ * descriptor runs the same map through OpenBLAS (linear_gemm.c). */
 #include "kernels.h"
 
 void cc_linear_forward(cc_real *out, const cc_real *inp, const cc_real *weight,
@@ -89,16 +90,18 @@ static cc_status infer(const cc_attrs *a, const cc_shape *in, int nin, const cc_
     return CC_OK;
 }
 
+/* The descriptor runs the gemm kernels (linear_gemm.c); the ones above are
+ * their reference. */
 static void forward(const cc_op_args *a)
 {
-    cc_linear_forward(a->out, a->in[0], a->param[0], a->param[1], a->in_shape[0].d[0],
-                      a->in_shape[0].d[1], a->param_shape[0].d[0]);
+    cc_linear_gemm_forward(a->out, a->in[0], a->param[0], a->param[1], a->in_shape[0].d[0],
+                           a->in_shape[0].d[1], a->param_shape[0].d[0]);
 }
 
 static void backward(const cc_op_args *a)
 {
-    cc_linear_backward(a->din[0], a->dparam[0], a->dparam[1], a->dout, a->in[0], a->param[0],
-                       a->in_shape[0].d[0], a->in_shape[0].d[1], a->param_shape[0].d[0]);
+    cc_linear_gemm_backward(a->din[0], a->dparam[0], a->dparam[1], a->dout, a->in[0], a->param[0],
+                            a->in_shape[0].d[0], a->in_shape[0].d[1], a->param_shape[0].d[0]);
 }
 
 /* din needs only the weight; dweight needs the input. */

@@ -92,6 +92,8 @@ typedef struct {
     const cc_real *dout;                /* backward only */
     cc_real *din[CC_MAX_INPUTS];        /* backward: += into these */
     cc_real *dparam[CC_MAX_PARAMS];     /* backward: += into these */
+    void *scratch;                      /* op->scratch_bytes() bytes of working memory for this
+                                         * one call (forward or backward); nothing survives it */
 } cc_op_args;
 
 /* What a backward reads besides dout and the parameters, so the tape keeps
@@ -116,6 +118,13 @@ typedef struct cc_op {
                        cc_shape *out, cc_error *err);
     void (*forward)(const cc_op_args *args);
     void (*backward)(const cc_op_args *args);
+    /* Bytes of args->scratch that one forward or one backward call needs, from
+     * the shapes infer accepted (an absent parameter has rank 0); 64-byte
+     * alignment suffices. NULL: the op needs none. Kernels never allocate, so
+     * whoever calls forward/backward provides it (the engine: one region, the
+     * largest need of any node, shared by every call on its thread). */
+    size_t (*scratch_bytes)(const cc_attrs *a, const cc_shape *in, int nin, const cc_shape *param,
+                            const cc_shape *out);
 } cc_op;
 
 /* Shape inference of every element-wise op: one input of any shape, out = in. */

@@ -56,8 +56,8 @@ SEED = 20261129
 
 
 def pack_str(s):
-    b = s.encode("utf-8")
-    assert len(b) < 65536
+    b = s.encode("ascii")  # the reader takes printable ASCII only
+    assert len(b) < 256 and all(0x20 <= c <= 0x7E for c in b), s
     return struct.pack("<H", len(b)) + b
 
 
@@ -69,7 +69,7 @@ def pack_tensor(name, t):
 
 
 def run(module, fn, inputs, dtype):
-    """y and the gradients of sum(r*y) w.r.t. inputs and differentiable params, in dtype."""
+    """A copy of module and the inputs in dtype (leaves that want gradients), and y."""
     m = copy.deepcopy(module).to(dtype) if module is not None else None
     xs = [x.detach().to(dtype).requires_grad_(True) for x in inputs]
     params = [(n, p) for n, p in m.named_parameters()] if m is not None else []

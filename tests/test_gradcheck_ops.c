@@ -113,6 +113,7 @@ typedef struct {
     cc_shape out_shape;
     cc_real *out;
     double *r;  /* loss weights */
+    void *scratch;  /* op->scratch_bytes for these shapes, as the engine provides it */
 } instance;
 
 static cc_op_args args_of(const instance *t)
@@ -127,6 +128,7 @@ static cc_op_args args_of(const instance *t)
         a.param_shape[i] = t->param_shape[i], a.param[i] = t->param[i];
     a.out_shape = t->out_shape;
     a.out = t->out;
+    a.scratch = t->scratch;
     return a;
 }
 
@@ -202,6 +204,11 @@ static int setup(instance *t, const op_case *c, tu_rng *rng)
         for (size_t i = 0; i < n; i++)
             t->param[k][i] = (cc_real)(is_var ? tu_uniform(rng, 0.25, 2) : tu_uniform(rng, -1, 1));
     }
+    if (t->op->scratch_bytes) {
+        const size_t bytes = t->op->scratch_bytes(&t->attrs, t->in_shape, t->nin, t->param_shape,
+                                                  &t->out_shape);
+        t->scratch = bytes ? tu_alloc(bytes) : NULL;  /* exact size: ASan sees an overrun */
+    }
     size_t nout = cc_shape_numel(&t->out_shape);
     t->out = tu_alloc(nout * sizeof(cc_real));
     t->r = tu_alloc(nout * sizeof(double));
@@ -218,6 +225,7 @@ static void teardown(instance *t)
         free(t->param[k]);
     free(t->out);
     free(t->r);
+    free(t->scratch);
 }
 
 /* Runs the backward with dout = r into fresh buffers that start at `start`

@@ -6,13 +6,16 @@
  * with "out"), and backward with dout = r, the loss weights of L = sum(r * y),
  * into zeroed buffers for every input and every differentiable parameter
  * (buffer_params such as running_mean get NULL), compared with the "d_*"
- * tensors PyTorch's autograd produced.
+ * tensors PyTorch's autograd produced. An op that declares scratch_bytes
+ * gets that much working memory, 64-byte aligned.
  *
  * Tolerance, forward and gradients alike: |got - want| <= 1e-5 + 1e-4*|want|.
  * The reference is PyTorch's result for the stored float32 values computed in
  * float64 and rounded to float32; our kernels run in float (conv accumulates in
  * double), so small differences are expected. PyTorch's own float32 kernels
  * pass this tolerance against the same reference (gen_fixtures.py checks it).
+ * Each case prints its largest forward and backward |got - want| and the
+ * largest fraction of the tolerance any element used.
  *
  * File format (little-endian; see tests/gen_fixtures.py):
  *   "CCFX", u32 version = 1, u32 ncases, then per case:
@@ -36,6 +39,7 @@
 
 enum { MAX_ATTRS = 16, MAX_ATTR_VALUES = 4, MAX_TENSORS = 32, MAX_NAME = 64, MAX_LABEL = 256 };
 #define MAX_FILE_BYTES ((size_t)64 << 20)
+#define MAX_SCRATCH_BYTES ((size_t)1 << 30)
 #define ATOL 1e-5
 #define RTOL 1e-4
 
@@ -123,38 +127,16 @@ static double le_f64(const unsigned char *b)
     return d;
 }
 
-/* A string into a NUL-terminated buffer of cap bytes; longer ones are an error. */
-static int rd_str(reader *r, const char *what, char *dst, size_t cap)
-{
-    unsigned n;
-    const unsigned char *b;
-    if (!rd_u16(r, what, &n) || !take(r, n, what, &b))
-        return 0;
-    if (n >= cap) {
-        snprintf(r->err, sizeof r->err, "%s: %s at offset %zu is %u bytes long; at most %zu allowed",
-                 r->path, what, r->pos - n, n, cap - 1);
-        return 0;
-    }
-    for (unsigned i = 0; i < n; i++)
-        if (b[i] < 0x20 || b[i] > 0x7e) {
-            snprintf(r->err, sizeof r->err, "%s: %s at offset %zu has byte 0x%02x; names and labels are "
-                     "printable ASCII", r->path, what, r->pos - n + i, b[i]);
-            return 0;
-        }
-    memcpy(dst, b, n);
-    dst[n] = '\0';
-    return 1;
-}
-
-/* A semantic error in the file: records "path: near offset N: <message>", returns 0. */
+/* A bad value in the file: records "path: case 3 'conv2d' tensor 'weight', field ending at byte N: <message>". */
 static int bad(reader *r, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
+
 static int bad(reader *r, const char *fmt, ...)
 {
-    snprintf(r->err, sizeof r->err, "%s: near offset %zu: ", r->path, r->pos);
+    snprintf(r->err, sizeof r->err, "%s: %s, field ending at byte %zu: ", r->path, r->where, r->pos);
     size_t used = strlen(r->err);
     va_list ap;
     va_start(ap, fmt);
@@ -163,7 +145,26 @@ static int bad(reader *r, const char *fmt, ...)
     return 0;
 }
 
-static int rd_tensor(reader *r, fx_case *c, fx_tensor *t)
+/* A string into a NUL-terminated buffer of cap bytes; longer ones are an error. */
+static int rd_str(reader *r, const char *what, char *dst, size_t cap)
+{
+    unsigned n;
+    const unsigned char *b;
+    if (!rd_u16(r, what, &n) || !take(r, n, what, &b))
+        return 0;
+    if (n >= cap) {
+        return bad(r, "%s is %u bytes long; at most %zu allowed", what, n, cap - 1);
+    }
+    for (unsigned i = 0; i < n; i++)
+        if (b[i] < 0x20 || b[i] > 0x7e) {
+            return bad(r, "%s has byte 0x%02x; names and labels are printable ASCII", what, b[i]);
+        }
+    memcpy(dst, b, n);
+    dst[n] = '\0';
+    return 1;
+}
+
+static int rd_tensor(reader *r, fx_tensor *t)
 {
     uint32_t rank;
     if (!rd_str(r, "tensor name", t->name, sizeof t->name))
@@ -173,8 +174,7 @@ static int rd_tensor(reader *r, fx_case *c, fx_tensor *t)
     if (!rd_u32(r, "tensor rank", &rank))
         return 0;
     if (rank < 1 || rank > CC_MAX_RANK)
-        return bad(r, "case '%s' tensor '%s' has rank %u; expected 1 to %d", c->op, t->name, (unsigned)rank,
-                   CC_MAX_RANK);
+        return bad(r, "rank %u; expected 1 to %d", (unsigned)rank, CC_MAX_RANK);
     t->shape.rank = (int)rank;
     t->n = 1;
     for (uint32_t i = 0; i < rank; i++) {
@@ -182,8 +182,8 @@ static int rd_tensor(reader *r, fx_case *c, fx_tensor *t)
         if (!rd_u32(r, "tensor dimension", &d))
             return 0;
         if (d < 1 || d > CC_MAX_NUMEL || t->n * d > CC_MAX_NUMEL)  /* t->n <= 2^30, so no overflow */
-            return bad(r, "case '%s' tensor '%s' dimension %u makes it empty or larger than %zu elements",
-                       c->op, t->name, (unsigned)d, CC_MAX_NUMEL);
+            return bad(r, "dimension %u makes the tensor empty or larger than %zu elements", (unsigned)d,
+                       CC_MAX_NUMEL);
         t->shape.d[i] = (int)d;
         t->n *= d;
     }
@@ -194,7 +194,7 @@ static int rd_tensor(reader *r, fx_case *c, fx_tensor *t)
     for (size_t i = 0; i < t->n; i++) {
         t->data[i] = le_f32(b + 4 * i);
         if (!isfinite(t->data[i]))
-            return bad(r, "case '%s' tensor '%s' element %zu is not finite", c->op, t->name, i);
+            return bad(r, "element %zu is not finite", i);
     }
     return 1;
 }
@@ -210,7 +210,7 @@ static int rd_case(reader *r, fx_case *c, int index)
     if (!rd_str(r, "case label", c->label, sizeof c->label) || !rd_u32(r, "attribute count", &nattrs))
         return 0;
     if (nattrs > MAX_ATTRS)
-        return bad(r, "case '%s' (%s) has %u attributes; at most %d", c->op, c->label, (unsigned)nattrs, MAX_ATTRS);
+        return bad(r, "%u attributes; at most %d", (unsigned)nattrs, MAX_ATTRS);
     for (c->nattrs = 0; c->nattrs < (int)nattrs; c->nattrs++) {
         const int k = c->nattrs;
         uint32_t n;
@@ -219,8 +219,8 @@ static int rd_case(reader *r, fx_case *c, int index)
             !rd_u32(r, "attribute value count", &n))
             return 0;
         if (n < 1 || n > MAX_ATTR_VALUES)
-            return bad(r, "case '%s' attribute '%s' has %u values; expected 1 to %d", c->op, c->attr_key[k],
-                       (unsigned)n, MAX_ATTR_VALUES);
+            return bad(r, "attribute '%s' has %u values; expected 1 to %d", c->attr_key[k], (unsigned)n,
+                       MAX_ATTR_VALUES);
         if (!take(r, (size_t)n * 8, "attribute values", &b))
             return 0;
         c->attr_n[k] = (int)n;
@@ -230,18 +230,16 @@ static int rd_case(reader *r, fx_case *c, int index)
     if (!rd_u32(r, "tensor count", &ntensors))
         return 0;
     if (ntensors > MAX_TENSORS)
-        return bad(r, "case '%s' (%s) has %u tensors; at most %d", c->op, c->label, (unsigned)ntensors,
-                   MAX_TENSORS);
+        return bad(r, "%u tensors; at most %d", (unsigned)ntensors, MAX_TENSORS);
     for (c->ntensors = 0; c->ntensors < (int)ntensors; c->ntensors++) {
         r->where[len] = '\0';
-        if (!rd_tensor(r, c, &c->t[c->ntensors])) {
+        if (!rd_tensor(r, &c->t[c->ntensors])) {
             c->ntensors++;  /* its data (if any) is freed with the case */
             return 0;
         }
         for (int j = 0; j < c->ntensors; j++)
             if (!strcmp(c->t[j].name, c->t[c->ntensors].name))
-                return c->ntensors++, bad(r, "case '%s' (%s) has two tensors named '%s'", c->op, c->label,
-                                          c->t[j].name);
+                return c->ntensors++, bad(r, "a second tensor of this name");
     }
     return 1;
 }
@@ -310,7 +308,10 @@ static fx_case *load(const char *path, int *ncases)
                  r.len - r.pos, r.pos);
     free(buf);
     if (r.err[0]) {
-        tu_check(0, "%s (%d of %u cases read)", r.err, complete, (unsigned)n);
+        if (n)
+            tu_check(0, "%s (%d of %u cases read)", r.err, complete, (unsigned)n);
+        else
+            tu_check(0, "%s", r.err);
         for (int i = 0; i < loaded; i++)
             free_case(&cases[i]);
         free(cases);
@@ -336,12 +337,17 @@ static cc_real *to_real(const fx_tensor *t)
     return x;
 }
 
-/* Compares got with a fixture tensor; returns max |got - want|. */
-static double compare(const fx_case *c, const char *what, const cc_real *got, const fx_tensor *want)
+/* Compares got with a fixture tensor; returns max |got - want| and raises
+ *used to the largest fraction of the tolerance any element needed. */
+static double compare(const fx_case *c, const char *what, const cc_real *got, const fx_tensor *want,
+                      double *used)
 {
     double *w = tu_alloc(want->n * sizeof(double));
-    for (size_t i = 0; i < want->n; i++)
+    for (size_t i = 0; i < want->n; i++) {
         w[i] = want->data[i];
+        const double u = fabs((double)got[i] - w[i]) / (ATOL + RTOL * fabs(w[i]));
+        *used = u > *used || u != u ? u : *used;
+    }
     char name[MAX_NAME + MAX_LABEL + 64];
     snprintf(name, sizeof name, "%s (%s) %s", c->op, c->label, what);
     double e = tu_close(name, got, w, want->n, ATOL, RTOL);
@@ -444,7 +450,23 @@ static void run_case(const fx_case *c)
         return;
     }
 
+    /* Working memory the op asks for, filled with NaN bytes (0xff) before
+     * each call: a kernel that relies on its contents fails. */
+    const size_t nscratch = op->scratch_bytes
+        ? op->scratch_bytes(&attrs, a.in_shape, nin, a.param_shape, &a.out_shape) : 0;
+    if (nscratch > MAX_SCRATCH_BYTES) {
+        tu_check(0, "%s (%s): op asks for %zu bytes of scratch; this test allows %zu", c->op, c->label,
+                 nscratch, MAX_SCRATCH_BYTES);
+        return;
+    }
+    if (nscratch && !(a.scratch = aligned_alloc(64, (nscratch + 63) / 64 * 64))) {
+        tu_check(0, "%s (%s): out of memory for %zu bytes of scratch", c->op, c->label, nscratch);
+        return;
+    }
+
     /* Forward into NaN, so an element the op forgets to write fails. */
+    if (a.scratch)
+        memset(a.scratch, 0xff, nscratch);
     for (int i = 0; i < nin; i++)
         a.in[i] = to_real(in[i]);
     for (int k = 0; k < op->nparams; k++)
@@ -453,7 +475,8 @@ static void run_case(const fx_case *c)
     for (size_t i = 0; i < out->n; i++)
         a.out[i] = (cc_real)NAN;
     op->forward(&a);
-    const double efwd = compare(c, "forward", a.out, out);
+    double used = 0;
+    const double efwd = compare(c, "forward", a.out, out, &used);
 
     /* Backward with dout = r into zeroed buffers; statistics get NULL. */
     cc_real *dout = to_real(r);
@@ -463,6 +486,8 @@ static void run_case(const fx_case *c)
     for (int k = 0; k < op->nparams; k++)
         if (param[k] && !(op->buffer_params >> k & 1))
             a.dparam[k] = tu_alloc(param[k]->n * sizeof(cc_real));
+    if (a.scratch)
+        memset(a.scratch, 0xff, nscratch);
     op->backward(&a);
     double ebwd = 0;
     char what[MAX_NAME + 16];
@@ -475,7 +500,7 @@ static void run_case(const fx_case *c)
         else if (!cc_shape_equal(&want->shape, &in[i]->shape))
             tu_check(0, "%s (%s): '%s' shape differs from in%d", c->op, c->label, what, i);
         else
-            e = compare(c, what, a.din[i], want);
+            e = compare(c, what, a.din[i], want, &used);
         ebwd = e > ebwd || e != e ? e : ebwd;
     }
     for (int k = 0; k < op->nparams; k++) {
@@ -486,10 +511,11 @@ static void run_case(const fx_case *c)
         if (!cc_shape_equal(&dparam_want[k]->shape, &param[k]->shape))
             tu_check(0, "%s (%s): '%s' shape differs from '%s'", c->op, c->label, what, op->param_names[k]);
         else
-            e = compare(c, what, a.dparam[k], dparam_want[k]);
+            e = compare(c, what, a.dparam[k], dparam_want[k], &used);
         ebwd = e > ebwd || e != e ? e : ebwd;
     }
-    printf("%-20s %-54s max |err| forward %.3g, backward %.3g\n", c->op, c->label, efwd, ebwd);
+    printf("%-18s %-56s max |err| forward %-9.3g backward %-9.3g (%.0f%% of tolerance)\n", c->op, c->label,
+           efwd, ebwd, 100 * used);
 
     for (int i = 0; i < nin; i++)
         free((void *)a.in[i]), free(a.din[i]);
@@ -497,6 +523,7 @@ static void run_case(const fx_case *c)
         free((void *)a.param[k]), free(a.dparam[k]);
     free(a.out);
     free(dout);
+    free(a.scratch);
 }
 
 int main(int argc, char **argv)

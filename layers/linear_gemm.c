@@ -1,0 +1,39 @@
+/* layers/linear_gemm.c — torch.nn.Linear through cc_gemm; linear.c's
+ * descriptor runs these, and tests/test_gemm_paths.c holds them to the scalar
+ * reference cc_linear_forward/backward (layers/linear.c).
+ *
+ * As matrices (inp N x IN, weight OUT x IN, out N x OUT):
+ *   out      = inp * weight^T + bias      (bias added to every row)
+ *   dinp    += dout * weight
+ *   dweight += dout^T * inp
+ *   dbias   += sum over rows of dout
+ * The products sum in cc_real (the reference sums in double): float results
+ * differ from the reference by rounding. */
+#include "kernels.h"
+
+void cc_linear_gemm_forward(cc_real *out, const cc_real *inp, const cc_real *weight,
+                            const cc_real *bias, int N, int IN, int OUT)
+{
+    if (bias)  /* out = bias + ...: the product adds to it (beta = 1) */
+        for (int n = 0; n < N; n++)
+            for (int o = 0; o < OUT; o++)
+                out[(size_t)n * OUT + o] = bias[o];
+    cc_gemm(0, 1, N, OUT, IN, 1, inp, IN, weight, IN, bias ? 1 : 0, out, OUT);
+}
+
+/* inp is read only for dweight (linear's descriptor saves it only then). */
+void cc_linear_gemm_backward(cc_real *dinp, cc_real *dweight, cc_real *dbias, const cc_real *dout,
+                             const cc_real *inp, const cc_real *weight, int N, int IN, int OUT)
+{
+    if (dinp)  /* from out = inp * weight^T, with respect to inp */
+        cc_gemm(0, 0, N, IN, OUT, 1, dout, OUT, weight, IN, 1, dinp, IN);
+    if (dweight)  /* the same product, with respect to weight */
+        cc_gemm(1, 0, OUT, IN, N, 1, dout, OUT, inp, IN, 1, dweight, IN);
+    if (dbias)  /* from out = bias + ... */
+        for (int o = 0; o < OUT; o++) {
+            double s = 0;
+            for (int n = 0; n < N; n++)
+                s += dout[(size_t)n * OUT + o];
+            dbias[o] += (cc_real)s;
+        }
+}
