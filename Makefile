@@ -32,8 +32,10 @@ TESTUTIL64 := $(TESTSUPPORT:%.c=$(BUILD)/obj64/%.o)
 TESTS      := $(patsubst tests/%.c,%,$(wildcard tests/test_*.c))
 TESTS_F64  := test_gradcheck_ops test_gradcheck_graphs
 TEST_BINS  := $(TESTS:%=$(BUILD)/tests/%) $(TESTS_F64:%=$(BUILD)/tests/%_f64)
+# Programs the Python tests drive (tests/tools/*.c).
+TEST_TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(wildcard tests/tools/*.c))
 
-.PHONY: all test asan fixtures deps clean help
+.PHONY: all check test test-c test-py asan fuzz fixtures deps clean help
 .SECONDARY:  # keep object files that chained rules would delete
 all: $(BUILD)/libcnncam.a $(BUILD)/libcnncam.so $(BUILD)/cnncam
 
@@ -59,6 +61,10 @@ $(BUILD)/libcnncam.so: $(LIB_OBJ)
 $(BUILD)/cnncam: $(BUILD)/obj/tools/cnncam.o $(BUILD)/libcnncam.a
 	$(CC) $(ALLFLAGS) -o $@ $^ $(LDLIBS)
 
+$(BUILD)/tests/tools/%: $(BUILD)/obj/tests/tools/%.o $(BUILD)/libcnncam.a
+	@mkdir -p $(@D)
+	$(CC) $(ALLFLAGS) -o $@ $^ $(LDLIBS)
+
 $(BUILD)/tests/%_f64: $(BUILD)/obj64/tests/%.o $(TESTUTIL64) $(BUILD)/libcnncam64.a
 	@mkdir -p $(@D)
 	$(CC) $(ALLFLAGS) -o $@ $^ $(LDLIBS)
@@ -67,9 +73,16 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TESTUTIL) $(BUILD)/libcnncam.a
 	@mkdir -p $(@D)
 	$(CC) $(ALLFLAGS) -o $@ $^ $(LDLIBS)
 
-# Runs every test binary from the repository root; prints one line per
+# What CI runs: every test, the C tests again under sanitizers, a short fuzz run.
+check: test asan fuzz
+
+# Everything: the C tests, then the converter and whole-model parity
+# against PyTorch (these need `make deps`).
+test: test-c test-py
+
+# Runs every C test binary from the repository root; prints one line per
 # binary and a closing "N passed, N failed" line; fails if any failed.
-test: all $(TEST_BINS)
+test-c: all $(TEST_BINS)
 	@pass=0; fail=0; \
 	for t in $(TEST_BINS); do \
 	  if $$t > $$t.log 2>&1; then pass=$$((pass+1)); echo "PASS $$t"; \
@@ -77,10 +90,34 @@ test: all $(TEST_BINS)
 	done; \
 	echo "tests: $$pass passed, $$fail failed"; test $$fail -eq 0
 
+test-py: all $(TEST_TOOLS)
+	$(PYTHON) tests/test_converter.py
+	$(PYTHON) tests/test_models.py
+
 # The whole C test suite again under AddressSanitizer + UndefinedBehaviorSanitizer.
 asan:
 	$(MAKE) BUILD=build/asan CFLAGS="-O1 -g -fno-omit-frame-pointer" \
-	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" test
+	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" test-c
+
+# libFuzzer on the model reader (tests/fuzz/, which is not test support):
+# the library and target built by clang with AddressSanitizer, UBSan and
+# coverage under build/fuzz, seeds written by make_fuzz_corpus, then
+# FUZZ_TIME seconds of fuzzing; crashing inputs land in build/fuzz/crashes/.
+FUZZ_TIME ?= 30
+fuzz:
+	$(MAKE) BUILD=build/fuzz CC=clang CFLAGS="-O1 -g -fno-omit-frame-pointer" \
+	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fsanitize=fuzzer-no-link" \
+	  build/fuzz/fuzz_reader build/fuzz/make_fuzz_corpus
+	@mkdir -p build/fuzz/corpus build/fuzz/crashes
+	build/fuzz/make_fuzz_corpus build/fuzz/seeds
+	build/fuzz/fuzz_reader -max_total_time=$(FUZZ_TIME) -artifact_prefix=build/fuzz/crashes/ \
+	  build/fuzz/corpus build/fuzz/seeds
+
+$(BUILD)/fuzz_reader: $(BUILD)/obj/tests/fuzz/fuzz_reader.o $(BUILD)/libcnncam.a
+	$(CC) $(ALLFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+$(BUILD)/make_fuzz_corpus: $(BUILD)/obj/tests/fuzz/make_fuzz_corpus.o $(BUILD)/libcnncam.a
+	$(CC) $(ALLFLAGS) -o $@ $^ $(LDLIBS)
 
 # Regenerates the committed PyTorch parity fixtures (needs python3-torch).
 fixtures:
@@ -88,7 +125,7 @@ fixtures:
 
 # Installs every system package the project needs; a no-op when present.
 DEBS := build-essential libopenblas-dev libjpeg62-turbo-dev libpng-dev \
-        python3-torch python3-torchvision python3-numpy
+        python3-torch python3-torchvision python3-numpy clang libclang-rt-14-dev
 deps:
 	@missing=$$(for p in $(DEBS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
@@ -103,8 +140,11 @@ clean:
 
 help:
 	@echo "make            build $(BUILD)/libcnncam.a, $(BUILD)/libcnncam.so and $(BUILD)/cnncam"
-	@echo "make test       build and run every test (float, and double gradient checks)"
+	@echo "make check      test + asan + fuzz: what CI runs"
+	@echo "make test       every test: C (float, and double gradient checks), converter, model parity"
+	@echo "make test-c     the C tests only (no Python needed)"
 	@echo "make asan       the same under AddressSanitizer + UndefinedBehaviorSanitizer"
+	@echo "make fuzz       fuzz the model reader for FUZZ_TIME=$(FUZZ_TIME) seconds (clang, libFuzzer)"
 	@echo "make fixtures   regenerate tests/fixtures with PyTorch ($(PYTHON))"
 	@echo "make deps       apt-get install what is missing: $(DEBS)"
 	@echo "make clean      remove build/"

@@ -98,9 +98,11 @@ cc_status cc_attrs_set(cc_attrs *a, const char *key, const double *v, int n, cc_
             return set_ints(a->pad, 4, key, v, n, 0, err);
         int hw[2];
         cc_status st = set_ints(hw, 2, key, v, n, 0, err);
+        if (st)
+            return st;
         a->pad[0] = a->pad[2] = hw[0];
         a->pad[1] = a->pad[3] = hw[1];
-        return st;
+        return CC_OK;
     }
     if (!strcmp(key, "groups"))
         return set_ints(&a->groups, 1, key, v, n, 1, err);

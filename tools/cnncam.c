@@ -1,21 +1,196 @@
-/* tools/cnncam.c — the command-line tool. */
+/* tools/cnncam.c — the command-line tool.
+ * Exit codes: 0 ok, 1 usage error, 2 input or model error, 3 internal error. */
+#include "engine/plan.h"
+#include "weights/model.h"
+
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define CNNCAM_VERSION "0.1.0-dev"
 
+enum { EXIT_USAGE = 1, EXIT_INPUT = 2 };
+
 static const char usage[] =
-    "usage: cnncam [--help] [--version]\n"
+    "usage: cnncam COMMAND [OPTIONS]\n"
     "\n"
     "cnncam computes Grad-CAM heatmaps for CNNs without Python.\n"
-    "This development build contains the engine core (layers, tape, backward);\n"
-    "model loading and the cam/predict/info commands are not built yet.\n"
     "\n"
-    "exit codes: 0 ok, 1 usage error\n";
+    "commands:\n"
+    "  info [--size HxW] [--layer NAME] MODEL.ccm\n"
+    "                                describe a converted model: architecture,\n"
+    "                                parameters, classes, input normalisation,\n"
+    "                                recommended Grad-CAM layer, and every layer\n"
+    "                                with its output shape for a HxW input\n"
+    "                                (default: the model's evaluation crop, else\n"
+    "                                224x224); with --layer, only that layer (a\n"
+    "                                module path such as layer4 or features.16)\n"
+    "  --help, -h                    this text\n"
+    "  --version                     the version\n"
+    "\n"
+    "Models come from tools/cnncam-convert (see README.md). The cam and predict\n"
+    "commands are not built yet.\n"
+    "\n"
+    "exit codes: 0 ok, 1 usage error, 2 input or model error, 3 internal error\n";
+
+static int parse_size(const char *s, int *h, int *w)
+{
+    char *end;
+    long a = strtol(s, &end, 10), b = a;
+    if (*end == 'x')
+        b = strtol(end + 1, &end, 10);
+    if (*end || a < 1 || b < 1 || a > 16384 || b > 16384)
+        return 0;
+    *h = (int)a, *w = (int)b;
+    return 1;
+}
+
+static void print_floats(const cc_model *m, const char *key)
+{
+    const double *v;
+    int n;
+    if (!cc_model_meta_floats(m, key, &v, &n)) {
+        printf(" (none)");
+        return;
+    }
+    for (int i = 0; i < n; i++)
+        printf(" %g", v[i]);
+}
+
+/* The containers whose forward returns node i, innermost (deepest path) first. */
+static void print_aliases(const cc_model *m, int node)
+{
+    for (int depth = 64; depth >= 0; depth--)
+        for (int a = 0; a < m->naliases; a++) {
+            if (m->aliases[a].node != node)
+                continue;
+            int dots = 0;
+            for (const char *c = m->aliases[a].name; *c; c++)
+                dots += *c == '.';
+            if (dots == depth)
+                printf("  %-40s = %s\n", m->aliases[a].name, m->graph->nodes[node].name);
+        }
+}
+
+static int cmd_info(int argc, char **argv)
+{
+    const char *path = NULL, *only = NULL;
+    int H = 0, W = 0;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--size") && i + 1 < argc) {
+            if (!parse_size(argv[++i], &H, &W)) {
+                fprintf(stderr, "cnncam info: --size takes HxW or S (1 to 16384), got '%s'\n", argv[i]);
+                return EXIT_USAGE;
+            }
+        } else if (!strcmp(argv[i], "--layer") && i + 1 < argc) {
+            only = argv[++i];
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            fprintf(stderr, "cnncam info: unknown option '%s'\n%s", argv[i], usage);
+            return EXIT_USAGE;
+        } else if (!path) {
+            path = argv[i];
+        } else {
+            fprintf(stderr, "cnncam info: one model at a time ('%s' and '%s')\n", path, argv[i]);
+            return EXIT_USAGE;
+        }
+    }
+    if (!path) {
+        fprintf(stderr, "cnncam info: which model?\n%s", usage);
+        return EXIT_USAGE;
+    }
+    cc_error err;
+    cc_model *m;
+    if (cc_model_load(path, &m, &err)) {
+        fprintf(stderr, "cnncam: %s\n", err.msg);
+        return EXIT_INPUT;
+    }
+    int only_node = -1;
+    if (only && (only_node = cc_model_find_layer(m, only)) < 0) {
+        char near[512];
+        cc_model_suggest(m, only, near, sizeof near);
+        fprintf(stderr, "cnncam: %s has no layer '%s'; nearest: %s\n", path, only, near);
+        cc_model_free(m);
+        return EXIT_INPUT;
+    }
+    int64_t crop = 0, resize = 0, classes = 0;
+    cc_model_meta_int(m, "eval.crop", &crop);
+    cc_model_meta_int(m, "eval.resize", &resize);
+    cc_model_meta_int(m, "classes", &classes);
+    if (!H)
+        H = W = crop > 0 && crop <= 16384 ? (int)crop : 224;
+
+    size_t nparams = 0;
+    int f16 = 0;
+    for (int i = 0; i < m->ntensors; i++) {
+        nparams += cc_shape_numel(&m->tensors[i].shape);
+        f16 |= m->tensors[i].dtype == CC_DTYPE_F16;
+    }
+    const char *arch = cc_model_meta_string(m, "arch"), *layer = cc_model_meta_string(m, "gradcam.layer");
+    const char *interp = cc_model_meta_string(m, "eval.interpolation");
+    printf("model         %s (%.1f MB)\n", path, (double)m->file_size / 1e6);
+    printf("architecture  %s\n", arch ? arch : "(not recorded)");
+    const char *src = cc_model_meta_string(m, "source.file"), *sha = cc_model_meta_string(m, "source.sha256");
+    printf("source        %s", src ? src : "(not recorded)");
+    if (sha && strlen(sha) == 64)
+        printf(" (sha256 %s)", sha);
+    printf("\nparameters    %zu values in %d tensors (weights and batchnorm statistics), stored as %s\n",
+           nparams, m->ntensors, f16 ? "f16" : "f32");
+    const char *const *labels;
+    int nlabels;
+    printf("classes       %lld", (long long)classes);
+    if (cc_model_meta_strings(m, "labels", &labels, &nlabels) && nlabels > 0) {
+        printf(":");
+        for (int i = 0; i < nlabels && i < 3; i++)
+            printf(" %d '%s'%s", i, labels[i], i + 1 < nlabels && i < 2 ? "," : "");
+        if (nlabels > 3)
+            printf(", ...");
+    }
+    printf("\ninput         RGB / 255, mean");
+    print_floats(m, "input.mean");
+    printf(", std");
+    print_floats(m, "input.std");
+    printf("\n");
+    if (resize > 0 || crop > 0)
+        printf("eval recipe   resize %lld, centre crop %lld%s%s%s\n", (long long)resize, (long long)crop,
+               interp ? " (" : "", interp ? interp : "", interp ? ")" : "");
+    printf("grad-cam      %s (recommended layer)\n", layer ? layer : "(none recorded)");
+
+    const cc_shape in = cc_shape4(1, 3, H, W);
+    cc_shape *shapes = malloc((size_t)m->graph->nnodes * sizeof *shapes);
+    if (!shapes) {
+        fprintf(stderr, "cnncam: out of memory\n");
+        cc_model_free(m);
+        return 3;
+    }
+    if (cc_plan_shapes(m->graph, &in, shapes, &err)) {
+        fprintf(stderr, "cnncam: %s: at %dx%d: %s\n", path, H, W, err.msg);
+        free(shapes);
+        cc_model_free(m);
+        return EXIT_INPUT;
+    }
+    char buf[64];
+    if (only_node >= 0) {
+        printf("\nlayer '%s' is node '%s' (%s), output %s for a 1x3x%dx%d input\n", only,
+               m->graph->nodes[only_node].name,
+               m->graph->nodes[only_node].op ? m->graph->nodes[only_node].op->name : "input",
+               cc_shape_str(&shapes[only_node], buf, sizeof buf), H, W);
+    } else {
+        printf("\nlayers for a 1x3x%dx%d input (name, op, output shape); '=' lines are containers:\n", H, W);
+        for (int i = 0; i < m->graph->nnodes; i++) {
+            const cc_node *n = &m->graph->nodes[i];
+            printf("  %-40s %-20s %s%s\n", n->name, n->op ? n->op->name : "input",
+                   cc_shape_str(&shapes[i], buf, sizeof buf), i == m->output ? "  (logits)" : "");
+            print_aliases(m, i);
+        }
+    }
+    free(shapes);
+    cc_model_free(m);
+    return 0;
+}
 
 int main(int argc, char **argv)
 {
-    if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+    if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
         fputs(usage, stdout);
         return 0;
     }
@@ -23,6 +198,10 @@ int main(int argc, char **argv)
         printf("cnncam %s\n", CNNCAM_VERSION);
         return 0;
     }
+    if (argc >= 2 && !strcmp(argv[1], "info"))
+        return cmd_info(argc - 2, argv + 2);
+    if (argc >= 2)
+        fprintf(stderr, "cnncam: unknown command '%s'\n", argv[1]);
     fputs(usage, stderr);
-    return 1;
+    return EXIT_USAGE;
 }

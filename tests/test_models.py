@@ -1,0 +1,153 @@
+#!/usr/bin/python3
+"""Forward parity of whole converted models against PyTorch.
+
+For each model: convert it with tools/cnncam-convert (random weights, seeded,
+batchnorm statistics calibrated on real photos), load the SAME tensors back
+into the torchvision module through tools/ccm.py (an independent reader of the
+file), run both on crops of real photos at 224x224 and at 227x301, and compare
+the logits (max |d| <= 1e-4 * max(1, max|logit|), same top-1) and the
+recommended Grad-CAM layer's activations (max |d| <= 1e-4 * max(1, max|A|)).
+The C side is build/tests/tools/run_model. Prints one line per model and size
+and a closing "models: N passed, N failed"; exits non-zero on any failure.
+
+Usage: tests/test_models.py [ARCH ...]   (default: all nine)
+"""
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import torch
+import torchvision
+from PIL import Image
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+import ccm  # noqa: E402  (tools/ccm.py, the Python reader of the format)
+
+RUN_MODEL = os.path.join(ROOT, "build", "tests", "tools", "run_model")
+CNNCAM = os.path.join(ROOT, "build", "cnncam")
+CONVERT = os.path.join(ROOT, "tools", "cnncam-convert")
+MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+SIZES = [(224, 224), (227, 301)]
+
+def nurse_doctor():
+    sys.path.insert(0, os.path.join(ROOT, "tests", "models"))
+    import nurse_doctor as nd  # noqa: E402
+    return nd.build()
+
+# name -> (how to build the torch module, converter arguments)
+MODELS = {
+    name: (lambda name=name: getattr(torchvision.models, name)(), ["--arch", name])
+    for name in ["mobilenet_v3_large", "resnet34", "vgg16", "regnet_y_800mf", "efficientnet_b0",
+                 "mobilenet_v3_small", "resnet18", "resnet50"]
+}
+MODELS["nurse_doctor"] = (nurse_doctor, [
+    "--module", os.path.join(ROOT, "tests", "models", "nurse_doctor.py") + ":build",
+    "--labels", os.path.join(ROOT, "tests", "models", "nurse_doctor.labels")])
+
+
+def photo_crop(path, h, w):
+    """A real photo, resized so it covers h x w, centre-cropped, normalised, 1x3xhxw."""
+    img = Image.open(path).convert("RGB")
+    scale = max(h / img.height, w / img.width)
+    img = img.resize((max(w, round(img.width * scale)), max(h, round(img.height * scale))),
+                     Image.BILINEAR)
+    top, left = (img.height - h) // 2, (img.width - w) // 2
+    x = np.asarray(img, dtype=np.float32)[top:top + h, left:left + w] / 255.0
+    x = (x - MEAN) / STD
+    return np.ascontiguousarray(x.transpose(2, 0, 1)[None])
+
+
+def module_at(model, path):
+    m = model
+    for part in path.split("."):
+        m = getattr(m, part) if not part.isdigit() else m[int(part)]
+    return m
+
+
+def check(name, workdir, photos):
+    build, conv_args = MODELS[name]
+    path = os.path.join(workdir, name + ".ccm")
+    t0 = time.time()
+    subprocess.run([CONVERT, *conv_args, "--random-init", "--seed", "7", "-o", path], check=True)
+    convert_s = time.time() - t0
+    f = ccm.read(path)
+    layer = f.metadata["gradcam.layer"]
+    torch.manual_seed(0)
+    model = build().eval()
+    state = {k: torch.from_numpy(np.array(f.tensor(k), dtype=np.float32)) for k in f.tensors}
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    missing = [k for k in missing if not k.endswith("num_batches_tracked")]
+    assert not missing and not unexpected, (missing, unexpected)
+    captured = {}
+    module_at(model, layer).register_forward_hook(lambda m, i, o: captured.__setitem__("a", o))
+
+    ok = True
+    for (h, w), photo in zip(SIZES, photos):
+        x = photo_crop(photo, h, w)
+        with torch.no_grad():
+            want_logits = model(torch.from_numpy(x)).numpy()[0]
+        want_act = captured["a"].numpy()[0]
+        xin = os.path.join(workdir, "x.f32")
+        x.tofile(xin)
+        out_l, out_a = os.path.join(workdir, "logits.f32"), os.path.join(workdir, "act.f32")
+        t0 = time.time()
+        subprocess.run([RUN_MODEL, path, xin, str(h), str(w), layer, out_l, out_a], check=True)
+        run_s = time.time() - t0
+        got_logits = np.fromfile(out_l, dtype=np.float32)
+        got_act = np.fromfile(out_a, dtype=np.float32)
+        if got_logits.size != want_logits.size or got_act.size != want_act.size:
+            print(f"FAIL {name} {h}x{w}: sizes {got_logits.size}/{got_act.size}, "
+                  f"expected {want_logits.size}/{want_act.size}")
+            ok = False
+            continue
+        # `cnncam info` reports the layer's shape as PyTorch computes it.
+        info = subprocess.run([CNNCAM, "info", "--size", f"{h}x{w}", "--layer", layer, path],
+                              capture_output=True, text=True)
+        want_shape = "x".join(map(str, captured["a"].shape))
+        if info.returncode != 0 or f"output {want_shape} " not in info.stdout:
+            print(f"FAIL {name} {h}x{w}: cnncam info does not report {layer} as {want_shape}:\n"
+                  f"{info.stdout}{info.stderr}")
+            ok = False
+        dl = float(np.abs(got_logits - want_logits).max())
+        da = float(np.abs(got_act - want_act.ravel()).max())
+        tol_l = 1e-4 * max(1.0, float(np.abs(want_logits).max()))
+        tol_a = 1e-4 * max(1.0, float(np.abs(want_act).max()))
+        same_top1 = int(got_logits.argmax()) == int(want_logits.argmax())
+        good = dl <= tol_l and da <= tol_a and same_top1
+        ok &= good
+        print(f"{'ok  ' if good else 'FAIL'} {name:20s} {h}x{w}  logits max|d| {dl:.3g} (tol {tol_l:.3g})  "
+              f"{layer} max|d| {da:.3g} (tol {tol_a:.3g})  top-1 {'same' if same_top1 else 'DIFFERS'}  "
+              f"convert {convert_s:.1f}s  cnncam {run_s:.2f}s  file {os.path.getsize(path) / 1e6:.1f} MB")
+    # An unknown layer is an input error (exit 2) that names the nearest ones.
+    bad = subprocess.run([CNNCAM, "info", "--layer", layer + "x9", path], capture_output=True, text=True)
+    if bad.returncode != 2 or "nearest: " + layer not in bad.stderr:
+        print(f"FAIL {name}: unknown layer {layer}x9 gave exit {bad.returncode}: {bad.stderr}")
+        ok = False
+    return ok
+
+
+def main():
+    torch.set_num_threads(2)
+    names = sys.argv[1:] or list(MODELS)
+    photos = [os.path.join(ROOT, "assets", "images", p) for p in ("chelsea.png", "astronaut.png")]
+    passed = failed = 0
+    with tempfile.TemporaryDirectory() as workdir:
+        for name in names:
+            try:
+                good = check(name, workdir, photos)
+            except Exception as e:  # report and go on with the next model
+                print(f"FAIL {name}: {type(e).__name__}: {e}")
+                good = False
+            passed += good
+            failed += not good
+    print(f"models: {passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,392 @@
+"""tools/cnncam_convert/cli.py — the cnncam-convert command.
+
+One conversion: get the model (models.py), trace it into a graph (trace.py),
+choose metadata, write a temporary file next to the output (writer.py), read
+it back with the independent reader (tools/ccm.py) and check that
+  * metadata, graph and aliases round-trip exactly,
+  * every stored tensor equals the model's state_dict entry (f16: equals it
+    rounded to float16),
+  * the graph, run by ccm.run with torch.nn.functional, gives the model's
+    logits on a seeded 2 x 3 x 224 x 224 input (max |diff| <= 1e-4 * max(1, max |logit|);
+    in f16 mode against the model with its weights rounded the same way),
+and only then rename it over the output. Nothing is written on any error.
+"""
+import argparse
+import collections
+import os
+import sys
+import tempfile
+import time
+
+import numpy as np
+import torch
+import torchvision
+
+from . import ConvertError, models, trace, writer
+from .writer import FLOAT_LIST, INT, STRING, STRING_LIST
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import ccm  # noqa: E402  (tools/ccm.py)
+
+EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2
+TOLERANCE = 1e-4          # relative to max(1, max |logit|)
+PROBE_SIZE = 224          # tracing, shape checks and the self-check run at this size
+
+
+class SelfCheckError(Exception):
+    """The written file does not read back as written, or its graph does not
+    compute what the model's forward does: a converter bug, or a forward whose
+    meaning torch.fx did not capture (an in-place update it could not see)."""
+
+
+DESCRIPTION = """\
+Convert a PyTorch classification CNN to a cnncam model file (.ccm, weights/FORMAT.md).
+
+The model is traced with torch.fx; module paths become node names (layer4.2.conv1),
+containers become aliases (layer4). Supported: Conv2d, BatchNorm2d (running statistics),
+Linear, ReLU, ReLU6, Hardswish, Hardsigmoid, Sigmoid, SiLU, MaxPool2d, AvgPool2d,
+AdaptiveAvgPool2d, residual add, channel-scale mul (squeeze-excitation), flatten,
+torch.cat along channels, and Dropout/Identity/StochasticDepth (identity in eval).
+Anything else is listed with its module path and nothing is written."""
+
+EPILOG = """\
+examples:
+  cnncam-convert --arch resnet34 --weights resnet34-b627a593.pth -o resnet34.ccm
+  cnncam-convert --arch mobilenet_v3_large --pretrained -o mnv3.ccm
+  cnncam-convert --arch vgg16 --random-init --seed 1 --dtype f16 -o vgg16.ccm
+  cnncam-convert --module tests/models/nurse_doctor.py:build --weights nd.pth \\
+                 --labels tests/models/nurse_doctor.labels -o nurse_doctor.ccm
+
+The weights file may hold a state_dict, a whole pickled module, or a dict with a
+"state_dict" or "model" entry; it is loaded with torch.load (which unpickles:
+convert only files you trust) and load_state_dict(strict=True).
+
+--pretrained reads torch.hub's cache ($TORCH_HOME/hub/checkpoints) and downloads
+only what is missing. --weights files that are torchvision releases (their SHA-256
+starts with the hash in the release's file name) are recognised.
+
+Metadata: labels (1000-class models get the ImageNet class names; others need
+--labels), input mean/std, torchvision's evaluation recipe (resize, crop,
+interpolation) where known, the source file and its SHA-256, and the Grad-CAM
+layer: the seed article's choice for mobilenet_v3_large/small, vgg16,
+resnet18/34/50, regnet_y_800mf and efficientnet_b0; otherwise the output of the
+last conv-like layer (not an average pool, dropout or flatten) that still has a
+spatial map at 224x224, named by its outermost container (ResNets: "layer4").
+
+After writing, the file is read back with tools/ccm.py and checked: metadata and
+graph round-trip, every tensor equals the model's, and the graph (run with
+torch.nn.functional) reproduces the model's logits. Only then is OUT.ccm
+replaced; on any error nothing is written.
+
+exit status: 0 written; 1 the self-check failed (a converter bug, or a forward
+that torch.fx does not capture faithfully); 2 usage or input error (bad
+arguments, unreadable or mismatched weights, an unsupported model, no network
+for --pretrained)."""
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(prog="cnncam-convert", description=DESCRIPTION, epilog=EPILOG,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--arch", metavar="NAME",
+                     help="a torchvision classification model (resnet34, mobilenet_v3_large, ...)")
+    src.add_argument("--module", metavar="FILE.py:FUNC",
+                     help="FUNC() in FILE.py returns the nn.Module; without --weights (or "
+                          "--random-init) its own parameters are converted")
+    w = p.add_mutually_exclusive_group()
+    w.add_argument("--weights", metavar="FILE.pth", help="the weights to load into the model")
+    w.add_argument("--pretrained", action="store_true",
+                   help="torchvision's default weights for --arch (downloads them: needs the network)")
+    w.add_argument("--random-init", action="store_true",
+                   help="for tests: seeded initialisation, then batchnorm statistics calibrated on "
+                        "the photos in the repository's assets/images")
+    p.add_argument("--seed", type=int, metavar="S", help="seed of --random-init (default 0)")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.ccm", help="the model file to write")
+    p.add_argument("--labels", metavar="FILE",
+                   help="class names, one per line (required when the model has not 1000 classes)")
+    p.add_argument("--dtype", choices=("f32", "f16"), default="f32",
+                   help="storage type of the tensors (default f32); the engine computes in f32")
+    p.add_argument("--layer", metavar="NAME",
+                   help="the recommended Grad-CAM layer stored in the file (a node or alias name)")
+    p.add_argument("--mean", type=float, nargs=3, metavar="M", default=models.IMAGENET_MEAN,
+                   help="per-channel input mean, for RGB in [0, 1] (default ImageNet's %s)"
+                        % " ".join(map(str, models.IMAGENET_MEAN)))
+    p.add_argument("--std", type=float, nargs=3, metavar="S", default=models.IMAGENET_STD,
+                   help="per-channel input std (default ImageNet's %s)" % " ".join(map(str, models.IMAGENET_STD)))
+    p.add_argument("--num-classes", type=int, metavar="N",
+                   help="with --arch: build the model with N outputs (a fine-tuned classifier)")
+    p.add_argument("--resize", type=int, metavar="N",
+                   help="evaluation resize (shorter side) to store; default: torchvision's recipe when known")
+    p.add_argument("--crop", type=int, metavar="N",
+                   help="evaluation centre crop to store; default: torchvision's recipe when known")
+    args = p.parse_args(argv)
+    if args.arch and not (args.weights or args.pretrained or args.random_init):
+        p.error("--arch %s needs --weights FILE.pth, --pretrained or --random-init" % args.arch)
+    if args.module and args.pretrained:
+        p.error("--pretrained goes with --arch; a --module model takes --weights FILE.pth")
+    if args.module and args.num_classes is not None:
+        p.error("--num-classes goes with --arch; a --module factory builds its own classifier")
+    if args.seed is not None and not args.random_init:
+        p.error("--seed goes with --random-init")
+    if args.seed is not None and not 0 <= args.seed < 2 ** 63:
+        p.error("--seed must be a non-negative integer below 2**63")
+    if any(s <= 0 for s in args.std):
+        p.error("--std values must be positive")
+    for opt in ("num_classes", "resize", "crop"):
+        if getattr(args, opt) is not None and getattr(args, opt) < 1:
+            p.error("--%s must be at least 1" % opt.replace("_", "-"))
+    return args
+
+
+def read_labels(path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = [line.strip() for line in f.read().splitlines()]
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConvertError("--labels %s: %s" % (path, e)) from None
+    while lines and not lines[-1]:
+        lines.pop()
+    if not lines:
+        raise ConvertError("--labels %s: no labels (one per line expected)" % path)
+    if "" in lines:
+        raise ConvertError("--labels %s: line %d is empty" % (path, lines.index("") + 1))
+    return lines
+
+
+def load_model(args, note):
+    """The model in eval mode, its arch name, source (file, sha256), the
+    torchvision release whose recipe applies, and whether it is that release."""
+    if args.arch:
+        arch = args.arch
+        make = lambda: models.build_arch(arch, args.num_classes)
+        make_file = None
+    else:
+        make, make_file, arch = models.load_factory(args.module)
+    tv = models.releases(arch) if args.arch else []
+    release, exact = (tv[0] if tv else None), False
+    if args.random_init:
+        seed = 0 if args.seed is None else args.seed
+        model = models.random_init(make, seed)
+        source = ("random-init seed %d" % seed,) * 2
+    elif args.pretrained or args.weights:
+        model = make()
+        if args.pretrained:
+            path, release = models.download_pretrained(arch)
+            exact = True
+        else:
+            path = args.weights
+        sd, how = models.read_state_dict(path)
+        if how:
+            note(how)
+        models.load_state(model, sd, path)
+        source = (os.path.basename(path), models.sha256_of(path))
+        if args.weights and args.arch:
+            found = models.release_of(arch, source[1])
+            if found:
+                release, exact = found, True
+            elif release is not None and (args.resize is None or args.crop is None):
+                note("%s is not a torchvision release of %s; storing the evaluation recipe of %s "
+                     "(--resize/--crop override it)" % (os.path.basename(path), arch, release))
+    else:
+        model = make()
+        source = (os.path.basename(make_file), models.sha256_of(make_file))
+    return model.eval(), arch, source, release, exact
+
+
+def choose_layer(args, arch, g):
+    if args.layer:
+        layer, how = args.layer, "--layer"
+    elif args.arch and arch in models.GRADCAM_LAYERS:
+        layer, how = models.GRADCAM_LAYERS[arch], "the seed article's choice"
+    else:
+        layer, how = trace.auto_gradcam_layer(g), "automatic"
+        if layer is None:
+            raise ConvertError("the model has no layer with a spatial map to use for Grad-CAM")
+    i = g.index_of(layer)
+    if i is None:
+        import difflib
+        names = g.names() + [a for a, _ in g.aliases]
+        close = difflib.get_close_matches(layer, names, 4)
+        raise ConvertError("gradcam layer '%s' (%s) is neither a node nor an alias of the graph%s"
+                           % (layer, how, "; close: " + ", ".join(close) if close else ""))
+    shape = g.shapes[g.names()[i]]
+    if i < len(g.inputs) or len(shape) != 4:
+        raise ConvertError("gradcam layer '%s' (%s) is %s; Grad-CAM needs a layer output of "
+                           "N x C x H x W" % (layer, how, "the input" if i < len(g.inputs)
+                                              else "x".join(map(str, shape))))
+    return layer
+
+
+def build_metadata(args, arch, source, release, exact, g, layer, note):
+    classes = g.shapes[g.names()[g.output]][1]
+    rec = models.recipe(release) if release is not None else None
+    if args.labels:
+        labels = read_labels(args.labels)
+        if len(labels) != classes:
+            raise ConvertError("--labels %s has %d labels; the model has %d classes"
+                               % (args.labels, len(labels), classes))
+    elif rec and len(rec["categories"]) == classes:
+        labels = rec["categories"]
+    elif classes == 1000:
+        note("1000 classes and no --labels: storing the ImageNet class names")
+        labels = models.recipe(models.releases("resnet50")[0])["categories"]
+    else:
+        raise ConvertError("the model has %d classes: pass --labels FILE with one name per line" % classes)
+    meta = [("arch", STRING, arch), ("source.file", STRING, source[0]),
+            ("source.sha256", STRING, source[1]),
+            ("torch.version", STRING, torch.__version__),
+            ("torchvision.version", STRING, torchvision.__version__),
+            ("classes", INT, classes), ("labels", STRING_LIST, labels),
+            ("input.mean", FLOAT_LIST, [float(v) for v in args.mean]),
+            ("input.std", FLOAT_LIST, [float(v) for v in args.std]),
+            ("gradcam.layer", STRING, layer)]
+    resize = args.resize if args.resize is not None else rec and rec["resize"]
+    crop = args.crop if args.crop is not None else rec and rec["crop"]
+    if resize:
+        meta.append(("eval.resize", INT, resize))
+    if crop:
+        meta.append(("eval.crop", INT, crop))
+    if rec:
+        meta.append(("eval.interpolation", STRING, rec["interpolation"]))
+        meta.append(("eval.recipe", STRING, "torchvision " + rec["name"]))
+    if exact:
+        meta.append(("source.release", STRING, "torchvision " + rec["name"]))
+    if args.random_init:
+        meta.append(("source.seed", INT, 0 if args.seed is None else args.seed))
+    meta.append(("converter", STRING, "cnncam-convert (format %d)" % writer.VERSION))
+    return meta, classes
+
+
+def self_check(path, meta, g, arrays, model, dtype):
+    """Reads path back and compares everything; returns the max logit difference."""
+    try:
+        m = ccm.read(path)
+    except ccm.FormatError as e:
+        raise SelfCheckError("tools/ccm.py rejects the file: %s" % e) from None
+    got = [(k, m.metadata_types[k], m.metadata[k]) for k in m.metadata]
+    want = [(k, t, list(v) if isinstance(v, (list, tuple)) else v) for k, t, v in meta]
+    if got != want:
+        i = next(i for i in range(max(len(got), len(want))) if got[i:i + 1] != want[i:i + 1])
+        raise SelfCheckError("metadata does not round-trip: first difference at entry %d (%s)"
+                             % (i, (want[i:i + 1] or got[i:i + 1])[0][0]))
+    if m.inputs != g.inputs or m.output != g.output or list(m.aliases.items()) != g.aliases:
+        raise SelfCheckError("graph inputs, output or aliases do not round-trip")
+    if len(m.nodes) != len(g.nodes):
+        raise SelfCheckError("%d nodes read back, %d written" % (len(m.nodes), len(g.nodes)))
+    for a, b in zip(m.nodes, g.nodes):
+        if (a.name, a.op, a.inputs, list(a.params.items()), list(a.attrs.items())) != \
+                (b.name, b.op, b.inputs, b.params, [(k, [float(x) for x in v]) for k, v in b.attrs]):
+            raise SelfCheckError("node '%s' does not round-trip" % b.name)
+    if list(m.tensors) != list(arrays):
+        raise SelfCheckError("the tensor table does not list the tensors the graph binds")
+    state = model.state_dict()
+    np_dtype = writer.DTYPES[dtype][1]
+    for name, info in m.tensors.items():
+        src = state[name].detach().float().numpy().astype(np_dtype)
+        back = m.tensor(name)
+        if info.dims != src.shape or back.dtype != np_dtype or \
+                not np.array_equal(back.view(np.uint8), src.view(np.uint8)):
+            raise SelfCheckError("tensor '%s' differs from the model's state_dict entry" % name)
+    if dtype == "f16":          # compare against the model with the stored weights
+        with torch.no_grad():
+            for name in m.tensors:
+                state[name].copy_(torch.from_numpy(np.array(m.tensor(name), dtype=np.float32)))
+    gen = torch.Generator().manual_seed(0)
+    mean = torch.tensor(models.IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(models.IMAGENET_STD).view(1, 3, 1, 1)
+    x = (torch.rand(2, 3, PROBE_SIZE, PROBE_SIZE, generator=gen) - mean) / std
+    with torch.no_grad():
+        ref = model(x)
+    try:
+        out = ccm.run(m, x)
+    except Exception as e:          # a shape mismatch inside torch.nn.functional
+        raise SelfCheckError("running the graph with tools/ccm.py failed: %s: %s" % (type(e).__name__, e)) from None
+    diff = float((out - ref).abs().max())
+    tol = TOLERANCE * max(1.0, float(ref.abs().max()))
+    if not diff <= tol:
+        raise SelfCheckError("the graph's logits differ from the model's by %.3g (tolerance %.3g): the "
+                             "graph does not compute what forward does (an in-place op on a tensor "
+                             "used again?)" % (diff, tol))
+    return diff
+
+
+def write_file(out, meta, g, arrays, model, dtype):
+    """Temporary file in out's directory, self-check, rename. Returns (size, diff)."""
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(out) + ".", suffix=".tmp",
+                               dir=os.path.dirname(out))
+    try:
+        with os.fdopen(fd, "wb") as f:
+            size = writer.write(f, meta, g, arrays, dtype)
+            f.flush()
+            os.fsync(f.fileno())
+        diff = self_check(tmp, meta, g, arrays, model, dtype)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, out)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return size, diff
+
+
+Result = collections.namedtuple("Result", "path arch model graph metadata size seconds diff")
+
+
+def convert(args):
+    """Converts as args (from parse_args) say; returns a Result whose model is
+    the converted module (in f16 mode with its weights rounded as stored).
+    Raises ConvertError or SelfCheckError; writes nothing then."""
+    t0 = time.time()
+    out = os.path.abspath(args.output)
+    if os.path.isdir(out):
+        raise ConvertError("-o %s is a directory; name the file to write" % args.output)
+    if not os.path.isdir(os.path.dirname(out)):
+        raise ConvertError("-o %s: directory %s does not exist" % (args.output, os.path.dirname(out)))
+    if args.labels:
+        read_labels(args.labels)          # fail before the slow part
+    note = lambda msg: print("cnncam-convert: note: %s" % msg, file=sys.stderr)
+
+    model, arch, source, release, exact = load_model(args, note)
+    example = torch.randn(1, 3, PROBE_SIZE, PROBE_SIZE, generator=torch.Generator().manual_seed(0))
+    g = trace.convert(model, example)
+    if g.dropped:
+        note("%d traced value(s) do not reach the output and are left out: %s"
+             % (len(g.dropped), ", ".join(g.dropped[:8]) + (", ..." if len(g.dropped) > 8 else "")))
+    layer = choose_layer(args, arch, g)
+    meta, _ = build_metadata(args, arch, source, release, exact, g, layer, note)
+    try:
+        arrays = writer.stored_arrays(g.tensors, args.dtype)
+        size, diff = write_file(out, meta, g, arrays, model, args.dtype)
+    except writer.WriteError as e:
+        raise ConvertError(str(e)) from None
+    except OSError as e:
+        raise ConvertError("cannot write %s: %s" % (args.output, e)) from None
+    return Result(out, arch, model, g, meta, size, time.time() - t0, diff)
+
+
+def run(argv):
+    """main without the exit: (exit status, Result or None). argparse still
+    raises SystemExit(2) on a usage error and SystemExit(0) after --help."""
+    args = parse_args(argv)
+    try:
+        r = convert(args)
+    except ConvertError as e:
+        print("cnncam-convert: %s" % e, file=sys.stderr)
+        return EXIT_INPUT, None
+    except SelfCheckError as e:
+        print("cnncam-convert: internal error: self-check failed, nothing written: %s" % e, file=sys.stderr)
+        return EXIT_INTERNAL, None
+    meta = dict((k, v) for k, _, v in r.metadata)
+    nvalues = sum(t.size for t in r.graph.tensors.values())
+    print("wrote %s: %s, %d nodes, %d aliases, %d tensors (%.2f M values, %s), %d classes, %.1f MB "
+          "in %.1f s; gradcam.layer %s; self-check: logits match (max diff %.2g)"
+          % (args.output, r.arch, len(r.graph.nodes), len(r.graph.aliases), len(r.graph.tensors),
+             nvalues / 1e6, args.dtype, meta["classes"], r.size / 1e6, r.seconds, meta["gradcam.layer"],
+             r.diff))
+    return EXIT_OK, r
+
+
+def main(argv=None):
+    return run(sys.argv[1:] if argv is None else argv)[0]

@@ -1,0 +1,491 @@
+/* weights/reader.c — loading and validating a .ccm file (weights/FORMAT.md).
+ *
+ * The file is untrusted. Order of work: header fields and the header CRC;
+ * section bounds; the CRC of the metadata, graph and tensor table and the
+ * CRC of the data; then the sections are parsed — metadata, the tensor table
+ * (so parameters can be bound by name), and the graph. Every read is checked
+ * against the end of its section, every count against the bytes that remain
+ * before anything is allocated, and every size sum against overflow. All
+ * memory a load allocates hangs off the model, so a failure at any point is
+ * cleaned up by cc_model_free. */
+#include "reader_internal.h"
+#include "crc32.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+_Static_assert(sizeof(cc_real) == sizeof(float), "f32 tensors are bound in place as cc_real");
+
+static const unsigned char MAGIC[8] = {0x89, 'C', 'C', 'M', '\r', '\n', 0x1A, '\n'};
+
+typedef cc_ull ull;
+
+cc_status cc_rd_fail(cc_reader *r, cc_status st, const char *fmt, ...)
+{
+    char msg[CC_ERROR_LEN];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return cc_fail(r->err, st, "%s: %s", r->file, msg);
+}
+
+cc_status cc_rd_nomem(cc_reader *r, size_t bytes)
+{
+    return cc_rd_fail(r, CC_ENOMEM, "out of memory (%zu bytes) reading the %s section", bytes,
+                      r->section ? r->section : "header");
+}
+
+const char *cc_rd_qname(const char *s, char *buf, size_t len)
+{
+    size_t n = strlen(s), max = len - 4;
+    if (n > max) {
+        n = max;
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)  /* keep UTF-8 characters whole */
+            n--;
+    }
+    for (size_t i = 0; i < n; i++)
+        buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7F ? '?' : s[i];
+    strcpy(buf + n, s[n] ? "..." : "");
+    return buf;
+}
+
+/* ---- maps ---- */
+
+static uint64_t fnv1a(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    while (*s)
+        h = (h ^ (unsigned char)*s++) * 1099511628211ull;
+    return h;
+}
+
+int cc_map_get(const cc_namemap *mp, const char *key)
+{
+    if (!mp->cap)
+        return -1;
+    for (size_t i = fnv1a(key) & (mp->cap - 1);; i = (i + 1) & (mp->cap - 1)) {
+        if (!mp->key[i])
+            return -1;
+        if (!strcmp(mp->key[i], key))
+            return mp->val[i];
+    }
+}
+
+/* Inserts a key that is not present; grows to keep the load at most one half. */
+int cc_map_put(cc_namemap *mp, const char *key, int val)
+{
+    if (2 * (mp->n + 1) > mp->cap) {
+        size_t cap = mp->cap ? 2 * mp->cap : 64;
+        if (cap > SIZE_MAX / 2 / sizeof(const char *))
+            return 0;
+        const char **k = calloc(cap, sizeof *k);
+        int *v = malloc(cap * sizeof *v);
+        if (!k || !v) {
+            free(k), free(v);
+            return 0;
+        }
+        for (size_t i = 0; i < mp->cap; i++) {
+            if (!mp->key[i])
+                continue;
+            size_t j = fnv1a(mp->key[i]) & (cap - 1);
+            while (k[j])
+                j = (j + 1) & (cap - 1);
+            k[j] = mp->key[i];
+            v[j] = mp->val[i];
+        }
+        free(mp->key), free(mp->val);
+        mp->key = k, mp->val = v, mp->cap = cap;
+    }
+    size_t i = fnv1a(key) & (mp->cap - 1);
+    while (mp->key[i])
+        i = (i + 1) & (mp->cap - 1);
+    mp->key[i] = key;
+    mp->val[i] = val;
+    mp->n++;
+    return 1;
+}
+
+void cc_map_free(cc_namemap *mp)
+{
+    free(mp->key);
+    free(mp->val);
+}
+
+/* ---- section cursor ---- */
+
+void *cc_rd_alloc(cc_reader *r, size_t bytes)
+{
+    return cc_model_pool_alloc(&r->m->pool, bytes);
+}
+
+void cc_rd_begin(cc_reader *r, const char *section, uint64_t off, uint64_t size)
+{
+    r->section = section;
+    r->pos = off;
+    r->end = off + size;
+    r->item[0] = '\0';
+}
+
+uint64_t cc_rd_left(const cc_reader *r)
+{
+    return r->end - r->pos;
+}
+
+static cc_status need(cc_reader *r, uint64_t n, const char *field)
+{
+    if (n <= cc_rd_left(r))
+        return CC_OK;
+    return cc_rd_fail(r, CC_EFORMAT, "%s%s%s (%llu bytes at byte %llu) runs past the end of the %s section "
+                      "at byte %llu", r->item, *r->item ? ": " : "", field, (ull)n, (ull)r->pos, r->section,
+                      (ull)r->end);
+}
+
+cc_status cc_rd_u32(cc_reader *r, uint32_t *v, const char *field)
+{
+    CC_TRY(need(r, 4, field));
+    *v = cc_le32(r->b + r->pos);
+    r->pos += 4;
+    return CC_OK;
+}
+
+cc_status cc_rd_u64(cc_reader *r, uint64_t *v, const char *field)
+{
+    CC_TRY(need(r, 8, field));
+    *v = cc_le64(r->b + r->pos);
+    r->pos += 8;
+    return CC_OK;
+}
+
+cc_status cc_rd_f64(cc_reader *r, double *v, const char *field)
+{
+    uint64_t u;
+    CC_TRY(cc_rd_u64(r, &u, field));
+    memcpy(v, &u, sizeof *v);
+    return CC_OK;
+}
+
+/* Index of the first byte that is NUL or not valid UTF-8 (overlong forms,
+ * surrogates and code points past U+10FFFF included), or n. */
+static size_t utf8_check(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        uint32_t c = s[i], len, min;
+        if (c == 0)
+            return i;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if ((c & 0xE0) == 0xC0)
+            len = 2, min = 0x80, c &= 0x1F;
+        else if ((c & 0xF0) == 0xE0)
+            len = 3, min = 0x800, c &= 0x0F;
+        else if ((c & 0xF8) == 0xF0)
+            len = 4, min = 0x10000, c &= 0x07;
+        else
+            return i;
+        if (n - i < len)
+            return i;
+        for (uint32_t k = 1; k < len; k++) {
+            if ((s[i + k] & 0xC0) != 0x80)
+                return i;
+            c = c << 6 | (s[i + k] & 0x3F);
+        }
+        if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
+            return i;
+        i += len;
+    }
+    return n;
+}
+
+cc_status cc_rd_str(cc_reader *r, const char **out, const char *field)
+{
+    uint32_t n;
+    CC_TRY(cc_rd_u32(r, &n, field));
+    if (n > CC_MODEL_MAX_STR)
+        return cc_rd_fail(r, CC_EFORMAT, "%s%s%s is %u bytes long (length at byte %llu), over the limit of %d",
+                          r->item, *r->item ? ": " : "", field, n, (ull)(r->pos - 4), CC_MODEL_MAX_STR);
+    CC_TRY(need(r, n, field));
+    size_t bad = utf8_check(r->b + r->pos, n);
+    if (bad < n)
+        return cc_rd_fail(r, CC_EFORMAT, "%s%s%s has a NUL or invalid UTF-8 byte 0x%02x at byte %llu",
+                          r->item, *r->item ? ": " : "", field, r->b[r->pos + bad], (ull)(r->pos + bad));
+    char *s = cc_rd_alloc(r, (size_t)n + 1);
+    if (!s)
+        return cc_rd_nomem(r, (size_t)n + 1);
+    memcpy(s, r->b + r->pos, n);
+    s[n] = '\0';
+    r->pos += n;
+    *out = s;
+    return CC_OK;
+}
+
+cc_status cc_rd_count(cc_reader *r, uint32_t count, uint64_t min_bytes, const char *field)
+{
+    if (count <= cc_rd_left(r) / min_bytes && count <= INT_MAX / 4)
+        return CC_OK;
+    return cc_rd_fail(r, CC_EFORMAT, "%s%s%s %u needs at least %llu bytes but only %llu remain in the %s "
+                      "section", r->item, *r->item ? ": " : "", field, count, (ull)count * min_bytes,
+                      (ull)cc_rd_left(r), r->section);
+}
+
+cc_status cc_rd_finish(cc_reader *r)
+{
+    if (r->pos == r->end)
+        return CC_OK;
+    return cc_rd_fail(r, CC_EFORMAT, "%llu bytes left over at the end of the %s section (bytes %llu..%llu)",
+                      (ull)(r->end - r->pos), r->section, (ull)r->pos, (ull)(r->end - 1));
+}
+
+/* ---- header ---- */
+
+static cc_status check_section(cc_reader *r, const char *what, uint64_t off, uint64_t size, uint64_t want_off,
+                               const char *after)
+{
+    if (off != want_off)
+        return cc_rd_fail(r, CC_EFORMAT, "header: %s offset is %llu; expected %llu, right after %s", what,
+                          (ull)off, (ull)want_off, after);
+    if (off > r->size || size > r->size - off)
+        return cc_rd_fail(r, CC_EFORMAT, "header: %s section (offset %llu, size %llu) ends past the end of "
+                          "the file (%llu bytes)", what, (ull)off, (ull)size, (ull)r->size);
+    return CC_OK;
+}
+
+static cc_status check_ids(cc_reader *r)
+{
+    const unsigned char *h = r->b;
+    if (r->size == 0)
+        return cc_rd_fail(r, CC_EFORMAT, "the file is empty (0 bytes); expected a .ccm model file");
+    if (r->size < CC_MODEL_HEADER_SIZE)
+        return cc_rd_fail(r, CC_EFORMAT, "the file is %llu bytes, shorter than the %d-byte .ccm header "
+                          "(truncated?)", (ull)r->size, CC_MODEL_HEADER_SIZE);
+    if (memcmp(h, MAGIC, sizeof MAGIC)) {
+        const char *hint =
+            !memcmp(h, MAGIC, 4) ? " (line endings were altered: transfer the file in binary mode)"
+            : h[0] == 'P' && h[1] == 'K' ? " (a zip archive: a PyTorch checkpoint? convert it with cnncam-convert)"
+            : "";
+        return cc_rd_fail(r, CC_EFORMAT, "bad magic %02x %02x %02x %02x %02x %02x %02x %02x; expected 89 43 43 "
+                          "4d 0d 0a 1a 0a: not a .ccm model file%s", h[0], h[1], h[2], h[3], h[4], h[5], h[6],
+                          h[7], hint);
+    }
+    /* Version and byte order before the CRC: a newer or big-endian file may
+     * keep its CRC elsewhere or in another byte order. */
+    uint32_t version = cc_le32(h + 8), bom = cc_le32(h + 12), hsize = cc_le32(h + 16);
+    if (version > CC_MODEL_VERSION)
+        return cc_rd_fail(r, CC_EFORMAT, "format version %u is newer than this reader's (%d): update cnncam",
+                          version, CC_MODEL_VERSION);
+    if (version != CC_MODEL_VERSION)
+        return cc_rd_fail(r, CC_EFORMAT, "format version %u is not a version of the .ccm format (expected %d)",
+                          version, CC_MODEL_VERSION);
+    if (bom != 0x01020304u)
+        return cc_rd_fail(r, CC_EFORMAT, "byte-order mark is 0x%08x; expected 0x01020304 (bytes 04 03 02 01)%s",
+                          bom, bom == 0x04030201u ? ": the file was written big-endian" : "");
+    if (hsize != CC_MODEL_HEADER_SIZE)
+        return cc_rd_fail(r, CC_EFORMAT, "header size is %u; expected %d", hsize, CC_MODEL_HEADER_SIZE);
+    uint32_t crc = cc_crc32(0, h, 104), stored = cc_le32(h + 104);
+    if (crc != stored)
+        return cc_rd_fail(r, CC_EFORMAT, "header CRC is 0x%08x but header bytes 0..103 give 0x%08x: the file "
+                          "is corrupt", stored, crc);
+    return CC_OK;
+}
+
+/* Header fields, section bounds and the two content CRCs. */
+static cc_status check_header(cc_reader *r)
+{
+    const unsigned char *h = r->b;
+    CC_TRY(check_ids(r));
+    uint32_t flags = cc_le32(h + 20);
+    if (flags)
+        return cc_rd_fail(r, CC_EFORMAT, "header flags are 0x%08x; this reader supports no flags", flags);
+    for (int i = 108; i < CC_MODEL_HEADER_SIZE; i++)
+        if (h[i])
+            return cc_rd_fail(r, CC_EFORMAT, "header reserved byte %d is 0x%02x; expected 0", i, h[i]);
+    uint64_t file_size = cc_le64(h + 88);
+    if (file_size != r->size)
+        return cc_rd_fail(r, CC_EFORMAT, "header file size is %llu bytes but the file has %llu bytes%s",
+                          (ull)file_size, (ull)r->size, file_size > r->size ? " (truncated?)" : "");
+    for (int s = 0; s < 3; s++) {
+        r->sec_off[s] = cc_le64(h + 24 + 16 * s);
+        r->sec_size[s] = cc_le64(h + 32 + 16 * s);
+    }
+    r->data_off = cc_le64(h + 72);
+    r->data_size = cc_le64(h + 80);
+    static const char *const name[3] = {"metadata", "graph", "tensor table"};
+    static const char *const after[3] = {"the header", "the metadata section", "the graph section"};
+    uint64_t at = CC_MODEL_HEADER_SIZE;
+    for (int s = 0; s < 3; s++) {
+        CC_TRY(check_section(r, name[s], r->sec_off[s], r->sec_size[s], at, after[s]));
+        at = r->sec_off[s] + r->sec_size[s];
+    }
+    const uint64_t table_end = at;
+    if (r->data_off % CC_MODEL_ALIGN)
+        return cc_rd_fail(r, CC_EFORMAT, "header: data offset %llu is not a multiple of %d", (ull)r->data_off,
+                          CC_MODEL_ALIGN);
+    if (r->data_off < table_end)
+        return cc_rd_fail(r, CC_EFORMAT, "header: data offset %llu overlaps the tensor table section, which "
+                          "ends at byte %llu", (ull)r->data_off, (ull)table_end);
+    if (r->data_off > r->size || r->data_size > r->size - r->data_off)
+        return cc_rd_fail(r, CC_EFORMAT, "header: data section (offset %llu, size %llu) ends past the end of "
+                          "the file (%llu bytes)", (ull)r->data_off, (ull)r->data_size, (ull)r->size);
+    if (r->data_off + r->data_size != r->size)
+        return cc_rd_fail(r, CC_EFORMAT, "header: data section ends at byte %llu but the file has %llu bytes; "
+                          "nothing may follow the data", (ull)(r->data_off + r->data_size), (ull)r->size);
+    for (uint64_t i = table_end; i < r->data_off; i++)
+        if (h[i])
+            return cc_rd_fail(r, CC_EFORMAT, "padding byte %llu before the data section is 0x%02x; expected 0",
+                              (ull)i, h[i]);
+    uint32_t crc = cc_crc32(0, h + CC_MODEL_HEADER_SIZE, (size_t)(table_end - CC_MODEL_HEADER_SIZE));
+    uint32_t stored = cc_le32(h + 96);
+    if (crc != stored)
+        return cc_rd_fail(r, CC_EFORMAT, "metadata/graph/tensor table CRC is 0x%08x but bytes %d..%llu give "
+                          "0x%08x: the file is corrupt", stored, CC_MODEL_HEADER_SIZE, (ull)table_end - 1, crc);
+    crc = cc_crc32(0, h + r->data_off, (size_t)r->data_size);
+    stored = cc_le32(h + 100);
+    if (crc != stored)
+        return cc_rd_fail(r, CC_EFORMAT, "data CRC is 0x%08x but the data section gives 0x%08x: the file is "
+                          "corrupt", stored, crc);
+    return CC_OK;
+}
+
+/* ---- entry points ---- */
+
+static cc_status parse(cc_reader *r)
+{
+    CC_TRY(check_header(r));
+    cc_rd_begin(r, "metadata", r->sec_off[0], r->sec_size[0]);
+    CC_TRY(cc_read_metadata(r));
+    cc_rd_begin(r, "tensor table", r->sec_off[2], r->sec_size[2]);
+    CC_TRY(cc_read_tensors(r));
+    cc_rd_begin(r, "graph", r->sec_off[1], r->sec_size[1]);
+    return cc_read_graph(r);
+}
+
+/* Validates m->bytes; hands m to *out, or frees it. */
+static cc_status finish_load(cc_model *m, const char *file, cc_model **out, cc_error *err)
+{
+    cc_reader r;
+    memset(&r, 0, sizeof r);
+    r.b = m->bytes;
+    r.size = m->file_size;
+    r.file = file;
+    r.err = err;
+    r.m = m;
+    cc_status st = parse(&r);
+    cc_map_free(&r.tensors);
+    cc_map_free(&r.names);
+    if (st) {
+        cc_model_free(m);
+        return st;
+    }
+    *out = m;
+    return CC_OK;
+}
+
+static void *copy_aligned(const void *data, size_t size)
+{
+    size_t bytes = (size / CC_MODEL_ALIGN + 1) * CC_MODEL_ALIGN;  /* a multiple of the alignment, never 0 */
+    void *p = aligned_alloc(CC_MODEL_ALIGN, bytes);
+    if (p && data && size)
+        memcpy(p, data, size);
+    return p;
+}
+
+cc_status cc_model_load_memory(const void *data, size_t size, cc_model **out, cc_error *err)
+{
+    if (!out)
+        return cc_fail(err, CC_EINVAL, "cc_model_load_memory: out is NULL");
+    *out = NULL;
+    if (!data && size)
+        return cc_fail(err, CC_EINVAL, "cc_model_load_memory: data is NULL but size is %zu", size);
+    if (size > SIZE_MAX - 2 * CC_MODEL_ALIGN)
+        return cc_fail(err, CC_EINVAL, "cc_model_load_memory: size %zu is too large", size);
+    cc_model *m = calloc(1, sizeof *m);
+    if (!m || !(m->buffer = copy_aligned(data, size))) {
+        free(m);
+        return cc_fail(err, CC_ENOMEM, "out of memory copying a %zu-byte model", size);
+    }
+    m->bytes = m->buffer;
+    m->file_size = size;
+    return finish_load(m, "<memory>", out, err);
+}
+
+/* read() fallback where mmap is refused; fd is at offset 0. */
+static cc_status read_all(int fd, const char *path, size_t size, cc_model *m, cc_error *err)
+{
+    if (size > SIZE_MAX - 2 * CC_MODEL_ALIGN || !(m->buffer = copy_aligned(NULL, size)))
+        return cc_fail(err, CC_ENOMEM, "out of memory reading '%s' (%zu bytes)", path, size);
+    size_t got = 0;
+    while (got < size) {
+        ssize_t k = read(fd, (char *)m->buffer + got, size - got);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return cc_fail(err, CC_EIO, "cannot read '%s' at byte %zu of %zu: %s", path, got, size,
+                           k < 0 ? strerror(errno) : "the file shrank while reading");
+        got += (size_t)k;
+    }
+    m->bytes = m->buffer;
+    return CC_OK;
+}
+
+cc_status cc_model_load(const char *path, cc_model **out, cc_error *err)
+{
+    if (!out)
+        return cc_fail(err, CC_EINVAL, "cc_model_load: out is NULL");
+    *out = NULL;
+    if (!path || !*path)
+        return cc_fail(err, CC_EINVAL, "cc_model_load: no model path given");
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return cc_fail(err, CC_EIO, "cannot open model file '%s': %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st)) {
+        int e = errno;
+        close(fd);
+        return cc_fail(err, CC_EIO, "cannot stat model file '%s': %s", path, strerror(e));
+    }
+    if (S_ISDIR(st.st_mode) || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return cc_fail(err, CC_EIO, "'%s' is %s, not a .ccm model file", path,
+                       S_ISDIR(st.st_mode) ? "a directory" : "not a regular file");
+    }
+    if (st.st_size == 0) {
+        close(fd);
+        return cc_fail(err, CC_EFORMAT, "%s: the file is empty (0 bytes); expected a .ccm model file", path);
+    }
+    if ((uint64_t)st.st_size > SIZE_MAX / 2) {
+        close(fd);
+        return cc_fail(err, CC_EIO, "'%s' is too large to load (%lld bytes)", path, (long long)st.st_size);
+    }
+    cc_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        close(fd);
+        return cc_fail(err, CC_ENOMEM, "out of memory loading '%s'", path);
+    }
+    m->file_size = (uint64_t)st.st_size;
+    void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (map != MAP_FAILED) {
+        m->map = map;
+        m->map_len = (size_t)st.st_size;
+        m->bytes = map;
+    } else {
+        cc_status rs = read_all(fd, path, (size_t)st.st_size, m, err);
+        if (rs) {
+            close(fd);
+            cc_model_free(m);
+            return rs;
+        }
+    }
+    close(fd);
+    return finish_load(m, path, out, err);
+}

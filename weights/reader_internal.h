@@ -1,0 +1,81 @@
+/* weights/reader_internal.h — what reader.c (header, bounds, CRCs, entry
+ * points) shares with sections.c (metadata, tensor table, graph): a cursor
+ * over one section of the untrusted file whose every read is bounds-checked,
+ * and whose every failure formats a message naming the field and the value. */
+#ifndef CC_READER_INTERNAL_H
+#define CC_READER_INTERNAL_H
+
+#include "model.h"
+
+#include <stdint.h>
+
+typedef unsigned long long cc_ull;  /* u64 for %llu */
+
+/* A string -> index map (open addressing, FNV-1a) for duplicate checks and
+ * name lookups while loading. */
+typedef struct {
+    const char **key;
+    int *val;
+    size_t cap, n;
+} cc_namemap;
+
+typedef struct {
+    const unsigned char *b;  /* the file */
+    uint64_t size;
+    const char *file;        /* its name in messages */
+    cc_error *err;
+    cc_model *m;
+    uint64_t pos, end;       /* cursor in the current section */
+    const char *section;     /* "metadata", "graph" or "tensor table" */
+    char item[160];          /* what is being read, for messages: "node 'layer1.0.conv1'" */
+    uint64_t sec_off[3], sec_size[3];  /* metadata, graph, tensor table */
+    uint64_t data_off, data_size;
+    cc_namemap tensors;      /* tensor name -> index */
+    cc_namemap names;        /* node and alias names -> node */
+} cc_reader;
+
+static inline uint32_t cc_le32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static inline uint64_t cc_le64(const unsigned char *p)
+{
+    return (uint64_t)cc_le32(p) | (uint64_t)cc_le32(p + 4) << 32;
+}
+
+/* "<file>: <message>", returns st. */
+cc_status cc_rd_fail(cc_reader *r, cc_status st, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+cc_status cc_rd_nomem(cc_reader *r, size_t bytes);
+/* A name for a message: at most len-4 bytes then "...", control bytes as '?'. */
+const char *cc_rd_qname(const char *s, char *buf, size_t len);
+
+int cc_map_get(const cc_namemap *mp, const char *key);  /* value or -1 */
+int cc_map_put(cc_namemap *mp, const char *key, int val);  /* 0 when out of memory */
+void cc_map_free(cc_namemap *mp);
+
+void *cc_rd_alloc(cc_reader *r, size_t bytes);  /* from the model's pool */
+void cc_rd_begin(cc_reader *r, const char *section, uint64_t off, uint64_t size);
+uint64_t cc_rd_left(const cc_reader *r);
+cc_status cc_rd_u32(cc_reader *r, uint32_t *v, const char *field);
+cc_status cc_rd_u64(cc_reader *r, uint64_t *v, const char *field);
+cc_status cc_rd_f64(cc_reader *r, double *v, const char *field);
+/* A str field: at most 4096 bytes of UTF-8 without NUL, copied NUL-terminated. */
+cc_status cc_rd_str(cc_reader *r, const char **out, const char *field);
+/* count entries of at least min_bytes each must fit in what remains. */
+cc_status cc_rd_count(cc_reader *r, uint32_t count, uint64_t min_bytes, const char *field);
+/* The section must be consumed exactly. */
+cc_status cc_rd_finish(cc_reader *r);
+
+/* sections.c */
+cc_status cc_read_metadata(cc_reader *r);
+cc_status cc_read_tensors(cc_reader *r);
+cc_status cc_read_graph(cc_reader *r);
+
+#define CC_TRY(x) do { cc_status st_ = (x); if (st_) return st_; } while (0)
+
+#endif
