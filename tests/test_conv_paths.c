@@ -40,22 +40,6 @@ static int out_size(int in, int pa, int pb, int k, int s, int dil)
     return (in + pa + pb - dil * (k - 1) - 1) / s + 1;
 }
 
-static cc_real *random_buf(size_t n, tu_rng *rng)
-{
-    cc_real *p = tu_alloc(n * sizeof(cc_real));
-    for (size_t i = 0; i < n; i++)
-        p[i] = (cc_real)tu_uniform(rng, -1, 1);
-    return p;
-}
-
-static cc_real *filled_buf(size_t n, double v)
-{
-    cc_real *p = tu_alloc(n * sizeof(cc_real));
-    for (size_t i = 0; i < n; i++)
-        p[i] = (cc_real)v;
-    return p;
-}
-
 static double *as_double(const cc_real *p, size_t n)
 {
     double *q = tu_alloc(n * sizeof(double));
@@ -89,26 +73,26 @@ static void check_case(const dw_case *t, tu_rng *rng)
     }
     const size_t nx = (size_t)d.N * d.C * d.H * d.W, ny = (size_t)d.N * d.C * d.OH * d.OW;
     const size_t nw = (size_t)d.C * d.KH * d.KW, nb = (size_t)d.C;
-    cc_real *x = random_buf(nx, rng), *w = random_buf(nw, rng);
-    cc_real *b = t->bias ? random_buf(nb, rng) : NULL;
-    cc_real *dy = random_buf(ny, rng);
-    cc_real *y_ref = filled_buf(ny, 0), *y = filled_buf(ny, 7);  /* the forward must overwrite */
+    cc_real *x = tu_random_reals(nx, rng), *w = tu_random_reals(nw, rng);
+    cc_real *b = t->bias ? tu_random_reals(nb, rng) : NULL;
+    cc_real *dy = tu_random_reals(ny, rng);
+    cc_real *y_ref = tu_filled_reals(ny, 0), *y = tu_filled_reals(ny, 7);  /* the forward must overwrite */
 
     cc_conv2d_forward(y_ref, x, w, b, &d);
     cc_conv2d_depthwise_forward(y, x, w, b, &d);
     double worst = compare(t->label, "forward", y, y_ref, ny);
 
     /* Reference gradients, into buffers that start at 0.5 like the others. */
-    cc_real *dx_ref = filled_buf(nx, 0.5), *dw_ref = filled_buf(nw, 0.5), *db_ref = filled_buf(nb, 0.5);
+    cc_real *dx_ref = tu_filled_reals(nx, 0.5), *dw_ref = tu_filled_reals(nw, 0.5), *db_ref = tu_filled_reals(nb, 0.5);
     cc_conv2d_backward(dx_ref, dw_ref, t->bias ? db_ref : NULL, dy, x, w, &d);
 
     /* Bit i of mask asks for dinp, dweight, dbias. */
     for (unsigned mask = 0; mask < 8; mask++) {
         if ((mask & 4) && !t->bias)
             continue;
-        cc_real *dx = mask & 1 ? filled_buf(nx, 0.5) : NULL;
-        cc_real *dw = mask & 2 ? filled_buf(nw, 0.5) : NULL;
-        cc_real *db = mask & 4 ? filled_buf(nb, 0.5) : NULL;
+        cc_real *dx = mask & 1 ? tu_filled_reals(nx, 0.5) : NULL;
+        cc_real *dw = mask & 2 ? tu_filled_reals(nw, 0.5) : NULL;
+        cc_real *db = mask & 4 ? tu_filled_reals(nb, 0.5) : NULL;
         /* inp is saved only when dweight is wanted, as conv2d's descriptor says. */
         cc_conv2d_depthwise_backward(dx, dw, db, dy, mask & 2 ? x : NULL, w, &d);
         char what[64];

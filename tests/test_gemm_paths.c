@@ -81,22 +81,6 @@ static int out_size(int in, int pa, int pb, int k, int s, int dil)
     return (in + pa + pb - dil * (k - 1) - 1) / s + 1;
 }
 
-static cc_real *random_buf(size_t n, tu_rng *rng)
-{
-    cc_real *p = tu_alloc(n * sizeof(cc_real));
-    for (size_t i = 0; i < n; i++)
-        p[i] = (cc_real)tu_uniform(rng, -1, 1);
-    return p;
-}
-
-static cc_real *filled_buf(size_t n, double v)
-{
-    cc_real *p = tu_alloc(n * sizeof(cc_real));
-    for (size_t i = 0; i < n; i++)
-        p[i] = (cc_real)v;
-    return p;
-}
-
 /* Scratch of exactly `bytes`, full of NaNs: a kernel must write before it reads. */
 static void *poisoned(void *scratch, size_t bytes)
 {
@@ -134,9 +118,9 @@ static double check_backward(const char *label, const char *tag, unsigned mask, 
 {
     const size_t nx = (size_t)d->N * d->C * d->H * d->W;
     const size_t nw = (size_t)d->OC * (d->C / d->G) * d->KH * d->KW, nb = (size_t)d->OC;
-    cc_real *dx = mask & 1 ? filled_buf(nx, 0.5) : NULL;
-    cc_real *dw = mask & 2 ? filled_buf(nw, 0.5) : NULL;
-    cc_real *db = mask & 4 ? filled_buf(nb, 0.5) : NULL;
+    cc_real *dx = mask & 1 ? tu_filled_reals(nx, 0.5) : NULL;
+    cc_real *dw = mask & 2 ? tu_filled_reals(nw, 0.5) : NULL;
+    cc_real *db = mask & 4 ? tu_filled_reals(nb, 0.5) : NULL;
     cc_conv2d_gemm_backward(dx, dw, db, dy, mask & 2 ? x : NULL, w, d, poisoned(scratch, bytes), bytes);
     char what[96];
     double worst = 0;
@@ -180,12 +164,12 @@ static void check_conv(const conv_case *t, tu_rng *rng)
     tu_check(natural <= CC_CONV_SCRATCH_CAP || natural == row,
              "%s: scratch %zu bytes is over the cap %d", t->label, natural, CC_CONV_SCRATCH_CAP);
 
-    cc_real *x = random_buf(nx, rng), *w = random_buf(nw, rng);
-    cc_real *b = t->bias ? random_buf(nb, rng) : NULL;
-    cc_real *dy = random_buf(ny, rng);
-    cc_real *y_ref = filled_buf(ny, 0);
+    cc_real *x = tu_random_reals(nx, rng), *w = tu_random_reals(nw, rng);
+    cc_real *b = t->bias ? tu_random_reals(nb, rng) : NULL;
+    cc_real *dy = tu_random_reals(ny, rng);
+    cc_real *y_ref = tu_filled_reals(ny, 0);
     cc_conv2d_forward(y_ref, x, w, b, &d);
-    cc_real *dx_ref = filled_buf(nx, 0.5), *dw_ref = filled_buf(nw, 0.5), *db_ref = filled_buf(nb, 0.5);
+    cc_real *dx_ref = tu_filled_reals(nx, 0.5), *dw_ref = tu_filled_reals(nw, 0.5), *db_ref = tu_filled_reals(nb, 0.5);
     cc_conv2d_backward(dx_ref, dw_ref, t->bias ? db_ref : NULL, dy, x, w, &d);
 
     /* The engine's scratch, then one output row, then two (the direct path takes none). */
@@ -194,7 +178,7 @@ static void check_conv(const conv_case *t, tu_rng *rng)
     double worst = 0;
     for (int s = 0; s < (path == 'd' ? 1 : 3); s++) {
         void *scratch = sizes[s] ? tu_alloc(sizes[s]) : NULL;
-        cc_real *y = filled_buf(ny, 7);  /* the forward must overwrite */
+        cc_real *y = tu_filled_reals(ny, 7);  /* the forward must overwrite */
         cc_conv2d_gemm_forward(y, x, w, b, &d, poisoned(scratch, sizes[s]), sizes[s]);
         char what[64];
         snprintf(what, sizeof what, "forward (%s)", tags[s]);
@@ -217,21 +201,21 @@ static void check_linear(const linear_case *t, tu_rng *rng)
 {
     const int N = t->N, IN = t->IN, OUT = t->OUT;
     const size_t nx = (size_t)N * IN, ny = (size_t)N * OUT, nw = (size_t)OUT * IN;
-    cc_real *x = random_buf(nx, rng), *w = random_buf(nw, rng);
-    cc_real *b = t->bias ? random_buf((size_t)OUT, rng) : NULL, *dy = random_buf(ny, rng);
-    cc_real *y_ref = filled_buf(ny, 0), *y = filled_buf(ny, 7);
+    cc_real *x = tu_random_reals(nx, rng), *w = tu_random_reals(nw, rng);
+    cc_real *b = t->bias ? tu_random_reals((size_t)OUT, rng) : NULL, *dy = tu_random_reals(ny, rng);
+    cc_real *y_ref = tu_filled_reals(ny, 0), *y = tu_filled_reals(ny, 7);
     cc_linear_forward(y_ref, x, w, b, N, IN, OUT);
     cc_linear_gemm_forward(y, x, w, b, N, IN, OUT);
     double worst = compare(t->label, "linear forward", y, y_ref, ny);
-    cc_real *dx_ref = filled_buf(nx, 0.5), *dw_ref = filled_buf(nw, 0.5);
-    cc_real *db_ref = filled_buf((size_t)OUT, 0.5);
+    cc_real *dx_ref = tu_filled_reals(nx, 0.5), *dw_ref = tu_filled_reals(nw, 0.5);
+    cc_real *db_ref = tu_filled_reals((size_t)OUT, 0.5);
     cc_linear_backward(dx_ref, dw_ref, t->bias ? db_ref : NULL, dy, x, w, N, IN, OUT);
     for (unsigned mask = 0; mask < 8; mask++) {
         if ((mask & 4) && !t->bias)
             continue;
-        cc_real *dx = mask & 1 ? filled_buf(nx, 0.5) : NULL;
-        cc_real *dw = mask & 2 ? filled_buf(nw, 0.5) : NULL;
-        cc_real *db = mask & 4 ? filled_buf((size_t)OUT, 0.5) : NULL;
+        cc_real *dx = mask & 1 ? tu_filled_reals(nx, 0.5) : NULL;
+        cc_real *dw = mask & 2 ? tu_filled_reals(nw, 0.5) : NULL;
+        cc_real *db = mask & 4 ? tu_filled_reals((size_t)OUT, 0.5) : NULL;
         cc_linear_gemm_backward(dx, dw, db, dy, mask & 2 ? x : NULL, w, N, IN, OUT);
         char what[64];
         if (dx) {
@@ -298,8 +282,8 @@ static void bench(void)
         const size_t nx = (size_t)d.C * d.H * d.W, ny = (size_t)d.OC * d.OH * d.OW;
         const size_t nw = (size_t)d.OC * d.C * 9, bytes = cc_conv2d_gemm_scratch(&d);
         tu_rng rng = {42};
-        cc_real *x = random_buf(nx, &rng), *w = random_buf(nw, &rng), *b = random_buf((size_t)d.OC, &rng);
-        cc_real *y = random_buf(ny, &rng), *dx = filled_buf(nx, 0), *dw = filled_buf(nw, 0);
+        cc_real *x = tu_random_reals(nx, &rng), *w = tu_random_reals(nw, &rng), *b = tu_random_reals((size_t)d.OC, &rng);
+        cc_real *y = tu_random_reals(ny, &rng), *dx = tu_filled_reals(nx, 0), *dw = tu_filled_reals(nw, 0);
         void *scratch = tu_alloc(bytes);
         const double flop = 2.0 * (double)ny * (double)d.C * 9;
         const double rf = time_conv(REF_FWD, 2, &d, y, x, w, b, dx, dw, scratch, bytes);

@@ -126,3 +126,19 @@ void *tu_alloc(size_t bytes)
     }
     return p;
 }
+
+cc_real *tu_random_reals(size_t n, tu_rng *rng)
+{
+    cc_real *p = tu_alloc(n * sizeof(cc_real));
+    for (size_t i = 0; i < n; i++)
+        p[i] = (cc_real)tu_uniform(rng, -1, 1);
+    return p;
+}
+
+cc_real *tu_filled_reals(size_t n, double v)
+{
+    cc_real *p = tu_alloc(n * sizeof(cc_real));
+    for (size_t i = 0; i < n; i++)
+        p[i] = (cc_real)v;
+    return p;
+}

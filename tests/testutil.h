@@ -42,5 +42,7 @@ typedef struct { double eps, atol, rtol; } tu_tolerance;
 tu_tolerance tu_gradcheck_tolerance(void);
 
 void *tu_alloc(size_t bytes);  /* zeroed; aborts the test when out of memory */
+cc_real *tu_random_reals(size_t n, tu_rng *rng);  /* n values uniform in [-1, 1) */
+cc_real *tu_filled_reals(size_t n, double v);     /* n copies of v */
 
 #endif
