@@ -118,20 +118,21 @@ cc_tape *cc_tape_create(const cc_graph *g, const cc_shape *input_shapes,
             t->order[t->norder++] = i;
     const int nsteps = nn + t->norder + 1;  /* +1: the step that seeds the backward */
 
-    /* What each backward reads stays alive until that backward's step. */
+    /* What a backward reads stays alive to the end, not just to its step: the
+     * same forward serves several backwards (one per explained class), and a
+     * gradient buffer of a later step must not overwrite it in between. */
     for (int i = 0; i < nn; i++)
         live_until[i] = -1;
     for (int s = 0; s < t->norder; s++) {
-        const int i = t->order[s], step = nn + 1 + s;
+        const int i = t->order[s];
         const cc_op *op = g->nodes[i].op;
         t->reads[i] = (wants_din(g, below, i) ? op->saves_for_dinput : 0) |
                       (wants_dparam(g, param_wanted, i) ? op->saves_for_dparam : 0);
-        if (t->reads[i] & CC_SAVES_OUTPUT && live_until[i] < step)
-            live_until[i] = step;
+        if (t->reads[i] & CC_SAVES_OUTPUT)
+            live_until[i] = nsteps - 1;
         if (t->reads[i] & CC_SAVES_INPUTS)
             for (int k = 0; k < g->nodes[i].ninputs; k++)
-                if (live_until[g->nodes[i].input[k]] < step)
-                    live_until[g->nodes[i].input[k]] = step;
+                live_until[g->nodes[i].input[k]] = nsteps - 1;
     }
 
     /* A gradient buffer starts at the first backward that writes it (the seed

@@ -42,7 +42,8 @@ cc_tape *cc_tape_create(const cc_graph *g, const cc_shape *input_shapes,
 void cc_tape_free(cc_tape *t);
 
 void cc_tape_forward(cc_tape *t, const cc_real *const *inputs);
-/* seed_grad has the seed node's shape; gradients are computed anew each call. */
+/* seed_grad has the seed node's shape; gradients are computed anew each call,
+ * so one forward serves any number of backwards (e.g. one per class). */
 void cc_tape_backward(cc_tape *t, const cc_real *seed_grad);
 
 /* After a backward: a requested tensor's or parameter's gradient, else NULL. */

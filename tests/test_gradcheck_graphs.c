@@ -238,6 +238,18 @@ static void check_graph(const graph_case *c, uint64_t seed)
     snprintf(what, sizeof what, "%s: gradient at %s, stopped vs full backward", c->name, c->inner);
     tu_close(what, cc_tape_grad(stop, inner), want, ninner, 0, 0);
     free(want);
+    /* One forward serves several backwards: another seed, then r again, gives
+     * the first input gradient bit for bit (saved values were not overwritten). */
+    double *first = tu_alloc(nin * sizeof(double));
+    for (size_t i = 0; i < nin; i++)
+        first[i] = (double)cc_tape_grad(full, x)[i];
+    cc_real *other_seed = tu_random_reals(pb.nout, &b.rng);
+    cc_tape_backward(full, other_seed);
+    cc_tape_backward(full, seed_grad);
+    free(other_seed);
+    snprintf(what, sizeof what, "%s: input gradient of a third backward after one forward", c->name);
+    tu_close(what, cc_tape_grad(full, x), first, nin, 0, 0);
+    free(first);
     tu_check(stop->norder < full->norder, "%s: stopped backward ran %d nodes, the full one %d",
              c->name, stop->norder, full->norder);
     for (int s = 0; s < stop->norder; s++)
