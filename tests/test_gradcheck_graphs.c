@@ -272,8 +272,8 @@ static void check_graph(const graph_case *c, uint64_t seed)
     else
         printf("%-50s max |analytic - numeric| = %.3g; ", c->name, worst);
     printf("backward nodes full %d, stopped at %s %d; "
-           "forward arena %zu of %zu bytes\n", full->norder, c->inner, stop->norder,
-           pb.plan->arena_bytes, all_values);
+           "forward values in %zu of %zu bytes\n", full->norder, c->inner, stop->norder,
+           pb.plan->arena_bytes - pb.plan->scratch_bytes, all_values);
 
     cc_tape_free(full);
     cc_tape_free(stop);
