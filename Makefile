@@ -16,10 +16,12 @@ BLAS_CFLAGS := $(shell pkg-config --cflags openblas 2>/dev/null || echo -I/usr/i
 BLAS_LIBS   := $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
 CPPFLAGS := -Iinclude -I. -D_POSIX_C_SOURCE=200809L -MMD -MP $(BLAS_CFLAGS)
 ALLFLAGS  = $(WARN) $(CFLAGS) $(SAN) -fPIC
-LDLIBS   := $(BLAS_LIBS) -lm
+# libpng and libjpeg(-turbo) for io/ (image files).
+IMG_LIBS    := $(shell pkg-config --libs libpng 2>/dev/null || echo -lpng) -ljpeg
+LDLIBS   := $(BLAS_LIBS) $(IMG_LIBS) -lm
 
 ENGINE_SRC := $(wildcard layers/*.c engine/*.c autograd/*.c)
-LIB_SRC    := $(ENGINE_SRC) $(wildcard gradcam/*.c weights/*.c)
+LIB_SRC    := $(ENGINE_SRC) $(wildcard gradcam/*.c weights/*.c io/*.c)
 LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 LIB64_OBJ  := $(ENGINE_SRC:%.c=$(BUILD)/obj64/%.o)
 # Test support code: every tests/*.c that is not a test_*.c main.
@@ -58,7 +60,7 @@ $(BUILD)/libcnncam64.a: $(LIB64_OBJ)
 $(BUILD)/libcnncam.so: $(LIB_OBJ)
 	$(CC) $(ALLFLAGS) -shared -o $@ $^ $(LDLIBS)
 
-$(BUILD)/cnncam: $(BUILD)/obj/tools/cnncam.o $(BUILD)/libcnncam.a
+$(BUILD)/cnncam: $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tools/*.c)) $(BUILD)/libcnncam.a
 	$(CC) $(ALLFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/tools/%: $(BUILD)/obj/tests/tools/%.o $(BUILD)/libcnncam.a
@@ -119,13 +121,19 @@ $(BUILD)/fuzz_reader: $(BUILD)/obj/tests/fuzz/fuzz_reader.o $(BUILD)/libcnncam.a
 $(BUILD)/make_fuzz_corpus: $(BUILD)/obj/tests/fuzz/make_fuzz_corpus.o $(BUILD)/libcnncam.a
 	$(CC) $(ALLFLAGS) -o $@ $^ $(LDLIBS)
 
-# Regenerates the committed PyTorch parity fixtures (needs python3-torch).
+# Regenerates the committed fixtures: PyTorch parity (needs python3-torch),
+# Grad-CAM post-processing and preprocessing by numpy, OpenCV, Pillow and torchvision,
+# image pixels decoded by Pillow and .npy files written by NumPy.
 fixtures:
 	$(PYTHON) tests/gen_fixtures.py tests/fixtures/ops.ccfx
+	$(PYTHON) tests/gen_gradcam_fixtures.py tests/fixtures/gradcam.ccgf
+	$(PYTHON) tests/gen_image_fixtures.py
+	$(PYTHON) tests/gen_npy_fixtures.py
 
 # Installs every system package the project needs; a no-op when present.
 DEBS := build-essential libopenblas-dev libjpeg62-turbo-dev libpng-dev \
-        python3-torch python3-torchvision python3-numpy clang libclang-rt-14-dev
+        python3-torch python3-torchvision python3-numpy clang libclang-rt-14-dev \
+        python3-opencv python3-pil
 deps:
 	@missing=$$(for p in $(DEBS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \

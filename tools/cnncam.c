@@ -1,15 +1,11 @@
 /* tools/cnncam.c — the command-line tool.
  * Exit codes: 0 ok, 1 usage error, 2 input or model error, 3 internal error. */
+#include "cli.h"
 #include "engine/plan.h"
 #include "weights/model.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define CNNCAM_VERSION "0.1.0-dev"
-
-enum { EXIT_USAGE = 1, EXIT_INPUT = 2 };
 
 static const char usage[] =
     "usage: cnncam COMMAND [OPTIONS]\n"
@@ -17,6 +13,9 @@ static const char usage[] =
     "cnncam computes Grad-CAM heatmaps for CNNs without Python.\n"
     "\n"
     "commands:\n"
+    "  cam -m MODEL [options] IMAGE...    Grad-CAM heatmaps and overlays\n"
+    "  predict -m MODEL [options] IMAGE...  the top classes of each image\n"
+    "  (cnncam cam --help lists their options)\n"
     "  info [--size HxW] [--layer NAME] MODEL.ccm\n"
     "                                describe a converted model: architecture,\n"
     "                                parameters, classes, input normalisation,\n"
@@ -28,12 +27,11 @@ static const char usage[] =
     "  --help, -h                    this text\n"
     "  --version                     the version\n"
     "\n"
-    "Models come from tools/cnncam-convert (see README.md). The cam and predict\n"
-    "commands are not built yet.\n"
+    "Models come from tools/cnncam-convert (see README.md).\n"
     "\n"
     "exit codes: 0 ok, 1 usage error, 2 input or model error, 3 internal error\n";
 
-static int parse_size(const char *s, int *h, int *w)
+int cli_parse_size(const char *s, int *h, int *w)
 {
     char *end;
     long a = strtol(s, &end, 10), b = a;
@@ -72,13 +70,27 @@ static void print_aliases(const cc_model *m, int node)
         }
 }
 
-static int cmd_info(int argc, char **argv)
+void cli_json_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(f, "\\%c", *p);
+        else if (*p < 0x20)
+            fprintf(f, "\\u%04x", *p);
+        else
+            fputc(*p, f);
+    }
+    fputc('"', f);
+}
+
+int cmd_info(int argc, char **argv)
 {
     const char *path = NULL, *only = NULL;
     int H = 0, W = 0;
     for (int i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--size") && i + 1 < argc) {
-            if (!parse_size(argv[++i], &H, &W)) {
+            if (!cli_parse_size(argv[++i], &H, &W)) {
                 fprintf(stderr, "cnncam info: --size takes HxW or S (1 to 16384), got '%s'\n", argv[i]);
                 return EXIT_USAGE;
             }
@@ -160,7 +172,7 @@ static int cmd_info(int argc, char **argv)
     if (!shapes) {
         fprintf(stderr, "cnncam: out of memory\n");
         cc_model_free(m);
-        return 3;
+        return EXIT_INTERNAL;
     }
     if (cc_plan_shapes(m->graph, &in, shapes, &err)) {
         fprintf(stderr, "cnncam: %s: at %dx%d: %s\n", path, H, W, err.msg);
@@ -195,11 +207,15 @@ int main(int argc, char **argv)
         return 0;
     }
     if (argc == 2 && !strcmp(argv[1], "--version")) {
-        printf("cnncam %s\n", CNNCAM_VERSION);
+        printf("cnncam %s\n", CNNCAM_CLI_VERSION);
         return 0;
     }
     if (argc >= 2 && !strcmp(argv[1], "info"))
         return cmd_info(argc - 2, argv + 2);
+    if (argc >= 2 && !strcmp(argv[1], "cam"))
+        return cmd_cam(argc - 2, argv + 2, 0);
+    if (argc >= 2 && !strcmp(argv[1], "predict"))
+        return cmd_cam(argc - 2, argv + 2, 1);
     if (argc >= 2)
         fprintf(stderr, "cnncam: unknown command '%s'\n", argv[1]);
     fputs(usage, stderr);

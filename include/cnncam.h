@@ -1,0 +1,137 @@
+/* cnncam.h — Grad-CAM for PyTorch CNNs in C, without Python.
+ *
+ * Load a converted model (tools/cnncam-convert) once, share it between threads,
+ * and give each thread a context:
+ *
+ *     cnncam_model *m;  char err[512];
+ *     if (cnncam_model_load("resnet34.ccm", &m, err, sizeof err)) { puts(err); ... }
+ *     cnncam_ctx *ctx = cnncam_ctx_create(m);          // NULL only when out of memory
+ *     float *x = malloc(3 * h * w * sizeof *x);
+ *     cnncam_preprocess(m, rgb, w, h, x);               // u8 RGB -> normalised CHW
+ *     cnncam_forward(ctx, x, 1, h, w);                  // forward, recording the tape
+ *     int c = cnncam_top_class(ctx, 0);                 // or any class index
+ *     float *map = malloc(h * w * sizeof *map);
+ *     cnncam_gradcam(ctx, &c, map);                     // h x w, in [0, 1]
+ *     cnncam_overlay(rgb, w, h, map, CNNCAM_OVERLAY_REFERENCE, 0.5f, out_rgb);
+ *
+ * Numerics follow the reference Python implementation (pytorch-grad-cam 1.5):
+ * channel weights = mean over positions of dy^c/dA, map = ReLU(sum_k w_k A^k),
+ * min-max normalised, bilinear (half-pixel) to the input size; several layers are
+ * averaged and normalised again. Every function that can fail returns a status;
+ * a context keeps the message of its last failure (cnncam_ctx_error). Nothing
+ * here prints, exits or aborts on bad input. A model is immutable once loaded
+ * and may be used by any number of contexts on any threads; a context belongs
+ * to one thread at a time. */
+#ifndef CNNCAM_H
+#define CNNCAM_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CNNCAM_VERSION "0.1.0"
+#define CNNCAM_MAX_LAYERS 8
+
+typedef enum {
+    CNNCAM_OK = 0,
+    CNNCAM_EINVAL = 1,   /* a bad argument: unknown layer, class out of range, bad size */
+    CNNCAM_EFORMAT = 2,  /* a malformed or unsupported model file */
+    CNNCAM_ENOMEM = 3,   /* out of memory */
+    CNNCAM_EIO = 4,      /* the operating system refused (open, read, map) */
+    CNNCAM_ESTATE = 5    /* called out of order (e.g. gradcam before forward) */
+} cnncam_status;
+
+typedef struct cnncam_model cnncam_model;
+typedef struct cnncam_ctx cnncam_ctx;
+
+/* ---- models ------------------------------------------------------------- */
+/* Maps and validates a .ccm file; on failure *out is NULL and err (if not NULL)
+ * holds a message naming the problem. */
+cnncam_status cnncam_model_load(const char *path, cnncam_model **out, char *err, size_t errlen);
+void cnncam_model_free(cnncam_model *m);
+
+int cnncam_model_classes(const cnncam_model *m);
+/* The label of a class, or NULL when out of range or the model has none. */
+const char *cnncam_model_label(const cnncam_model *m, int index);
+/* A class by index ("281"), full label ("tabby, tabby cat") or one of its
+ * comma-separated names ("tabby"), case-insensitive. Returns the index, -1 when
+ * nothing matches, -2 when several classes match (err says which). */
+int cnncam_model_find_class(const cnncam_model *m, const char *name, char *err, size_t errlen);
+/* The recommended Grad-CAM layer stored in the file, or NULL. */
+const char *cnncam_model_default_layer(const cnncam_model *m);
+/* 1 when name is a layer of the model (a module path, a container, or "input"). */
+int cnncam_model_has_layer(const cnncam_model *m, const char *name);
+/* Up to five layer names nearest to name, comma-separated, for error messages. */
+void cnncam_model_suggest_layers(const cnncam_model *m, const char *name, char *buf, size_t len);
+/* torchvision's evaluation recipe stored in the file: resize the shorter side
+ * to *resize with *interpolation ("bilinear" or "bicubic"), centre-crop *crop.
+ * Returns 0 when the file has none. */
+int cnncam_model_eval_recipe(const cnncam_model *m, int *resize, int *crop, const char **interpolation);
+/* Per-channel mean and std the model expects, applied to u8 / 255. */
+void cnncam_model_normalization(const cnncam_model *m, float mean[3], float std[3]);
+
+/* ---- preprocessing -------------------------------------------------------- */
+/* rgb: height x width x 3 bytes, row-major. chw: 3 x height x width floats,
+ * (u8 / 255 - mean) / std in float32, as torchvision's ToTensor + Normalize. */
+cnncam_status cnncam_preprocess(const cnncam_model *m, const unsigned char *rgb, int width,
+                                int height, float *chw);
+
+/* ---- contexts --------------------------------------------------------------- */
+cnncam_ctx *cnncam_ctx_create(const cnncam_model *m);
+void cnncam_ctx_free(cnncam_ctx *ctx);
+/* The message of the context's last failure ("" if none). */
+const char *cnncam_ctx_error(const cnncam_ctx *ctx);
+/* Layers to explain (1 to CNNCAM_MAX_LAYERS); default: the model's recommended
+ * layer. "input" explains the input itself (gradient saliency: per pixel the
+ * largest |dy^c/dx| over the three channels, min-max normalised). */
+cnncam_status cnncam_ctx_set_layers(cnncam_ctx *ctx, const char *const *layers, int n);
+
+/* Threads for this context's runs (default 1). OpenBLAS's thread count is
+ * process-wide: contexts used concurrently on several threads should keep 1. */
+cnncam_status cnncam_ctx_set_threads(cnncam_ctx *ctx, int n);
+
+/* ---- running ---------------------------------------------------------------- */
+/* Forward of `batch` normalised images (batch x 3 x height x width), keeping
+ * what the backward to the chosen layers needs. Memory is planned once per
+ * input size and reused. */
+cnncam_status cnncam_forward(cnncam_ctx *ctx, const float *input, int batch, int height, int width);
+/* After a forward: image i's logits (cnncam_model_classes of them), its best class. */
+const float *cnncam_logits(const cnncam_ctx *ctx, int image);
+int cnncam_top_class(const cnncam_ctx *ctx, int image);
+/* Backward from logit classes[i] of each image down to the chosen layers only,
+ * then the maps: maps receives batch x height x width floats in [0, 1]. May be
+ * called again with other classes after one forward (top-K explanations). */
+cnncam_status cnncam_gradcam(cnncam_ctx *ctx, const int *classes, float *maps);
+
+/* After cnncam_gradcam, for chosen layer l (0-based, in set_layers order) and
+ * image i: its shape (channels x h x w), its activations A, the gradient
+ * dy^c/dA, the channel weights (channels values) and the map before
+ * normalisation, ReLU(sum_k w_k A^k) (h x w). NULL when out of range; for the
+ * "input" layer the weights and raw map are NULL. Valid until the next call. */
+cnncam_status cnncam_layer_shape(const cnncam_ctx *ctx, int l, int *channels, int *h, int *w);
+const float *cnncam_activation(const cnncam_ctx *ctx, int l, int image);
+const float *cnncam_gradient(const cnncam_ctx *ctx, int l, int image);
+const float *cnncam_channel_weights(const cnncam_ctx *ctx, int l, int image);
+const float *cnncam_raw_map(const cnncam_ctx *ctx, int l, int image);
+
+/* ---- overlay ------------------------------------------------------------------ */
+typedef enum {
+    /* The reference's show_cam_on_image(rgb/255, map, use_rgb=True): JET colour
+     * and image averaged with weight alpha, then scaled so the brightest channel
+     * is 255. */
+    CNNCAM_OVERLAY_REFERENCE = 0,
+    /* (1 - alpha) * image + alpha * JET colour, rounded, no brightening. */
+    CNNCAM_OVERLAY_CLEAN = 1
+} cnncam_overlay_mode;
+
+/* rgb and out: height x width x 3 bytes (may be the same buffer); map: height x
+ * width values in [0, 1]; alpha in [0, 1] (the reference uses 0.5). */
+cnncam_status cnncam_overlay(const unsigned char *rgb, int width, int height, const float *map,
+                             cnncam_overlay_mode mode, float alpha, unsigned char *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,179 @@
+/* io/png.c — PNG through libpng 1.6, to and from 8-bit RGB.
+ *
+ * libpng's transforms do the conversion Pillow's convert('RGB') does
+ * (image.h): palette -> RGB, gray 1/2/4 -> 8 bits by bit replication (x255/(2^d-1)),
+ * 16 -> 8 bits by keeping the high byte (png_set_strip_16, Pillow's "RGB;16B"),
+ * alpha dropped (png_set_strip_alpha, which also cancels the tRNS expansion
+ * png_set_palette_to_rgb asks for), gray -> R=G=B, Adam7 deinterlaced.
+ *
+ * libpng reports a fatal error through our on_error, which must not return:
+ * it longjmps to the setjmp in run_decode/run_encode, and everything that
+ * changes after that setjmp lives in a struct owned by the caller, which
+ * frees it on every path (see io/jpeg.c). Warnings (ancillary chunks with bad
+ * CRCs, odd profiles) leave the pixels alone and are ignored, never printed.
+ * Reading stops only at IEND, so a PNG cut anywhere is an error even when
+ * all pixels arrived. */
+#include "codec.h"
+
+#include <png.h>
+#include <setjmp.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    jmp_buf jmp;
+    char msg[200];
+    /* the bytes: a FILE, or memory */
+    FILE *fp;
+    const unsigned char *data;
+    size_t size, pos;
+} png_state;
+
+static void on_error(png_structp png, png_const_charp msg)
+{
+    png_state *s = png_get_error_ptr(png);
+    snprintf(s->msg, sizeof s->msg, "%s", msg);
+    longjmp(s->jmp, 1);
+}
+
+static void on_warning(png_structp png, png_const_charp msg)
+{
+    (void)png;
+    (void)msg;  /* the library never prints */
+}
+
+static void read_bytes(png_structp png, png_bytep dst, size_t n)
+{
+    png_state *s = png_get_io_ptr(png);
+    size_t got;
+    if (s->fp) {
+        got = fread(dst, 1, n, s->fp);
+        if (got < n && ferror(s->fp))
+            png_error(png, "read error");
+    } else {
+        got = n <= s->size - s->pos ? n : s->size - s->pos;
+        memcpy(dst, s->data + s->pos, got);
+    }
+    s->pos += got;
+    if (got < n) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "the file ends after %zu bytes, in the middle of a chunk (truncated)", s->pos);
+        png_error(png, msg);
+    }
+}
+
+/* ---- decoding ---- */
+
+typedef struct {
+    png_state state;
+    png_structp png;
+    png_infop info;
+    unsigned char *rgb;
+    png_bytep *rows;
+} png_reader;
+
+static cc_status run_decode(png_reader *r, const char *name, size_t max_pixels, cc_image *out, cc_error *err)
+{
+    if (setjmp(r->state.jmp))
+        return cc_fail(err, CC_EFORMAT, "%s: invalid or damaged PNG: %s", name, r->state.msg);
+    png_structp png = r->png;
+    png_infop info = r->info;
+    png_set_read_fn(png, &r->state, read_bytes);
+    png_set_user_limits(png, PNG_UINT_31_MAX, PNG_UINT_31_MAX);  /* max_pixels is the limit */
+    png_read_info(png, info);
+    png_uint_32 width, height;
+    int depth, type, interlace;
+    png_get_IHDR(png, info, &width, &height, &depth, &type, &interlace, NULL, NULL);
+    cc_status st = cc_image_check_size(name, "PNG", width, height, max_pixels, err);
+    if (st)
+        return st;
+    if (type == PNG_COLOR_TYPE_PALETTE)
+        png_set_palette_to_rgb(png);
+    if (type == PNG_COLOR_TYPE_GRAY && depth < 8)
+        png_set_expand_gray_1_2_4_to_8(png);
+    if (depth == 16)
+        png_set_strip_16(png);
+    png_set_strip_alpha(png);
+    if (type == PNG_COLOR_TYPE_GRAY || type == PNG_COLOR_TYPE_GRAY_ALPHA)
+        png_set_gray_to_rgb(png);
+    png_set_interlace_handling(png);
+    png_read_update_info(png, info);
+    size_t w = width, h = height;
+    if (png_get_channels(png, info) != 3 || png_get_bit_depth(png, info) != 8 ||
+        png_get_rowbytes(png, info) != w * 3)
+        return cc_fail(err, CC_EFORMAT, "%s: libpng converts this PNG (colour type %d, %d bits) to %d channels "
+                       "of %d bits, not 8-bit RGB",
+                       name, type, depth, png_get_channels(png, info), png_get_bit_depth(png, info));
+    if (!(r->rgb = malloc(w * h * 3)) || !(r->rows = malloc(h * sizeof *r->rows)))
+        return cc_fail(err, CC_ENOMEM, "%s: out of memory for a %zux%zu image", name, w, h);
+    for (size_t y = 0; y < h; y++)
+        r->rows[y] = r->rgb + y * w * 3;
+    png_read_image(png, r->rows);
+    png_read_end(png, NULL);
+    out->width = (int)w;
+    out->height = (int)h;
+    out->rgb = r->rgb;
+    r->rgb = NULL;
+    return CC_OK;
+}
+
+cc_status cc_png_decode(const cc_image_source *src, size_t max_pixels, cc_image *out, cc_error *err)
+{
+    png_reader *r = calloc(1, sizeof *r);
+    if (!r)
+        return cc_fail(err, CC_ENOMEM, "%s: out of memory", src->name);
+    r->state.fp = src->fp;
+    r->state.data = src->data;
+    r->state.size = src->size;
+    cc_status st;
+    r->png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &r->state, on_error, on_warning);
+    if (!r->png || !(r->info = png_create_info_struct(r->png)))
+        st = cc_fail(err, CC_ENOMEM, "%s: out of memory starting libpng", src->name);
+    else
+        st = run_decode(r, src->name, max_pixels, out, err);
+    png_destroy_read_struct(&r->png, &r->info, NULL);
+    free(r->rows);
+    free(r->rgb);
+    free(r);
+    return st;
+}
+
+/* ---- encoding ---- */
+
+typedef struct {
+    png_state state;
+    png_structp png;
+    png_infop info;
+} png_writer;
+
+static cc_status run_encode(png_writer *w, FILE *fp, const char *name, const cc_image *img, cc_error *err)
+{
+    if (setjmp(w->state.jmp))
+        return cc_fail(err, CC_EIO, "%s: cannot write PNG: %s", name, w->state.msg);
+    png_init_io(w->png, fp);  /* fwrite; a short write is png_error "Write Error" */
+    png_set_user_limits(w->png, PNG_UINT_31_MAX, PNG_UINT_31_MAX);
+    png_set_IHDR(w->png, w->info, (png_uint_32)img->width, (png_uint_32)img->height, 8, PNG_COLOR_TYPE_RGB,
+                 PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_write_info(w->png, w->info);
+    size_t stride = (size_t)img->width * 3;
+    for (int y = 0; y < img->height; y++)
+        png_write_row(w->png, img->rgb + (size_t)y * stride);
+    png_write_end(w->png, NULL);
+    return CC_OK;
+}
+
+cc_status cc_png_encode(FILE *fp, const char *name, const cc_image *img, cc_error *err)
+{
+    png_writer *w = calloc(1, sizeof *w);
+    if (!w)
+        return cc_fail(err, CC_ENOMEM, "%s: out of memory", name);
+    cc_status st;
+    w->png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &w->state, on_error, on_warning);
+    if (!w->png || !(w->info = png_create_info_struct(w->png)))
+        st = cc_fail(err, CC_ENOMEM, "%s: out of memory starting libpng", name);
+    else
+        st = run_encode(w, fp, name, img, err);
+    png_destroy_write_struct(&w->png, &w->info);
+    free(w);
+    return st;
+}

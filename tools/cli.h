@@ -1,0 +1,21 @@
+/* tools/cli.h — what the cnncam subcommands share. */
+#ifndef CC_CLI_H
+#define CC_CLI_H
+
+#include <stdio.h>
+
+#define CNNCAM_CLI_VERSION "0.1.0"
+
+/* Exit codes, as --help documents them. */
+enum { EXIT_OK = 0, EXIT_USAGE = 1, EXIT_INPUT = 2, EXIT_INTERNAL = 3 };
+
+int cmd_info(int argc, char **argv);
+int cmd_cam(int argc, char **argv, int predict_only);
+
+/* Parses "S" or "HxW" (1 to 16384 each). */
+int cli_parse_size(const char *s, int *h, int *w);
+
+/* Writes s as a JSON string literal. */
+void cli_json_string(FILE *f, const char *s);
+
+#endif
