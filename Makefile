@@ -5,6 +5,9 @@
 # used only by the gradient-check tests, so those check the shipped kernels.
 
 BUILD    ?= build
+PREFIX   ?= /usr/local
+VERSION  := 0.1.0
+SOVERSION := 0
 CC       ?= cc
 PYTHON   := /usr/bin/python3
 CFLAGS   ?= -O2 -g
@@ -37,7 +40,7 @@ TEST_BINS  := $(TESTS:%=$(BUILD)/tests/%) $(TESTS_F64:%=$(BUILD)/tests/%_f64)
 # Programs the Python tests drive (tests/tools/*.c).
 TEST_TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(wildcard tests/tools/*.c))
 
-.PHONY: all check test test-c test-py asan fuzz fixtures deps clean help
+.PHONY: install all check test test-c test-py asan fuzz fixtures deps clean help
 .SECONDARY:  # keep object files that chained rules would delete
 all: $(BUILD)/libcnncam.a $(BUILD)/libcnncam.so $(BUILD)/cnncam
 
@@ -58,7 +61,7 @@ $(BUILD)/libcnncam64.a: $(LIB64_OBJ)
 	ar rcs $@ $^
 
 $(BUILD)/libcnncam.so: $(LIB_OBJ)
-	$(CC) $(ALLFLAGS) -shared -o $@ $^ $(LDLIBS)
+	$(CC) $(ALLFLAGS) -shared -Wl,-soname,libcnncam.so.$(SOVERSION) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/cnncam: $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tools/*.c)) $(BUILD)/libcnncam.a
 	$(CC) $(ALLFLAGS) -o $@ $^ $(LDLIBS)
@@ -95,6 +98,7 @@ test-c: all $(TEST_BINS)
 test-py: all $(TEST_TOOLS)
 	$(PYTHON) tests/test_converter.py
 	$(PYTHON) tests/test_models.py
+	$(PYTHON) tests/test_install.py
 
 # The whole C test suite again under AddressSanitizer + UndefinedBehaviorSanitizer.
 asan:
@@ -130,6 +134,21 @@ fixtures:
 	$(PYTHON) tests/gen_image_fixtures.py
 	$(PYTHON) tests/gen_npy_fixtures.py
 
+# The libraries, the header, the tool and a pkg-config file under
+# $(DESTDIR)$(PREFIX): `pkg-config --cflags --libs cnncam` then builds a
+# program against it (examples/gradcam_example.c).
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin
+	install -m 644 $(BUILD)/libcnncam.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(BUILD)/libcnncam.so $(DESTDIR)$(PREFIX)/lib/libcnncam.so.$(VERSION)
+	ln -sf libcnncam.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libcnncam.so.$(SOVERSION)
+	ln -sf libcnncam.so.$(SOVERSION) $(DESTDIR)$(PREFIX)/lib/libcnncam.so
+	install -m 644 include/cnncam.h $(DESTDIR)$(PREFIX)/include/
+	install -m 755 $(BUILD)/cnncam $(DESTDIR)$(PREFIX)/bin/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' \
+	  -e 's|@LIBS_PRIVATE@|$(strip $(BLAS_LIBS) $(IMG_LIBS) -lm)|' cnncam.pc.in \
+	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/cnncam.pc
+
 # Installs every system package the project needs; a no-op when present.
 DEBS := build-essential libopenblas-dev libjpeg62-turbo-dev libpng-dev \
         python3-torch python3-torchvision python3-numpy clang libclang-rt-14-dev \
@@ -155,6 +174,7 @@ help:
 	@echo "make fuzz       fuzz the model reader for FUZZ_TIME=$(FUZZ_TIME) seconds (clang, libFuzzer)"
 	@echo "make fixtures   regenerate tests/fixtures with PyTorch ($(PYTHON))"
 	@echo "make deps       apt-get install what is missing: $(DEBS)"
+	@echo "make install    PREFIX=/usr/local: libraries, cnncam.h, cnncam, pkg-config file"
 	@echo "make clean      remove build/"
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -116,6 +116,18 @@ const float *cnncam_gradient(const cnncam_ctx *ctx, int l, int image);
 const float *cnncam_channel_weights(const cnncam_ctx *ctx, int l, int image);
 const float *cnncam_raw_map(const cnncam_ctx *ctx, int l, int image);
 
+/* ---- image files ---------------------------------------------------------------- */
+/* Reads a JPEG or PNG (any bit depth, gray, palette, alpha: returned as 8-bit RGB,
+ * alpha dropped) into *rgb (width x height x 3, free with cnncam_image_free).
+ * Images over max_pixels (0: 64 million) are refused before decoding. */
+cnncam_status cnncam_image_read(const char *path, size_t max_pixels, unsigned char **rgb, int *width,
+                                int *height, char *err, size_t errlen);
+void cnncam_image_free(unsigned char *rgb);
+/* Writes .png or .jpg/.jpeg (by extension) atomically: a temporary file renamed
+ * into place, so a failure leaves no partial file. */
+cnncam_status cnncam_image_write(const char *path, const unsigned char *rgb, int width, int height,
+                                 char *err, size_t errlen);
+
 /* ---- overlay ------------------------------------------------------------------ */
 typedef enum {
     /* The reference's show_cam_on_image(rgb/255, map, use_rgb=True): JET colour
