@@ -51,16 +51,6 @@ static size_t nbytes(const cc_image *img)
     return (size_t)img->width * (size_t)img->height * 3;
 }
 
-/* st is the expected failure, the message names every one of the NULL-ended words. */
-static void expect_error(const char *what, cc_status st, cc_status want, const cc_error *err, ...)
-{
-    tu_check(st == want, "%s: status %d, want %d (message: %s)", what, st, want, st ? err->msg : "none");
-    va_list ap;
-    va_start(ap, err);
-    for (const char *w; (w = va_arg(ap, const char *));)
-        tu_check(st && strstr(err->msg, w) != NULL, "%s: message lacks '%s': %s", what, w, err->msg);
-    va_end(ap);
-}
 
 static unsigned char *load(const char *path, size_t *n)
 {
@@ -237,35 +227,35 @@ static void test_write_errors(const char *dir)
     cc_error err;
     unsigned char px[12] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
     cc_image im = {2, 2, px};
-    expect_error("extension .bmp", cc_image_write(tu_path(dir, "x.bmp"), &im, 0, &err), CC_EINVAL, &err, "'.bmp'",
+    tu_expect_error("extension .bmp", cc_image_write(tu_path(dir, "x.bmp"), &im, 0, &err), CC_EINVAL, &err, "'.bmp'",
                  ".png", ".jpg", NULL);
-    expect_error("no extension", cc_image_write(tu_path(dir, "noext"), &im, 0, &err), CC_EINVAL, &err,
+    tu_expect_error("no extension", cc_image_write(tu_path(dir, "noext"), &im, 0, &err), CC_EINVAL, &err,
                  "no extension", NULL);
-    expect_error("extension .png.txt", cc_image_write(tu_path(dir, "x.png.txt"), &im, 0, &err), CC_EINVAL, &err,
+    tu_expect_error("extension .png.txt", cc_image_write(tu_path(dir, "x.png.txt"), &im, 0, &err), CC_EINVAL, &err,
                  "'.txt'", NULL);
-    expect_error("dot in a directory name", cc_image_write("some.png/noext", &im, 0, &err), CC_EINVAL, &err,
+    tu_expect_error("dot in a directory name", cc_image_write("some.png/noext", &im, 0, &err), CC_EINVAL, &err,
                  "no extension", NULL);
-    expect_error("quality 101", cc_image_write(tu_path(dir, "q.jpg"), &im, 101, &err), CC_EINVAL, &err, "101",
+    tu_expect_error("quality 101", cc_image_write(tu_path(dir, "q.jpg"), &im, 101, &err), CC_EINVAL, &err, "101",
                  "1..100", NULL);
-    expect_error("quality -1", cc_image_write(tu_path(dir, "q.png"), &im, -1, &err), CC_EINVAL, &err, "-1", NULL);
+    tu_expect_error("quality -1", cc_image_write(tu_path(dir, "q.png"), &im, -1, &err), CC_EINVAL, &err, "-1", NULL);
     cc_image empty = {0, 2, px}, nopix = {2, 2, NULL};
-    expect_error("0-wide image", cc_image_write(tu_path(dir, "e.png"), &empty, 0, &err), CC_EINVAL, &err, "0x2",
+    tu_expect_error("0-wide image", cc_image_write(tu_path(dir, "e.png"), &empty, 0, &err), CC_EINVAL, &err, "0x2",
                  NULL);
-    expect_error("no pixels", cc_image_write(tu_path(dir, "e.png"), &nopix, 0, &err), CC_EINVAL, &err, "no pixels",
+    tu_expect_error("no pixels", cc_image_write(tu_path(dir, "e.png"), &nopix, 0, &err), CC_EINVAL, &err, "no pixels",
                  NULL);
-    expect_error("NULL image", cc_image_write(tu_path(dir, "e.png"), NULL, 0, &err), CC_EINVAL, &err, NULL);
+    tu_expect_error("NULL image", cc_image_write(tu_path(dir, "e.png"), NULL, 0, &err), CC_EINVAL, &err, NULL);
     cc_image wide = {70000, 1, px};  /* never read: rejected before */
-    expect_error("JPEG wider than 65500", cc_image_write(tu_path(dir, "w.jpg"), &wide, 0, &err), CC_EINVAL, &err,
+    tu_expect_error("JPEG wider than 65500", cc_image_write(tu_path(dir, "w.jpg"), &wide, 0, &err), CC_EINVAL, &err,
                  "70000", "65500", ".png", NULL);
-    expect_error("missing directory", cc_image_write(tu_path(dir, "nodir/x.png"), &im, 0, &err), CC_EIO, &err,
+    tu_expect_error("missing directory", cc_image_write(tu_path(dir, "nodir/x.png"), &im, 0, &err), CC_EIO, &err,
                  "nodir/x.png", strerror(ENOENT), NULL);
-    expect_error("trailing slash", cc_image_write("x.png/", &im, 0, &err), CC_EINVAL, &err, NULL);
+    tu_expect_error("trailing slash", cc_image_write("x.png/", &im, 0, &err), CC_EINVAL, &err, NULL);
 
     /* A directory that refuses new files: /sys (sysfs) refuses even root; a
      * mode 0555 directory refuses everyone else. */
     struct stat sb;
     if (!stat("/sys", &sb) && S_ISDIR(sb.st_mode))
-        expect_error("/sys", cc_image_write("/sys/cnncam_test.png", &im, 0, &err), CC_EIO, &err,
+        tu_expect_error("/sys", cc_image_write("/sys/cnncam_test.png", &im, 0, &err), CC_EIO, &err,
                      "/sys/cnncam_test.png", "temporary", NULL);
     tu_check(!tu_file_exists("/sys/cnncam_test.png"), "a file appeared in /sys");
     const char *ro = tu_path(dir, "readonly");
@@ -278,7 +268,7 @@ static void test_write_errors(const char *dir)
     char ro_file[4200];
     snprintf(ro_file, sizeof ro_file, "%s/x.png", ro_dir);
     if (geteuid() != 0) {
-        expect_error("read-only directory", cc_image_write(ro_file, &im, 0, &err), CC_EIO, &err, "x.png",
+        tu_expect_error("read-only directory", cc_image_write(ro_file, &im, 0, &err), CC_EIO, &err, "x.png",
                      strerror(EACCES), NULL);
         tu_check(!strcmp(tu_dir_listing(ro_dir), ""), "files appeared in a read-only directory: %s",
                  tu_dir_listing(ro_dir));
@@ -291,7 +281,7 @@ static void test_write_errors(const char *dir)
     char sub[4096];
     snprintf(sub, sizeof sub, "%s", tu_path(dir, "adir.png"));
     mkdir(sub, 0755);
-    expect_error("destination is a directory", cc_image_write(sub, &im, 0, &err), CC_EIO, &err, "adir.png", NULL);
+    tu_expect_error("destination is a directory", cc_image_write(sub, &im, 0, &err), CC_EIO, &err, "adir.png", NULL);
     rmdir(sub);
 
     /* A write that fails half way (RLIMIT_FSIZE; SIGXFSZ ignored so write()
@@ -313,9 +303,9 @@ static void test_write_errors(const char *dir)
     struct rlimit small = {20000, old.rlim_max};
     void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
     if (setrlimit(RLIMIT_FSIZE, &small) == 0) {
-        expect_error("PNG write past a 20000-byte file limit", cc_image_write(keep_path, &big, 0, &err), CC_EIO, &err,
+        tu_expect_error("PNG write past a 20000-byte file limit", cc_image_write(keep_path, &big, 0, &err), CC_EIO, &err,
                      "keep.png", NULL);
-        expect_error("JPEG write past a 20000-byte file limit", cc_image_write(tu_path(dir, "big.jpg"), &big, 100, &err),
+        tu_expect_error("JPEG write past a 20000-byte file limit", cc_image_write(tu_path(dir, "big.jpg"), &big, 100, &err),
                      CC_EIO, &err, "big.jpg", NULL);
         setrlimit(RLIMIT_FSIZE, &old);
     } else {
@@ -338,13 +328,13 @@ static void test_read_errors(const char *dir)
 {
     cc_error err;
     cc_image img = {0, 0, NULL};
-    expect_error("missing file", cc_image_read(tu_path(dir, "missing.png"), 1000, &img, &err), CC_EIO, &err,
+    tu_expect_error("missing file", cc_image_read(tu_path(dir, "missing.png"), 1000, &img, &err), CC_EIO, &err,
                  "missing.png", strerror(ENOENT), NULL);
     tu_check(img.width == 0 && img.height == 0 && img.rgb == NULL, "a failed read leaves the image zeroed");
-    expect_error("a directory", cc_image_read(dir, 1000, &img, &err), CC_EIO, &err, "directory", NULL);
-    expect_error("NULL path", cc_image_read(NULL, 1000, &img, &err), CC_EINVAL, &err, NULL);
-    expect_error("NULL out", cc_image_read("x.png", 1000, NULL, &err), CC_EINVAL, &err, NULL);
-    expect_error("empty memory", cc_image_decode("", 0, "empty", 1000, &img, &err), CC_EFORMAT, &err, "empty",
+    tu_expect_error("a directory", cc_image_read(dir, 1000, &img, &err), CC_EIO, &err, "directory", NULL);
+    tu_expect_error("NULL path", cc_image_read(NULL, 1000, &img, &err), CC_EINVAL, &err, NULL);
+    tu_expect_error("NULL out", cc_image_read("x.png", 1000, NULL, &err), CC_EINVAL, &err, NULL);
+    tu_expect_error("empty memory", cc_image_decode("", 0, "empty", 1000, &img, &err), CC_EFORMAT, &err, "empty",
                  "0 bytes", NULL);
 
     static const struct { const char *name; const char *bytes; size_t n; const char *says; } others[] = {
@@ -363,21 +353,21 @@ static void test_read_errors(const char *dir)
         char path[4096];
         snprintf(path, sizeof path, "%s", p);
         tu_write_file(path, others[i].bytes, others[i].n);
-        expect_error(others[i].name, cc_image_read(path, 1000, &img, &err), CC_EFORMAT, &err, others[i].says,
+        tu_expect_error(others[i].name, cc_image_read(path, 1000, &img, &err), CC_EFORMAT, &err, others[i].says,
                      "PNG", NULL);
         unlink(path);
     }
-    expect_error("truncated.jpg (a real truncated JPEG)", cc_image_read(DATA "truncated.jpg", 1000000, &img, &err),
+    tu_expect_error("truncated.jpg (a real truncated JPEG)", cc_image_read(DATA "truncated.jpg", 1000000, &img, &err),
                  CC_EFORMAT, &err, "truncated.jpg", NULL);
     printf("truncated.jpg: %s\n", err.msg);
 
     /* The pixel limit, on real files: exactly at the limit passes, one below fails. */
-    expect_error("chelsea.png over the limit", cc_image_read("assets/images/chelsea.png", 451 * 300 - 1, &img, &err),
+    tu_expect_error("chelsea.png over the limit", cc_image_read("assets/images/chelsea.png", 451 * 300 - 1, &img, &err),
                  CC_EFORMAT, &err, "451x300", "135300", "135299", "--max-pixels", NULL);
     tu_check(!cc_image_read("assets/images/chelsea.png", 451 * 300, &img, &err), "chelsea.png at the limit: %s",
              err.msg);
     cc_image_free(&img);
-    expect_error("rocket.jpg over the limit", cc_image_read("assets/images/rocket.jpg", 1000, &img, &err), CC_EFORMAT,
+    tu_expect_error("rocket.jpg over the limit", cc_image_read("assets/images/rocket.jpg", 1000, &img, &err), CC_EFORMAT,
                  &err, "640x427", "--max-pixels", NULL);
     tu_check(!cc_image_read("assets/images/rocket.jpg", 640 * 427, &img, &err), "rocket.jpg at the limit: %s",
              err.msg);
@@ -433,18 +423,18 @@ static void test_forged_sizes(void)
         reseal_png(png, n);
         char want[64];
         snprintf(want, sizeof want, "%ux%u", dims[i][0], dims[i][1]);
-        expect_error("forged PNG size", cc_image_decode(png, n, "forged.png", CC_IMAGE_DEFAULT_MAX_PIXELS, &img, &err),
+        tu_expect_error("forged PNG size", cc_image_decode(png, n, "forged.png", CC_IMAGE_DEFAULT_MAX_PIXELS, &img, &err),
                      CC_EFORMAT, &err, want, "--max-pixels", "89478485", NULL);
     }
     /* Within the limit but the data is missing: an error, after allocating. */
     put_be32(png + 16, 2000);
     put_be32(png + 20, 1000);
     reseal_png(png, n);
-    expect_error("PNG claiming 2000x1000 with 9x7 of data", cc_image_decode(png, n, "short.png", 1u << 24, &img, &err),
+    tu_expect_error("PNG claiming 2000x1000 with 9x7 of data", cc_image_decode(png, n, "short.png", 1u << 24, &img, &err),
                  CC_EFORMAT, &err, "short.png", NULL);
     put_be32(png + 16, 0);
     reseal_png(png, n);
-    expect_error("PNG of width 0", cc_image_decode(png, n, "zero.png", 1000, &img, &err), CC_EFORMAT, &err,
+    tu_expect_error("PNG of width 0", cc_image_decode(png, n, "zero.png", 1000, &img, &err), CC_EFORMAT, &err,
                  "zero.png", NULL);
     free(png);
 
@@ -452,15 +442,15 @@ static void test_forged_sizes(void)
     size_t sof = find_sof(jpg, n);
     jpg[sof + 5] = 0xEA, jpg[sof + 6] = 0x60;  /* height 60000 */
     jpg[sof + 7] = 0xEA, jpg[sof + 8] = 0x60;  /* width 60000 */
-    expect_error("forged JPEG size", cc_image_decode(jpg, n, "forged.jpg", CC_IMAGE_DEFAULT_MAX_PIXELS, &img, &err),
+    tu_expect_error("forged JPEG size", cc_image_decode(jpg, n, "forged.jpg", CC_IMAGE_DEFAULT_MAX_PIXELS, &img, &err),
                  CC_EFORMAT, &err, "60000x60000", "3600000000", "--max-pixels", NULL);
     jpg[sof + 5] = 0x17, jpg[sof + 6] = 0x70;  /* 6000x6000: within a limit of 36M, 17x11 of data */
     jpg[sof + 7] = 0x17, jpg[sof + 8] = 0x70;
-    expect_error("JPEG claiming 6000x6000 with 17x11 of data",
+    tu_expect_error("JPEG claiming 6000x6000 with 17x11 of data",
                  cc_image_decode(jpg, n, "short.jpg", (size_t)6000 * 6000, &img, &err), CC_EFORMAT, &err,
                  "short.jpg", NULL);
     jpg[sof + 5] = 0, jpg[sof + 6] = 0;  /* height 0 */
-    expect_error("JPEG of height 0", cc_image_decode(jpg, n, "zero.jpg", 1000, &img, &err), CC_EFORMAT, &err,
+    tu_expect_error("JPEG of height 0", cc_image_decode(jpg, n, "zero.jpg", 1000, &img, &err), CC_EFORMAT, &err,
                  "zero.jpg", NULL);
     free(jpg);
 }
@@ -505,10 +495,10 @@ static void test_warnings(void)
     memcpy(buf, jpg, sof);
     memcpy(buf + sof, "\x01\x02\x03", 3);
     memcpy(buf + sof + 3, jpg + sof, n - sof);
-    expect_error("junk before SOF", cc_image_decode(buf, n + 3, "junk.jpg", 1u << 20, &img, &err), CC_EFORMAT, &err,
+    tu_expect_error("junk before SOF", cc_image_decode(buf, n + 3, "junk.jpg", 1u << 20, &img, &err), CC_EFORMAT, &err,
                  "junk.jpg", "damaged", "extraneous bytes", NULL);
     /* The last two bytes (EOI) missing: "Premature end of JPEG file". */
-    expect_error("JPEG without EOI", cc_image_decode(jpg, n - 2, "noeoi.jpg", 1u << 20, &img, &err), CC_EFORMAT, &err,
+    tu_expect_error("JPEG without EOI", cc_image_decode(jpg, n - 2, "noeoi.jpg", 1u << 20, &img, &err), CC_EFORMAT, &err,
                  "Premature end", NULL);
     free(jpg);
     free(buf);
@@ -525,7 +515,7 @@ static void test_warnings(void)
     /* The same damage in a critical chunk (IHDR's CRC): refused. */
     memcpy(buf, png, n);
     buf[29] ^= 1;
-    expect_error("IHDR CRC", cc_image_decode(buf, n, "crc.png", 1u << 20, &img, &err), CC_EFORMAT, &err, "crc.png",
+    tu_expect_error("IHDR CRC", cc_image_decode(buf, n, "crc.png", 1u << 20, &img, &err), CC_EFORMAT, &err, "crc.png",
                  "CRC", NULL);
     /* Junk after IEND: accepted, as every PNG reader does. */
     memcpy(buf, png, n);
@@ -533,7 +523,7 @@ static void test_warnings(void)
     tu_check(same_pixels("PNG + junk after IEND", buf, n + 4, DATA "rgb8.png"),
              "a PNG followed by junk after IEND is read as usual");
     /* IEND missing: all pixels arrived, still refused (a cut file). */
-    expect_error("PNG without IEND", cc_image_decode(png, n - 12, "noiend.png", 1u << 20, &img, &err), CC_EFORMAT,
+    tu_expect_error("PNG without IEND", cc_image_decode(png, n - 12, "noiend.png", 1u << 20, &img, &err), CC_EFORMAT,
                  &err, "noiend.png", "truncated", NULL);
     free(png);
     free(buf);

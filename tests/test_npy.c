@@ -28,15 +28,6 @@
 
 #define DATA "tests/data/npy/"
 
-static void expect_error(const char *what, cc_status st, cc_status want, const cc_error *err, ...)
-{
-    tu_check(st == want, "%s: status %d, want %d (message: %s)", what, st, want, st ? err->msg : "none");
-    va_list ap;
-    va_start(ap, err);
-    for (const char *w; (w = va_arg(ap, const char *));)
-        tu_check(st && strstr(err->msg, w) != NULL, "%s: message lacks '%s': %s", what, w, err->msg);
-    va_end(ap);
-}
 
 /* The arrays tests/gen_npy_fixtures.py saves, by the same formulas. */
 typedef struct {
@@ -144,7 +135,7 @@ static void test_numpy_files(const char *dir)
         float *data = (float *)&data;
         int shape[4], rank = 9;
         cc_error err;
-        expect_error(bad[i].file, cc_npy_read(path, &data, shape, &rank, &err), CC_EFORMAT, &err, bad[i].file,
+        tu_expect_error(bad[i].file, cc_npy_read(path, &data, shape, &rank, &err), CC_EFORMAT, &err, bad[i].file,
                      bad[i].says, NULL);
         tu_check(data == NULL && rank == 0, "%s: a failed read leaves data NULL and rank 0", bad[i].file);
     }
@@ -264,7 +255,7 @@ static void test_malformed(const char *dir)
                      cases[i].label, st ? err.msg : "wrong shape or values");
             free(data);
         } else {
-            expect_error(cases[i].label, st, CC_EFORMAT, &err, cases[i].says, NULL);
+            tu_expect_error(cases[i].label, st, CC_EFORMAT, &err, cases[i].says, NULL);
             tu_check(!data && !rank, "%s: failed read leaves data", cases[i].label);
         }
     }
@@ -275,39 +266,39 @@ static void test_malformed(const char *dir)
     int shape[4], rank;
     cc_error err;
     make(path, "\x93NUMPZ", 1, 0, -1, H(good), 24);
-    expect_error("bad magic", cc_npy_read(path, &data, shape, &rank, &err), CC_EFORMAT, &err, "\\x93NUMPY", NULL);
+    tu_expect_error("bad magic", cc_npy_read(path, &data, shape, &rank, &err), CC_EFORMAT, &err, "\\x93NUMPY", NULL);
     make(path, NULL, 4, 0, -1, H(good), 24);
-    expect_error("version 4.0", cc_npy_read(path, &data, shape, &rank, &err), CC_EFORMAT, &err, "version 4.0", NULL);
+    tu_expect_error("version 4.0", cc_npy_read(path, &data, shape, &rank, &err), CC_EFORMAT, &err, "version 4.0", NULL);
     make(path, NULL, 1, 1, -1, H(good), 24);
-    expect_error("version 1.1", cc_npy_read(path, &data, shape, &rank, &err), CC_EFORMAT, &err, "version 1.1", NULL);
+    tu_expect_error("version 1.1", cc_npy_read(path, &data, shape, &rank, &err), CC_EFORMAT, &err, "version 1.1", NULL);
     make(path, NULL, 0, 0, -1, H(good), 24);
-    expect_error("version 0.0", cc_npy_read(path, &data, shape, &rank, &err), CC_EFORMAT, &err, "version 0.0", NULL);
+    tu_expect_error("version 0.0", cc_npy_read(path, &data, shape, &rank, &err), CC_EFORMAT, &err, "version 0.0", NULL);
     make(path, NULL, 1, 0, 9000, H(good), 24);
-    expect_error("header past the end", cc_npy_read(path, &data, shape, &rank, &err), CC_EFORMAT, &err,
+    tu_expect_error("header past the end", cc_npy_read(path, &data, shape, &rank, &err), CC_EFORMAT, &err,
                  "past the end", "9000", NULL);
     make(path, NULL, 1, 0, 60000, H(good), 24);
-    expect_error("v1 header over 10000", cc_npy_read(path, &data, shape, &rank, &err), CC_EFORMAT, &err, "60000",
+    tu_expect_error("v1 header over 10000", cc_npy_read(path, &data, shape, &rank, &err), CC_EFORMAT, &err, "60000",
                  "10000", NULL);
     make(path, NULL, 2, 0, 0xFFFFFFFFll, H(good), 24);
-    expect_error("v2 header of 4 GB", cc_npy_read(path, &data, shape, &rank, &err), CC_EFORMAT, &err, "4294967295",
+    tu_expect_error("v2 header of 4 GB", cc_npy_read(path, &data, shape, &rank, &err), CC_EFORMAT, &err, "4294967295",
                  "10000", NULL);
     make(path, NULL, 1, 0, 40, H(good), 24);  /* the header ends inside the dict */
-    expect_error("header length too short", cc_npy_read(path, &data, shape, &rank, &err), CC_EFORMAT, &err,
+    tu_expect_error("header length too short", cc_npy_read(path, &data, shape, &rank, &err), CC_EFORMAT, &err,
                  ".npy header", NULL);
     make(path, NULL, 1, 0, -1, "", 0, 0);
-    expect_error("nothing after the length", cc_npy_read(path, &data, shape, &rank, &err), CC_EFORMAT, &err,
+    tu_expect_error("nothing after the length", cc_npy_read(path, &data, shape, &rank, &err), CC_EFORMAT, &err,
                  "expected '{'", NULL);
     tu_write_file(path, "\x93NUMPY\x01", 7);
-    expect_error("7 bytes", cc_npy_read(path, &data, shape, &rank, &err), CC_EFORMAT, &err, "too short", NULL);
+    tu_expect_error("7 bytes", cc_npy_read(path, &data, shape, &rank, &err), CC_EFORMAT, &err, "too short", NULL);
     tu_write_file(path, "\x93NUMPY\x02\x00\x10\x00\x00", 11);
-    expect_error("v2 in 11 bytes", cc_npy_read(path, &data, shape, &rank, &err), CC_EFORMAT, &err,
+    tu_expect_error("v2 in 11 bytes", cc_npy_read(path, &data, shape, &rank, &err), CC_EFORMAT, &err,
                  "too short for a version 2", NULL);
     tu_write_file(path, "", 0);
-    expect_error("empty file", cc_npy_read(path, &data, shape, &rank, &err), CC_EFORMAT, &err, "0 bytes", NULL);
-    expect_error("a directory", cc_npy_read(dir, &data, shape, &rank, &err), CC_EIO, &err, "directory", NULL);
-    expect_error("missing", cc_npy_read(tu_path(dir, "nope.npy"), &data, shape, &rank, &err), CC_EIO, &err,
+    tu_expect_error("empty file", cc_npy_read(path, &data, shape, &rank, &err), CC_EFORMAT, &err, "0 bytes", NULL);
+    tu_expect_error("a directory", cc_npy_read(dir, &data, shape, &rank, &err), CC_EIO, &err, "directory", NULL);
+    tu_expect_error("missing", cc_npy_read(tu_path(dir, "nope.npy"), &data, shape, &rank, &err), CC_EIO, &err,
                  strerror(ENOENT), NULL);
-    expect_error("NULL data", cc_npy_read(path, NULL, shape, &rank, &err), CC_EINVAL, &err, NULL);
+    tu_expect_error("NULL data", cc_npy_read(path, NULL, shape, &rank, &err), CC_EINVAL, &err, NULL);
 
     /* '<f8' beyond float. */
     static const char f8[] = "{'descr': '<f8', 'fortran_order': False, 'shape': (2,)}\n";
@@ -327,7 +318,7 @@ static void test_malformed(const char *dir)
             file[n++] = (unsigned char)(u >> (8 * b));
     }
     tu_write_file(path, file, n);
-    expect_error("f8 -1e300", cc_npy_read(path, &data, shape, &rank, &err), CC_EFORMAT, &err, "element 1",
+    tu_expect_error("f8 -1e300", cc_npy_read(path, &data, shape, &rank, &err), CC_EFORMAT, &err, "element 1",
                  "beyond the range of float", NULL);
     unlink(path);
 }
@@ -416,18 +407,18 @@ static void test_write(const char *dir)
     }
     const float one[4] = {1, 2, 3, 4};
     cc_error err;
-    expect_error("rank 0", cc_npy_write(path, one, (const int[]){1}, 0, &err), CC_EINVAL, &err, "rank 0", "1..4",
+    tu_expect_error("rank 0", cc_npy_write(path, one, (const int[]){1}, 0, &err), CC_EINVAL, &err, "rank 0", "1..4",
                  NULL);
-    expect_error("rank 5", cc_npy_write(path, one, (const int[]){1, 1, 1, 1, 1}, 5, &err), CC_EINVAL, &err,
+    tu_expect_error("rank 5", cc_npy_write(path, one, (const int[]){1, 1, 1, 1, 1}, 5, &err), CC_EINVAL, &err,
                  "rank 5", NULL);
-    expect_error("dimension 0", cc_npy_write(path, one, (const int[]){2, 0}, 2, &err), CC_EINVAL, &err,
+    tu_expect_error("dimension 0", cc_npy_write(path, one, (const int[]){2, 0}, 2, &err), CC_EINVAL, &err,
                  "dimension 1 is 0", NULL);
-    expect_error("dimension -3", cc_npy_write(path, one, (const int[]){-3}, 1, &err), CC_EINVAL, &err, "-3", NULL);
-    expect_error("2^32 elements", cc_npy_write(path, one, (const int[]){65536, 65536}, 2, &err), CC_EINVAL, &err,
+    tu_expect_error("dimension -3", cc_npy_write(path, one, (const int[]){-3}, 1, &err), CC_EINVAL, &err, "-3", NULL);
+    tu_expect_error("2^32 elements", cc_npy_write(path, one, (const int[]){65536, 65536}, 2, &err), CC_EINVAL, &err,
                  "limit", NULL);
-    expect_error("NULL data", cc_npy_write(path, NULL, (const int[]){4}, 1, &err), CC_EINVAL, &err, "NULL", NULL);
-    expect_error("NULL shape", cc_npy_write(path, one, NULL, 1, &err), CC_EINVAL, &err, NULL);
-    expect_error("missing directory", cc_npy_write(tu_path(dir, "no/x.npy"), one, (const int[]){4}, 1, &err), CC_EIO,
+    tu_expect_error("NULL data", cc_npy_write(path, NULL, (const int[]){4}, 1, &err), CC_EINVAL, &err, "NULL", NULL);
+    tu_expect_error("NULL shape", cc_npy_write(path, one, NULL, 1, &err), CC_EINVAL, &err, NULL);
+    tu_expect_error("missing directory", cc_npy_write(tu_path(dir, "no/x.npy"), one, (const int[]){4}, 1, &err), CC_EIO,
                  &err, "no/x.npy", strerror(ENOENT), NULL);
 
     /* A write that fails half way leaves the old file whole. */
@@ -442,7 +433,7 @@ static void test_write(const char *dir)
     struct rlimit lim = {20000, old.rlim_max};
     void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
     if (setrlimit(RLIMIT_FSIZE, &lim) == 0) {
-        expect_error("write past a 20000-byte file limit", cc_npy_write(path, big, (const int[]){100000}, 1, &err),
+        tu_expect_error("write past a 20000-byte file limit", cc_npy_write(path, big, (const int[]){100000}, 1, &err),
                      CC_EIO, &err, "rt.npy", NULL);
         setrlimit(RLIMIT_FSIZE, &old);
     } else {

@@ -104,6 +104,16 @@ void tu_check(int ok, const char *fmt, ...)
     va_end(ap);
 }
 
+void tu_expect_error(const char *what, cc_status st, cc_status want, const cc_error *err, ...)
+{
+    tu_check(st == want, "%s: status %d, want %d (message: %s)", what, st, want, st ? err->msg : "none");
+    va_list ap;
+    va_start(ap, err);
+    for (const char *w; (w = va_arg(ap, const char *));)
+        tu_check(st && strstr(err->msg, w) != NULL, "%s: message lacks '%s': %s", what, w, err->msg);
+    va_end(ap);
+}
+
 int tu_finish(const char *name)
 {
     printf("%s: %d passed, %d failed\n", name, checks_passed, checks_failed);

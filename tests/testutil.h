@@ -32,6 +32,9 @@ void tu_check(int ok, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
+/* Checks that a call failed with status want and that its message names every
+ * one of the NULL-ended words that follow err. */
+void tu_expect_error(const char *what, cc_status st, cc_status want, const cc_error *err, ...);
 /* Prints "<name>: N passed, N failed" and returns the process exit code. */
 int tu_finish(const char *name);
 
