@@ -172,7 +172,7 @@ help:
 	@echo "make test-c     the C tests only (no Python needed)"
 	@echo "make asan       the same under AddressSanitizer + UndefinedBehaviorSanitizer"
 	@echo "make fuzz       fuzz the model reader for FUZZ_TIME=$(FUZZ_TIME) seconds (clang, libFuzzer)"
-	@echo "make fixtures   regenerate tests/fixtures with PyTorch ($(PYTHON))"
+	@echo "make fixtures   regenerate tests/fixtures and tests/data with PyTorch, numpy, OpenCV, PIL ($(PYTHON))"
 	@echo "make deps       apt-get install what is missing: $(DEBS)"
 	@echo "make install    PREFIX=/usr/local: libraries, cnncam.h, cnncam, pkg-config file"
 	@echo "make clean      remove build/"
