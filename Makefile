@@ -21,7 +21,7 @@ CPPFLAGS := -Iinclude -I. -D_POSIX_C_SOURCE=200809L -MMD -MP $(BLAS_CFLAGS)
 ALLFLAGS  = $(WARN) $(CFLAGS) $(SAN) -fPIC
 # libpng and libjpeg(-turbo) for io/ (image files).
 IMG_LIBS    := $(shell pkg-config --libs libpng 2>/dev/null || echo -lpng) -ljpeg
-LDLIBS   := $(BLAS_LIBS) $(IMG_LIBS) -lm
+LDLIBS   := $(BLAS_LIBS) $(IMG_LIBS) -lpthread -lm
 
 ENGINE_SRC := $(wildcard layers/*.c engine/*.c autograd/*.c)
 LIB_SRC    := $(ENGINE_SRC) $(wildcard gradcam/*.c weights/*.c io/*.c)
@@ -99,6 +99,7 @@ test-py: all $(TEST_TOOLS)
 	$(PYTHON) tests/test_converter.py
 	$(PYTHON) tests/test_models.py
 	$(PYTHON) tests/test_install.py
+	$(PYTHON) tests/test_cli.py
 
 # The whole C test suite again under AddressSanitizer + UndefinedBehaviorSanitizer.
 asan:

@@ -116,13 +116,14 @@ int cnncam_model_find_class(const cnncam_model *m, const char *name, char *err, 
                  m->classes, m->classes - 1);
         return -1;
     }
-    for (int i = 0; i < m->nlabels; i++)  /* a full label wins */
-        if (!strcasecmp(m->labels[i], name))
-            return i;
+    /* A full label wins over a synonym ("crane" is two full labels: ambiguous). */
+    int full = 0;
+    for (int i = 0; i < m->nlabels; i++)
+        full += !strcasecmp(m->labels[i], name);
     int found = -1, count = 0;
     char list[256] = "";
     for (int i = 0; i < m->nlabels; i++)
-        if (names_match(m->labels[i], name)) {
+        if (full ? !strcasecmp(m->labels[i], name) : names_match(m->labels[i], name)) {
             if (count++ == 0)
                 found = i;
             size_t used = strlen(list);

@@ -35,6 +35,7 @@ import warnings
 
 import numpy as np
 import torch
+import torchvision
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONVERT = os.path.join(ROOT, "tools", "cnncam-convert")
@@ -171,7 +172,7 @@ def article_case(arch):
         layer, resize, crop, interp = ARTICLE[arch]
         md = m.metadata
         check(md["arch"] == arch and md["classes"] == 1000 and len(md["labels"]) == 1000, "arch/classes/labels")
-        check(md["labels"][281] == "tabby", "labels[281] is %r" % md["labels"][281])
+        check(md["labels"][281] == "tabby, tabby cat", "labels[281] is %r" % md["labels"][281])
         check(md["gradcam.layer"] == layer, "gradcam.layer %r, expected %r" % (md["gradcam.layer"], layer))
         check((md["eval.resize"], md["eval.crop"], md["eval.interpolation"]) == (resize, crop, interp),
               "eval recipe %r" % ((md["eval.resize"], md["eval.crop"], md["eval.interpolation"]),))
@@ -227,6 +228,21 @@ def nurse_doctor_own_parameters():
 
 
 # ---- names and aliases --------------------------------------------------------------
+
+@case
+def imagenet_labels_in_torchvision_order():
+    """The stored full names ("tabby, tabby cat") line up with torchvision's
+    categories: each of torchvision's names is one of the synonyms of the same
+    line, but for the two it renamed to tell them apart."""
+    m = ccm.read(out("resnet34.ccm"))
+    labels = m.metadata["labels"]
+    cats = torchvision.models.ResNet34_Weights.IMAGENET1K_V1.meta["categories"]
+    check(len(labels) == 1000 and labels[281] == "tabby, tabby cat", "labels[281] = %r" % labels[281])
+    odd = [(i, c, l) for i, (c, l) in enumerate(zip(cats, labels))
+           if c.lower() not in [n.strip().lower() for n in l.split(",")]]
+    check([i for i, _, _ in odd] == [134, 639], "labels out of torchvision's order: %s" % odd[:5])
+    return "1000 full names, aligned with torchvision's categories"
+
 
 @case
 def basicblock_names_and_aliases():

@@ -217,6 +217,19 @@ def choose_layer(args, arch, g):
     return layer
 
 
+def imagenet_labels():
+    """The 1000 ImageNet-1k class names in full WordNet form ("tabby, tabby cat"), as
+    the article's class list and Caffe's synset_words have them, so a user can name a
+    class by any of its synonyms. The file is OpenCV's sample data
+    (classification_classes_ILSVRC2012.txt, Debian's opencv-doc); its order is
+    torchvision's (checked by tests/test_converter.py)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "imagenet_classes.txt")
+    with open(path, encoding="utf-8") as f:
+        labels = f.read().splitlines()
+    assert len(labels) == 1000, path
+    return labels
+
+
 def build_metadata(args, arch, source, release, exact, g, layer, note):
     classes = g.shapes[g.names()[g.output]][1]
     rec = models.recipe(release) if release is not None else None
@@ -225,11 +238,10 @@ def build_metadata(args, arch, source, release, exact, g, layer, note):
         if len(labels) != classes:
             raise ConvertError("--labels %s has %d labels; the model has %d classes"
                                % (args.labels, len(labels), classes))
-    elif rec and len(rec["categories"]) == classes:
-        labels = rec["categories"]
     elif classes == 1000:
-        note("1000 classes and no --labels: storing the ImageNet class names")
-        labels = models.recipe(models.releases("resnet50")[0])["categories"]
+        if not (rec and len(rec["categories"]) == classes):
+            note("1000 classes and no --labels: storing the ImageNet class names")
+        labels = imagenet_labels()
     else:
         raise ConvertError("the model has %d classes: pass --labels FILE with one name per line" % classes)
     meta = [("arch", STRING, arch), ("source.file", STRING, source[0]),

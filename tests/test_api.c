@@ -1,0 +1,303 @@
+/* tests/test_api.c — include/cnncam.h as a C user meets it, on a small model
+ * written here with the weights writer:
+ *   features.0 conv 3->6 k3 p1, features.1 relu, features.2 conv 6->8 k3 s2 p1,
+ *   features.3 relu ("features" names it), avgpool (global), flatten,
+ *   classifier linear 8->4.
+ * Since the head is a global average pool and a linear layer, dy^c/dA at
+ * "features" is exactly W[c,k] / (h*w) everywhere: a hand-derived reference
+ * for the gradient and the channel weights. Also: class lookup, errors and
+ * their messages, call order, batches equal one-by-one runs, several classes
+ * after one forward, and four threads sharing one model giving bit-identical
+ * maps. */
+#include "cnncam.h"
+#include "testutil.h"
+#include "weights/model.h"
+#include "weights/writer.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum { C1 = 6, C2 = 8, NCLS = 4, H = 13, W = 11 };
+static const char *const LABELS[NCLS] = {"tabby, tabby cat", "dog", "crane", "crane"};
+static char model_path[64];
+
+static float conv1_w[C1 * 3 * 9], conv1_b[C1], conv2_w[C2 * C1 * 9], fc_w[NCLS * C2], fc_b[NCLS];
+
+static void write_model(void)
+{
+    tu_rng rng = {77};
+    float *all[] = {conv1_w, conv1_b, conv2_w, fc_w, fc_b};
+    const size_t sizes[] = {C1 * 3 * 9, C1, C2 * C1 * 9, NCLS * C2, NCLS};
+    for (int t = 0; t < 5; t++)
+        for (size_t i = 0; i < sizes[t]; i++)
+            all[t][i] = (float)tu_uniform(&rng, -0.5, 0.5);
+    cc_model_writer *w = cc_writer_create();
+    const double mean[3] = {0.485, 0.456, 0.406}, std[3] = {0.229, 0.224, 0.225};
+    cc_writer_meta_string(w, "arch", "api-test");
+    cc_writer_meta_int(w, "classes", NCLS);
+    cc_writer_meta_strings(w, "labels", LABELS, NCLS);
+    cc_writer_meta_floats(w, "input.mean", mean, 3);
+    cc_writer_meta_floats(w, "input.std", std, 3);
+    cc_writer_meta_string(w, "gradcam.layer", "features");
+    cc_writer_tensor(w, "features.0.weight", CC_DTYPE_F32, cc_shape4(C1, 3, 3, 3), conv1_w);
+    cc_writer_tensor(w, "features.0.bias", CC_DTYPE_F32, (cc_shape){1, {C1}}, conv1_b);
+    cc_writer_tensor(w, "features.2.weight", CC_DTYPE_F32, cc_shape4(C2, C1, 3, 3), conv2_w);
+    cc_writer_tensor(w, "classifier.weight", CC_DTYPE_F32, cc_shape2(NCLS, C2), fc_w);
+    cc_writer_tensor(w, "classifier.bias", CC_DTYPE_F32, (cc_shape){1, {NCLS}}, fc_b);
+    const double k3[] = {3}, p1[] = {1}, s2[] = {2}, one[] = {1};
+    const cc_writer_attr conv1_attrs[] = {{"kernel_size", k3, 1}, {"padding", p1, 1}};
+    const cc_writer_attr conv2_attrs[] = {{"kernel_size", k3, 1}, {"padding", p1, 1}, {"stride", s2, 1}};
+    const cc_writer_attr pool_attrs[] = {{"output_size", one, 1}};
+    const cc_writer_attr flat_attrs[] = {{"start_dim", one, 1}};
+    const cc_writer_param conv1_p[] = {{"weight", "features.0.weight"}, {"bias", "features.0.bias"}};
+    const cc_writer_param conv2_p[] = {{"weight", "features.2.weight"}};
+    const cc_writer_param fc_p[] = {{"weight", "classifier.weight"}, {"bias", "classifier.bias"}};
+    int x = cc_writer_input(w, "input");
+    int c1 = cc_writer_node(w, "features.0", "conv2d", &x, 1, conv1_p, 2, conv1_attrs, 2);
+    int r1 = cc_writer_node(w, "features.1", "relu", &c1, 1, NULL, 0, NULL, 0);
+    int c2 = cc_writer_node(w, "features.2", "conv2d", &r1, 1, conv2_p, 1, conv2_attrs, 3);
+    int r2 = cc_writer_node(w, "features.3", "relu", &c2, 1, NULL, 0, NULL, 0);
+    int pool = cc_writer_node(w, "avgpool", "adaptive_avgpool2d", &r2, 1, NULL, 0, pool_attrs, 1);
+    int flat = cc_writer_node(w, "flatten", "flatten", &pool, 1, NULL, 0, flat_attrs, 1);
+    int fc = cc_writer_node(w, "classifier", "linear", &flat, 1, fc_p, 2, NULL, 0);
+    cc_writer_output(w, fc);
+    cc_writer_alias(w, "features", r2);
+    snprintf(model_path, sizeof model_path, "/tmp/cnncam-test-api-%d.ccm", (int)getpid());
+    cc_error err;
+    if (cc_writer_to_file(w, model_path, &err)) {
+        fprintf(stderr, "cannot write the test model: %s\n", err.msg);
+        exit(3);
+    }
+    cc_writer_free(w);
+}
+
+static unsigned char *photo(int seed)
+{
+    unsigned char *rgb = tu_alloc((size_t)H * W * 3);
+    tu_rng rng = {(uint64_t)seed};
+    for (int i = 0; i < H * W * 3; i++)
+        rgb[i] = (unsigned char)(tu_next(&rng) & 255);
+    return rgb;
+}
+
+static void check_model_queries(const cnncam_model *m)
+{
+    char err[256];
+    tu_check(cnncam_model_classes(m) == NCLS, "classes %d", cnncam_model_classes(m));
+    tu_check(!strcmp(cnncam_model_label(m, 1), "dog") && !cnncam_model_label(m, 4) && !cnncam_model_label(m, -1),
+             "labels");
+    tu_check(cnncam_model_find_class(m, "2", err, sizeof err) == 2, "class by index");
+    tu_check(cnncam_model_find_class(m, "Tabby", err, sizeof err) == 0, "class by synonym, any case");
+    tu_check(cnncam_model_find_class(m, "tabby, tabby cat", err, sizeof err) == 0, "class by full label");
+    tu_check(cnncam_model_find_class(m, "crane", err, sizeof err) == -2 && strstr(err, "2 'crane', 3 'crane'"),
+             "ambiguous class: %s", err);
+    tu_check(cnncam_model_find_class(m, "4", err, sizeof err) == -1 && strstr(err, "out of range"),
+             "class out of range: %s", err);
+    tu_check(cnncam_model_find_class(m, "cat", err, sizeof err) == -1 && strstr(err, "no class"),
+             "unknown class: %s", err);
+    tu_check(cnncam_model_has_layer(m, "features.2") && cnncam_model_has_layer(m, "features") &&
+                 cnncam_model_has_layer(m, "input") && !cnncam_model_has_layer(m, "features.9"),
+             "has_layer");
+    tu_check(!strcmp(cnncam_model_default_layer(m), "features"), "default layer");
+    float mean[3], std[3];
+    cnncam_model_normalization(m, mean, std);
+    tu_check(mean[1] == 0.456f && std[2] == 0.225f, "normalisation");
+
+    /* (u8 / 255 - mean) / std, each step in float32, as torchvision. */
+    unsigned char *rgb = photo(1);
+    float *x = tu_alloc(sizeof(float) * 3 * H * W);
+    tu_check(cnncam_preprocess(m, rgb, W, H, x) == CNNCAM_OK, "preprocess");
+    int same = 1;
+    for (int c = 0; c < 3; c++)
+        for (int i = 0; i < H * W; i++) {
+            volatile float v = (float)rgb[i * 3 + c] / 255.0f;
+            v = v - mean[c];
+            v = v / std[c];
+            same &= x[c * H * W + i] == v;
+        }
+    tu_check(same, "preprocess is (u8 / 255 - mean) / std in float32");
+    free(rgb);
+    free(x);
+}
+
+static void check_errors(const cnncam_model *m)
+{
+    cnncam_ctx *ctx = cnncam_ctx_create(m);
+    float map[H * W];
+    int c = 0;
+    tu_check(cnncam_gradcam(ctx, &c, map) == CNNCAM_ESTATE && strstr(cnncam_ctx_error(ctx), "forward first"),
+             "gradcam before forward: %s", cnncam_ctx_error(ctx));
+    const char *bad[1] = {"features.9"};
+    tu_check(cnncam_ctx_set_layers(ctx, bad, 1) == CNNCAM_EINVAL &&
+                 strstr(cnncam_ctx_error(ctx), "nearest: features"),
+             "unknown layer: %s", cnncam_ctx_error(ctx));
+    const char *logits[1] = {"classifier"};
+    tu_check(cnncam_ctx_set_layers(ctx, logits, 1) == CNNCAM_EINVAL, "the logits as a layer");
+    const char *flat[1] = {"flatten"};
+    float *x = tu_alloc(sizeof(float) * 3 * H * W);
+    tu_check(cnncam_ctx_set_layers(ctx, flat, 1) == CNNCAM_OK && cnncam_forward(ctx, x, 1, H, W) == CNNCAM_EINVAL &&
+                 strstr(cnncam_ctx_error(ctx), "rank 2"),
+             "a rank-2 layer: %s", cnncam_ctx_error(ctx));
+    const char *good[1] = {"features"};
+    cnncam_ctx_set_layers(ctx, good, 1);
+    tu_check(cnncam_forward(ctx, x, 1, 0, W) == CNNCAM_EINVAL, "empty input");
+    tu_check(cnncam_forward(ctx, x, 1, 2, 2) == CNNCAM_OK, "a 2x2 input plans");
+    c = NCLS;
+    tu_check(cnncam_gradcam(ctx, &c, map) == CNNCAM_EINVAL && strstr(cnncam_ctx_error(ctx), "out of range"),
+             "class out of range: %s", cnncam_ctx_error(ctx));
+    tu_check(cnncam_ctx_set_threads(ctx, 0) == CNNCAM_EINVAL, "zero threads");
+    unsigned char rgb[12] = {0}, out[12];
+    tu_check(cnncam_overlay(rgb, 2, 2, map, CNNCAM_OVERLAY_CLEAN, 1.5f, out) == CNNCAM_EINVAL, "alpha > 1");
+    char err[256];
+    cnncam_model *none;
+    tu_check(cnncam_model_load("/nonexistent.ccm", &none, err, sizeof err) != CNNCAM_OK && !none &&
+                 strstr(err, "/nonexistent.ccm"),
+             "missing model: %s", err);
+    free(x);
+    cnncam_ctx_free(ctx);
+}
+
+/* The gradient at "features" is W[c,k] / (h*w): the head is a mean and a linear map. */
+static void check_gradients(const cnncam_model *m)
+{
+    cnncam_ctx *ctx = cnncam_ctx_create(m);
+    unsigned char *rgb = photo(2);
+    float *x = tu_alloc(sizeof(float) * 3 * H * W), map[H * W];
+    cnncam_preprocess(m, rgb, W, H, x);
+    cnncam_forward(ctx, x, 1, H, W);
+    int C, h, w;
+    cnncam_layer_shape(ctx, 0, &C, &h, &w);
+    tu_check(C == C2 && h == 7 && w == 6, "features is %dx%dx%d, expected 8x7x6", C, h, w);
+    for (int c = 0; c < NCLS; c++) {
+        tu_check(cnncam_gradcam(ctx, &c, map) == CNNCAM_OK, "gradcam class %d", c);
+        const float *g = cnncam_gradient(ctx, 0, 0), *alpha = cnncam_channel_weights(ctx, 0, 0);
+        double *want = tu_alloc(sizeof(double) * C * h * w), want_alpha[C2];
+        for (int k = 0; k < C; k++) {
+            want_alpha[k] = (double)fc_w[c * C2 + k] / (h * w);
+            for (int i = 0; i < h * w; i++)
+                want[k * h * w + i] = want_alpha[k];
+        }
+        char what[64];
+        snprintf(what, sizeof what, "dy%d/dA at features", c);
+        tu_close(what, g, want, (size_t)C * h * w, 1e-7, 1e-6);
+        snprintf(what, sizeof what, "channel weights of class %d", c);
+        tu_close(what, alpha, want_alpha, C, 1e-7, 1e-6);
+        /* The raw map is ReLU(sum_k alpha_k A_k) over the activations the API reports. */
+        const float *A = cnncam_activation(ctx, 0, 0), *raw = cnncam_raw_map(ctx, 0, 0);
+        double want_raw[7 * 6];
+        for (int i = 0; i < h * w; i++) {
+            double s = 0;
+            for (int k = 0; k < C; k++)
+                s += want_alpha[k] * A[k * h * w + i];
+            want_raw[i] = s > 0 ? s : 0;
+        }
+        snprintf(what, sizeof what, "raw map of class %d", c);
+        tu_close(what, raw, want_raw, (size_t)h * w, 1e-6, 1e-5);
+        float lo = map[0], hi = map[0];
+        for (int i = 0; i < H * W; i++)
+            lo = map[i] < lo ? map[i] : lo, hi = map[i] > hi ? map[i] : hi;
+        tu_check(lo >= 0 && (hi == 0 || (hi > 0.9999f && hi < 1)), "class %d map spans [%g, %g]", c, lo, hi);
+        free(want);
+    }
+    free(rgb);
+    free(x);
+    cnncam_ctx_free(ctx);
+}
+
+/* A batch of two equals two runs of one; classes after one forward equal fresh forwards. */
+static void check_batches(const cnncam_model *m)
+{
+    cnncam_ctx *ctx = cnncam_ctx_create(m);
+    float *x = tu_alloc(sizeof(float) * 2 * 3 * H * W), maps[2 * H * W], one[H * W];
+    for (int i = 0; i < 2; i++) {
+        unsigned char *rgb = photo(10 + i);
+        cnncam_preprocess(m, rgb, W, H, x + (size_t)i * 3 * H * W);
+        free(rgb);
+    }
+    const int classes[2] = {1, 3};
+    cnncam_forward(ctx, x, 2, H, W);
+    cnncam_gradcam(ctx, classes, maps);
+    for (int i = 0; i < 2; i++) {
+        cnncam_forward(ctx, x + (size_t)i * 3 * H * W, 1, H, W);
+        cnncam_gradcam(ctx, &classes[i], one);
+        tu_check(!memcmp(one, maps + (size_t)i * H * W, sizeof one), "batch image %d differs from its own run", i);
+    }
+    /* After one forward, class 0 then class 2 equals class 2 after a fresh forward. */
+    int c0 = 0, c2 = 2;
+    cnncam_forward(ctx, x, 1, H, W);
+    cnncam_gradcam(ctx, &c0, one);
+    cnncam_gradcam(ctx, &c2, one);
+    cnncam_forward(ctx, x, 1, H, W);
+    cnncam_gradcam(ctx, &c2, maps);
+    tu_check(!memcmp(one, maps, sizeof one), "second class after one forward differs from a fresh run");
+    free(x);
+    cnncam_ctx_free(ctx);
+}
+
+typedef struct {
+    const cnncam_model *m;
+    const float *x;
+    float map[H * W];
+    int ok;
+} worker;
+
+static void *work(void *arg)
+{
+    worker *wk = arg;
+    cnncam_ctx *ctx = cnncam_ctx_create(wk->m);
+    wk->ok = ctx != NULL;
+    for (int r = 0; r < 20 && wk->ok; r++) {
+        int c = r % NCLS;
+        wk->ok = !cnncam_forward(ctx, wk->x, 1, H, W) && !cnncam_gradcam(ctx, &c, wk->map);
+    }
+    cnncam_ctx_free(ctx);
+    return NULL;
+}
+
+/* Four threads, four contexts, one model: each ends with class 3's map, bit-identical. */
+static void check_threads(const cnncam_model *m)
+{
+    unsigned char *rgb = photo(3);
+    float *x = tu_alloc(sizeof(float) * 3 * H * W), want[H * W];
+    cnncam_preprocess(m, rgb, W, H, x);
+    cnncam_ctx *ctx = cnncam_ctx_create(m);
+    int c = 3;
+    cnncam_forward(ctx, x, 1, H, W);
+    cnncam_gradcam(ctx, &c, want);
+    cnncam_ctx_free(ctx);
+    worker wk[4];
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++) {
+        wk[i] = (worker){.m = m, .x = x};
+        pthread_create(&t[i], NULL, work, &wk[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        tu_check(wk[i].ok && !memcmp(wk[i].map, want, sizeof want), "thread %d's map differs", i);
+    }
+    free(rgb);
+    free(x);
+}
+
+int main(void)
+{
+    write_model();
+    char err[256];
+    cnncam_model *m;
+    if (cnncam_model_load(model_path, &m, err, sizeof err)) {
+        fprintf(stderr, "FAIL loading the test model: %s\n", err);
+        return 1;
+    }
+    check_model_queries(m);
+    check_errors(m);
+    check_gradients(m);
+    check_batches(m);
+    check_threads(m);
+    cnncam_model_free(m);
+    unlink(model_path);
+    return tu_finish("api");
+}
