@@ -14,6 +14,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -76,6 +77,7 @@ static const char cam_usage[] =
     "      --max-pixels N    refuse larger images (default 64000000)\n"
     "      --jpeg-quality Q  quality of .jpg outputs (default 95)\n"
     "      --threads N       threads for the math (default 1)\n"
+    "  -h, --help            this text\n"
     "\n"
     "Several images, or --top K > 1: output names get the image's name and the\n"
     "class before the extension: -o cam.png with cat.jpg and dog.jpg gives\n"
@@ -220,12 +222,21 @@ static int parse_options(int argc, char **argv, int predict_only, options *o)
         }
 #undef TAKES_VALUE
     }
+    if (o->out) {  /* a bad name is known before any image runs */
+        const char *slash = strrchr(o->out, '/'), *dot = strrchr(o->out, '.');
+        if (!dot || (slash && dot < slash) ||
+            (strcasecmp(dot, ".png") && strcasecmp(dot, ".jpg") && strcasecmp(dot, ".jpeg")))
+            return usage_error("-o '%s': the overlay is a picture; end the name in .png, .jpg or .jpeg", o->out);
+    }
     if (!o->model)
         return usage_error("%s", "which model? (-m MODEL.ccm)");
     if (!o->nimages)
         return usage_error("%s", "no image given");
     if (o->class_name && o->top)
         return usage_error("%s", "-c and --top exclude each other: one names the class, the other ranks them");
+    if (o->nlayers && !strcmp(o->layers[0], "input") && (o->weights_out || o->raw_out))
+        return usage_error("%s", "--weights-out and --raw-out need a Grad-CAM layer first: -l input "
+                           "(gradient saliency) has no channel weights and no raw map");
     if ((o->resize || o->crop_h) && o->torchvision_eval)
         return usage_error("%s", "--torchvision-eval sets resize and crop itself; drop --resize/--crop");
     return EXIT_OK;
@@ -336,11 +347,23 @@ static int load_input(const options *o, const cnncam_model *m, const char *path,
         }
         int off = rank - 3;
         if ((rank != 3 && rank != 4) || (rank == 4 && shape[0] != 1) || shape[off] != 3) {
-            snprintf(in->err, sizeof in->err, "%s: a .npy input must be float32 3xHxW or 1x3xHxW", path);
+            char got[96] = "";
+            for (int d = 0; d < rank; d++) {
+                size_t used = strlen(got);
+                snprintf(got + used, sizeof got - used, "%s%d", d ? "x" : "", shape[d]);
+            }
+            snprintf(in->err, sizeof in->err, "%s: the array is %s; a .npy input must be 3xHxW or 1x3xHxW",
+                     path, got);
             return 0;
         }
         in->is_tensor = 1;
         in->H = shape[off + 1], in->W = shape[off + 2];
+        if ((size_t)in->H * (size_t)in->W > o->max_pixels) {
+            snprintf(in->err, sizeof in->err, "%s: the tensor is %dx%d = %zu pixels, more than the limit of %zu; "
+                     "raise it with --max-pixels", path, in->W, in->H, (size_t)in->H * (size_t)in->W,
+                     o->max_pixels);
+            return 0;
+        }
         return 1;
     }
     if (cc_image_read(path, o->max_pixels, &in->rgb, &err)) {
@@ -500,7 +523,9 @@ static int run_image(const options *o, const cnncam_model *m, cnncam_ctx *ctx, i
                      const char *image_part, float *logits_rows, char *err, size_t len)
 {
     const char *path = o->images[idx];
-    const int classes = cnncam_model_classes(m), explain = !o->top || o->out || o->cam_out;
+    const int classes = cnncam_model_classes(m),
+              explain = !o->top || o->out || o->cam_out || o->act_out || o->grad_out || o->weights_out ||
+                        o->raw_out;
     double ms[4] = {0}, t = now_ms();
     input in;
     memset(&in, 0, sizeof in);

@@ -7,7 +7,11 @@ that selects channels):
 
 example1(): input channel 0 is the article's X (3x3); conv 3->1, 2x2, no bias,
             weight [[1,0],[1,2]] on channel 0 and zeros on channels 1 and 2;
-            flatten; linear 4->2, no bias, [[0,1,0,1],[1,0,1,1]].
+            adaptive average pool to 2x2; flatten; linear 4->2, no bias,
+            [[0,1,0,1],[1,0,1,1]]. The pool is the identity on the 2x2 conv
+            output of a 3x3 input (value and gradient); it is there because
+            the converter traces every model at 224x224, where the conv output
+            must still flatten to 4.
             Conv out [[4,7],[5,6]], logits [13,15]; from logit 0,
             d/d(conv out) = [[0,1],[0,1]] and d/dX = [[0,1,0],[0,2,2],[0,1,2]].
 example2(): input channels 0 and 1 are the article's A1 and A2 (3x3); a 1x1
@@ -30,6 +34,7 @@ class Example1(nn.Module):
     def __init__(self):
         super().__init__()
         self.conv = nn.Conv2d(3, 1, 2, bias=False)
+        self.pool = nn.AdaptiveAvgPool2d(2)
         self.flatten = nn.Flatten()
         self.fc = nn.Linear(4, 2, bias=False)
         with torch.no_grad():
@@ -38,7 +43,7 @@ class Example1(nn.Module):
             self.fc.weight.copy_(torch.tensor([[0.0, 1, 0, 1], [1, 0, 1, 1]]))
 
     def forward(self, x):
-        return self.fc(self.flatten(self.conv(x)))
+        return self.fc(self.flatten(self.pool(self.conv(x))))
 
 
 class Example2(nn.Module):
