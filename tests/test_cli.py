@@ -513,6 +513,21 @@ def names_and_json():
           np.array_equal(lg[0], lg[2]) and not np.array_equal(lg[0], lg[1]), f"exit {r.returncode}; {lg.shape}")
 
 
+def json_with_a_failure():
+    d = fresh_dir("json-failure")
+    missing = os.path.join(d, "missing.png")
+    r = run(["cam", "-m", path("m.ccm"), "--json", CHELSEA, missing], cwd=d)
+    lines = r.stdout.splitlines()
+    try:
+        objs = [json.loads(line) for line in lines]
+    except ValueError as e:
+        objs = []
+        check("--json with a failing image: valid JSON lines", False, f"{e}: {r.stdout!r}")
+    check("--json with a failing image: exit 2, one line per image, the failure as {image, error}",
+          r.returncode == 2 and len(objs) == 2 and "top5" in objs[0] and objs[1].get("image") == missing
+          and "missing.png" in objs[1].get("error", ""), f"exit {r.returncode}: {r.stdout!r}")
+
+
 def predict_and_sizes():
     d = fresh_dir("predict")
     r = run(["predict", "-m", path("m.ccm"), "--top", "3", "--logits-out", "l.npy", KITE], cwd=d)
@@ -595,8 +610,8 @@ def main():
         convert(path("e2.ccm"), "--module", EXAMPLES + ":example2", "--labels", path("one.txt"), "--layer", "select")
         convert(path("e2_recipe.ccm"), "--module", EXAMPLES + ":example2", "--labels", path("one.txt"),
                 "--resize", "40", "--crop", "32")
-        for part in (worked_examples, bad_inputs, pictures, every_image_kind, names_and_json, predict_and_sizes,
-                     help_and_version):
+        for part in (worked_examples, bad_inputs, pictures, every_image_kind, names_and_json, json_with_a_failure,
+                     predict_and_sizes, help_and_version):
             part()
     except Exception as e:  # a crash of the test itself is a failure, not a pass
         import traceback

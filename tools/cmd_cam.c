@@ -68,7 +68,8 @@ static const char cam_usage[] =
     "      --weights-out F.npy  the first layer's channel weights, float32 C\n"
     "      --raw-out F.npy   the first layer's map before normalisation, float32 hxw\n"
     "      --json            one JSON object per image on stdout (predictions,\n"
-    "                        explained classes, layers, milliseconds per stage)\n"
+    "                        explained classes, layers, milliseconds per stage;\n"
+    "                        for an image that failed: image and error)\n"
     "      --resize S        resize the shorter side to S first (bilinear, antialiased,\n"
     "                        as torchvision's Resize on a PIL image)\n"
     "      --crop H[xW]      then centre-crop to HxW\n"
@@ -678,6 +679,13 @@ int cmd_cam(int argc, char **argv, int predict_only)
             fprintf(stderr, "\r[%d/%d] %s\033[K", i + 1, o.nimages, o.images[i]);
         if (!run_image(&o, m, ctx, i, parts[i], logits_rows, err, sizeof err)) {
             fprintf(stderr, "%scnncam: %s\n", progress ? "\n" : "", err);
+            if (o.json) {  /* one line per image, failed ones too */
+                printf("{\"image\":");
+                cli_json_string(stdout, o.images[i]);
+                printf(",\"error\":");
+                cli_json_string(stdout, err);
+                printf("}\n");
+            }
             failed++;
         }
         fflush(stdout);
