@@ -98,6 +98,7 @@ test-c: all $(TEST_BINS)
 test-py: all $(TEST_TOOLS)
 	$(PYTHON) tests/test_converter.py
 	$(PYTHON) tests/test_models.py
+	$(PYTHON) tests/test_gradcam.py
 	$(PYTHON) tests/test_install.py
 	$(PYTHON) tests/test_cli.py
 
