@@ -42,6 +42,7 @@ File format, little-endian:
     u16 name length, name (ASCII), u8 type (b"f" float32, b"B" uint8, b"i" int32),
     u8 rank (1..4), u32 dims[rank], data.
 """
+import os
 import struct
 import sys
 
@@ -53,6 +54,9 @@ import torchvision.transforms as T
 import torchvision.transforms.functional as TF
 from PIL import Image
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from reference_gradcam import cams_to_mask, scale_cam_image, show_cam_on_image  # noqa: E402
+
 VERSION = 1
 SEED = 20261130
 MEAN = [0.485, 0.456, 0.406]
@@ -60,42 +64,6 @@ STD = [0.229, 0.224, 0.225]
 IMAGES = "assets/images/"
 
 
-# ---- the reference, restated (pytorch-grad-cam 1.5, pytorch_grad_cam/utils/image.py and
-# base_cam.py) ----
-
-def scale_cam_image(cam, target_size=None):
-    result = []
-    for img in cam:
-        img = img - np.min(img)
-        img = img / (1e-7 + np.max(img))
-        if target_size is not None:
-            img = cv2.resize(img, target_size)
-        result.append(img)
-    return np.float32(result)
-
-
-def cams_to_mask(cams, target_size):
-    """compute_cam_per_layer's tail + aggregate_multi_layers, batch of one image."""
-    per_layer = []
-    for cam in cams:
-        cam = np.maximum(cam[None], 0)
-        per_layer.append(scale_cam_image(cam, target_size)[:, None, :])
-    stacked = np.concatenate(per_layer, axis=1)
-    stacked = np.maximum(stacked, 0)
-    result = np.mean(stacked, axis=1)
-    return scale_cam_image(result)[0]
-
-
-def show_cam_on_image(img, mask, use_rgb=False, colormap=cv2.COLORMAP_JET, image_weight=0.5):
-    heatmap = cv2.applyColorMap(np.uint8(255 * mask), colormap)
-    if use_rgb:
-        heatmap = cv2.cvtColor(heatmap, cv2.COLOR_BGR2RGB)
-    heatmap = np.float32(heatmap) / 255
-    if np.max(img) > 1:
-        raise Exception("The input image should np.float32 in the range [0, 1]")
-    cam = (1 - image_weight) * heatmap + image_weight * img
-    cam = cam / np.max(cam)
-    return np.uint8(255 * cam)
 
 
 # ---- writer ----

@@ -53,7 +53,6 @@ import sys
 import tempfile
 import time
 
-import cv2
 import numpy as np
 import torch
 import torchvision
@@ -62,6 +61,8 @@ from PIL import Image
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 import ccm  # noqa: E402  (tools/ccm.py, the Python reader of the format)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from reference_gradcam import aggregate, scale_cam_image, show_cam_on_image  # noqa: E402
 
 CNNCAM = os.path.join(ROOT, "build", "cnncam")
 CONVERT = os.path.join(ROOT, "tools", "cnncam-convert")
@@ -118,26 +119,6 @@ class ActivationsAndGradients:
             h.remove()
 
 
-def scale_cam_image(cam, target_size=None):
-    result = []
-    for img in cam:
-        img = img - np.min(img)
-        img = img / (1e-7 + np.max(img))
-        if target_size is not None:
-            img = cv2.resize(img, target_size)
-        result.append(img)
-    return np.float32(result)
-
-
-def aggregate(scaled):
-    """pytorch-grad-cam's aggregate_multi_layers: scaled is a list of per-layer
-    1 x H x W maps (scale_cam_image's output); max(., 0), mean over layers,
-    scale_cam_image again (with one layer too). Returns H x W."""
-    cams = np.concatenate([m[:, None, :] for m in scaled], axis=1)
-    cams = np.maximum(cams, 0)
-    return scale_cam_image(np.mean(cams, axis=1))[0]
-
-
 def reference_gradcam(model, layers, x, classes):
     """Grad-CAM for the 1x3xHxW tensor x at the given layers, for each class in
     classes (None: the argmax). One forward, then per class a backward from
@@ -175,17 +156,6 @@ def reference_gradcam(model, layers, x, classes):
     finally:
         hooks.remove()
     return results, seconds
-
-
-def show_cam_on_image(img, mask, use_rgb=True, colormap=cv2.COLORMAP_JET, image_weight=0.5):
-    heatmap = cv2.applyColorMap(np.uint8(255 * mask), colormap)
-    if use_rgb:
-        heatmap = cv2.cvtColor(heatmap, cv2.COLOR_BGR2RGB)
-    heatmap = np.float32(heatmap) / 255
-    assert np.max(img) <= 1
-    cam = (1 - image_weight) * heatmap + image_weight * img
-    cam = cam / np.max(cam)
-    return np.uint8(255 * cam)
 
 
 def load_photo(path, mean, std):
@@ -243,13 +213,13 @@ def compare_overlay(png, rgbf, ref_map, got_map):
     """cnncam's overlay PNG against the reference overlay of the reference map.
     Returns (ok, text)."""
     got = np.asarray(Image.open(png).convert("RGB")).astype(np.int32)
-    want = show_cam_on_image(rgbf, ref_map).astype(np.int32)
+    want = show_cam_on_image(rgbf, ref_map, use_rgb=True).astype(np.int32)
     d = np.abs(got - want).max(axis=2)
     text = f"overlay max|d| {d.max()} ({int((d > 0).sum())} px differ, {int((d > 1).sum())} by >1)"
     if d.max() <= 1:
         return True, text
     # Beyond +-1: acceptable only where the maps fall on two sides of an m8 boundary.
-    own = np.abs(got - show_cam_on_image(rgbf, got_map).astype(np.int32)).max()
+    own = np.abs(got - show_cam_on_image(rgbf, got_map, use_rgb=True).astype(np.int32)).max()
     big = d > 1
     m8_ref, m8_got = np.uint8(255 * ref_map)[big], np.uint8(255 * got_map)[big]
     dmap = float(np.abs(ref_map[big] - got_map[big]).max())
