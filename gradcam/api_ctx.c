@@ -29,6 +29,10 @@ struct cnncam_ctx {
     float *scratch;                      /* for cc_cam_combine */
 };
 
+/* Keeps the message on the handle (cnncam_ctx_error) and returns st. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
 static cnncam_status fail(cnncam_ctx *ctx, cnncam_status st, const char *fmt, ...)
 {
     va_list ap;
