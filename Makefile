@@ -40,7 +40,7 @@ TEST_BINS  := $(TESTS:%=$(BUILD)/tests/%) $(TESTS_F64:%=$(BUILD)/tests/%_f64)
 # Programs the Python tests drive (tests/tools/*.c).
 TEST_TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(wildcard tests/tools/*.c))
 
-.PHONY: install all check test test-c test-py asan fuzz fixtures deps clean help
+.PHONY: demo install all check test test-c test-py asan fuzz fixtures deps clean help
 .SECONDARY:  # keep object files that chained rules would delete
 all: $(BUILD)/libcnncam.a $(BUILD)/libcnncam.so $(BUILD)/cnncam
 
@@ -78,6 +78,18 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TESTUTIL) $(BUILD)/libcnncam.a
 	@mkdir -p $(@D)
 	$(CC) $(ALLFLAGS) -o $@ $^ $(LDLIBS)
 
+# The main job until the trained demo model arrives: a Grad-CAM of a real
+# photo through the whole pipeline, with a mobilenet_v3_large whose weights are
+# random (pretrained ones cannot be downloaded here), so the map shows the
+# machinery, not what a trained network looks at.
+demo: all
+	@mkdir -p $(BUILD)/demo
+	$(PYTHON) tools/cnncam-convert --arch mobilenet_v3_large --random-init --seed 1 -o $(BUILD)/demo/mnv3.ccm
+	$(BUILD)/cnncam predict -m $(BUILD)/demo/mnv3.ccm --top 3 assets/images/chelsea.png
+	$(BUILD)/cnncam cam -m $(BUILD)/demo/mnv3.ccm -c 281 -o $(BUILD)/demo/chelsea_cam.png \
+	  --cam-out $(BUILD)/demo/chelsea_cam.npy assets/images/chelsea.png
+	@echo "demo: wrote $(BUILD)/demo/chelsea_cam.png and $(BUILD)/demo/chelsea_cam.npy"
+
 # What CI runs: every test, the C tests again under sanitizers, a short fuzz run.
 check: test asan fuzz
 
@@ -107,21 +119,25 @@ asan:
 	$(MAKE) BUILD=build/asan CFLAGS="-O1 -g -fno-omit-frame-pointer" \
 	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" test-c
 
-# libFuzzer on the model reader (tests/fuzz/, which is not test support):
-# the library and target built by clang with AddressSanitizer, UBSan and
-# coverage under build/fuzz, seeds written by make_fuzz_corpus, then
-# FUZZ_TIME seconds of fuzzing; crashing inputs land in build/fuzz/crashes/.
+# libFuzzer on the model reader, then on the image and .npy readers
+# (tests/fuzz/, which is not test support): the library and targets built by
+# clang with AddressSanitizer, UBSan and coverage under build/fuzz, seeds
+# written by make_fuzz_corpus and taken from tests/data/img and tests/data/npy,
+# then FUZZ_TIME seconds of fuzzing each; crashing inputs land in
+# build/fuzz/crashes/ (the image target's prefixed image-).
 FUZZ_TIME ?= 30
 fuzz:
 	$(MAKE) BUILD=build/fuzz CC=clang CFLAGS="-O1 -g -fno-omit-frame-pointer" \
 	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fsanitize=fuzzer-no-link" \
-	  build/fuzz/fuzz_reader build/fuzz/make_fuzz_corpus
-	@mkdir -p build/fuzz/corpus build/fuzz/crashes
+	  build/fuzz/fuzz_reader build/fuzz/make_fuzz_corpus build/fuzz/fuzz_image
+	@mkdir -p build/fuzz/corpus build/fuzz/corpus_image build/fuzz/crashes
 	build/fuzz/make_fuzz_corpus build/fuzz/seeds
 	build/fuzz/fuzz_reader -max_total_time=$(FUZZ_TIME) -artifact_prefix=build/fuzz/crashes/ \
 	  build/fuzz/corpus build/fuzz/seeds
+	build/fuzz/fuzz_image -max_total_time=$(FUZZ_TIME) -artifact_prefix=build/fuzz/crashes/image- \
+	  build/fuzz/corpus_image tests/data/img tests/data/npy
 
-$(BUILD)/fuzz_reader: $(BUILD)/obj/tests/fuzz/fuzz_reader.o $(BUILD)/libcnncam.a
+$(BUILD)/fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(BUILD)/libcnncam.a
 	$(CC) $(ALLFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
 
 $(BUILD)/make_fuzz_corpus: $(BUILD)/obj/tests/fuzz/make_fuzz_corpus.o $(BUILD)/libcnncam.a
@@ -169,11 +185,12 @@ clean:
 
 help:
 	@echo "make            build $(BUILD)/libcnncam.a, $(BUILD)/libcnncam.so and $(BUILD)/cnncam"
+	@echo "make demo       convert a (random-weight) model and explain a photo with it"
 	@echo "make check      test + asan + fuzz: what CI runs"
 	@echo "make test       every test: C (float, and double gradient checks), converter, model parity"
 	@echo "make test-c     the C tests only (no Python needed)"
 	@echo "make asan       the same under AddressSanitizer + UndefinedBehaviorSanitizer"
-	@echo "make fuzz       fuzz the model reader for FUZZ_TIME=$(FUZZ_TIME) seconds (clang, libFuzzer)"
+	@echo "make fuzz       fuzz the model, image and .npy readers for FUZZ_TIME=$(FUZZ_TIME) seconds each (clang, libFuzzer)"
 	@echo "make fixtures   regenerate tests/fixtures and tests/data with PyTorch, numpy, OpenCV, PIL ($(PYTHON))"
 	@echo "make deps       apt-get install what is missing: $(DEBS)"
 	@echo "make install    PREFIX=/usr/local: libraries, cnncam.h, cnncam, pkg-config file"
