@@ -1,8 +1,11 @@
 /* io/npy.c — see npy.h. The header is parsed by a small strict recogniser
  * of the one dict shape numpy writes, not a Python evaluator: every byte
  * is accounted for, every number bounded before it is used, and sizes are
- * compared with the file length before anything is allocated. Element bytes
- * are little-endian in the file whatever the host is. */
+ * compared with the data length before the array is allocated. Element bytes
+ * are little-endian in the file whatever the host is. There is one parser,
+ * cc_npy_decode over bytes in memory; cc_npy_read reads the whole file and
+ * hands it over, so while it converts it holds the file next to the floats
+ * (twice the array's size, three times for '<f8'). */
 #include "npy.h"
 #include "atomic.h"
 
@@ -22,7 +25,7 @@ enum {
     ARRAY_ALIGN = 64,            /* numpy.lib.format.ARRAY_ALIGN */
     GROWTH_AXIS_MAX_DIGITS = 21, /* numpy pads so shape[0] can grow in place */
     MAX_HEADER = 10000,          /* numpy.load's default max_header_size */
-    CHUNK = 1024                 /* elements per fread/fwrite: 8 KB of stack at most */
+    CHUNK = 1024                 /* elements per fwrite: 4 KB of stack */
 };
 
 static const char magic[MAGIC_LEN] = {'\x93', 'N', 'U', 'M', 'P', 'Y'};
@@ -286,105 +289,91 @@ static uint32_t le32(const unsigned char *p)
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-static cc_status read_exact(FILE *fp, void *dst, size_t n, const char *path, const char *what, cc_error *err)
+/* numel little-endian elements of itemsize bytes at src into out as floats. */
+static cc_status convert_elements(const unsigned char *src, float *out, size_t numel, int itemsize,
+                                  const char *name, cc_error *err)
 {
-    if (fread(dst, 1, n, fp) == n)
-        return CC_OK;
-    if (ferror(fp))
-        return cc_fail(err, CC_EIO, "cannot read %s of '%s': %s", what, path, strerror(errno));
-    return cc_fail(err, CC_EIO, "'%s' shrank while reading %s", path, what);
-}
-
-/* Reads numel elements of itemsize bytes into out as floats. */
-static cc_status read_elements(FILE *fp, float *out, size_t numel, int itemsize, const char *path, cc_error *err)
-{
-    unsigned char buf[CHUNK * 8];
-    for (size_t i = 0; i < numel; i += CHUNK) {
-        size_t m = numel - i < CHUNK ? numel - i : CHUNK;
-        cc_status st = read_exact(fp, buf, m * (size_t)itemsize, path, "the array data", err);
-        if (st)
-            return st;
-        for (size_t k = 0; k < m; k++) {
-            if (itemsize == 4) {
-                uint32_t u = le32(buf + 4 * k);
-                memcpy(&out[i + k], &u, 4);
-                continue;
-            }
-            uint64_t u = le32(buf + 8 * k) | (uint64_t)le32(buf + 8 * k + 4) << 32;
-            double d;
-            memcpy(&d, &u, 8);
-            if (isfinite(d) && fabs(d) > FLT_MAX)
-                return cc_fail(err, CC_EFORMAT, "%s: element %zu is %g, beyond the range of float (%g)", path,
-                               i + k, d, (double)FLT_MAX);
-            out[i + k] = (float)d;
+    for (size_t i = 0; i < numel; i++) {
+        if (itemsize == 4) {
+            uint32_t u = le32(src + 4 * i);
+            memcpy(&out[i], &u, 4);
+            continue;
         }
+        uint64_t u = le32(src + 8 * i) | (uint64_t)le32(src + 8 * i + 4) << 32;
+        double d;
+        memcpy(&d, &u, 8);
+        if (isfinite(d) && fabs(d) > FLT_MAX)
+            return cc_fail(err, CC_EFORMAT, "%s: element %zu is %g, beyond the range of float (%g)", name, i, d,
+                           (double)FLT_MAX);
+        out[i] = (float)d;
     }
     return CC_OK;
 }
 
-static cc_status read_file(FILE *fp, const char *path, unsigned long long file_size, float **data, int *shape,
-                           int *rank, cc_error *err)
+cc_status cc_npy_decode(const void *data, size_t size, const char *name, float **data_out, int *shape, int *rank,
+                        cc_error *err)
 {
-    unsigned char pre[12];
+    if (!data_out || !shape || !rank)
+        return cc_fail(err, CC_EINVAL, "cc_npy_decode: data_out, shape and rank must not be NULL");
+    *data_out = NULL;
+    *rank = 0;
+    if (!name)
+        name = "array";
+    if (!data && size)
+        return cc_fail(err, CC_EINVAL, "%s: cc_npy_decode got %zu bytes at NULL", name, size);
+    const unsigned char *pre = data;
+    unsigned long long file_size = size;
     if (file_size < 10)
-        return cc_fail(err, CC_EFORMAT, "%s: %llu bytes is too short for a .npy file (the fixed part is 10)", path,
+        return cc_fail(err, CC_EFORMAT, "%s: %llu bytes is too short for a .npy file (the fixed part is 10)", name,
                        file_size);
-    cc_status st = read_exact(fp, pre, 10, path, "the .npy preamble", err);
-    if (st)
-        return st;
     if (memcmp(pre, magic, MAGIC_LEN))
-        return cc_fail(err, CC_EFORMAT, "%s: not a .npy file: it does not start with \\x93NUMPY", path);
+        return cc_fail(err, CC_EFORMAT, "%s: not a .npy file: it does not start with \\x93NUMPY", name);
     if (pre[6] < 1 || pre[6] > 3 || pre[7] != 0)
-        return cc_fail(err, CC_EFORMAT, "%s: .npy format version %d.%d; versions 1.0, 2.0 and 3.0 are read", path,
+        return cc_fail(err, CC_EFORMAT, "%s: .npy format version %d.%d; versions 1.0, 2.0 and 3.0 are read", name,
                        pre[6], pre[7]);
     unsigned long long prefix = pre[6] == 1 ? 10 : 12, hlen;
     if (pre[6] == 1) {
         hlen = pre[8] | (unsigned)pre[9] << 8;
     } else {
         if (file_size < 12)
-            return cc_fail(err, CC_EFORMAT, "%s: %llu bytes is too short for a version %d .npy file", path,
+            return cc_fail(err, CC_EFORMAT, "%s: %llu bytes is too short for a version %d .npy file", name,
                            file_size, pre[6]);
-        if ((st = read_exact(fp, pre + 10, 2, path, "the .npy preamble", err)))
-            return st;
         hlen = le32(pre + 8);
     }
     if (hlen > MAX_HEADER)
         return cc_fail(err, CC_EFORMAT, "%s: the .npy header is %llu bytes, more than the %d numpy.load accepts",
-                       path, hlen, MAX_HEADER);
+                       name, hlen, MAX_HEADER);
     if (prefix + hlen > file_size)
         return cc_fail(err, CC_EFORMAT, "%s: the .npy header claims %llu bytes, past the end of the file (%llu bytes)",
-                       path, hlen, file_size);
-    char head[MAX_HEADER + 1];
-    if ((st = read_exact(fp, head, hlen, path, "the .npy header", err)))
-        return st;
-    head[hlen] = '\0';
+                       name, hlen, file_size);
     npy_header h = {0, 0, {0}};
-    if ((st = parse_header(head, hlen, path, &h, err)))
+    cc_status st = parse_header((const char *)pre + prefix, hlen, name, &h, err);
+    if (st)
         return st;
     size_t numel = 1;
     for (int i = 0; i < h.rank; i++) {
         if ((unsigned long long)h.dims[i] > CC_MAX_NUMEL / numel)
             return cc_fail(err, CC_EFORMAT, "%s: the array has more than %zu elements, the limit of one tensor",
-                           path, (size_t)CC_MAX_NUMEL);
+                           name, (size_t)CC_MAX_NUMEL);
         numel *= (size_t)h.dims[i];
     }
     unsigned long long want = prefix + hlen + (unsigned long long)numel * (unsigned)h.itemsize;
     if (want != file_size)
         return cc_fail(err, CC_EFORMAT,
-                       "%s: a %s array of %zu elements needs a file of %llu bytes, but it has %llu (%s)", path,
+                       "%s: a %s array of %zu elements needs a file of %llu bytes, but it has %llu (%s)", name,
                        h.itemsize == 4 ? "float32" : "float64", numel, want, file_size,
                        want > file_size ? "truncated" : "trailing bytes after the data");
     float *out = malloc(numel * sizeof *out);
     if (!out)
-        return cc_fail(err, CC_ENOMEM, "%s: out of memory for %zu floats", path, numel);
-    if ((st = read_elements(fp, out, numel, h.itemsize, path, err))) {
+        return cc_fail(err, CC_ENOMEM, "%s: out of memory for %zu floats", name, numel);
+    if ((st = convert_elements(pre + prefix + hlen, out, numel, h.itemsize, name, err))) {
         free(out);
         return st;
     }
     for (int i = 0; i < h.rank; i++)
         shape[i] = (int)h.dims[i];
     *rank = h.rank;
-    *data = out;
+    *data_out = out;
     return CC_OK;
 }
 
@@ -400,14 +389,23 @@ cc_status cc_npy_read(const char *path, float **data, int *shape, int *rank, cc_
     if (!fp)
         return cc_fail(err, CC_EIO, "cannot open '%s': %s", path, strerror(errno));
     struct stat sb;
+    unsigned char *bytes = NULL;
+    size_t n = 0;
     cc_status st;
     if (fstat(fileno(fp), &sb))
         st = cc_fail(err, CC_EIO, "cannot stat '%s': %s", path, strerror(errno));
     else if (!S_ISREG(sb.st_mode))
         st = cc_fail(err, CC_EIO, "'%s' is %s, not a .npy file", path,
                      S_ISDIR(sb.st_mode) ? "a directory" : "not a regular file");
+    else if ((off_t)(n = (size_t)sb.st_size) != sb.st_size || !(bytes = malloc(n ? n : 1)))
+        st = cc_fail(err, CC_ENOMEM, "%s: out of memory for the file's %llu bytes", path,
+                     (unsigned long long)sb.st_size);
+    else if (fread(bytes, 1, n, fp) != n)
+        st = ferror(fp) ? cc_fail(err, CC_EIO, "cannot read '%s': %s", path, strerror(errno))
+                        : cc_fail(err, CC_EIO, "'%s' shrank while it was being read", path);
     else
-        st = read_file(fp, path, (unsigned long long)sb.st_size, data, shape, rank, err);
+        st = cc_npy_decode(bytes, n, path, data, shape, rank, err);
+    free(bytes);
     fclose(fp);
     return st;
 }

@@ -29,4 +29,9 @@ cc_status cc_npy_write(const char *path, const float *data, const int *shape, in
  * NULL and *rank 0. */
 cc_status cc_npy_read(const char *path, float **data, int *shape, int *rank, cc_error *err);
 
+/* The same from size bytes in memory (cc_npy_read reads the file and calls
+ * this); name only labels messages, NULL gives "array". */
+cc_status cc_npy_decode(const void *data, size_t size, const char *name, float **data_out, int *shape, int *rank,
+                        cc_error *err);
+
 #endif

@@ -4,6 +4,8 @@
  *    '<f4' bit for bit, '<f8' rounded to float) and rejects NumPy files of
  *    other kinds (Fortran order, big-endian, int32, scalar, rank 5, empty)
  *    with a message naming what to do;
+ *  - cc_npy_decode gives what cc_npy_read gives (status, message, shape and
+ *    bits) for the same bytes in memory, for every NumPy file and hand-made case;
  *  - cc_npy_write reproduces numpy.save's bytes exactly for the same arrays,
  *    so np.load reads what we write; random round trips are bit-exact;
  *  - 40-odd hand-made malformed headers, every truncation and thousands of
@@ -71,6 +73,29 @@ static int same_bits(const float *a, const float *b, int n)
     return !memcmp(a, b, (size_t)n * sizeof *a);
 }
 
+/* cc_npy_decode on the bytes of path gives what cc_npy_read gives on the file. */
+static void check_decode_matches_read(const char *path, const char *label)
+{
+    float *fdata = NULL, *mdata = NULL;
+    int fshape[4] = {0}, mshape[4] = {0}, frank = 0, mrank = 0;
+    cc_error ferr = {""}, merr = {""};
+    size_t n;
+    unsigned char *bytes = tu_read_file(path, &n);
+    if (!bytes) {
+        fprintf(stderr, "cannot read %s\n", path);
+        exit(3);
+    }
+    cc_status fst = cc_npy_read(path, &fdata, fshape, &frank, &ferr);
+    cc_status mst = cc_npy_decode(bytes, n, path, &mdata, mshape, &mrank, &merr);
+    int same = fst == mst && frank == mrank && !memcmp(fshape, mshape, sizeof fshape) &&
+               (fst ? !strcmp(ferr.msg, merr.msg) && !mdata : same_bits(fdata, mdata, numel_of(fshape, frank)));
+    tu_check(same, "%s: cc_npy_decode gives status %d rank %d (%s), cc_npy_read status %d rank %d (%s)", label, mst,
+             mrank, mst ? merr.msg : "ok", fst, frank, fst ? ferr.msg : "ok");
+    free(fdata);
+    free(mdata);
+    free(bytes);
+}
+
 static void check_read(const char *file, int rank, const int *shape, const float *want, const char *label)
 {
     float *data;
@@ -78,6 +103,7 @@ static void check_read(const char *file, int rank, const int *shape, const float
     cc_error err;
     char path[256];
     snprintf(path, sizeof path, DATA "%s", file);
+    check_decode_matches_read(path, label);
     cc_status st = cc_npy_read(path, &data, got_shape, &got_rank, &err);
     tu_check(!st, "%s: %s", label, st ? err.msg : "");
     if (st)
@@ -138,7 +164,20 @@ static void test_numpy_files(const char *dir)
         tu_expect_error(bad[i].file, cc_npy_read(path, &data, shape, &rank, &err), CC_EFORMAT, &err, bad[i].file,
                      bad[i].says, NULL);
         tu_check(data == NULL && rank == 0, "%s: a failed read leaves data NULL and rank 0", bad[i].file);
+        check_decode_matches_read(path, bad[i].file);
     }
+
+    /* cc_npy_decode's own arguments. */
+    float *data = (float *)&data;
+    int shape[4], rank = 9;
+    cc_error err;
+    tu_expect_error("decode 0 bytes", cc_npy_decode("", 0, NULL, &data, shape, &rank, &err), CC_EFORMAT, &err,
+                    "array: 0 bytes", NULL);
+    tu_check(data == NULL && rank == 0, "decode 0 bytes: data NULL and rank 0");
+    tu_expect_error("decode NULL with a size", cc_npy_decode(NULL, 10, "x.npy", &data, shape, &rank, &err),
+                    CC_EINVAL, &err, "x.npy", "NULL", NULL);
+    tu_expect_error("decode into NULL", cc_npy_decode("", 0, "x.npy", NULL, shape, &rank, &err), CC_EINVAL, &err,
+                    "cc_npy_decode", NULL);
 }
 
 /* ---- hand-made files ---- */
@@ -249,6 +288,7 @@ static void test_malformed(const char *dir)
         int shape[4], rank;
         cc_error err;
         cc_status st = cc_npy_read(path, &data, shape, &rank, &err);
+        check_decode_matches_read(path, cases[i].label);
         if (!cases[i].says) {
             const float want[6] = {1, 2, 3, 4, 5, 6};  /* what make() writes */
             tu_check(!st && rank == 2 && shape[0] == 2 && shape[1] == 3 && same_bits(data, want, 6), "%s: %s",
