@@ -113,6 +113,7 @@ test-py: all $(TEST_TOOLS)
 	$(PYTHON) tests/test_gradcam.py
 	$(PYTHON) tests/test_install.py
 	$(PYTHON) tests/test_cli.py
+	$(PYTHON) tests/test_scenes.py
 
 # The whole C test suite again under AddressSanitizer + UndefinedBehaviorSanitizer.
 asan:
@@ -170,7 +171,7 @@ install: all
 # Installs every system package the project needs; a no-op when present.
 DEBS := build-essential libopenblas-dev libjpeg62-turbo-dev libpng-dev \
         python3-torch python3-torchvision python3-numpy clang libclang-rt-14-dev \
-        python3-opencv python3-pil
+        python3-opencv python3-pil dataset-fashion-mnist
 deps:
 	@missing=$$(for p in $(DEBS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
