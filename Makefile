@@ -40,7 +40,7 @@ TEST_BINS  := $(TESTS:%=$(BUILD)/tests/%) $(TESTS_F64:%=$(BUILD)/tests/%_f64)
 # Programs the Python tests drive (tests/tools/*.c).
 TEST_TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(wildcard tests/tools/*.c))
 
-.PHONY: demo install all check test test-c test-py asan fuzz fixtures deps clean help
+.PHONY: demo eval-loc install all check test test-c test-py asan fuzz fixtures deps clean help
 .SECONDARY:  # keep object files that chained rules would delete
 all: $(BUILD)/libcnncam.a $(BUILD)/libcnncam.so $(BUILD)/cnncam
 
@@ -78,17 +78,22 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TESTUTIL) $(BUILD)/libcnncam.a
 	@mkdir -p $(@D)
 	$(CC) $(ALLFLAGS) -o $@ $^ $(LDLIBS)
 
-# The main job until the trained demo model arrives: a Grad-CAM of a real
-# photo through the whole pipeline, with a mobilenet_v3_large whose weights are
-# random (pretrained ones cannot be downloaded here), so the map shows the
-# machinery, not what a trained network looks at.
+# The main job, offline and without Python: the demo model trained here
+# (models/fashion_scenes.ccm, examples/train/) explains a held-out scene with two
+# objects, one overlay per object's class: each class lights up its own object.
+DEMO_SCENE := assets/demo/trouser_and_tshirt.png
 demo: all
 	@mkdir -p $(BUILD)/demo
-	$(PYTHON) tools/cnncam-convert --arch mobilenet_v3_large --random-init --seed 1 -o $(BUILD)/demo/mnv3.ccm
-	$(BUILD)/cnncam predict -m $(BUILD)/demo/mnv3.ccm --top 3 assets/images/chelsea.png
-	$(BUILD)/cnncam cam -m $(BUILD)/demo/mnv3.ccm -c 281 -o $(BUILD)/demo/chelsea_cam.png \
-	  --cam-out $(BUILD)/demo/chelsea_cam.npy assets/images/chelsea.png
-	@echo "demo: wrote $(BUILD)/demo/chelsea_cam.png and $(BUILD)/demo/chelsea_cam.npy"
+	$(BUILD)/cnncam predict -m models/fashion_scenes.ccm --top 3 $(DEMO_SCENE)
+	$(BUILD)/cnncam cam -m models/fashion_scenes.ccm -c Trouser -o $(BUILD)/demo/trouser.png $(DEMO_SCENE)
+	$(BUILD)/cnncam cam -m models/fashion_scenes.ccm -c T-shirt/top -o $(BUILD)/demo/tshirt.png $(DEMO_SCENE)
+	@echo "demo: wrote $(BUILD)/demo/trouser.png and $(BUILD)/demo/tshirt.png"
+
+# Grad-CAM localisation of the demo model on 500 held-out scenes, at its
+# recommended layer and two earlier ones (examples/eval/eval_loc.py).
+eval-loc: all
+	$(PYTHON) examples/eval/eval_loc.py --count 500 --layer features --layer features.9 --layer features.6 \
+	  --out $(BUILD)/eval-loc.md
 
 # What CI runs: every test, the C tests again under sanitizers, a short fuzz run.
 check: test asan fuzz
@@ -186,7 +191,8 @@ clean:
 
 help:
 	@echo "make            build $(BUILD)/libcnncam.a, $(BUILD)/libcnncam.so and $(BUILD)/cnncam"
-	@echo "make demo       convert a (random-weight) model and explain a photo with it"
+	@echo "make demo       the demo model explains a two-object scene (no Python, no network)"
+	@echo "make eval-loc   Grad-CAM localisation benchmark on 500 held-out scenes"
 	@echo "make check      test + asan + fuzz: what CI runs"
 	@echo "make test       every test: C (float, and double gradient checks), converter, model parity"
 	@echo "make test-c     the C tests only (no Python needed)"
