@@ -30,10 +30,11 @@ Construction of one scene (rng = numpy Generator seeded by (seed, split, index))
   3. item pixels: with g the item's gray level in [0, 1], alpha = min(1, 4 g)
      and colour = tint * (0.35 + 0.65 g): the garment is pasted, not its black
      square, and keeps its own shading; the tint is a random saturated colour;
-  4. each item is placed fully inside the scene, outside the reserved corner
-     MARK_BOX (where a bias mark may go), its tight box (alpha > 0.25) not
-     overlapping the other item's box grown by 4 px; the box is [x0, y0, x1, y1]
-     in pixels, x1/y1 exclusive.
+  4. each item is placed fully inside the scene, its tight box (alpha > 0.25)
+     outside the reserved corner RESERVED (where a bias mark may go) and not
+     overlapping the other item's box grown by 4 px (after 40 failed places the
+     item is drawn again 15% smaller); the box is [x0, y0, x1, y1] in pixels,
+     x1/y1 exclusive. Sizes scale with --size (the numbers are for 192).
 
 Bias (for the bias experiment): cue=(k, mark) adds a spurious cue present in
 every scene that contains class k and in no other:
@@ -227,10 +228,11 @@ class Scenes:
         for k in classes:
             side = int(round(rng.integers(OBJ_MIN, OBJ_MAX + 1) * scale))
             for attempt in range(200):
-                if attempt and attempt % 40 == 0:
-                    side = max(int(16 * scale), int(side * 0.85))
-                colour, alpha, (bx0, by0, bx1, by1) = self._item(rng, k, side)
-                h, w = alpha.shape
+                if attempt % 40 == 0:       # a new item, smaller after every 40 failed places
+                    if attempt:
+                        side = max(int(16 * scale), int(side * 0.85))
+                    colour, alpha, (bx0, by0, bx1, by1) = self._item(rng, k, side)
+                    h, w = alpha.shape
                 x, y = int(rng.integers(0, S - w + 1)), int(rng.integers(0, S - h + 1))
                 box = (x + bx0, y + by0, x + bx1, y + by1)
                 if _boxes_clear(box, reserved, 0) and all(_boxes_clear(box, b, GAP * scale) for b in boxes):
