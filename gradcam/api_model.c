@@ -1,5 +1,5 @@
 /* gradcam/api_model.c — the public model functions of include/cnncam.h: loading,
- * classes and labels, layers, normalisation. */
+ * classes and labels, softmax or sigmoid output, layers, normalisation. */
 #include "api_internal.h"
 #include "overlay.h"
 #include "preprocess.h"
@@ -81,6 +81,11 @@ int cnncam_model_classes(const cnncam_model *m)
 const char *cnncam_model_label(const cnncam_model *m, int index)
 {
     return index >= 0 && index < m->nlabels ? m->labels[index] : NULL;
+}
+
+int cnncam_model_multi_label(const cnncam_model *m)
+{
+    return cc_model_multi_label(m->file);
 }
 
 /* Whether name equals one of label's comma-separated names, ignoring case and

@@ -55,6 +55,11 @@ void cnncam_model_free(cnncam_model *m);
 int cnncam_model_classes(const cnncam_model *m);
 /* The label of a class, or NULL when out of range or the model has none. */
 const char *cnncam_model_label(const cnncam_model *m, int index);
+/* 1 when the model is multi-label (its file stores output "sigmoid"): each
+ * class's probability is sigmoid(logit), independently of the others. 0 when
+ * one class per image is meant (output "softmax", or none stored): the
+ * probabilities are the softmax of the logits. */
+int cnncam_model_multi_label(const cnncam_model *m);
 /* A class by index ("281"), full label ("tabby, tabby cat") or one of its
  * comma-separated names ("tabby"), case-insensitive. Returns the index, -1 when
  * nothing matches, -2 when several classes match (err says which). */

@@ -40,6 +40,7 @@ static void write_model(void)
     cc_writer_meta_string(w, "arch", "api-test");
     cc_writer_meta_int(w, "classes", NCLS);
     cc_writer_meta_strings(w, "labels", LABELS, NCLS);
+    cc_writer_meta_string(w, "output", "sigmoid");
     cc_writer_meta_floats(w, "input.mean", mean, 3);
     cc_writer_meta_floats(w, "input.std", std, 3);
     cc_writer_meta_string(w, "gradcam.layer", "features");
@@ -90,6 +91,7 @@ static void check_model_queries(const cnncam_model *m)
     tu_check(cnncam_model_classes(m) == NCLS, "classes %d", cnncam_model_classes(m));
     tu_check(!strcmp(cnncam_model_label(m, 1), "dog") && !cnncam_model_label(m, 4) && !cnncam_model_label(m, -1),
              "labels");
+    tu_check(cnncam_model_multi_label(m) == 1, "output 'sigmoid': multi-label");
     tu_check(cnncam_model_find_class(m, "2", err, sizeof err) == 2, "class by index");
     tu_check(cnncam_model_find_class(m, "Tabby", err, sizeof err) == 0, "class by synonym, any case");
     tu_check(cnncam_model_find_class(m, "tabby, tabby cat", err, sizeof err) == 0, "class by full label");

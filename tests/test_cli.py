@@ -25,7 +25,10 @@ assets/images and on .npy tensors, and checks:
      output names for several images and --top K as `cnncam cam --help`
      documents them, --json, predict --top, --resize/--crop,
      --torchvision-eval, --version/--help, and that `cnncam cam --help`
-     names every option tools/cmd_cam.c accepts (and no other).
+     names every option tools/cmd_cam.c accepts (and no other);
+  4. a multi-label model (--multi-label): predict, --json and cam give each
+     class 1/(1+exp(-logit)) of its --logits-out logit, say "sigmoid", and
+     cnncam info says output sigmoid; the softmax model says softmax.
 Prints one line per check and "cli: N passed, N failed"; exits 1 on any failure.
 """
 import json
@@ -420,10 +423,11 @@ def names_and_json():
         except (ValueError, IndexError) as e:
             check(f"{tag}: valid JSON", False, f"{e}: {r.stdout!r}")
             continue
-        fields = {"image", "width", "height", "top5", "explained", "layers", "method", "ms"}
+        fields = {"image", "width", "height", "output", "top5", "explained", "layers", "method", "ms"}
         check(f"{tag}: has the documented fields", fields <= set(j), str(sorted(j)))
         check(f"{tag}: image, width, height", (j.get("image"), j.get("width"), j.get("height")) == (img, *size),
               str((j.get("image"), j.get("width"), j.get("height"))))
+        check(f"{tag}: output softmax (not a multi-label model)", j.get("output") == "softmax", str(j.get("output")))
         top5 = j.get("top5", [])
         good = len(top5) == 5 and all({"index", "label", "logit", "probability"} <= set(t) for t in top5)
         check(f"{tag}: top5 has 5 entries of index, label, logit, probability", good, str(top5))
@@ -565,6 +569,48 @@ def predict_and_sizes():
           f"exit {r.returncode}; {r.stderr}")
 
 
+# ---- 4. multi-label models ------------------------------------------------------------------
+
+def multi_label():
+    d = fresh_dir("multi")
+    x = np.zeros((3, 3, 3), np.float32)
+    x[0] = np.random.default_rng(11).normal(0, 0.5, (3, 3))   # logits of either sign, near 0
+    np.save(os.path.join(d, "x.npy"), x)
+    m = ["-m", path("e1_ml.ccm")]
+    r = run(["predict", *m, "--json", "--logits-out", "l.npy", "x.npy"], cwd=d)
+    if not ran_ok("multi-label: predict --json --logits-out", r):
+        return
+    lg = load("--logits-out", os.path.join(d, "l.npy")).astype(np.float64)
+    if not check("multi-label: --logits-out is 1 x 2", lg.shape == (1, 2), str(lg.shape)):
+        return
+    sig = 1 / (1 + np.exp(-lg[0]))
+    check("multi-label: the sigmoids differ from the softmax (the test can tell them apart)",
+          abs(sig.sum() - 1) > 0.1, str(sig))
+    try:
+        j = json.loads(r.stdout)
+        check('multi-label: --json says "output":"sigmoid"', j["output"] == "sigmoid", r.stdout)
+        p = {t["index"]: t["probability"] for t in j["top5"]}
+        close("multi-label: --json probability = 1/(1+exp(-logit)) of --logits-out", [p.get(0), p.get(1)], sig,
+              1e-8)
+    except (ValueError, KeyError, TypeError) as e:
+        check("multi-label: --json", False, f"{e}: {r.stdout!r}")
+    r = run(["predict", *m, "x.npy"], cwd=d)
+    rows = re.findall(r"^\s+(\d+)\s+.*logit\s+(-?[\d.]+)\s+sigmoid p\s+([\d.]+)$", r.stdout, re.M)
+    got = {int(i): float(v) for i, _, v in rows}
+    close("multi-label: predict prints 'sigmoid p' = 1/(1+exp(-logit)) to 4 decimals",
+          [got.get(0, np.nan), got.get(1, np.nan)], sig, 5e-5 + 1e-9)
+    r = run(["cam", *m, "-c", "1", "-l", "conv", "x.npy"], cwd=d)
+    said = re.findall(r"class 1 '.*' \(sigmoid p ([\d.]+)\)", r.stdout)
+    close("multi-label: cam prints the explained class's 'sigmoid p'", [float(v) for v in said] or [np.nan],
+          sig[1:], 5e-5 + 1e-9)
+    r = run(["info", path("e1_ml.ccm")])
+    check("multi-label: cnncam info says output sigmoid", r.returncode == 0 and
+          re.search(r"^output\s+sigmoid \(multi-label", r.stdout, re.M), r.stdout)
+    r = run(["info", path("m.ccm")])
+    check("softmax model: cnncam info says output softmax", r.returncode == 0 and
+          re.search(r"^output\s+softmax \(one class per image\)$", r.stdout, re.M), r.stdout)
+
+
 def help_and_version():
     r = run(["--version"])
     check("--version: exit 0, prints 'cnncam <version>'", r.returncode == 0 and
@@ -608,10 +654,12 @@ def main():
         open(path("one.txt"), "w").write("the only class\n")
         convert(path("e1.ccm"), "--module", EXAMPLES + ":example1", "--labels", path("crane.txt"), "--layer", "conv")
         convert(path("e2.ccm"), "--module", EXAMPLES + ":example2", "--labels", path("one.txt"), "--layer", "select")
+        convert(path("e1_ml.ccm"), "--module", EXAMPLES + ":example1", "--labels", path("crane.txt"), "--layer",
+                "conv", "--multi-label")
         convert(path("e2_recipe.ccm"), "--module", EXAMPLES + ":example2", "--labels", path("one.txt"),
                 "--resize", "40", "--crop", "32")
         for part in (worked_examples, bad_inputs, pictures, every_image_kind, names_and_json, json_with_a_failure,
-                     predict_and_sizes, help_and_version):
+                     predict_and_sizes, multi_label, help_and_version):
             part()
     except Exception as e:  # a crash of the test itself is a failure, not a pass
         import traceback

@@ -16,7 +16,8 @@ directory, then reads each file with tools/ccm.py and checks:
   * names and aliases (BasicBlock's 'layer1.0.relu' / 'layer1.0.relu:2', the
     alias 'layer4' -> 'layer4.2.relu:2', 'features' -> 'features.16.2');
   * every functional spelling the converter maps (tests/models/zoo.py);
-  * f16 storage; the weight-file variants; what must fail, fails with exit 2,
+  * f16 storage; metadata 'output' (softmax, or sigmoid with --multi-label);
+    the weight-file variants; what must fail, fails with exit 2,
     a message that names the problem, and no file (unsupported ops, --pretrained
     offline, bad --module paths, missing/unexpected state_dict keys, bad
     --layer/--labels); ccm.py rejects corrupted files.
@@ -27,11 +28,13 @@ import contextlib
 import io
 import os
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
 import time
 import warnings
+import zlib
 
 import numpy as np
 import torch
@@ -324,6 +327,42 @@ def f16_storage():
         ", ".join("%.2g" % d for d in diffs.values()), vs32, float(ref32.abs().max()))
 
 
+# ---- output: softmax or sigmoid -----------------------------------------------------------
+
+@case
+def output_softmax_by_default_sigmoid_with_multi_label():
+    labels = out("two.labels")
+    with open(labels, "w") as f:
+        f.write("a\nb\n")
+    ex1 = ["--module", os.path.join(MODELS, "worked_examples.py:example1"), "--labels", labels, "--layer", "conv"]
+    path = out("ex1.ccm")
+    convert(*ex1, "-o", path)
+    m = ccm.read(path)
+    check(m.metadata.get("output") == "softmax" and m.metadata_types["output"] == 1,
+          "default output %r" % m.metadata.get("output"))
+    _, stdout, _ = convert(*ex1, "--multi-label", "-o", path, process=True)
+    m = ccm.read(path)
+    check(m.metadata.get("output") == "sigmoid", "--multi-label stored output %r" % m.metadata.get("output"))
+    check("2 classes (sigmoid)" in stdout, "the summary does not say sigmoid: " + stdout)
+    # Another value, with the CRCs recomputed so that only the value is wrong.
+    b = bytearray(open(path, "rb").read())
+    entry = struct.pack("<I", 6) + b"output" + struct.pack("<II", 1, 7) + b"sigmoid"
+    i = b.index(entry) + len(entry) - 7
+    b[i:i + 7] = b"sigmoxd"
+    struct.pack_into("<I", b, 96, zlib.crc32(b[128:sum(m.header["tensors"])]))
+    struct.pack_into("<I", b, 104, zlib.crc32(b[:104]))
+    with open(path, "wb") as f:
+        f.write(b)
+    try:
+        ccm.read(path)
+    except ccm.FormatError as e:
+        check("'output' is 'sigmoxd'" in str(e) and "'softmax' or 'sigmoid'" in str(e), "message %r" % str(e))
+    else:
+        raise AssertionError("ccm.py accepts output 'sigmoxd'")
+    os.unlink(path)
+    return "softmax by default, sigmoid with --multi-label, 'sigmoxd' rejected"
+
+
 # ---- weight files ---------------------------------------------------------------------
 
 def small_state():
@@ -480,7 +519,7 @@ def usage_errors():
         check(phrase in err, "%s: message lacks %r:\n%s" % (args, phrase, err))
     _, stdout, _ = convert("--help", process=True)
     for opt in ("--arch", "--module", "--weights", "--pretrained", "--random-init", "--labels", "--dtype",
-                "--layer", "--mean", "--std", "exit status"):
+                "--layer", "--multi-label", "--mean", "--std", "exit status"):
         check(opt in stdout, "--help does not mention " + opt)
 
 

@@ -144,6 +144,7 @@ static cc_model_writer *write_net(const net_params *p)
     cc_writer_meta_string(w, "arch", "tinynet");
     cc_writer_meta_int(w, "classes", NCLS);
     cc_writer_meta_strings(w, "labels", LABELS, NCLS);
+    cc_writer_meta_string(w, "output", "sigmoid");
     cc_writer_meta_floats(w, "input.mean", MEAN, 3);
     cc_writer_meta_floats(w, "input.std", STD, 3);
     cc_writer_meta_string(w, "gradcam.layer", "layer4");
@@ -292,7 +293,8 @@ static void check_model(const cc_model *m, const net_params *p, const char *how)
     const double *fl = NULL;
     const char *const *sl = NULL;
     int n = -1;
-    tu_check(m->nmeta == 9, "%s: %d metadata entries; want 9", how, m->nmeta);
+    tu_check(m->nmeta == 10, "%s: %d metadata entries; want 10", how, m->nmeta);
+    tu_check(cc_model_multi_label(m), "%s: output 'sigmoid' must read as multi-label", how);
     tu_check(cc_model_meta_string(m, "arch") && !strcmp(cc_model_meta_string(m, "arch"), "tinynet"),
              "%s: meta arch", how);
     tu_check(cc_model_meta_int(m, "classes", &iv) && iv == NCLS, "%s: meta classes", how);
@@ -721,6 +723,10 @@ static const bad_case GRAPHS[] = {
     {"invalid UTF-8 tensor name", "name has a NUL or invalid UTF-8 byte 0xc3", NULL, 0},
     {"empty tensor name", "tensor 0 has an empty name", NULL, 0},
     {"bad eps", "attribute 'eps'", NULL, 0},
+    {"unknown output", "metadata 'output' is 'multilabel'", "expected 'softmax' (one class per image) or 'sigmoid'",
+     0},
+    {"output not a string", "metadata 'output' has type 2", "'softmax' or 'sigmoid'", 0},
+    {"output softmax", NULL, NULL, 0},
 };
 
 static void tiny_tensor(cc_model_writer *w, const char *name)
@@ -740,6 +746,10 @@ static cc_model_writer *tiny(int k)
         cc_writer_meta_int(w, "k", 1);
     if (k == 6)
         cc_writer_meta_int(w, "", 1);
+    if (k == 30 || k == 32)
+        cc_writer_meta_string(w, "output", k == 30 ? "multilabel" : "softmax");
+    if (k == 31)
+        cc_writer_meta_int(w, "output", 1);
     tiny_tensor(w, k == 27 ? "caf\xc3" : k == 28 ? "" : "conv.weight");
     if (k == 1)
         tiny_tensor(w, "conv.weight");
@@ -793,7 +803,9 @@ static void test_malformed_graphs(void)
         if (!GRAPHS[k].needle) {
             cc_model *m = NULL;
             st = cc_model_load_memory(buf, size, &m, &err);
-            tu_check(st == CC_OK && check_loaded(m), "%s: %s", GRAPHS[k].what, st ? err.msg : "invalid");
+            /* Neither has output 'sigmoid': absent and 'softmax' both mean one class per image. */
+            tu_check(st == CC_OK && check_loaded(m) && !cc_model_multi_label(m), "%s: %s", GRAPHS[k].what,
+                     st ? err.msg : "invalid, or read as multi-label");
             cc_model_free(m);
         } else {
             expect_fail(GRAPHS[k].what, buf, size, GRAPHS[k].needle, GRAPHS[k].needle2);

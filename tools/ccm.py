@@ -41,6 +41,7 @@ MAX_NUMEL = 1 << 30          # CC_MAX_NUMEL in layers/op.h
 ALIGN = 64
 DTYPES = {1: ("f32", np.dtype("<f4")), 2: ("f16", np.dtype("<f2"))}
 META_TYPES = {1: "string", 2: "int", 3: "float", 4: "string list", 5: "float list"}
+OUTPUTS = ("softmax", "sigmoid")     # metadata 'output'; absent means softmax
 
 # layers/registry.c and each op's descriptor: op -> (min inputs, max inputs,
 # parameter roles in param_names order, roles that must be present).
@@ -300,6 +301,10 @@ def _read_metadata(m, c):
             raise FormatError("metadata: key '%s' has unknown type %d (known: 1..5)" % (key, t))
         m.metadata[key], m.metadata_types[key] = v, t
     c.done()
+    # 'output' says what the probabilities are: an unknown value must not read as softmax.
+    if "output" in m.metadata and (m.metadata_types["output"] != 1 or m.metadata["output"] not in OUTPUTS):
+        raise FormatError("metadata: 'output' is %r (%s); expected the string 'softmax' or 'sigmoid'"
+                          % (m.metadata["output"], META_TYPES[m.metadata_types["output"]]))
 
 
 def _read_tensors(m, c, data_size):

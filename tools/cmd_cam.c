@@ -46,6 +46,9 @@ static const char cam_usage[] =
     "or a .npy float32 tensor of 3xHxW or 1x3xHxW, already normalised, used as is.\n"
     "By default the network sees the photo at its own size, normalised with the\n"
     "model's mean and std, as the reference Python Grad-CAM does.\n"
+    "Classes are listed with their logit and a probability: p is the softmax over\n"
+    "all classes; for a multi-label model (cnncam info: output sigmoid) it is\n"
+    "'sigmoid p', each class's own sigmoid(logit). --json names which in \"output\".\n"
     "\n"
     "  -m, --model FILE      the .ccm model (tools/cnncam-convert makes one)\n"
     "  -l, --layer NAME      layer to explain, a PyTorch module path (features.16,\n"
@@ -414,8 +417,14 @@ static void rank_classes(const float *logits, int n, int *order)
     }
 }
 
-static void softmax(const float *logits, int n, double *p)
+/* Softmax over the logits; for a multi-label model each class's own sigmoid. */
+static void probabilities(const float *logits, int n, int multi_label, double *p)
 {
+    if (multi_label) {
+        for (int i = 0; i < n; i++)
+            p[i] = 1 / (1 + exp(-(double)logits[i]));
+        return;
+    }
     double mx = logits[0], sum = 0;
     for (int i = 1; i < n; i++)
         mx = logits[i] > mx ? logits[i] : mx;
@@ -491,7 +500,8 @@ static void json_image(const options *o, const cnncam_model *m, const char *path
     const int classes = cnncam_model_classes(m), k = classes < 5 ? classes : 5;
     printf("{\"image\":");
     cli_json_string(stdout, path);
-    printf(",\"width\":%d,\"height\":%d,\"top5\":[", in->W, in->H);
+    printf(",\"width\":%d,\"height\":%d,\"output\":\"%s\",\"top5\":[", in->W, in->H,
+           cnncam_model_multi_label(m) ? "sigmoid" : "softmax");
     for (int i = 0; i < k; i++) {
         const char *label = cnncam_model_label(m, order[i]);
         printf("%s{\"index\":%d,\"label\":", i ? "," : "", order[i]);
@@ -524,7 +534,7 @@ static int run_image(const options *o, const cnncam_model *m, cnncam_ctx *ctx, i
                      const char *image_part, float *logits_rows, char *err, size_t len)
 {
     const char *path = o->images[idx];
-    const int classes = cnncam_model_classes(m),
+    const int classes = cnncam_model_classes(m), multi_label = cnncam_model_multi_label(m),
               explain = !o->top || o->out || o->cam_out || o->act_out || o->grad_out || o->weights_out ||
                         o->raw_out;
     double ms[4] = {0}, t = now_ms();
@@ -554,7 +564,7 @@ static int run_image(const options *o, const cnncam_model *m, cnncam_ctx *ctx, i
     if (logits_rows)
         memcpy(logits_rows + (size_t)idx * classes, logits, sizeof(float) * (size_t)classes);
     rank_classes(logits, classes, order);
-    softmax(logits, classes, p);
+    probabilities(logits, classes, multi_label, p);
 
     if (!o->predict && explain) {
         if (o->class_name) {
@@ -592,13 +602,14 @@ static int run_image(const options *o, const cnncam_model *m, cnncam_ctx *ctx, i
         printf("%s:\n", path);
         for (int i = 0; i < o->top && i < classes; i++) {
             const char *label = cnncam_model_label(m, order[i]);
-            printf("  %5d  %-40s logit %9.4f  p %.4f\n", order[i], label ? label : "", logits[order[i]],
-                   p[order[i]]);
+            printf("  %5d  %-40s logit %9.4f  %s %.4f\n", order[i], label ? label : "", logits[order[i]],
+                   multi_label ? "sigmoid p" : "p", p[order[i]]);
         }
     } else {
         for (int i = 0; i < nexplained; i++) {
             const char *label = cnncam_model_label(m, explained[i]);
-            printf("%s: class %d '%s' (p %.4f)\n", path, explained[i], label ? label : "", p[explained[i]]);
+            printf("%s: class %d '%s' (%s %.4f)\n", path, explained[i], label ? label : "",
+                   multi_label ? "sigmoid p" : "p", p[explained[i]]);
         }
     }
     ok = 1;

@@ -18,7 +18,8 @@ static const char usage[] =
     "  (cnncam cam --help lists their options)\n"
     "  info [--size HxW] [--layer NAME] MODEL.ccm\n"
     "                                describe a converted model: architecture,\n"
-    "                                parameters, classes, input normalisation,\n"
+    "                                parameters, classes, output (softmax, or\n"
+    "                                sigmoid: multi-label), input normalisation,\n"
     "                                recommended Grad-CAM layer, and every layer\n"
     "                                with its output shape for a HxW input\n"
     "                                (default: the model's evaluation crop, else\n"
@@ -157,7 +158,10 @@ int cmd_info(int argc, char **argv)
         if (nlabels > 3)
             printf(", ...");
     }
-    printf("\ninput         RGB / 255, mean");
+    const char *output = cc_model_multi_label(m) ? "sigmoid (multi-label: an independent probability per class)"
+                                                 : "softmax (one class per image)";
+    printf("\noutput        %s%s\n", output, cc_model_meta(m, "output") ? "" : "; not recorded, the default");
+    printf("input         RGB / 255, mean");
     print_floats(m, "input.mean");
     printf(", std");
     print_floats(m, "input.std");

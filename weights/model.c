@@ -238,6 +238,12 @@ int cc_model_meta_strings(const cc_model *m, const char *key, const char *const 
     return e != NULL;
 }
 
+int cc_model_multi_label(const cc_model *m)
+{
+    const char *output = cc_model_meta_string(m, "output");
+    return output && !strcmp(output, "sigmoid");
+}
+
 /* ---- binary16 ----
  * value = (-1)^s * 2^(e-15) * 1.m for 1 <= e <= 30; (-1)^s * 2^-14 * 0.m for
  * e = 0 (subnormal: shift m up until its leading 1 reaches bit 10, lowering

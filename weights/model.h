@@ -102,6 +102,10 @@ int cc_model_meta_int(const cc_model *m, const char *key, int64_t *v);
 int cc_model_meta_float(const cc_model *m, const char *key, double *v);
 int cc_model_meta_floats(const cc_model *m, const char *key, const double **v, int *n);
 int cc_model_meta_strings(const cc_model *m, const char *key, const char *const **v, int *n);
+/* 1 when metadata 'output' is "sigmoid" (multi-label: an independent
+ * probability per class); 0 when it is "softmax" or absent. The reader
+ * accepts no other value. */
+int cc_model_multi_label(const cc_model *m);
 
 /* IEEE-754 binary16 bits to float, exact for every value: subnormals,
  * signed zeros, infinities, and NaNs (payload kept). */

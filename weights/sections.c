@@ -83,6 +83,23 @@ static cc_status read_meta_value(cc_reader *r, cc_meta *e)
     return CC_EFORMAT;  /* the caller checked the type */
 }
 
+/* 'output' decides what the probabilities mean: a value this reader does not
+ * know must not silently read as softmax. */
+static cc_status check_output_key(cc_reader *r)
+{
+    const cc_meta *e = cc_model_meta(r->m, "output");
+    char q[72];
+    if (!e)
+        return CC_OK;
+    if (e->type != CC_META_STRING)
+        return cc_rd_fail(r, CC_EFORMAT, "metadata 'output' has type %d; expected 1 (string): 'softmax' or "
+                          "'sigmoid'", (int)e->type);
+    if (strcmp(e->str, "softmax") && strcmp(e->str, "sigmoid"))
+        return cc_rd_fail(r, CC_EFORMAT, "metadata 'output' is '%s'; expected 'softmax' (one class per image) "
+                          "or 'sigmoid' (multi-label)", cc_rd_qname(e->str, q, sizeof q));
+    return CC_OK;
+}
+
 cc_status cc_read_metadata(cc_reader *r)
 {
     cc_model *m = r->m;
@@ -131,7 +148,8 @@ cc_status cc_read_metadata(cc_reader *r)
     CC_TRY(st);
     m->nmeta = (int)count;
     r->item[0] = '\0';
-    return cc_rd_finish(r);
+    CC_TRY(cc_rd_finish(r));
+    return check_output_key(r);
 }
 
 /* ---- tensor table ---- */

@@ -66,12 +66,13 @@ only what is missing. --weights files that are torchvision releases (their SHA-2
 starts with the hash in the release's file name) are recognised.
 
 Metadata: labels (1000-class models get the ImageNet class names; others need
---labels), input mean/std, torchvision's evaluation recipe (resize, crop,
-interpolation) where known, the source file and its SHA-256, and the Grad-CAM
-layer: the seed article's choice for mobilenet_v3_large/small, vgg16,
-resnet18/34/50, regnet_y_800mf and efficientnet_b0; otherwise the output of the
-last conv-like layer (not an average pool, dropout or flatten) that still has a
-spatial map at 224x224, named by its outermost container (ResNets: "layer4").
+--labels), the output (softmax, or sigmoid with --multi-label), input mean/std,
+torchvision's evaluation recipe (resize, crop, interpolation) where known, the
+source file and its SHA-256, and the Grad-CAM layer: the seed article's choice
+for mobilenet_v3_large/small, vgg16, resnet18/34/50, regnet_y_800mf and
+efficientnet_b0; otherwise the output of the last conv-like layer (not an
+average pool, dropout or flatten) that still has a spatial map at 224x224, named
+by its outermost container (ResNets: "layer4").
 
 After writing, the file is read back with tools/ccm.py and checked: metadata and
 graph round-trip, every tensor equals the model's, and the graph (run with
@@ -106,6 +107,10 @@ def parse_args(argv):
                    help="class names, one per line (required when the model has not 1000 classes)")
     p.add_argument("--dtype", choices=("f32", "f16"), default="f32",
                    help="storage type of the tensors (default f32); the engine computes in f32")
+    p.add_argument("--multi-label", action="store_true",
+                   help="the classes do not exclude each other (one sigmoid per class, trained with "
+                        "BCEWithLogitsLoss): store output=sigmoid, so cnncam gives each class its own "
+                        "probability; default: output=softmax (one class per image)")
     p.add_argument("--layer", metavar="NAME",
                    help="the recommended Grad-CAM layer stored in the file (a node or alias name)")
     p.add_argument("--mean", type=float, nargs=3, metavar="M", default=models.IMAGENET_MEAN,
@@ -249,6 +254,7 @@ def build_metadata(args, arch, source, release, exact, g, layer, note):
             ("torch.version", STRING, torch.__version__),
             ("torchvision.version", STRING, torchvision.__version__),
             ("classes", INT, classes), ("labels", STRING_LIST, labels),
+            ("output", STRING, "sigmoid" if args.multi_label else "softmax"),
             ("input.mean", FLOAT_LIST, [float(v) for v in args.mean]),
             ("input.std", FLOAT_LIST, [float(v) for v in args.std]),
             ("gradcam.layer", STRING, layer)]
@@ -392,11 +398,11 @@ def run(argv):
         return EXIT_INTERNAL, None
     meta = dict((k, v) for k, _, v in r.metadata)
     nvalues = sum(t.size for t in r.graph.tensors.values())
-    print("wrote %s: %s, %d nodes, %d aliases, %d tensors (%.2f M values, %s), %d classes, %.1f MB "
+    print("wrote %s: %s, %d nodes, %d aliases, %d tensors (%.2f M values, %s), %d classes (%s), %.1f MB "
           "in %.1f s; gradcam.layer %s; self-check: logits match (max diff %.2g)"
           % (args.output, r.arch, len(r.graph.nodes), len(r.graph.aliases), len(r.graph.tensors),
-             nvalues / 1e6, args.dtype, meta["classes"], r.size / 1e6, r.seconds, meta["gradcam.layer"],
-             r.diff))
+             nvalues / 1e6, args.dtype, meta["classes"], meta["output"], r.size / 1e6, r.seconds,
+             meta["gradcam.layer"], r.diff))
     return EXIT_OK, r
 
 
