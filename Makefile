@@ -40,7 +40,7 @@ TEST_BINS  := $(TESTS:%=$(BUILD)/tests/%) $(TESTS_F64:%=$(BUILD)/tests/%_f64)
 # Programs the Python tests drive (tests/tools/*.c).
 TEST_TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(wildcard tests/tools/*.c))
 
-.PHONY: demo eval-loc install all check test test-c test-py asan fuzz fixtures deps clean help
+.PHONY: demo eval-loc bias bench install all check test test-c test-py asan fuzz fixtures deps clean help
 .SECONDARY:  # keep object files that chained rules would delete
 all: $(BUILD)/libcnncam.a $(BUILD)/libcnncam.so $(BUILD)/cnncam
 
@@ -95,6 +95,22 @@ eval-loc: all
 	$(PYTHON) examples/eval/eval_loc.py --count 500 --layer features --layer features.9 --layer features.6 \
 	  --out $(BUILD)/eval-loc.md
 
+# The bias experiment (examples/bias/): the demo model and one trained with a
+# spurious cue, on unbiased held-out scenes; the figure is drawn by cnncam.
+bias: all $(BUILD)/bias_figure
+	$(PYTHON) examples/bias/bias_experiment.py --out $(BUILD)/bias
+
+$(BUILD)/bias_figure: $(BUILD)/obj/examples/bias/bias_figure.o $(BUILD)/libcnncam.a
+	$(CC) $(ALLFLAGS) -o $@ $^ $(LDLIBS)
+
+# cnncam against PyTorch on this machine, alternating run by run; writes
+# bench/RESULTS.md (bench/bench.py; needs make deps).
+bench: all $(BUILD)/bench_cnncam
+	$(PYTHON) bench/bench.py
+
+$(BUILD)/bench_cnncam: $(BUILD)/obj/bench/bench_cnncam.o $(BUILD)/libcnncam.a
+	$(CC) $(ALLFLAGS) -o $@ $^ $(LDLIBS)
+
 # What CI runs: every test, the C tests again under sanitizers, a short fuzz run.
 check: test asan fuzz
 
@@ -112,13 +128,14 @@ test-c: all $(TEST_BINS)
 	done; \
 	echo "tests: $$pass passed, $$fail failed"; test $$fail -eq 0
 
-test-py: all $(TEST_TOOLS)
+test-py: all $(TEST_TOOLS) $(BUILD)/bias_figure
 	$(PYTHON) tests/test_converter.py
 	$(PYTHON) tests/test_models.py
 	$(PYTHON) tests/test_gradcam.py
 	$(PYTHON) tests/test_install.py
 	$(PYTHON) tests/test_cli.py
 	$(PYTHON) tests/test_scenes.py
+	$(PYTHON) tests/test_examples.py
 
 # The whole C test suite again under AddressSanitizer + UndefinedBehaviorSanitizer.
 asan:
@@ -176,7 +193,7 @@ install: all
 # Installs every system package the project needs; a no-op when present.
 DEBS := build-essential libopenblas-dev libjpeg62-turbo-dev libpng-dev \
         python3-torch python3-torchvision python3-numpy clang libclang-rt-14-dev \
-        python3-opencv python3-pil dataset-fashion-mnist
+        python3-opencv python3-pil dataset-fashion-mnist time
 deps:
 	@missing=$$(for p in $(DEBS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
@@ -193,6 +210,8 @@ help:
 	@echo "make            build $(BUILD)/libcnncam.a, $(BUILD)/libcnncam.so and $(BUILD)/cnncam"
 	@echo "make demo       the demo model explains a two-object scene (no Python, no network)"
 	@echo "make eval-loc   Grad-CAM localisation benchmark on 500 held-out scenes"
+	@echo "make bench      cnncam vs PyTorch, side by side: bench/RESULTS.md"
+	@echo "make bias       the bias experiment: figure and numbers under $(BUILD)/bias"
 	@echo "make check      test + asan + fuzz: what CI runs"
 	@echo "make test       every test: C (float, and double gradient checks), converter, model parity"
 	@echo "make test-c     the C tests only (no Python needed)"

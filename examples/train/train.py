@@ -3,11 +3,13 @@
 multi-label classifier (one logit per Fashion-MNIST class, BCEWithLogitsLoss)
 on the scenes of examples/scenes/scenes.py, generated on the fly.
 
-    examples/train/train.py --out build/train            # ~35 min on 2 cores
+    examples/train/train.py --out build/train            # ~40 min on 2 cores
     tools/cnncam-convert --module examples/train/model.py:build \\
         --weights build/train/model.pth --labels examples/train/classes.txt \\
-        --mean 0.485 0.456 0.406 --std 0.229 0.224 0.225 --dtype f16 \\
-        -o models/fashion_scenes.ccm
+        --multi-label --dtype f16 -o models/fashion_scenes.ccm
+
+The bias experiment's pair (examples/bias/, models/bias/) adds --dilated
+(model.py's build_dilated) to both, and --cue 2:square to the biased one.
 
 Data: epoch e trains on training-split scenes e*N .. e*N+N-1 (N = --scenes),
 so no scene is seen twice and the augmentation is the generator's. The first
@@ -43,6 +45,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "scenes"))
 sys.path.insert(0, HERE)
 import scenes  # noqa: E402
+import metrics  # noqa: E402
 import model as model_def  # noqa: E402
 
 MEAN = (0.485, 0.456, 0.406)
@@ -84,16 +87,6 @@ def normalise(x):
     return (x.float() / 255.0 - mean) / std
 
 
-def average_precision(scores, labels):
-    """AP of one class: mean precision at the rank of each positive (ties by order)."""
-    order = np.argsort(-scores, kind="stable")
-    hits = labels[order] > 0
-    if not hits.any():
-        return float("nan")
-    precision = np.cumsum(hits) / np.arange(1, len(hits) + 1)
-    return float(precision[hits].mean())
-
-
 def evaluate(net, images, targets, batch=100):
     net.eval()
     logits = []
@@ -103,17 +96,8 @@ def evaluate(net, images, targets, batch=100):
     net.train()
     logits = torch.cat(logits)
     loss = F.binary_cross_entropy_with_logits(logits, targets).item()
-    z, t = logits.numpy(), targets.numpy()
-    pred = z > 0
-    truth = t > 0
-    exact = float((pred == truth).all(1).mean())
-    n = truth.sum(1).astype(int)
-    rank = np.argsort(-z, axis=1, kind="stable")
-    topn = float(np.mean([set(rank[i, :n[i]]) == set(np.flatnonzero(truth[i])) for i in range(len(z))]))
-    tp = (pred & truth).sum(0)
-    f1 = 2 * tp / np.maximum(1, pred.sum(0) + truth.sum(0))
-    ap = np.array([average_precision(z[:, k], t[:, k]) for k in range(t.shape[1])])
-    return {"loss": loss, "exact": exact, "topn": topn, "f1": f1, "ap": ap}
+    m = metrics.multilabel(logits.numpy(), targets.numpy())
+    return dict(m, loss=loss)
 
 
 def main(argv=None):
@@ -129,6 +113,8 @@ def main(argv=None):
     p.add_argument("--eval-scenes", type=int, default=1000, help="held-out (test-split) scenes")
     p.add_argument("--eval-seed", type=int, default=0, help="seed of the held-out scenes")
     p.add_argument("--cue", metavar="K:MARK", help="biased training set (scenes.py --cue)")
+    p.add_argument("--dilated", action="store_true",
+                   help="model.py's build_dilated(): output stride 16, a 12 x 12 Grad-CAM map at 192 px")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--low-res", type=int, default=128, metavar="S", help="scene size of the first epochs")
     p.add_argument("--low-res-epochs", type=int, default=6, metavar="N",
@@ -155,7 +141,8 @@ def main(argv=None):
         log_file.write(msg + "\n")
         log_file.flush()
 
-    net = model_def.build().to(memory_format=torch.channels_last)   # ~1.4x faster on CPU
+    net = model_def.build_dilated() if a.dilated else model_def.build()
+    net = net.to(memory_format=torch.channels_last)   # ~1.4x faster on CPU
     steps_per_epoch = a.scenes // a.batch
     opt = torch.optim.AdamW(net.parameters(), lr=a.lr, weight_decay=a.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=a.lr, total_steps=a.epochs * steps_per_epoch,
@@ -169,13 +156,13 @@ def main(argv=None):
         sched.load_state_dict(ck["sched"])
         torch.set_rng_state(ck["rng"])
         first = ck["epoch"] + 1
-        log("# resumed after epoch %d from %s" % (ck["epoch"], ckpt_path))
+        log("# resumed after epoch %d from %s, %d threads" % (ck["epoch"] + 1, ckpt_path, a.threads))
     else:
         log("# cnncam demo model: examples/train/train.py %s" % " ".join(argv if argv is not None else sys.argv[1:]))
         log("# torch %s, torchvision %s, numpy %s, %d threads, %d scene workers"
             % (torch.__version__, __import__("torchvision").__version__, np.__version__, a.threads, a.workers))
-        log("# model: torchvision mobilenet_v3_small(num_classes=10) from scratch, %d parameters"
-            % sum(q.numel() for q in net.parameters()))
+        log("# model: torchvision mobilenet_v3_small(num_classes=10%s) from scratch, %d parameters"
+            % (", dilated=True" if a.dilated else "", sum(q.numel() for q in net.parameters())))
         log("# data: scenes.py %d px, train split (Fashion-MNIST train objects) seed %d, %d new scenes "
             "per epoch x %d epochs (the first %d at %d px); held-out: test split (t10k objects) "
             "seed %d, scenes 0-%d at %d px%s"
