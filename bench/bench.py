@@ -1,0 +1,316 @@
+#!/usr/bin/python3
+"""bench/bench.py — cnncam against PyTorch on this machine, in the same run,
+alternating (`make bench`; writes bench/RESULTS.md).
+
+For each model (random-init weights, saved as .pth and converted: speed does
+not depend on the values) and for 1 and 2 threads, the same 224 x 224 photo:
+  forward    one forward pass; PyTorch under no_grad
+  gradcam    forward + backward to the recommended layer + the map. PyTorch two
+             ways: the pytorch-grad-cam call (bench/pytorch_gradcam.py: hooks,
+             backward through the whole network with parameter gradients,
+             numpy/OpenCV maps), and the best PyTorch can do (parameters frozen,
+             the graph recorded from the layer on, autograd.grad to the layer
+             only, the map in torch)
+  top5       one forward, Grad-CAM of each of the 5 best classes (PyTorch best:
+             one forward, five autograd.grad with retain_graph)
+  batch8     8 images: forward + Grad-CAM of each one's top class, per image
+  process    a whole process for one image: `cnncam cam -o` against
+             bench/torch_gradcam.py (import torch, load, GradCAM, overlay, write),
+             wall time and peak RSS
+Each measurement alternates cnncam and PyTorch run by run (cnncam in a
+long-lived bench/bench_cnncam process); medians and ratios cnncam / PyTorch.
+"""
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+import torchvision
+from PIL import Image
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+BUILD = os.path.join(ROOT, "build")
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ccm  # noqa: E402
+from pytorch_gradcam import GradCAM  # noqa: E402
+
+MODELS = ("mobilenet_v3_large", "resnet34", "vgg16", "regnet_y_800mf", "efficientnet_b0")
+MODES = ("forward", "gradcam", "top5", "batch8")
+MEAN, STD = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
+
+
+class Cnncam:
+    """The long-lived bench_cnncam process of one model."""
+
+    def __init__(self, model, image):
+        self.p = subprocess.Popen([os.path.join(BUILD, "bench_cnncam"), model, image], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, text=True, bufsize=1)
+        ready = self.p.stdout.readline().split()
+        if not ready or ready[0] != "ready":
+            raise RuntimeError("bench_cnncam %s: %s" % (model, " ".join(ready) or "exited"))
+
+    def ask(self, cmd):
+        self.p.stdin.write(cmd + "\n")
+        reply = self.p.stdout.readline().strip()
+        if reply.startswith("error") or not reply:
+            raise RuntimeError("bench_cnncam: %s -> %s" % (cmd, reply or "exited"))
+        return reply
+
+    def close(self):
+        self.p.stdin.write("quit\n")
+        self.p.stdin.close()
+        self.p.wait()
+
+
+class Torch:
+    """The same model in PyTorch: each method returns its wall time in ms."""
+
+    def __init__(self, arch, weights, layer, x):
+        self.net = getattr(torchvision.models, arch)(weights=None)
+        self.net.load_state_dict(torch.load(weights))
+        self.net.eval()
+        self.layer = dict(self.net.named_modules())[layer]
+        self.x, self.x8 = x, x.repeat(8, 1, 1, 1)
+        self.cam = GradCAM(self.net, [self.layer])
+        self.gflop = self._count_gflop()
+
+    def _count_gflop(self):
+        """Multiply-adds x 2 of the convolutions and linear layers at this input."""
+        total = [0]
+
+        def conv(m, i, o):
+            total[0] += 2 * o.numel() * (m.in_channels // m.groups) * m.kernel_size[0] * m.kernel_size[1]
+
+        def linear(m, i, o):
+            total[0] += 2 * o.numel() * m.in_features
+        hooks = [m.register_forward_hook(conv if isinstance(m, torch.nn.Conv2d) else linear)
+                 for m in self.net.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+        self.forward()
+        for h in hooks:
+            h.remove()
+        return total[0] / 1e9
+
+    def _grad(self, on):
+        for q in self.net.parameters():
+            q.requires_grad_(on)
+
+    def _done(self, t):
+        self.cam.activations, self.cam.gradients = [], []   # its hooks saw this run too
+        return 1e3 * (time.perf_counter() - t)
+
+    def forward(self):
+        t = time.perf_counter()
+        with torch.no_grad():
+            self.net(self.x)
+        return self._done(t)
+
+    def pgc(self):
+        self._grad(True)
+        t = time.perf_counter()
+        self.cam(self.x)
+        return 1e3 * (time.perf_counter() - t)
+
+    def _best(self, x, k):
+        """Frozen parameters; the layer's output is made a leaf that requires
+        grad, so autograd records and runs only the part above it."""
+        keep = {}
+
+        def hook(module, inputs, output):
+            keep["A"] = output.detach().requires_grad_(True)
+            return keep["A"]
+        h = self.layer.register_forward_hook(hook)
+        try:
+            out = self.net(x)
+        finally:
+            h.remove()
+        A = keep["A"]
+        if k == 1:
+            targets = [out.gather(1, out.argmax(1, keepdim=True)).sum()]
+        else:
+            targets = [out[0, c] for c in out[0].topk(k).indices]
+        for i, y in enumerate(targets):
+            g, = torch.autograd.grad(y, A, retain_graph=i + 1 < len(targets))
+            cam = F.relu((g.mean((2, 3), keepdim=True) * A).sum(1, keepdim=True)).detach()
+            lo = cam.amin((2, 3), keepdim=True)
+            cam = (cam - lo) / (cam.amax((2, 3), keepdim=True) - lo + 1e-7)
+            F.interpolate(cam, size=x.shape[-2:], mode="bilinear", align_corners=False)
+
+    def best(self, mode):
+        self._grad(False)
+        x, k = (self.x8, 1) if mode == "batch8" else (self.x, 5 if mode == "top5" else 1)
+        t = time.perf_counter()
+        self._best(x, k)
+        return self._done(t)
+
+
+def machine():
+    cpu = "unknown"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+
+    def deb(pkg):
+        r = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", pkg], capture_output=True, text=True)
+        return r.stdout or "?"
+    commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True).stdout.strip()
+    cc = subprocess.run(["cc", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
+    return [("CPU", "%s, %d cores" % (cpu, os.cpu_count())), ("kernel", platform.release()),
+            ("cnncam", "commit %s, %s -O2" % (commit or "?", cc)),
+            ("OpenBLAS", "%s (OPENBLAS_CORETYPE=%s)" % (deb("libopenblas0-pthread"),
+                                                        os.environ.get("OPENBLAS_CORETYPE", "unset"))),
+            ("PyTorch", "%s, torchvision %s, numpy %s" % (torch.__version__, torchvision.__version__,
+                                                          np.__version__))]
+
+
+def process(cmd):
+    """Wall ms and peak RSS MiB of one command. GNU time measures the RSS: a
+    child forked from this process (torch loaded) would report our own peak."""
+    t = time.perf_counter()
+    r = subprocess.run(["/usr/bin/time", "-f", "%M"] + cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                       text=True)
+    wall = 1e3 * (time.perf_counter() - t)
+    if r.returncode:
+        raise RuntimeError("%s failed: %s" % (" ".join(cmd), r.stderr))
+    return wall, int(r.stderr.strip().splitlines()[-1]) / 1024
+
+
+def prepare(arch, work, note):
+    weights, model = os.path.join(work, arch + ".pth"), os.path.join(work, arch + ".ccm")
+    if not os.path.exists(model):
+        torch.manual_seed(0)
+        torch.save(getattr(torchvision.models, arch)(weights=None).state_dict(), weights)
+        note("converting %s" % arch)
+        subprocess.run([os.path.join(ROOT, "tools", "cnncam-convert"), "--arch", arch, "--weights", weights,
+                        "-o", model], check=True, stdout=subprocess.DEVNULL)
+    return weights, model, ccm.read(model).metadata["gradcam.layer"]
+
+
+def median(v):
+    return statistics.median(v) if v else float("nan")
+
+
+def bench_model(arch, image, work, reps, process_reps, threads_list, note):
+    weights, model, layer = prepare(arch, work, note)
+    rgb = np.float32(np.asarray(Image.open(image).convert("RGB"))) / 255
+    x = torch.from_numpy(((rgb - MEAN) / STD).astype(np.float32).transpose(2, 0, 1)[None].copy())
+    rows = []
+    cn = Cnncam(model, image)
+    th = Torch(arch, weights, layer, x)
+    try:
+        for threads in threads_list:
+            torch.set_num_threads(threads)
+            cn.ask("threads %d" % threads)
+            runs = {"sgemm": [float(cn.ask("sgemm 1024"))]}
+            for rep in range(reps + 1):          # rep 0 warms up and is dropped
+                for mode in MODES:
+                    pairs = [("cnncam " + mode, lambda m=mode: float(cn.ask(m)))]
+                    pairs.append(("torch " + mode, th.forward if mode == "forward" else
+                                  lambda m=mode: th.best(m)))
+                    if mode == "gradcam":
+                        pairs.append(("pgc gradcam", th.pgc))
+                    for key, fn in (pairs if rep % 2 else pairs[::-1]):
+                        v = fn()
+                        if rep:
+                            runs.setdefault(key, []).append(v)
+            out = os.path.join(work, "overlay.png")
+            for rep in range(process_reps):
+                for key, cmd in ((("cnncam process"), [os.path.join(BUILD, "cnncam"), "cam", "-m", model, "-l",
+                                                       layer, "--threads", str(threads), "-o", out, image]),
+                                 ("torch process", ["/usr/bin/python3", os.path.join(ROOT, "bench", "torch_gradcam.py"),
+                                                    arch, weights, layer, image, out, str(threads)])):
+                    wall, rss = process(cmd)
+                    runs.setdefault(key, []).append(wall)
+                    runs.setdefault(key + " rss", []).append(rss)
+            med = {k: median(v) for k, v in runs.items()}
+            rows.append((arch, threads, med, th.gflop))
+            note("%s, %d thread(s): %s" % (arch, threads, ", ".join("%s %.1f" % kv for kv in sorted(med.items()))))
+    finally:
+        cn.close()
+    return rows
+
+
+def table(rows):
+    def r(a, b):
+        return "%.2f" % (a / b) if b else "-"
+    head = ["| model | threads | forward ms: cnncam / torch (ratio) | Grad-CAM ms: cnncam / pytorch-grad-cam "
+            "(ratio) / torch best (ratio) | top-5 Grad-CAM ms: cnncam / torch best (ratio) | batch 8 img/s: cnncam "
+            "/ torch best (ratio) | process for one image: cnncam / Python, wall ms (ratio), peak RSS MiB (ratio) |",
+            "|---|---|---|---|---|---|---|"]
+    for arch, threads, m, _ in rows:
+        c8, t8 = 8000 / m["cnncam batch8"], 8000 / m["torch batch8"]
+        head.append("| %s | %d | %.1f / %.1f (%s) | %.1f / %.1f (%s) / %.1f (%s) | %.1f / %.1f (%s) | %.1f / %.1f (%s) "
+                    "| %.0f / %.0f (%s), %.0f / %.0f (%s) |" % (
+                        arch, threads, m["cnncam forward"], m["torch forward"], r(m["cnncam forward"], m["torch forward"]),
+                        m["cnncam gradcam"], m["pgc gradcam"], r(m["cnncam gradcam"], m["pgc gradcam"]),
+                        m["torch gradcam"], r(m["cnncam gradcam"], m["torch gradcam"]),
+                        m["cnncam top5"], m["torch top5"], r(m["cnncam top5"], m["torch top5"]),
+                        c8, t8, r(c8, t8),
+                        m["cnncam process"], m["torch process"], r(m["cnncam process"], m["torch process"]),
+                        m["cnncam process rss"], m["torch process rss"],
+                        r(m["cnncam process rss"], m["torch process rss"])))
+    return "\n".join(head)
+
+
+def ceiling_table(rows):
+    lines = ["| model | threads | GFLOP per forward (conv + linear) | cnncam forward GFLOP/s | OpenBLAS sgemm "
+             "1024³ GFLOP/s | share of the sgemm ceiling |", "|---|---|---|---|---|---|"]
+    for arch, threads, m, gflop in rows:
+        rate = gflop / (m["cnncam forward"] / 1e3)
+        lines.append("| %s | %d | %.2f | %.1f | %.1f | %.0f%% |" % (arch, threads, gflop, rate, m["sgemm"],
+                                                                   100 * rate / m["sgemm"]))
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
+    p.add_argument("--threads", nargs="+", type=int, default=[1, 2])
+    p.add_argument("--reps", type=int, default=11, help="timed runs per measurement (default 11)")
+    p.add_argument("--process-reps", type=int, default=5, help="whole-process runs (default 5)")
+    p.add_argument("--image", default=os.path.join(ROOT, "assets", "images", "chelsea.png"))
+    p.add_argument("--work", default=os.path.join(BUILD, "bench"), help="models and weights (default build/bench)")
+    p.add_argument("--out", default=os.path.join(ROOT, "bench", "RESULTS.md"))
+    a = p.parse_args(argv)
+    for tool in ("bench_cnncam", "cnncam"):
+        if not os.access(os.path.join(BUILD, tool), os.X_OK):
+            p.error("build/%s is missing: run make bench" % tool)
+    os.makedirs(a.work, exist_ok=True)
+
+    def note(msg):
+        print(msg, flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        im = Image.open(a.image).convert("RGB")
+        s = min(im.size)
+        image = os.path.join(tmp, "image224.png")
+        im.crop(((im.size[0] - s) // 2, (im.size[1] - s) // 2, (im.size[0] + s) // 2, (im.size[1] + s) // 2)) \
+          .resize((224, 224), Image.BILINEAR).save(image)
+        t0 = time.time()
+        rows = []
+        for arch in a.models:
+            rows += bench_model(arch, image, a.work, a.reps, a.process_reps, a.threads, note)
+    info = machine()
+    text = "\n".join(
+        ["# cnncam vs PyTorch, measured side by side", "",
+         "Made by `make bench` (bench/bench.py) in %.0f s on %s. Medians of %d alternating runs "
+         "(whole processes: %d); ratio = cnncam / PyTorch (below 1: cnncam is faster; for img/s above 1)."
+         % (time.time() - t0, time.strftime("%Y-%m-%d"), a.reps, a.process_reps), ""]
+        + ["- %s: %s" % kv for kv in info] + ["", table(rows), "", ceiling_table(rows), ""])
+    with open(a.out, "w") as f:
+        f.write(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,150 @@
+/* bench/bench_cnncam.c — cnncam's side of `make bench`: loads a model and an
+ * image once, then times what bench/bench.py asks for on stdin, so that the
+ * driver can alternate cnncam and PyTorch one run at a time.
+ *
+ *   bench_cnncam MODEL.ccm IMAGE
+ *
+ * Prints "ready C H W" (classes, image size), then one line per command:
+ *   threads N   set the context's threads; replies "ok"
+ *   forward     one forward pass (batch 1)
+ *   gradcam     forward + Grad-CAM of the top class at the recommended layer
+ *   top5        forward + Grad-CAM of each of the 5 best classes
+ *   batch8      forward of 8 copies + Grad-CAM of each one's top class
+ * each replying the wall time in milliseconds, or "error: ..." (and going on);
+ *   sgemm N     OpenBLAS sgemm of N x N by N x N with the set threads, the
+ *               GEMM ceiling of conv layers; replies GFLOP/s (best of 5). */
+#include <cblas.h>
+#include <cnncam.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum { BATCH = 8, TOP = 5 };
+
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+/* The k best classes of logits (n of them), best first. */
+static void top_classes(const float *logits, int n, int k, int *out)
+{
+    for (int i = 0; i < k; i++) {
+        int best = -1;
+        for (int c = 0; c < n; c++) {
+            int taken = 0;
+            for (int j = 0; j < i; j++)
+                taken |= out[j] == c;
+            if (!taken && (best < 0 || logits[c] > logits[best]))
+                best = c;
+        }
+        out[i] = best;
+    }
+}
+
+static double sgemm_gflops(int n, int threads)
+{
+    float *a = malloc(sizeof(float) * 3 * (size_t)n * n);
+    double best = 0;
+    if (!a)
+        return -1;
+    for (size_t i = 0; i < 3 * (size_t)n * n; i++)
+        a[i] = (float)(i % 7) * 0.25f - 0.75f;
+    openblas_set_num_threads(threads);
+    for (int r = 0; r < 5; r++) {
+        double t = now_ms();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, a + (size_t)n * n, n, 0.0f,
+                    a + 2 * (size_t)n * n, n);
+        double g = 2.0 * n * n * n / ((now_ms() - t) * 1e6);
+        best = g > best ? g : best;
+    }
+    free(a);
+    return best;
+}
+
+/* One command; returns its time in ms, or -1 with the context's error. */
+static double run(cnncam_ctx *ctx, const char *cmd, const float *x, int classes, int h, int w, float *maps)
+{
+    const int batch = strcmp(cmd, "batch8") ? 1 : BATCH;
+    int cls[BATCH > TOP ? BATCH : TOP];
+    double t = now_ms();
+    if (cnncam_forward(ctx, x, batch, h, w))
+        return -1;
+    if (!strcmp(cmd, "gradcam") || !strcmp(cmd, "batch8")) {
+        for (int i = 0; i < batch; i++)
+            cls[i] = cnncam_top_class(ctx, i);
+        if (cnncam_gradcam(ctx, cls, maps))
+            return -1;
+    } else if (!strcmp(cmd, "top5")) {
+        const int k = classes < TOP ? classes : TOP;
+        top_classes(cnncam_logits(ctx, 0), classes, k, cls);
+        for (int i = 0; i < k; i++)
+            if (cnncam_gradcam(ctx, &cls[i], maps + (size_t)i * h * w))
+                return -1;
+    }
+    return now_ms() - t;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: %s MODEL.ccm IMAGE\n", argv[0]);
+        return 1;
+    }
+    char err[512], line[256];
+    int threads = 1;
+    cnncam_model *m;
+    unsigned char *rgb = NULL;
+    int w, h;
+    if (cnncam_model_load(argv[1], &m, err, sizeof err) ||
+        cnncam_image_read(argv[2], 0, &rgb, &w, &h, err, sizeof err)) {
+        fprintf(stderr, "%s\n", err);
+        return 2;
+    }
+    const size_t plane = (size_t)3 * w * h;
+    const int classes = cnncam_model_classes(m);
+    cnncam_ctx *ctx = cnncam_ctx_create(m);
+    float *x = malloc(sizeof(float) * plane * BATCH), *maps = malloc(sizeof(float) * (size_t)w * h * BATCH);
+    if (!ctx || !x || !maps) {
+        fprintf(stderr, "out of memory\n");
+        return 2;
+    }
+    cnncam_preprocess(m, rgb, w, h, x);
+    for (int i = 1; i < BATCH; i++)
+        memcpy(x + i * plane, x, sizeof(float) * plane);
+    printf("ready %d %d %d\n", classes, h, w);
+    fflush(stdout);
+    while (fgets(line, sizeof line, stdin)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        int n;
+        if (!strcmp(line, "quit"))
+            break;
+        if (sscanf(line, "threads %d", &n) == 1) {
+            if (cnncam_ctx_set_threads(ctx, n))
+                printf("error: %s\n", cnncam_ctx_error(ctx));
+            else
+                printf("ok\n"), threads = n;
+        } else if (sscanf(line, "sgemm %d", &n) == 1 && n > 0 && n <= 8192) {
+            printf("%.2f\n", sgemm_gflops(n, threads));
+        } else if (!strcmp(line, "forward") || !strcmp(line, "gradcam") || !strcmp(line, "top5") ||
+                   !strcmp(line, "batch8")) {
+            double ms = run(ctx, line, x, classes, h, w, maps);
+            if (ms < 0)
+                printf("error: %s\n", cnncam_ctx_error(ctx));
+            else
+                printf("%.4f\n", ms);
+        } else {
+            printf("error: unknown command '%s'\n", line);
+        }
+        fflush(stdout);
+    }
+    free(x), free(maps);
+    cnncam_image_free(rgb);
+    cnncam_ctx_free(ctx);
+    cnncam_model_free(m);
+    return 0;
+}
