@@ -10,7 +10,7 @@ VERSION  := 0.1.0
 SOVERSION := 0
 CC       ?= cc
 PYTHON   := /usr/bin/python3
-CFLAGS   ?= -O2 -g
+CFLAGS   ?= -O3 -g
 SAN      ?=
 WARN     := -std=c11 -Wall -Wextra -Werror -Wshadow -Wvla -Wstrict-prototypes
 # OpenBLAS (layers/gemm.c includes <cblas.h>): pkg-config's flags where it

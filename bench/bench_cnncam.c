@@ -66,7 +66,9 @@ static double sgemm_gflops(int n, int threads)
     return best;
 }
 
-/* One command; returns its time in ms, or -1 with the context's error. */
+/* One command on ctx (its own context per batch size: a context keeps the
+ * memory plan of one input shape); returns its time in ms, or -1 with the
+ * context's error. */
 static double run(cnncam_ctx *ctx, const char *cmd, const float *x, int classes, int h, int w, float *maps)
 {
     const int batch = strcmp(cmd, "batch8") ? 1 : BATCH;
@@ -107,9 +109,9 @@ int main(int argc, char **argv)
     }
     const size_t plane = (size_t)3 * w * h;
     const int classes = cnncam_model_classes(m);
-    cnncam_ctx *ctx = cnncam_ctx_create(m);
+    cnncam_ctx *ctx = cnncam_ctx_create(m), *ctx8 = cnncam_ctx_create(m);
     float *x = malloc(sizeof(float) * plane * BATCH), *maps = malloc(sizeof(float) * (size_t)w * h * BATCH);
-    if (!ctx || !x || !maps) {
+    if (!ctx || !ctx8 || !x || !maps) {
         fprintf(stderr, "out of memory\n");
         return 2;
     }
@@ -124,7 +126,7 @@ int main(int argc, char **argv)
         if (!strcmp(line, "quit"))
             break;
         if (sscanf(line, "threads %d", &n) == 1) {
-            if (cnncam_ctx_set_threads(ctx, n))
+            if (cnncam_ctx_set_threads(ctx, n) || cnncam_ctx_set_threads(ctx8, n))
                 printf("error: %s\n", cnncam_ctx_error(ctx));
             else
                 printf("ok\n"), threads = n;
@@ -132,9 +134,10 @@ int main(int argc, char **argv)
             printf("%.2f\n", sgemm_gflops(n, threads));
         } else if (!strcmp(line, "forward") || !strcmp(line, "gradcam") || !strcmp(line, "top5") ||
                    !strcmp(line, "batch8")) {
-            double ms = run(ctx, line, x, classes, h, w, maps);
+            cnncam_ctx *c = strcmp(line, "batch8") ? ctx : ctx8;
+            double ms = run(c, line, x, classes, h, w, maps);
             if (ms < 0)
-                printf("error: %s\n", cnncam_ctx_error(ctx));
+                printf("error: %s\n", cnncam_ctx_error(c));
             else
                 printf("%.4f\n", ms);
         } else {
@@ -145,6 +148,7 @@ int main(int argc, char **argv)
     free(x), free(maps);
     cnncam_image_free(rgb);
     cnncam_ctx_free(ctx);
+    cnncam_ctx_free(ctx8);
     cnncam_model_free(m);
     return 0;
 }
