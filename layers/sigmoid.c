@@ -1,15 +1,14 @@
 /* layers/sigmoid.c — y = 1 / (1 + exp(-x))   (torch.nn.Sigmoid)
  * dy/dx = y (1 - y): exact from the output, so the backward reads the output
- * only, as PyTorch's sigmoid_backward does. Evaluated in double: exp(-x)
- * overflows to inf for x < -709 and y becomes 0, never NaN. */
+ * only, as PyTorch's sigmoid_backward does. exp is cc_exp_real (exp_real.h),
+ * clamped, so y stays in [0, 1] and is never NaN for finite x. */
+#include "exp_real.h"
 #include "kernels.h"
-
-#include <math.h>
 
 void cc_sigmoid_forward(cc_real *out, const cc_real *inp, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        out[i] = (cc_real)(1.0 / (1.0 + exp(-(double)inp[i])));
+        out[i] = 1 / (1 + cc_exp_real(-inp[i]));
 }
 
 void cc_sigmoid_backward(cc_real *dinp, const cc_real *dout, const cc_real *out, size_t n)

@@ -1,24 +1,24 @@
 /* layers/silu.c — y = x * s(x), s = 1 / (1 + exp(-x))   (torch.nn.SiLU, "swish")
  * dy/dx = s + x s (1 - s) = s (1 + x (1 - s)), PyTorch's silu_backward.
  * The backward reads the input: silu is not monotonic (minimum near x = -1.28),
- * so y does not determine x. Evaluated in double; no NaN for large |x|. */
+ * so y does not determine x. exp is cc_exp_real (exp_real.h): no NaN or inf
+ * for large |x|. */
+#include "exp_real.h"
 #include "kernels.h"
-
-#include <math.h>
 
 void cc_silu_forward(cc_real *out, const cc_real *inp, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        const double x = inp[i];
-        out[i] = (cc_real)(x / (1.0 + exp(-x)));
+        const cc_real x = inp[i];
+        out[i] = x / (1 + cc_exp_real(-x));
     }
 }
 
 void cc_silu_backward(cc_real *dinp, const cc_real *dout, const cc_real *inp, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        const double x = inp[i], s = 1.0 / (1.0 + exp(-x));
-        dinp[i] += (cc_real)(dout[i] * s * (1.0 + x * (1.0 - s)));
+        const cc_real x = inp[i], s = 1 / (1 + cc_exp_real(-x));
+        dinp[i] += dout[i] * s * (1 + x * (1 - s));
     }
 }
 
