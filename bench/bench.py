@@ -2,8 +2,9 @@
 """bench/bench.py — cnncam against PyTorch on this machine, in the same run,
 alternating (`make bench`; writes bench/RESULTS.md).
 
-For each model (random-init weights, saved as .pth and converted: speed does
-not depend on the values) and for 1 and 2 threads, the same 224 x 224 photo:
+For each model (random weights with calibrated batchnorm, saved as .pth and
+converted: speed does not depend on the values, as long as they stay normal
+floats) and for 1 and 2 threads, the same 224 x 224 photo:
   forward    one forward pass; PyTorch under no_grad
   gradcam    forward + backward to the recommended layer + the map. PyTorch two
              ways: the pytorch-grad-cam call (bench/pytorch_gradcam.py: hooks,
@@ -40,6 +41,7 @@ BUILD = os.path.join(ROOT, "build")
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ccm  # noqa: E402
+from cnncam_convert import models as cc_models  # noqa: E402
 from pytorch_gradcam import GradCAM  # noqa: E402
 
 MODELS = ("mobilenet_v3_large", "resnet34", "vgg16", "regnet_y_800mf", "efficientnet_b0")
@@ -186,11 +188,14 @@ def process(cmd):
 
 
 def prepare(arch, work, note):
-    weights, model = os.path.join(work, arch + ".pth"), os.path.join(work, arch + ".ccm")
+    """Random weights with batchnorm statistics calibrated on real photos, as
+    `cnncam-convert --random-init` makes them: plain random init lets the
+    activations shrink layer by layer into subnormal floats, which both engines
+    would then run at a crawl, and pretrained weights do not."""
+    weights, model = os.path.join(work, arch + "-seed0.pth"), os.path.join(work, arch + "-seed0.ccm")
     if not os.path.exists(model):
-        torch.manual_seed(0)
-        torch.save(getattr(torchvision.models, arch)(weights=None).state_dict(), weights)
         note("converting %s" % arch)
+        torch.save(cc_models.random_model(arch, 0).state_dict(), weights)
         subprocess.run([os.path.join(ROOT, "tools", "cnncam-convert"), "--arch", arch, "--weights", weights,
                         "-o", model], check=True, stdout=subprocess.DEVNULL)
     return weights, model, ccm.read(model).metadata["gradcam.layer"]

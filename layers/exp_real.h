@@ -9,9 +9,8 @@
  * x is clamped to [-87.3, 88.3], where 2^k stays a normal float: exp(-100)
  * gives 1.2e-38 instead of 3.7e-44, which changes 1 / (1 + e) and x / (1 + e)
  * by less than 1e-37. Relative error <= 2 ulp over the range
- * (tests/test_exp_real.c checks it against double exp). NaN in gives an
- * unspecified value; sigmoid and silu keep NaN through their other terms
- * or not at all, as before (PyTorch gives NaN). */
+ * (tests/test_exp_real.c checks it against double exp); NaN gives NaN, so
+ * sigmoid and silu propagate it as PyTorch does. */
 #ifndef CC_EXP_REAL_H
 #define CC_EXP_REAL_H
 
@@ -27,11 +26,11 @@ static inline double cc_exp_real(double x)
     return exp(x);
 }
 #else
-static inline float cc_exp_real(float x)
+static inline float cc_exp_real(float in)
 {
     const float round_magic = 12582912.0f;      /* 1.5 * 2^23 */
-    x = x < -87.3f ? -87.3f : x;
-    x = x > 88.3f ? 88.3f : x;
+    float x = in > -87.3f ? in : -87.3f;        /* NaN too: its int conversion would be undefined */
+    x = x < 88.3f ? x : 88.3f;
     const float k = (x * 1.44269504088896341f + round_magic) - round_magic;
     const float r = (x - k * 0.693359375f) + k * 2.12194440e-4f;
     float p = 1.9875691500e-4f;
@@ -44,7 +43,7 @@ static inline float cc_exp_real(float x)
     const int32_t bits = ((int32_t)k + 127) * (1 << 23);
     float scale;
     memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
+    return in == in ? p * scale : in;
 }
 #endif
 

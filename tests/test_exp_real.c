@@ -2,7 +2,7 @@
  * (layers/exp_real.h) against double-precision libm exp: at most 2 ulp
  * relative error on 4 million points spread over the whole unclamped range
  * and on every 97th float of [-1, 1] (the small arguments); the clamped ends stay finite and
- * positive; sigmoid and silu through it stay within a few float roundings of
+ * positive; NaN stays NaN; sigmoid and silu through it stay within a few float roundings of
  * the same formulas in double. */
 #include "layers/exp_real.h"
 #include "layers/kernels.h"
@@ -43,6 +43,11 @@ int main(void)
     tu_check(worst <= 2.0, "exp within 2 FLT_EPSILON of double exp over [-87.3, 88.3] (worst %.2f at %g)", worst,
              worst_x);
     tu_check(cc_exp_real(0.0f) == 1.0f, "exp(0) is exactly 1");
+    const float nan = NAN;
+    float sig_nan, silu_nan;
+    cc_sigmoid_forward(&sig_nan, &nan, 1);
+    cc_silu_forward(&silu_nan, &nan, 1);
+    tu_check(isnan(cc_exp_real(nan)) && isnan(sig_nan) && isnan(silu_nan), "exp, sigmoid and silu of NaN are NaN");
     const float lo = cc_exp_real(-1000.0f), hi = cc_exp_real(1000.0f);
     tu_check(lo > 0 && lo < 1.3e-38f && isfinite(hi) && hi > 2e38f,
              "clamped ends: exp(-1000) = %g in (0, 1.3e-38), exp(1000) = %g finite", lo, hi);
