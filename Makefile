@@ -43,7 +43,7 @@ TEST_BINS  := $(TESTS:%=$(BUILD)/tests/%) $(TESTS_F64:%=$(BUILD)/tests/%_f64)
 # Programs the Python tests drive (tests/tools/*.c).
 TEST_TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(wildcard tests/tools/*.c))
 
-.PHONY: demo eval-loc bias bench install all check test test-c test-py asan fuzz fixtures deps clean help
+.PHONY: demo eval-loc bias bench print-flags install all check test test-c test-py asan fuzz fixtures deps clean help
 .SECONDARY:  # keep object files that chained rules would delete
 all: $(BUILD)/libcnncam.a $(BUILD)/libcnncam.so $(BUILD)/cnncam
 
@@ -205,6 +205,10 @@ deps:
 	  $$( [ $$(id -u) -eq 0 ] || echo sudo ) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$( [ $$(id -u) -eq 0 ] || echo sudo ) apt-get install -y -qq $$missing; \
 	else echo "deps: all present"; fi
+
+# The compiler flags of the library build (bench/RESULTS.md records them).
+print-flags:
+	@echo $(ALLFLAGS)
 
 clean:
 	rm -rf build

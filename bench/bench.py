@@ -167,8 +167,10 @@ def machine():
     commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True).stdout.strip()
     cc = subprocess.run(["cc", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
+    flags = subprocess.run(["make", "-s", "-C", ROOT, "--no-print-directory", "print-flags"], capture_output=True,
+                           text=True).stdout.strip()
     return [("CPU", "%s, %d cores" % (cpu, os.cpu_count())), ("kernel", platform.release()),
-            ("cnncam", "commit %s, %s -O2" % (commit or "?", cc)),
+            ("cnncam", "commit %s, %s, %s" % (commit or "?", cc, flags or "?")),
             ("OpenBLAS", "%s (OPENBLAS_CORETYPE=%s)" % (deb("libopenblas0-pthread"),
                                                         os.environ.get("OPENBLAS_CORETYPE", "unset"))),
             ("PyTorch", "%s, torchvision %s, numpy %s" % (torch.__version__, torchvision.__version__,
