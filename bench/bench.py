@@ -19,7 +19,8 @@ floats) and for 1 and 2 threads, the same 224 x 224 photo:
              bench/torch_gradcam.py (import torch, load, GradCAM, overlay, write),
              wall time and peak RSS
 Each measurement alternates cnncam and PyTorch run by run (cnncam in a
-long-lived bench/bench_cnncam process); medians and ratios cnncam / PyTorch.
+long-lived bench/bench_cnncam process), each run after SETTLE seconds idle;
+medians and ratios cnncam / PyTorch.
 """
 import argparse
 import os
@@ -46,6 +47,11 @@ from pytorch_gradcam import GradCAM  # noqa: E402
 
 MODELS = ("mobilenet_v3_large", "resnet34", "vgg16", "regnet_y_800mf", "efficientnet_b0")
 MODES = ("forward", "gradcam", "top5", "batch8")
+# Idle time before each timed run: the other engine's worker threads spin
+# after their work (OpenBLAS for ~0.1 s, OpenMP briefly) and would otherwise
+# take a core from this run (measured: cnncam's 2-thread MobileNet forward is
+# 11.7 ms alone and 17 ms right after a PyTorch run).
+SETTLE = 0.15
 MEAN, STD = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
 
 
@@ -227,6 +233,7 @@ def bench_model(arch, image, work, reps, process_reps, threads_list, note):
                     if mode == "gradcam":
                         pairs.append(("pgc gradcam", th.pgc))
                     for key, fn in (pairs if rep % 2 else pairs[::-1]):
+                        time.sleep(SETTLE)
                         v = fn()
                         if rep:
                             runs.setdefault(key, []).append(v)
@@ -310,8 +317,9 @@ def main(argv=None):
     text = "\n".join(
         ["# cnncam vs PyTorch, measured side by side", "",
          "Made by `make bench` (bench/bench.py) in %.0f s on %s. Medians of %d alternating runs "
-         "(whole processes: %d); ratio = cnncam / PyTorch (below 1: cnncam is faster; for img/s above 1)."
-         % (time.time() - t0, time.strftime("%Y-%m-%d"), a.reps, a.process_reps), ""]
+         "(whole processes: %d), each run after %.2f s idle; ratio = cnncam / PyTorch (below 1: cnncam is "
+         "faster; for img/s above 1)." % (time.time() - t0, time.strftime("%Y-%m-%d"), a.reps, a.process_reps,
+                                          SETTLE), ""]
         + ["- %s: %s" % kv for kv in info] + ["", table(rows), "", ceiling_table(rows), ""])
     with open(a.out, "w") as f:
         f.write(text)
