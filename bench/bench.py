@@ -170,7 +170,7 @@ def machine():
     def deb(pkg):
         r = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", pkg], capture_output=True, text=True)
         return r.stdout or "?"
-    commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
+    commit = subprocess.run(["git", "-C", ROOT, "describe", "--always", "--dirty"], capture_output=True,
                             text=True).stdout.strip()
     cc = subprocess.run(["cc", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
     flags = subprocess.run(["make", "-s", "-C", ROOT, "--no-print-directory", "print-flags"], capture_output=True,
