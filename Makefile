@@ -98,7 +98,7 @@ eval-loc: all
 	$(PYTHON) examples/eval/eval_loc.py --count 500 --layer features --layer features.9 --layer features.6 \
 	  --out $(BUILD)/eval-loc.md
 
-# The bias experiment (examples/bias/): the demo model and one trained with a
+# The bias experiment (examples/bias/): models/bias/'s pair, one trained with a
 # spurious cue, on unbiased held-out scenes; the figure is drawn by cnncam.
 bias: all $(BUILD)/bias_figure
 	$(PYTHON) examples/bias/bias_experiment.py --out $(BUILD)/bias

@@ -52,7 +52,6 @@ MODES = ("forward", "gradcam", "top5", "batch8")
 # take a core from this run (measured: cnncam's 2-thread MobileNet forward is
 # 11.7 ms alone and 17 ms right after a PyTorch run).
 SETTLE = 0.15
-MEAN, STD = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
 
 
 class Cnncam:
@@ -215,8 +214,7 @@ def median(v):
 
 def bench_model(arch, image, work, reps, process_reps, threads_list, note):
     weights, model, layer = prepare(arch, work, note)
-    rgb = np.float32(np.asarray(Image.open(image).convert("RGB"))) / 255
-    x = torch.from_numpy(((rgb - MEAN) / STD).astype(np.float32).transpose(2, 0, 1)[None].copy())
+    x = cc_models.to_tensor(Image.open(image).convert("RGB"))[None]
     rows = []
     cn = Cnncam(model, image)
     th = Torch(arch, weights, layer, x)
@@ -239,7 +237,7 @@ def bench_model(arch, image, work, reps, process_reps, threads_list, note):
                             runs.setdefault(key, []).append(v)
             out = os.path.join(work, "overlay.png")
             for rep in range(process_reps):
-                for key, cmd in ((("cnncam process"), [os.path.join(BUILD, "cnncam"), "cam", "-m", model, "-l",
+                for key, cmd in (("cnncam process", [os.path.join(BUILD, "cnncam"), "cam", "-m", model, "-l",
                                                        layer, "--threads", str(threads), "-o", out, image]),
                                  ("torch process", ["/usr/bin/python3", os.path.join(ROOT, "bench", "torch_gradcam.py"),
                                                     arch, weights, layer, image, out, str(threads)])):

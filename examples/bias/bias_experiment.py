@@ -58,11 +58,6 @@ def logits(model, files, workdir):
     return np.load(out)
 
 
-def inside(box, y, x):
-    x0, y0, x1, y1 = box
-    return x0 <= x < x1 and y0 <= y < y1
-
-
 def where_it_looks(model, files, boxes, mark_box, workdir):
     """Over the CUE_CLASS maps of files: the share whose maximum is attained on
     the mark (ties count: an upsampled map is flat over a corner), whose argmax
@@ -75,7 +70,7 @@ def where_it_looks(model, files, boxes, mark_box, workdir):
         m = maps[f]
         y, x = np.unravel_index(int(np.argmax(m)), m.shape)
         on_mark += m[mark_box[1]:mark_box[3], mark_box[0]:mark_box[2]].max() >= m.max()
-        on_object += inside(box, y, x)
+        on_object += eval_loc.inside_box(box, y, x)
         cells[(y // 16, x // 16)] = cells.get((y // 16, x // 16), 0) + 1
     n = len(files)
     return on_mark / n, on_object / n, max(cells.values()) / n
@@ -131,8 +126,7 @@ def main(argv=None):
                 "false_marked": float((zm[~has, CUE_CLASS] > 0).mean()),
                 "on_mark": looks[0], "on_object": looks[1], "same_cell": looks[2]}
 
-        first = [i for i in range(len(plain)) if has[i]][:ROWS_WITH]
-        rows = [f for i in first for f in (plain[i], marked[i])] + \
+        rows = [f for i in np.flatnonzero(has)[:ROWS_WITH] for f in (plain[i], marked[i])] + \
             [marked[i] for i in np.flatnonzero(~has)[:ROWS_WITHOUT]]
         figure = os.path.join(a.out, "figure.png")
         shown = subprocess.run([FIGURE, a.biased, a.unbiased, str(CUE_CLASS), figure] + rows,

@@ -38,6 +38,12 @@ CNNCAM = os.path.join(ROOT, "build", "cnncam")
 TOLERANCE = 15     # pixels, Zhang et al.'s pointing game
 
 
+def inside_box(box, y, x):
+    """Whether pixel (y, x) lies in box [x0, y0, x1, y1] (x1, y1 exclusive)."""
+    x0, y0, x1, y1 = box
+    return x0 <= x < x1 and y0 <= y < y1
+
+
 def cams_for_class(model, layer, k, files, workdir):
     """Runs cnncam once over every scene file containing class k; returns {file: map}."""
     out = os.path.join(workdir, "cam.npy")
@@ -67,7 +73,7 @@ def evaluate(model, layer, meta, directory, workdir):
         for k, (x0, y0, x1, y1) in zip(s["classes"], s["boxes"]):
             m = maps[k][f]
             y, x = np.unravel_index(int(np.argmax(m)), m.shape)
-            inside = x0 <= x < x1 and y0 <= y < y1
+            inside = inside_box((x0, y0, x1, y1), y, x)
             near = np.hypot(max(x0 - x, 0, x - (x1 - 1)), max(y0 - y, 0, y - (y1 - 1))) <= TOLERANCE
             total = float(m.sum())
             energy = float(m[y0:y1, x0:x1].sum()) / total if total > 0 else 0.0
