@@ -50,12 +50,30 @@ void cc_conv2d_gemm_backward(cc_real *dinp, cc_real *dweight, cc_real *dbias,
                              const cc_real *dout, const cc_real *inp, const cc_real *weight,
                              const cc_conv_dims *d, void *scratch, size_t scratch_bytes);
 
+/* 3x3, stride 1, undilated, ungrouped convs by Winograd's F(2x2, 3x3)
+ * (conv2d_winograd.c): forward only, the backward stays with the gemm path.
+ * cc_conv2d_winograd_applies(d) says whether conv2d.c takes it (shapes where
+ * it was measured faster than im2col); the forward computes any 3x3 stride-1
+ * undilated ungrouped conv. scratch: cc_conv2d_winograd_scratch(d) bytes, or
+ * fewer down to one row of 2x2 output tiles (the kernel tiles by what it is
+ * given). */
+int cc_conv2d_winograd_applies(const cc_conv_dims *d);
+size_t cc_conv2d_winograd_scratch(const cc_conv_dims *d);
+void cc_conv2d_winograd_forward(cc_real *out, const cc_real *inp, const cc_real *weight,
+                                const cc_real *bias, const cc_conv_dims *d, void *scratch,
+                                size_t scratch_bytes);
+
 /* ---- gemm.c: C = alpha * op(A) * op(B) + beta * C, row-major, cc_real -----
  * op(A) is M x K, op(B) is K x N, C is M x N; ta/tb nonzero transpose A/B.
  * OpenBLAS's cblas_sgemm in the float library and cblas_dgemm in the double
  * gradient-check build, so the gradient checks run the same call sites. */
 void cc_gemm(int ta, int tb, int M, int N, int K, cc_real alpha, const cc_real *A, int lda,
              const cc_real *B, int ldb, cc_real beta, cc_real *C, int ldc);
+/* y = alpha * op(A) * x + beta * y, A M x N row-major (op(A) = A^T when ta):
+ * a product with one column, which OpenBLAS's gemm runs several times slower
+ * than its gemv (a batch-1 linear layer is bound by reading the weights). */
+void cc_gemv(int ta, int M, int N, cc_real alpha, const cc_real *A, int lda, const cc_real *x,
+             cc_real beta, cc_real *y);
 /* OpenBLAS's thread count for every later cc_gemm in the process. The engine
  * sets 1 when it creates a plan (engine/plan.c): runs are single-threaded. */
 void cc_gemm_set_threads(int n);

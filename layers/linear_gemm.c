@@ -7,8 +7,9 @@
  *   dinp    += dout * weight
  *   dweight += dout^T * inp
  *   dbias   += sum over rows of dout
- * The products sum in cc_real (the reference sums in double): float results
- * differ from the reference by rounding. */
+ * Batch 1 takes gemv (a matrix-vector product). The products sum in cc_real
+ * (the reference sums in double): float results differ from the reference by
+ * rounding. */
 #include "kernels.h"
 
 void cc_linear_gemm_forward(cc_real *out, const cc_real *inp, const cc_real *weight,
@@ -18,14 +19,19 @@ void cc_linear_gemm_forward(cc_real *out, const cc_real *inp, const cc_real *wei
         for (int n = 0; n < N; n++)
             for (int o = 0; o < OUT; o++)
                 out[(size_t)n * OUT + o] = bias[o];
-    cc_gemm(0, 1, N, OUT, IN, 1, inp, IN, weight, IN, bias ? 1 : 0, out, OUT);
+    if (N == 1)
+        cc_gemv(0, OUT, IN, 1, weight, IN, inp, bias ? 1 : 0, out);
+    else
+        cc_gemm(0, 1, N, OUT, IN, 1, inp, IN, weight, IN, bias ? 1 : 0, out, OUT);
 }
 
 /* inp is read only for dweight (linear's descriptor saves it only then). */
 void cc_linear_gemm_backward(cc_real *dinp, cc_real *dweight, cc_real *dbias, const cc_real *dout,
                              const cc_real *inp, const cc_real *weight, int N, int IN, int OUT)
 {
-    if (dinp)  /* from out = inp * weight^T, with respect to inp */
+    if (dinp && N == 1)  /* from out = inp * weight^T, with respect to inp */
+        cc_gemv(1, OUT, IN, 1, weight, IN, dout, 1, dinp);
+    else if (dinp)
         cc_gemm(0, 0, N, IN, OUT, 1, dout, OUT, weight, IN, 1, dinp, IN);
     if (dweight)  /* the same product, with respect to weight */
         cc_gemm(1, 0, OUT, IN, N, 1, dout, OUT, inp, IN, 1, dweight, IN);

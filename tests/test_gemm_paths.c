@@ -21,8 +21,13 @@
  * float where the reference sums the forward in double, so the error scales
  * with the size of the terms, not of each (possibly cancelled) result.
  *
- * `test_gemm_paths --bench` instead times the reference and gemm forward
- * (and backward) of a ResNet-34 and a VGG-16 3x3 conv, in GFLOP/s. */
+ * 3x3 stride-1 undilated ungrouped cases also run the Winograd forward
+ * (layers/conv2d_winograd.c) against the same reference, with the engine's
+ * scratch and with room for one and two rows of tiles.
+ *
+ * `test_gemm_paths --bench` instead times the gemm and Winograd forwards of
+ * the 3x3 stride-1 convs of ResNet-34 and VGG-16 (and the reference and gemm
+ * backward of two), in GFLOP/s. */
 #include "testutil.h"
 #include "layers/kernels.h"
 
@@ -60,6 +65,13 @@ static const conv_case conv_cases[] = {
     {"3x3 pad 1 groups 2, batch 2, 96x80: tiled", 2, 64, 6, 96, 80, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2, 0, 't'},
     {"5x5 stride 2 pad 2,1,0,3 dil 1x2, 64 ch: tiled", 1, 64, 3, 161, 150, 5, 5, 2, 2, 2, 1, 0, 3, 1, 2, 1, 1,
      't'},
+    /* Winograd shapes: odd output sizes (half tiles), no padding, padding 2,1,0,3, batch 2 */
+    {"3x3 pad 1, 32->24 at 31x29 (winograd)", 1, 32, 24, 31, 29, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 'c'},
+    {"3x3 no padding, 16->16 at 27x34, batch 2 (winograd)", 2, 16, 16, 27, 34, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0,
+     'c'},
+    {"3x3 pad 2,1,0,3, 17->20 at 30x25 (winograd)", 1, 17, 20, 30, 25, 3, 3, 1, 1, 2, 1, 0, 3, 1, 1, 1, 1, 'c'},
+    {"3x3 pad 1, 64->64 at 56x56 (winograd, ResNet layer1)", 1, 64, 64, 56, 56, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+     'c'},
 };
 
 typedef struct {
@@ -140,6 +152,31 @@ static double check_backward(const char *label, const char *tag, unsigned mask, 
     return worst;
 }
 
+/* The Winograd forward (layers/conv2d_winograd.c) of a 3x3 stride-1 undilated
+ * ungrouped case, with the engine's scratch, then with room for one and for
+ * two rows of tiles (the scratch of the same conv with 2 and 4 output rows),
+ * so chunk boundaries fall everywhere; returns the worst error. */
+static double check_winograd(const conv_case *t, const cc_conv_dims *d, const cc_real *x,
+                             const cc_real *w, const cc_real *b, const cc_real *y_ref)
+{
+    cc_conv_dims rows1 = *d, rows2 = *d;
+    rows1.OH = 2, rows2.OH = 4;
+    const size_t sizes[3] = {cc_conv2d_winograd_scratch(d), cc_conv2d_winograd_scratch(&rows1),
+                             cc_conv2d_winograd_scratch(&rows2)};
+    const size_t ny = (size_t)d->N * d->OC * d->OH * d->OW;
+    double worst = 0;
+    for (int s = 0; s < 3; s++) {
+        void *scratch = tu_alloc(sizes[s]);
+        cc_real *y = tu_filled_reals(ny, 7);  /* the forward must overwrite */
+        cc_conv2d_winograd_forward(y, x, w, b, d, poisoned(scratch, sizes[s]), sizes[s]);
+        char what[80];
+        snprintf(what, sizeof what, "winograd forward (%zu bytes of scratch)", sizes[s]);
+        worst = worse(worst, compare(t->label, what, y, y_ref, ny));
+        free(y), free(scratch);
+    }
+    return worst;
+}
+
 static void check_conv(const conv_case *t, tu_rng *rng)
 {
     cc_conv_dims d = {
@@ -191,8 +228,15 @@ static void check_conv(const conv_case *t, tu_rng *rng)
         }
         free(y), free(scratch);
     }
-    printf("conv2d %-50s N%d C%d->%d G%d %dx%d -> %dx%d %c  max |gemm - reference| = %.3g\n", t->label,
+    const int winograd = d.KH == 3 && d.KW == 3 && d.SH == 1 && d.SW == 1 && d.DH == 1 && d.DW == 1 &&
+                         d.G == 1;
+    const double wino = winograd ? check_winograd(t, &d, x, w, b, y_ref) : 0;
+    printf("conv2d %-50s N%d C%d->%d G%d %dx%d -> %dx%d %c  max |gemm - reference| = %.3g", t->label,
            d.N, d.C, d.OC, d.G, d.H, d.W, d.OH, d.OW, path, worst);
+    if (winograd)
+        printf(", |winograd - reference| = %.3g%s", wino,
+               cc_conv2d_winograd_applies(&d) ? " (the engine's path)" : "");
+    printf("\n");
     free(x), free(w), free(b), free(dy), free(y_ref);
     free(dx_ref), free(dw_ref), free(db_ref);
 }
@@ -246,7 +290,7 @@ static double now(void)
 }
 
 /* Best of `reps` seconds. */
-typedef enum { REF_FWD, GEMM_FWD, REF_BWD, GEMM_BWD } bench_kind;
+typedef enum { REF_FWD, GEMM_FWD, WINO_FWD, REF_BWD, GEMM_BWD } bench_kind;
 
 static double time_conv(bench_kind k, int reps, const cc_conv_dims *d, cc_real *y, const cc_real *x,
                         const cc_real *w, const cc_real *b, cc_real *dx, cc_real *dw, void *scratch,
@@ -258,6 +302,7 @@ static double time_conv(bench_kind k, int reps, const cc_conv_dims *d, cc_real *
         switch (k) {
         case REF_FWD: cc_conv2d_forward(y, x, w, b, d); break;
         case GEMM_FWD: cc_conv2d_gemm_forward(y, x, w, b, d, scratch, bytes); break;
+        case WINO_FWD: cc_conv2d_winograd_forward(y, x, w, b, d, scratch, bytes); break;
         case REF_BWD: cc_conv2d_backward(dx, dw, NULL, y, x, w, d); break;
         case GEMM_BWD: cc_conv2d_gemm_backward(dx, dw, NULL, y, x, w, d, scratch, bytes); break;
         }
@@ -267,11 +312,21 @@ static double time_conv(bench_kind k, int reps, const cc_conv_dims *d, cc_real *
     return best;
 }
 
+/* The 3x3 stride-1 convs of ResNet-34 and VGG-16 at 224x224: reference
+ * (first two only: it is slow), im2col + gemm and Winograd forwards, and
+ * the gemm backward. cc_conv2d_winograd_applies' threshold comes from here. */
 static void bench(void)
 {
     static const struct { const char *label; int C, OC, H; } layers[] = {
         {"ResNet-34 layer1 conv 3x3 64->64 56x56", 64, 64, 56},
         {"VGG-16 conv3 3x3 256->256 56x56", 256, 256, 56},
+        {"VGG-16 conv1_2 3x3 64->64 224x224", 64, 64, 224},
+        {"VGG-16 conv2_2 3x3 128->128 112x112", 128, 128, 112},
+        {"ResNet-34 layer2 3x3 128->128 28x28", 128, 128, 28},
+        {"VGG-16 conv4_2 3x3 512->512 28x28", 512, 512, 28},
+        {"ResNet-34 layer3 3x3 256->256 14x14", 256, 256, 14},
+        {"VGG-16 conv5 3x3 512->512 14x14", 512, 512, 14},
+        {"ResNet-34 layer4 3x3 512->512 7x7", 512, 512, 7},
     };
     cc_gemm_set_threads(1);  /* as the engine runs */
     printf("one thread; a conv's FLOPs: 2*OC*OH*OW*C*KH*KW (forward), twice that (backward: dinp and dweight)\n");
@@ -281,20 +336,27 @@ static void bench(void)
                                 .DH = 1, .DW = 1, .G = 1, .OH = layers[i].H, .OW = layers[i].H};
         const size_t nx = (size_t)d.C * d.H * d.W, ny = (size_t)d.OC * d.OH * d.OW;
         const size_t nw = (size_t)d.OC * d.C * 9, bytes = cc_conv2d_gemm_scratch(&d);
+        const size_t wbytes = cc_conv2d_winograd_scratch(&d);
         tu_rng rng = {42};
         cc_real *x = tu_random_reals(nx, &rng), *w = tu_random_reals(nw, &rng), *b = tu_random_reals((size_t)d.OC, &rng);
         cc_real *y = tu_random_reals(ny, &rng), *dx = tu_filled_reals(nx, 0), *dw = tu_filled_reals(nw, 0);
-        void *scratch = tu_alloc(bytes);
+        void *scratch = tu_alloc(bytes > wbytes ? bytes : wbytes);
         const double flop = 2.0 * (double)ny * (double)d.C * 9;
-        const double rf = time_conv(REF_FWD, 2, &d, y, x, w, b, dx, dw, scratch, bytes);
+        printf("%s (%.2f GFLOP forward, scratch %zu KiB, winograd %zu KiB, winograd taken: %s)\n", layers[i].label,
+               flop * 1e-9, bytes >> 10, wbytes >> 10, cc_conv2d_winograd_applies(&d) ? "yes" : "no");
         const double gf = time_conv(GEMM_FWD, 5, &d, y, x, w, b, dx, dw, scratch, bytes);
-        const double rb = time_conv(REF_BWD, 1, &d, y, x, w, b, dx, dw, scratch, bytes);
-        const double gb = time_conv(GEMM_BWD, 5, &d, y, x, w, b, dx, dw, scratch, bytes);
-        printf("%s (%.2f GFLOP forward, scratch %zu KiB)\n", layers[i].label, flop * 1e-9, bytes >> 10);
-        printf("  forward   reference %8.1f ms %6.2f GFLOP/s   gemm %7.1f ms %6.2f GFLOP/s   x%.1f\n",
-               rf * 1e3, flop / rf * 1e-9, gf * 1e3, flop / gf * 1e-9, rf / gf);
-        printf("  backward  reference %8.1f ms %6.2f GFLOP/s   gemm %7.1f ms %6.2f GFLOP/s   x%.1f\n",
-               rb * 1e3, 2 * flop / rb * 1e-9, gb * 1e3, 2 * flop / gb * 1e-9, rb / gb);
+        const double wf = time_conv(WINO_FWD, 5, &d, y, x, w, b, dx, dw, scratch, wbytes);
+        printf("  forward   gemm %7.2f ms %6.1f GFLOP/s   winograd %7.2f ms (%6.1f GFLOP/s direct-equivalent)  x%.2f\n",
+               gf * 1e3, flop / gf * 1e-9, wf * 1e3, flop / wf * 1e-9, gf / wf);
+        if (i < 2) {
+            const double rf = time_conv(REF_FWD, 2, &d, y, x, w, b, dx, dw, scratch, bytes);
+            const double rb = time_conv(REF_BWD, 1, &d, y, x, w, b, dx, dw, scratch, bytes);
+            const double gb = time_conv(GEMM_BWD, 5, &d, y, x, w, b, dx, dw, scratch, bytes);
+            printf("  forward   reference %8.1f ms %6.2f GFLOP/s   gemm x%.1f\n", rf * 1e3, flop / rf * 1e-9,
+                   rf / gf);
+            printf("  backward  reference %8.1f ms %6.2f GFLOP/s   gemm %7.1f ms %6.2f GFLOP/s   x%.1f\n",
+                   rb * 1e3, 2 * flop / rb * 1e-9, gb * 1e3, 2 * flop / gb * 1e-9, rb / gb);
+        }
         free(x), free(w), free(b), free(y), free(dx), free(dw), free(scratch);
     }
 }

@@ -1,0 +1,212 @@
+/* layers/conv2d_winograd.c — 3x3, stride 1, undilated, ungrouped conv2d by
+ * Winograd's minimal filtering F(2x2, 3x3) (Lavin & Gray, arXiv 1509.09308).
+ *
+ * Each 2x2 block of outputs (a tile) of output channel k is
+ *   Y = A^T [ sum_c (G g_kc G^T) .* (B^T d_c B) ] A
+ * with g_kc the 3x3 filter, d_c the 4x4 input patch under the tile (rows
+ * 2ty - PT .. +3, columns 2tx - PL .. +3, zero outside the input) and
+ *   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]
+ *   G   = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]
+ *   A^T = [1 1 1 0; 0 1 -1 -1].
+ * The sum over c, for each of the 16 positions xi of the 4x4 transforms, is a
+ * matrix product: M[xi] (OC x tiles) = U[xi] (OC x C) * V[xi] (C x tiles).
+ * That is 16 products of OC*C*tiles where im2col does one of OC*9C*4*tiles:
+ * 2.25 times fewer multiplications, for two transforms that cost memory
+ * traffic, and a weight transform per call (U, 16*OC*C floats) that only pays
+ * off when there are enough tiles (cc_conv2d_winograd_applies).
+ *
+ * The transforms add and subtract (B, A) or halve (G, exact): the result
+ * equals the reference sum up to float rounding of a few more terms
+ * (~1e-6 relative); tests/test_gemm_paths.c holds it to the reference. The
+ * backward stays with the im2col path (conv2d_gemm.c). */
+#include "kernels.h"
+
+#include <assert.h>
+#include <string.h>
+
+enum { XI = 16 };  /* positions of a 4x4 transform */
+
+/* Tiles per output row and column. */
+static int tiles_w(const cc_conv_dims *d) { return (d->OW + 1) / 2; }
+static int tiles_h(const cc_conv_dims *d) { return (d->OH + 1) / 2; }
+
+/* Where im2col + one GEMM is measured faster (test_gemm_paths --bench):
+ * few tiles, where the per-call weight transform dominates, or so few
+ * channels that the 16 products are tiny. */
+int cc_conv2d_winograd_applies(const cc_conv_dims *d)
+{
+    return d->KH == 3 && d->KW == 3 && d->SH == 1 && d->SW == 1 && d->DH == 1 && d->DW == 1 &&
+           d->G == 1 && d->C >= 16 && d->OC >= 16 &&
+           (size_t)tiles_h(d) * tiles_w(d) >= 150;
+}
+
+/* Bytes of one row of tiles: V and M columns, for all 16 positions. */
+static size_t tile_row_bytes(const cc_conv_dims *d)
+{
+    return (size_t)XI * (d->C + d->OC) * tiles_w(d) * sizeof(cc_real);
+}
+
+/* U and the four padded input rows, besides the tile rows. */
+static size_t fixed_bytes(const cc_conv_dims *d)
+{
+    const size_t u = (size_t)XI * d->OC * d->C * sizeof(cc_real);
+    const size_t rows = 4 * ((size_t)2 * tiles_w(d) + 2) * sizeof(cc_real);
+    return (u + 63) / 64 * 64 + (rows + 63) / 64 * 64;
+}
+
+/* Tile rows per chunk: at least CHUNK_TILES columns in each product (each
+ * product packs its U[xi] again, so fewer columns cost more per column). */
+enum { CHUNK_TILES = 512 };
+size_t cc_conv2d_winograd_scratch(const cc_conv_dims *d)
+{
+    size_t rows = (CHUNK_TILES + tiles_w(d) - 1) / tiles_w(d);
+    rows = rows > (size_t)tiles_h(d) ? (size_t)tiles_h(d) : rows;
+    return fixed_bytes(d) + rows * tile_row_bytes(d);
+}
+
+/* U[xi][k][c] = (G g_kc G^T)[xi]. Each output channel's row of each U[xi]
+ * is written contiguously over c. */
+static void transform_weights(cc_real *restrict u, const cc_real *restrict w, int OC, int C)
+{
+    const size_t plane = (size_t)OC * C;
+    for (int k = 0; k < OC; k++) {
+        cc_real *uk = u + (size_t)k * C;
+        for (int c = 0; c < C; c++) {
+            const cc_real *g = w + ((size_t)k * C + c) * 9;
+            cc_real t[4][3];  /* G g */
+            for (int j = 0; j < 3; j++) {
+                t[0][j] = g[j];
+                t[1][j] = (cc_real)0.5 * (g[j] + g[3 + j] + g[6 + j]);
+                t[2][j] = (cc_real)0.5 * (g[j] - g[3 + j] + g[6 + j]);
+                t[3][j] = g[6 + j];
+            }
+            for (int i = 0; i < 4; i++) {  /* (G g) G^T */
+                uk[(size_t)(i * 4 + 0) * plane + c] = t[i][0];
+                uk[(size_t)(i * 4 + 1) * plane + c] = (cc_real)0.5 * (t[i][0] + t[i][1] + t[i][2]);
+                uk[(size_t)(i * 4 + 2) * plane + c] = (cc_real)0.5 * (t[i][0] - t[i][1] + t[i][2]);
+                uk[(size_t)(i * 4 + 3) * plane + c] = t[i][2];
+            }
+        }
+    }
+}
+
+/* V[xi][c][t] for the tile rows ty0..ty1-1 of one image x (C x H x W); t
+ * counts tiles from (ty0, 0). pad: four rows of 2*TW + 2, the input rows
+ * under one tile row with the left/right padding written as zeros. */
+static void transform_input(cc_real *restrict v, const cc_real *restrict x, const cc_conv_dims *d,
+                            int ty0, int ty1, cc_real *restrict pad)
+{
+    const int TW = tiles_w(d), PW = 2 * TW + 2, T = (ty1 - ty0) * TW;
+    /* Columns u of a padded row hold input column u - PL where that is inside. */
+    const int u0 = d->PL < PW ? d->PL : PW, u1 = d->PL + d->W < PW ? d->PL + d->W : PW;
+    for (int c = 0; c < d->C; c++) {
+        const cc_real *xc = x + (size_t)c * d->H * d->W;
+        for (int ty = ty0; ty < ty1; ty++) {
+            for (int r = 0; r < 4; r++) {
+                cc_real *p = pad + (size_t)r * PW;
+                const int ih = 2 * ty - d->PT + r;
+                if (ih < 0 || ih >= d->H || u1 <= u0) {
+                    memset(p, 0, (size_t)PW * sizeof *p);
+                    continue;
+                }
+                memset(p, 0, (size_t)u0 * sizeof *p);
+                memcpy(p + u0, xc + (size_t)ih * d->W + (u0 - d->PL), (size_t)(u1 - u0) * sizeof *p);
+                memset(p + u1, 0, (size_t)(PW - u1) * sizeof *p);
+            }
+            /* B^T d: the rows combined, all columns at once */
+            cc_real *s0 = pad, *s1 = pad + PW, *s2 = pad + 2 * PW, *s3 = pad + 3 * PW;
+            for (int u = 0; u < PW; u++) {
+                const cc_real d0 = s0[u], d1 = s1[u], d2 = s2[u], d3 = s3[u];
+                s0[u] = d0 - d2;
+                s1[u] = d1 + d2;
+                s2[u] = d2 - d1;
+                s3[u] = d1 - d3;
+            }
+            /* (B^T d) B: the columns of each tile */
+            cc_real *vt = v + (size_t)c * T + (size_t)(ty - ty0) * TW;
+            const size_t plane = (size_t)d->C * T;
+            for (int i = 0; i < 4; i++) {
+                const cc_real *s = pad + (size_t)i * PW;
+                cc_real *v0 = vt + (size_t)(4 * i) * plane, *v1 = v0 + plane, *v2 = v1 + plane,
+                        *v3 = v2 + plane;
+                for (int tx = 0; tx < TW; tx++) {
+                    const cc_real *e = s + 2 * tx;
+                    v0[tx] = e[0] - e[2];
+                    v1[tx] = e[1] + e[2];
+                    v2[tx] = e[2] - e[1];
+                    v3[tx] = e[1] - e[3];
+                }
+            }
+        }
+    }
+}
+
+/* y (OC x OH x OW) rows 2*ty0 .. from M[xi][k][t]: A^T m A, plus bias. */
+static void transform_output(cc_real *restrict y, const cc_real *restrict m, const cc_real *bias,
+                             const cc_conv_dims *d, int ty0, int ty1)
+{
+    const int TW = tiles_w(d), T = (ty1 - ty0) * TW;
+    const size_t plane = (size_t)d->OC * T;
+    for (int k = 0; k < d->OC; k++) {
+        const cc_real b = bias ? bias[k] : 0;
+        for (int ty = ty0; ty < ty1; ty++) {
+            const cc_real *mk = m + (size_t)k * T + (size_t)(ty - ty0) * TW;
+            cc_real *y0 = y + ((size_t)k * d->OH + 2 * ty) * d->OW;
+            cc_real *y1 = 2 * ty + 1 < d->OH ? y0 + d->OW : NULL;
+            for (int tx = 0; tx < TW; tx++) {
+                cc_real e[XI];
+                for (int xi = 0; xi < XI; xi++)
+                    e[xi] = mk[(size_t)xi * plane + tx];
+                cc_real r0[4], r1[4];  /* A^T m */
+                for (int j = 0; j < 4; j++) {
+                    r0[j] = e[j] + e[4 + j] + e[8 + j];
+                    r1[j] = e[4 + j] - e[8 + j] - e[12 + j];
+                }
+                const int ox = 2 * tx, two = ox + 1 < d->OW;
+                y0[ox] = b + (r0[0] + r0[1] + r0[2]);
+                if (two)
+                    y0[ox + 1] = b + (r0[1] - r0[2] - r0[3]);
+                if (y1) {
+                    y1[ox] = b + (r1[0] + r1[1] + r1[2]);
+                    if (two)
+                        y1[ox + 1] = b + (r1[1] - r1[2] - r1[3]);
+                }
+            }
+        }
+    }
+}
+
+/* out: N x OC x OH x OW, inp: N x C x H x W, weight: OC x C x 3 x 3, bias: OC
+ * or NULL; for cc_conv2d_winograd_applies(d) shapes (the arithmetic holds for
+ * any 3x3 stride-1 undilated ungrouped conv). scratch_bytes: U, the padded
+ * rows and at least one row of tiles; chunks of tile rows fill the rest. */
+void cc_conv2d_winograd_forward(cc_real *out, const cc_real *inp, const cc_real *weight,
+                                const cc_real *bias, const cc_conv_dims *d, void *scratch,
+                                size_t scratch_bytes)
+{
+    assert(d->KH == 3 && d->KW == 3 && d->SH == 1 && d->SW == 1 && d->DH == 1 && d->DW == 1 &&
+           d->G == 1);
+    const size_t fixed = fixed_bytes(d);
+    assert(scratch && scratch_bytes >= fixed + tile_row_bytes(d) && "winograd: too little scratch");
+    const int TW = tiles_w(d), TH = tiles_h(d);
+    size_t rows = (scratch_bytes - fixed) / tile_row_bytes(d);
+    rows = rows > (size_t)TH ? (size_t)TH : rows;
+    unsigned char *base = scratch;
+    cc_real *u = (cc_real *)base;
+    cc_real *pad = (cc_real *)(base + ((size_t)XI * d->OC * d->C * sizeof(cc_real) + 63) / 64 * 64);
+    cc_real *v = (cc_real *)(base + fixed);
+    cc_real *m = v + (size_t)XI * d->C * rows * TW;
+    transform_weights(u, weight, d->OC, d->C);
+    for (int n = 0; n < d->N; n++) {
+        const cc_real *x = inp + (size_t)n * d->C * d->H * d->W;
+        cc_real *y = out + (size_t)n * d->OC * d->OH * d->OW;
+        for (int ty0 = 0; ty0 < TH; ty0 += (int)rows) {
+            const int ty1 = ty0 + (int)rows < TH ? ty0 + (int)rows : TH, T = (ty1 - ty0) * TW;
+            transform_input(v, x, d, ty0, ty1, pad);
+            for (int xi = 0; xi < XI; xi++)
+                cc_gemm(0, 0, d->OC, T, d->C, 1, u + (size_t)xi * d->OC * d->C, d->C,
+                        v + (size_t)xi * d->C * T, T, 0, m + (size_t)xi * d->OC * T, T);
+            transform_output(y, m, bias, d, ty0, ty1);
+        }
+    }
+}
