@@ -1,6 +1,5 @@
 /* engine/plan.c — shape inference, buffer lifetimes, arena layout, forward. */
 #include "plan.h"
-#include "layers/kernels.h"  /* cc_gemm_set_threads */
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -197,7 +196,6 @@ cc_plan *cc_plan_create(const cc_graph *g, const cc_shape *input_shapes, const c
         p->extra[k] = (cc_real *)(p->arena + offset[nn + k]);
     if (p->scratch_bytes)
         p->scratch = p->arena + offset[nn + nextra];
-    cc_gemm_set_threads(1);
     free(req);
     free(offset);
     return p;

@@ -51,8 +51,6 @@ cc_status cc_plan_shapes(const cc_graph *g, const cc_shape *input_shapes, cc_sha
 cc_status cc_arena_layout(const cc_buffer_req *req, int n, size_t *offset, size_t *total,
                           cc_error *err);
 
-/* Also sets OpenBLAS to one thread for the process (cc_gemm_set_threads):
- * a plan runs its ops on the calling thread. */
 cc_plan *cc_plan_create(const cc_graph *g, const cc_shape *input_shapes, const cc_plan_opts *opts,
                         cc_error *err);
 void cc_plan_free(cc_plan *p);

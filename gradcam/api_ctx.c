@@ -186,7 +186,7 @@ cnncam_status cnncam_forward(cnncam_ctx *ctx, const float *input, int batch, int
                         ctx->model->file->graph->nodes[ctx->layer_node[l]].name, s->rank);
     }
     const cc_real *in[1] = {input};
-    cc_gemm_set_threads(ctx->threads);
+    cc_set_threads(ctx->threads);
     cc_tape_forward(ctx->tape, in);
     ctx->have_forward = 1;
     ctx->have_maps = 0;
@@ -238,7 +238,7 @@ cnncam_status cnncam_gradcam(cnncam_ctx *ctx, const int *classes, float *maps)
     memset(ctx->seed, 0, (size_t)ctx->N * ctx->classes * sizeof *ctx->seed);
     for (int i = 0; i < ctx->N; i++)
         ctx->seed[(size_t)i * ctx->classes + classes[i]] = 1;
-    cc_gemm_set_threads(ctx->threads);
+    cc_set_threads(ctx->threads);
     cc_tape_backward(ctx->tape, ctx->seed);
 
     for (int i = 0; i < ctx->N; i++) {

@@ -93,8 +93,11 @@ const char *cnncam_ctx_error(const cnncam_ctx *ctx);
  * largest |dy^c/dx| over the three channels, min-max normalised). */
 cnncam_status cnncam_ctx_set_layers(cnncam_ctx *ctx, const char *const *layers, int n);
 
-/* Threads for this context's runs (default 1). OpenBLAS's thread count is
- * process-wide: contexts used concurrently on several threads should keep 1. */
+/* Threads for this context's runs (default 1, at most 256): the layers split
+ * their work over a process-wide pool of that many threads (OpenBLAS itself
+ * is kept at one thread). Results do not depend on it. While one context's
+ * run holds the pool, runs of other contexts on other threads run on their
+ * own thread: correct, just not faster. */
 cnncam_status cnncam_ctx_set_threads(cnncam_ctx *ctx, int n);
 
 /* ---- running ---------------------------------------------------------------- */

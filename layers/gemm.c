@@ -1,13 +1,29 @@
 /* layers/gemm.c — C = alpha * op(A) * op(B) + beta * C (and the
  * matrix-vector case) in cc_real, through OpenBLAS: cblas_sgemm/sgemv when
  * cc_real is float, cblas_dgemm/dgemv in the double gradient-check build.
- * The only file that includes <cblas.h>. */
+ * The only file that includes <cblas.h>.
+ *
+ * A product is split along the longer side of its result into one range per
+ * thread of the pool (parallel.h), each one single-threaded OpenBLAS call:
+ * every entry is the same dot product whatever the thread count. */
 #include "kernels.h"
+#include "parallel.h"
 
 #include <cblas.h>
 
-void cc_gemm(int ta, int tb, int M, int N, int K, cc_real alpha, const cc_real *A, int lda,
-             const cc_real *B, int ldb, cc_real beta, cc_real *C, int ldc)
+/* Least multiply-adds per thread: below it, waking a worker costs more than
+ * it saves. */
+enum { MIN_MACS = 1 << 19 };
+
+typedef struct {
+    int ta, tb, M, N, K, lda, ldb, ldc, by_rows;
+    cc_real alpha, beta;
+    const cc_real *A, *B, *x;
+    cc_real *C, *y;
+} product;
+
+static void blas_gemm(int ta, int tb, int M, int N, int K, cc_real alpha, const cc_real *A, int lda,
+                      const cc_real *B, int ldb, cc_real beta, cc_real *C, int ldc)
 {
     const enum CBLAS_TRANSPOSE TA = ta ? CblasTrans : CblasNoTrans;
     const enum CBLAS_TRANSPOSE TB = tb ? CblasTrans : CblasNoTrans;
@@ -18,18 +34,63 @@ void cc_gemm(int ta, int tb, int M, int N, int K, cc_real alpha, const cc_real *
 #endif
 }
 
+/* Rows lo..hi-1 of op(A) and C, or columns lo..hi-1 of op(B) and C. */
+static void gemm_range(void *arg, size_t lo, size_t hi)
+{
+    const product *p = arg;
+    const int n = (int)(hi - lo), o = (int)lo;
+    if (p->by_rows)
+        blas_gemm(p->ta, p->tb, n, p->N, p->K, p->alpha,
+                  p->ta ? p->A + o : p->A + (size_t)o * p->lda, p->lda, p->B, p->ldb, p->beta,
+                  p->C + (size_t)o * p->ldc, p->ldc);
+    else
+        blas_gemm(p->ta, p->tb, p->M, n, p->K, p->alpha, p->A, p->lda,
+                  p->tb ? p->B + (size_t)o * p->ldb : p->B + o, p->ldb, p->beta, p->C + o, p->ldc);
+}
+
+/* Split along the longer side of C. */
+void cc_gemm(int ta, int tb, int M, int N, int K, cc_real alpha, const cc_real *A, int lda,
+             const cc_real *B, int ldb, cc_real beta, cc_real *C, int ldc)
+{
+    const product p = {.ta = ta, .tb = tb, .M = M, .N = N, .K = K, .lda = lda, .ldb = ldb, .ldc = ldc,
+                       .by_rows = M > N, .alpha = alpha, .beta = beta, .A = A, .B = B, .C = C};
+    const size_t side = p.by_rows ? (size_t)M : (size_t)N;
+    const size_t per = (size_t)(p.by_rows ? N : M) * (size_t)K;  /* multiply-adds per row/column */
+    const size_t grain = per >= MIN_MACS ? 16 : ((size_t)MIN_MACS / (per ? per : 1) + 15) / 16 * 16;
+    cc_parallel(side, grain, gemm_range, (void *)&p);
+}
+
+/* Entries lo..hi-1 of y: rows of A, or columns when transposed. */
+static void gemv_range(void *arg, size_t lo, size_t hi)
+{
+    const product *p = arg;
+    const int n = (int)(hi - lo), o = (int)lo;
+#ifdef CC_REAL_DOUBLE
+#define BLAS_GEMV cblas_dgemv
+#else
+#define BLAS_GEMV cblas_sgemv
+#endif
+    if (p->ta)
+        BLAS_GEMV(CblasRowMajor, CblasTrans, p->M, n, p->alpha, p->A + o, p->lda, p->x, 1, p->beta,
+                  p->y + o, 1);
+    else
+        BLAS_GEMV(CblasRowMajor, CblasNoTrans, n, p->N, p->alpha, p->A + (size_t)o * p->lda, p->lda,
+                  p->x, 1, p->beta, p->y + o, 1);
+#undef BLAS_GEMV
+}
+
 void cc_gemv(int ta, int M, int N, cc_real alpha, const cc_real *A, int lda, const cc_real *x,
              cc_real beta, cc_real *y)
 {
-    const enum CBLAS_TRANSPOSE TA = ta ? CblasTrans : CblasNoTrans;
-#ifdef CC_REAL_DOUBLE
-    cblas_dgemv(CblasRowMajor, TA, M, N, alpha, A, lda, x, 1, beta, y, 1);
-#else
-    cblas_sgemv(CblasRowMajor, TA, M, N, alpha, A, lda, x, 1, beta, y, 1);
-#endif
+    const product p = {.ta = ta, .M = M, .N = N, .lda = lda, .alpha = alpha, .beta = beta, .A = A, .x = x,
+                       .y = y};
+    const size_t out = (size_t)(ta ? N : M), per = (size_t)(ta ? M : N);
+    const size_t grain = per >= MIN_MACS ? 16 : ((size_t)MIN_MACS / (per ? per : 1) + 15) / 16 * 16;
+    cc_parallel(out, grain, gemv_range, (void *)&p);
 }
 
-void cc_gemm_set_threads(int n)
+int cc_set_threads(int n)
 {
-    openblas_set_num_threads(n);
+    openblas_set_num_threads(1);
+    return cc_parallel_set_threads(n);
 }

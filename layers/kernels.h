@@ -74,9 +74,11 @@ void cc_gemm(int ta, int tb, int M, int N, int K, cc_real alpha, const cc_real *
  * than its gemv (a batch-1 linear layer is bound by reading the weights). */
 void cc_gemv(int ta, int M, int N, cc_real alpha, const cc_real *A, int lda, const cc_real *x,
              cc_real beta, cc_real *y);
-/* OpenBLAS's thread count for every later cc_gemm in the process. The engine
- * sets 1 when it creates a plan (engine/plan.c): runs are single-threaded. */
-void cc_gemm_set_threads(int n);
+/* The kernels' thread count for the process: the pool of parallel.h, with
+ * OpenBLAS itself kept at one thread (each range of a product is one call).
+ * The context sets it before each run. Returns 0, or -1 when the system
+ * would not start that many threads (fewer run). */
+int cc_set_threads(int n);
 
 /* ---- batchnorm2d.c: eval mode, running statistics --------------------------
  * out = (inp - mean[c]) / sqrt(var[c] + eps) * weight[c] + bias[c];

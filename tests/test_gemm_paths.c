@@ -328,7 +328,7 @@ static void bench(void)
         {"VGG-16 conv5 3x3 512->512 14x14", 512, 512, 14},
         {"ResNet-34 layer4 3x3 512->512 7x7", 512, 512, 7},
     };
-    cc_gemm_set_threads(1);  /* as the engine runs */
+    cc_set_threads(1);  /* as the engine runs */
     printf("one thread; a conv's FLOPs: 2*OC*OH*OW*C*KH*KW (forward), twice that (backward: dinp and dweight)\n");
     for (size_t i = 0; i < sizeof layers / sizeof layers[0]; i++) {
         const cc_conv_dims d = {.N = 1, .C = layers[i].C, .H = layers[i].H, .W = layers[i].H,
