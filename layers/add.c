@@ -3,10 +3,19 @@
  * blocks of the supported models add tensors of identical shape. */
 #include "kernels.h"
 
+typedef struct { cc_real *out; const cc_real *a, *b; } sum;
+
+CC_VECTORISED static void forward_range(void *arg, size_t lo, size_t hi)
+{
+    const sum *s = arg;
+    for (size_t i = lo; i < hi; i++)
+        s->out[i] = s->a[i] + s->b[i];
+}
+
 void cc_add_forward(cc_real *out, const cc_real *a, const cc_real *b, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        out[i] = a[i] + b[i];
+    sum s = {out, a, b};
+    cc_parallel(n, CC_MAP_GRAIN, forward_range, &s);
 }
 
 void cc_add_backward(cc_real *da, cc_real *db, const cc_real *dout, size_t n)

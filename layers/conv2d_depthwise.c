@@ -36,7 +36,7 @@ static void valid_range(int count, int step, int off, int size, int *lo, int *hi
  * pointers: x + off may lie before the buffer. The unit-stride case is
  * unrolled by four so that -O2 (which vectorises no loop whose trip count
  * is unknown) still turns the block into one vector multiply-add. */
-static void axpy(cc_real *restrict y, const cc_real *restrict x, int step, int off, int o0, int o1,
+static inline void axpy(cc_real *restrict y, const cc_real *restrict x, int step, int off, int o0, int o1,
                  cc_real a)
 {
     int o = o0;
@@ -87,11 +87,20 @@ static double dot(const cc_real *x, const cc_real *y, int step, int off, int o0,
     return (s0 + s1) + (s2 + s3);
 }
 
-/* out: N x C x OH x OW, inp: N x C x H x W, weight: C x 1 x KH x KW, bias: C or NULL */
-void cc_conv2d_depthwise_forward(cc_real *out, const cc_real *inp, const cc_real *weight,
-                                 const cc_real *bias, const cc_conv_dims *d)
+typedef struct {
+    cc_real *out;
+    const cc_real *inp, *weight, *bias;
+    const cc_conv_dims *d;
+} planes;
+
+/* Planes (image, channel) lo..hi-1 of the forward. */
+CC_VECTORISED static void forward_planes(void *arg, size_t lo, size_t hi)
 {
-    for (int nc = 0; nc < d->N * d->C; nc++) {
+    const planes *p = arg;
+    const cc_conv_dims *d = p->d;
+    const cc_real *inp = p->inp, *weight = p->weight, *bias = p->bias;
+    cc_real *out = p->out;
+    for (int nc = (int)lo; nc < (int)hi; nc++) {
         const int c = nc % d->C;
         const cc_real *x = inp + (size_t)nc * d->H * d->W;
         const cc_real *w = weight + (size_t)c * d->KH * d->KW;
@@ -114,6 +123,16 @@ void cc_conv2d_depthwise_forward(cc_real *out, const cc_real *inp, const cc_real
             }
         }
     }
+}
+
+/* out: N x C x OH x OW, inp: N x C x H x W, weight: C x 1 x KH x KW, bias: C or NULL.
+ * Planes are independent: split over the pool. */
+void cc_conv2d_depthwise_forward(cc_real *out, const cc_real *inp, const cc_real *weight,
+                                 const cc_real *bias, const cc_conv_dims *d)
+{
+    planes p = {out, inp, weight, bias, d};
+    const size_t per = (size_t)d->OH * d->OW * d->KH * d->KW;  /* multiply-adds per plane */
+    cc_parallel((size_t)d->N * d->C, per >= 65536 ? 1 : 65536 / per, forward_planes, &p);
 }
 
 /* dinp, inp: N x C x H x W; dweight: C x 1 x KH x KW; dbias: C; dout: N x C x OH x OW.

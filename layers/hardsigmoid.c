@@ -3,7 +3,7 @@
  * The backward reads the input: y = 0 or 1 cannot tell a kink from beyond it. */
 #include "kernels.h"
 
-void cc_hardsigmoid_forward(cc_real *out, const cc_real *inp, size_t n)
+CC_VECTORISED static void forward_range(cc_real *out, const cc_real *inp, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         const cc_real r = inp[i] + 3;
@@ -11,12 +11,22 @@ void cc_hardsigmoid_forward(cc_real *out, const cc_real *inp, size_t n)
     }
 }
 
-void cc_hardsigmoid_backward(cc_real *dinp, const cc_real *dout, const cc_real *inp, size_t n)
+void cc_hardsigmoid_forward(cc_real *out, const cc_real *inp, size_t n)
+{
+    cc_parallel_map(forward_range, out, inp, n);
+}
+
+CC_VECTORISED static void backward_range(cc_real *dinp, const cc_real *dout, const cc_real *inp, size_t n)
 {
     const cc_real one_sixth = (cc_real)(1.0 / 6.0);
     for (size_t i = 0; i < n; i++)
         if (inp[i] > -3 && inp[i] < 3)
             dinp[i] += dout[i] * one_sixth;
+}
+
+void cc_hardsigmoid_backward(cc_real *dinp, const cc_real *dout, const cc_real *inp, size_t n)
+{
+    cc_parallel_map_grad(backward_range, dinp, dout, inp, n);
 }
 
 static void forward(const cc_op_args *a)

@@ -7,7 +7,7 @@
  * The backward needs the input: hardswish is not invertible on its output. */
 #include "kernels.h"
 
-void cc_hardswish_forward(cc_real *out, const cc_real *inp, size_t n)
+CC_VECTORISED static void forward_range(cc_real *out, const cc_real *inp, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         const cc_real x = inp[i], r = x + 3;
@@ -15,7 +15,12 @@ void cc_hardswish_forward(cc_real *out, const cc_real *inp, size_t n)
     }
 }
 
-void cc_hardswish_backward(cc_real *dinp, const cc_real *dout, const cc_real *inp, size_t n)
+void cc_hardswish_forward(cc_real *out, const cc_real *inp, size_t n)
+{
+    cc_parallel_map(forward_range, out, inp, n);
+}
+
+CC_VECTORISED static void backward_range(cc_real *dinp, const cc_real *dout, const cc_real *inp, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         const cc_real x = inp[i];
@@ -24,6 +29,11 @@ void cc_hardswish_backward(cc_real *dinp, const cc_real *dout, const cc_real *in
         else if (x >= -3)
             dinp[i] += dout[i] * (x / 3 + (cc_real)0.5);
     }
+}
+
+void cc_hardswish_backward(cc_real *dinp, const cc_real *dout, const cc_real *inp, size_t n)
+{
+    cc_parallel_map_grad(backward_range, dinp, dout, inp, n);
 }
 
 static void forward(const cc_op_args *a)

@@ -9,6 +9,27 @@
 #define CC_KERNELS_H
 
 #include "op.h"
+#include "parallel.h"
+
+/* Hot loops are compiled for AVX2 and AVX-512 as well as the baseline, and
+ * the CPU picks at load time (GCC's target_clones through glibc's ifunc).
+ * -std=c11 keeps a*b + c unfused (-ffp-contract=off), so every clone
+ * computes the same floats; only the vector width differs. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__gnu_linux__)
+#define CC_VECTORISED __attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4")))
+#else
+#define CC_VECTORISED
+#endif
+
+/* Element-wise maps split over the pool (parallel.h) in ranges of at least
+ * CC_MAP_GRAIN elements: f(out + lo, inp + lo, hi - lo), and the gradient
+ * form f(dinp + lo, dout + lo, saved + lo, hi - lo). */
+enum { CC_MAP_GRAIN = 16384 };
+typedef void (*cc_map_fn)(cc_real *out, const cc_real *inp, size_t n);
+typedef void (*cc_map_grad_fn)(cc_real *dinp, const cc_real *dout, const cc_real *saved, size_t n);
+void cc_parallel_map(cc_map_fn f, cc_real *out, const cc_real *inp, size_t n);
+void cc_parallel_map_grad(cc_map_grad_fn f, cc_real *dinp, const cc_real *dout, const cc_real *saved,
+                          size_t n);
 
 /* ---- convolution: conv2d.c (any groups), conv2d_depthwise.c, conv2d_gemm.c
  * out[n,oc,oh,ow] = bias[oc] + sum_{c,kh,kw} weight[oc,c,kh,kw] *

@@ -42,16 +42,48 @@ static size_t window_argmax(const cc_real *x, const cc_pool_dims *d, int oh, int
     return best;
 }
 
-/* out: N x C x OH x OW, inp: N x C x H x W */
+typedef struct {
+    cc_real *out;
+    const cc_real *inp;
+    const cc_pool_dims *d;
+} planes;
+
+/* Planes lo..hi-1 of the forward: the value at window_argmax, found without
+ * tracking the index. A NaN sticks (nothing compares greater than it), so a
+ * window with a NaN gives NaN as the argmax does. */
+CC_VECTORISED static void forward_planes(void *arg, size_t lo, size_t hi)
+{
+    const planes *p = arg;
+    const cc_pool_dims *d = p->d;
+    for (size_t nc = lo; nc < hi; nc++) {
+        const cc_real *x = p->inp + nc * d->H * d->W;
+        cc_real *o = p->out + nc * d->OH * d->OW;
+        for (int oh = 0; oh < d->OH; oh++) {
+            int h0 = oh * d->SH - d->PT;
+            const int h1 = h0 + d->KH < d->H ? h0 + d->KH : d->H;
+            h0 = h0 > 0 ? h0 : 0;
+            for (int ow = 0; ow < d->OW; ow++) {
+                int w0 = ow * d->SW - d->PL;
+                const int w1 = w0 + d->KW < d->W ? w0 + d->KW : d->W;
+                w0 = w0 > 0 ? w0 : 0;
+                cc_real m = x[(size_t)h0 * d->W + w0];
+                for (int ih = h0; ih < h1; ih++)
+                    for (int iw = w0; iw < w1; iw++) {
+                        const cc_real v = x[(size_t)ih * d->W + iw];
+                        m = v > m || v != v ? v : m;
+                    }
+                o[(size_t)oh * d->OW + ow] = m;
+            }
+        }
+    }
+}
+
+/* out: N x C x OH x OW, inp: N x C x H x W. Planes are split over the pool. */
 void cc_maxpool2d_forward(cc_real *out, const cc_real *inp, const cc_pool_dims *d)
 {
-    for (int nc = 0; nc < d->N * d->C; nc++) {
-        const cc_real *x = inp + (size_t)nc * d->H * d->W;
-        cc_real *o = out + (size_t)nc * d->OH * d->OW;
-        for (int oh = 0; oh < d->OH; oh++)
-            for (int ow = 0; ow < d->OW; ow++)
-                o[(size_t)oh * d->OW + ow] = x[window_argmax(x, d, oh, ow)];
-    }
+    planes p = {out, inp, d};
+    const size_t per = (size_t)d->OH * d->OW * d->KH * d->KW;
+    cc_parallel((size_t)d->N * d->C, per >= 65536 ? 1 : 65536 / per, forward_planes, &p);
 }
 
 /* dinp, inp: N x C x H x W; dout: N x C x OH x OW. Differentiates the

@@ -7,13 +7,27 @@
  * and the backward needs both inputs. */
 #include "kernels.h"
 
+typedef struct {
+    cc_real *out;
+    const cc_real *scale, *x;
+    int HW;
+} planes;
+
+CC_VECTORISED static void forward_planes(void *arg, size_t lo, size_t hi)
+{
+    const planes *p = arg;
+    for (size_t nc = lo; nc < hi; nc++) {
+        const size_t base = nc * (size_t)p->HW;
+        for (int i = 0; i < p->HW; i++)
+            p->out[base + i] = p->scale[nc] * p->x[base + i];
+    }
+}
+
+/* Planes are independent: split over the pool. */
 void cc_mul_channel_forward(cc_real *out, const cc_real *scale, const cc_real *x, int NC, int HW)
 {
-    for (int nc = 0; nc < NC; nc++) {
-        const size_t base = (size_t)nc * HW;
-        for (int i = 0; i < HW; i++)
-            out[base + i] = scale[nc] * x[base + i];
-    }
+    planes p = {out, scale, x, HW};
+    cc_parallel((size_t)NC, HW >= CC_MAP_GRAIN ? 1 : CC_MAP_GRAIN / (size_t)HW, forward_planes, &p);
 }
 
 void cc_mul_channel_backward(cc_real *dscale, cc_real *dx, const cc_real *dout,

@@ -2,17 +2,27 @@
  * dy/dx = 1 for x > 0, else 0 (PyTorch's choice at the kink x = 0). */
 #include "kernels.h"
 
-void cc_relu_forward(cc_real *out, const cc_real *inp, size_t n)
+CC_VECTORISED static void forward_range(cc_real *out, const cc_real *inp, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         out[i] = inp[i] > 0 ? inp[i] : 0;
 }
 
-void cc_relu_backward(cc_real *dinp, const cc_real *dout, const cc_real *inp, size_t n)
+void cc_relu_forward(cc_real *out, const cc_real *inp, size_t n)
+{
+    cc_parallel_map(forward_range, out, inp, n);
+}
+
+CC_VECTORISED static void backward_range(cc_real *dinp, const cc_real *dout, const cc_real *inp, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         if (inp[i] > 0)
             dinp[i] += dout[i];
+}
+
+void cc_relu_backward(cc_real *dinp, const cc_real *dout, const cc_real *inp, size_t n)
+{
+    cc_parallel_map_grad(backward_range, dinp, dout, inp, n);
 }
 
 static void forward(const cc_op_args *a)

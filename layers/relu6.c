@@ -3,17 +3,27 @@
  * both kinks, x = 0 and x = 6. */
 #include "kernels.h"
 
-void cc_relu6_forward(cc_real *out, const cc_real *inp, size_t n)
+CC_VECTORISED static void forward_range(cc_real *out, const cc_real *inp, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         out[i] = inp[i] < 0 ? 0 : inp[i] > 6 ? 6 : inp[i];
 }
 
-void cc_relu6_backward(cc_real *dinp, const cc_real *dout, const cc_real *inp, size_t n)
+void cc_relu6_forward(cc_real *out, const cc_real *inp, size_t n)
+{
+    cc_parallel_map(forward_range, out, inp, n);
+}
+
+CC_VECTORISED static void backward_range(cc_real *dinp, const cc_real *dout, const cc_real *inp, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         if (inp[i] > 0 && inp[i] < 6)
             dinp[i] += dout[i];
+}
+
+void cc_relu6_backward(cc_real *dinp, const cc_real *dout, const cc_real *inp, size_t n)
+{
+    cc_parallel_map_grad(backward_range, dinp, dout, inp, n);
 }
 
 static void forward(const cc_op_args *a)

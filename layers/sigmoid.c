@@ -5,16 +5,26 @@
 #include "exp_real.h"
 #include "kernels.h"
 
-void cc_sigmoid_forward(cc_real *out, const cc_real *inp, size_t n)
+CC_VECTORISED static void forward_range(cc_real *out, const cc_real *inp, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         out[i] = 1 / (1 + cc_exp_real(-inp[i]));
 }
 
-void cc_sigmoid_backward(cc_real *dinp, const cc_real *dout, const cc_real *out, size_t n)
+void cc_sigmoid_forward(cc_real *out, const cc_real *inp, size_t n)
+{
+    cc_parallel_map(forward_range, out, inp, n);
+}
+
+CC_VECTORISED static void backward_range(cc_real *dinp, const cc_real *dout, const cc_real *out, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         dinp[i] += dout[i] * (1 - out[i]) * out[i];
+}
+
+void cc_sigmoid_backward(cc_real *dinp, const cc_real *dout, const cc_real *out, size_t n)
+{
+    cc_parallel_map_grad(backward_range, dinp, dout, out, n);
 }
 
 static void forward(const cc_op_args *a)

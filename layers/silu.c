@@ -6,7 +6,7 @@
 #include "exp_real.h"
 #include "kernels.h"
 
-void cc_silu_forward(cc_real *out, const cc_real *inp, size_t n)
+CC_VECTORISED static void forward_range(cc_real *out, const cc_real *inp, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         const cc_real x = inp[i];
@@ -14,12 +14,22 @@ void cc_silu_forward(cc_real *out, const cc_real *inp, size_t n)
     }
 }
 
-void cc_silu_backward(cc_real *dinp, const cc_real *dout, const cc_real *inp, size_t n)
+void cc_silu_forward(cc_real *out, const cc_real *inp, size_t n)
+{
+    cc_parallel_map(forward_range, out, inp, n);
+}
+
+CC_VECTORISED static void backward_range(cc_real *dinp, const cc_real *dout, const cc_real *inp, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         const cc_real x = inp[i], s = 1 / (1 + cc_exp_real(-x));
         dinp[i] += dout[i] * s * (1 + x * (1 - s));
     }
+}
+
+void cc_silu_backward(cc_real *dinp, const cc_real *dout, const cc_real *inp, size_t n)
+{
+    cc_parallel_map_grad(backward_range, dinp, dout, inp, n);
 }
 
 static void forward(const cc_op_args *a)

@@ -1,10 +1,12 @@
 /* tests/tools/run_model.c — runs a .ccm model on a raw float32 input for the
  * Python parity driver (tests/test_models.py), which compares against PyTorch.
  *
- * usage: run_model MODEL.ccm INPUT.f32 H W LAYER LOGITS.f32 ACT.f32
+ * usage: run_model MODEL.ccm INPUT.f32 H W LAYER LOGITS.f32 ACT.f32 [THREADS]
  * INPUT is 1x3xHxW float32 little-endian, already normalised. Writes the
- * logits and LAYER's activations as raw float32. Exit 0 ok, 1 usage, 2 error. */
+ * logits and LAYER's activations as raw float32, computed with THREADS
+ * threads (default 1). Exit 0 ok, 1 usage, 2 error. */
 #include "engine/plan.h"
+#include "layers/kernels.h"
 #include "weights/model.h"
 
 #include <stdio.h>
@@ -22,10 +24,11 @@ static int write_raw(const char *path, const float *v, size_t n)
 
 int main(int argc, char **argv)
 {
-    if (argc != 8) {
-        fprintf(stderr, "usage: run_model MODEL.ccm INPUT.f32 H W LAYER LOGITS.f32 ACT.f32\n");
+    if (argc != 8 && argc != 9) {
+        fprintf(stderr, "usage: run_model MODEL.ccm INPUT.f32 H W LAYER LOGITS.f32 ACT.f32 [THREADS]\n");
         return 1;
     }
+    cc_set_threads(argc == 9 ? atoi(argv[8]) : 1);
     const int H = atoi(argv[3]), W = atoi(argv[4]);
     cc_error err;
     cc_model *m;
