@@ -67,12 +67,13 @@ static void valid_range(int count, int step, int off, int size, int *lo, int *hi
     *hi = h;
 }
 
-/* col (K x (oh1-oh0)*OW) from x (CG x H x W, one image and group), output rows oh0..oh1-1. */
+/* col (K x (oh1-oh0)*OW) from x (CG x H x W, one image and group), output
+ * rows oh0..oh1-1: the rows of col that channels c0..c1-1 make. */
 static void im2col(cc_real *restrict col, const cc_real *restrict x, const cc_conv_dims *d,
-                   int oh0, int oh1)
+                   int oh0, int oh1, int c0, int c1)
 {
-    const int CG = d->C / d->G;
-    for (int c = 0; c < CG; c++)
+    col += (size_t)c0 * d->KH * d->KW * (oh1 - oh0) * d->OW;
+    for (int c = c0; c < c1; c++)
         for (int kh = 0; kh < d->KH; kh++) {
             const int hoff = kh * d->DH - d->PT;  /* ih = oh*SH + hoff */
             for (int kw = 0; kw < d->KW; kw++) {
@@ -98,6 +99,27 @@ static void im2col(cc_real *restrict col, const cc_real *restrict x, const cc_co
                 }
             }
         }
+}
+
+typedef struct {
+    cc_real *col;
+    const cc_real *x;
+    const cc_conv_dims *d;
+    int oh0, oh1;
+} im2col_job;
+
+static void im2col_range(void *arg, size_t lo, size_t hi)
+{
+    const im2col_job *j = arg;
+    im2col(j->col, j->x, j->d, j->oh0, j->oh1, (int)lo, (int)hi);
+}
+
+/* im2col with its channels split over the pool. */
+static void im2col_parallel(cc_real *col, const cc_real *x, const cc_conv_dims *d, int oh0, int oh1)
+{
+    im2col_job j = {col, x, d, oh0, oh1};
+    const size_t per = (size_t)d->KH * d->KW * (oh1 - oh0) * d->OW;  /* col entries per channel */
+    cc_parallel((size_t)(d->C / d->G), per >= 32768 ? 1 : 32768 / per, im2col_range, &j);
 }
 
 /* The transpose of im2col: dx (CG x H x W) += each dcol entry at the input it came from. */
@@ -149,7 +171,7 @@ void cc_conv2d_gemm_forward(cc_real *out, const cc_real *inp, const cc_real *wei
             }
             for (int oh0 = 0; oh0 < d->OH; oh0 += rows) {
                 const int oh1 = oh0 + rows < d->OH ? oh0 + rows : d->OH, TP = (oh1 - oh0) * d->OW;
-                im2col(col, x, d, oh0, oh1);
+                im2col_parallel(col, x, d, oh0, oh1);
                 cc_gemm(0, 0, OCG, TP, K, 1, w, K, col, TP, beta, y + (size_t)oh0 * d->OW, P);
             }
         }
@@ -196,7 +218,7 @@ void cc_conv2d_gemm_backward(cc_real *dinp, cc_real *dweight, cc_real *dbias,
                 const int oh1 = oh0 + rows < d->OH ? oh0 + rows : d->OH, TP = (oh1 - oh0) * d->OW;
                 const cc_real *dyt = dy + (size_t)oh0 * d->OW;  /* OCG x TP, leading dimension P */
                 if (dw) {  /* from y = w * col, with respect to w */
-                    im2col(col, x, d, oh0, oh1);
+                    im2col_parallel(col, x, d, oh0, oh1);
                     cc_gemm(0, 1, OCG, K, TP, 1, dyt, P, col, TP, 1, dw, K);
                 }
                 if (dx) {  /* the same product with respect to col, then col's copy from x */

@@ -46,12 +46,10 @@ static size_t tile_row_bytes(const cc_conv_dims *d)
     return (size_t)XI * (d->C + d->OC) * tiles_w(d) * sizeof(cc_real);
 }
 
-/* U and the four padded input rows, besides the tile rows. */
+/* U, besides the tile rows. */
 static size_t fixed_bytes(const cc_conv_dims *d)
 {
-    const size_t u = (size_t)XI * d->OC * d->C * sizeof(cc_real);
-    const size_t rows = 4 * ((size_t)2 * tiles_w(d) + 2) * sizeof(cc_real);
-    return (u + 63) / 64 * 64 + (rows + 63) / 64 * 64;
+    return ((size_t)XI * d->OC * d->C * sizeof(cc_real) + 63) / 64 * 64;
 }
 
 /* Tile rows per chunk: at least CHUNK_TILES columns in each product (each
@@ -64,12 +62,24 @@ size_t cc_conv2d_winograd_scratch(const cc_conv_dims *d)
     return fixed_bytes(d) + rows * tile_row_bytes(d);
 }
 
-/* U[xi][k][c] = (G g_kc G^T)[xi]. Each output channel's row of each U[xi]
- * is written contiguously over c. */
-static void transform_weights(cc_real *restrict u, const cc_real *restrict w, int OC, int C)
+/* What the transforms of one call share; each is split over the pool. */
+typedef struct {
+    const cc_conv_dims *d;
+    const cc_real *w, *x, *bias;
+    cc_real *u, *v, *m, *y;
+    int ty0, ty1;
+} job;
+
+/* U[xi][k][c] = (G g_kc G^T)[xi] for output channels lo..hi-1. Each output
+ * channel's row of each U[xi] is written contiguously over c. */
+CC_VECTORISED static void transform_weights(void *arg, size_t lo, size_t hi)
 {
-    const size_t plane = (size_t)OC * C;
-    for (int k = 0; k < OC; k++) {
+    const job *jb = arg;
+    const int C = jb->d->C;
+    const size_t plane = (size_t)jb->d->OC * C;
+    cc_real *restrict u = jb->u;
+    const cc_real *restrict w = jb->w;
+    for (int k = (int)lo; k < (int)hi; k++) {
         cc_real *uk = u + (size_t)k * C;
         for (int c = 0; c < C; c++) {
             const cc_real *g = w + ((size_t)k * C + c) * 9;
@@ -90,64 +100,73 @@ static void transform_weights(cc_real *restrict u, const cc_real *restrict w, in
     }
 }
 
-/* V[xi][c][t] for the tile rows ty0..ty1-1 of one image x (C x H x W); t
- * counts tiles from (ty0, 0). pad: four rows of 2*TW + 2, the input rows
- * under one tile row with the left/right padding written as zeros. */
-static void transform_input(cc_real *restrict v, const cc_real *restrict x, const cc_conv_dims *d,
-                            int ty0, int ty1, cc_real *restrict pad)
+/* V[xi][c][t] for the tile rows ty0..ty1-1 of one image and channels
+ * lo..hi-1; t counts tiles from (ty0, 0). Tiles are taken SEG at a time: the
+ * four input rows under them are copied into pad with the left/right padding
+ * written as zeros, combined down the rows for all columns at once (B^T d),
+ * then across each tile's four columns ((B^T d) B). */
+enum { SEG = 256 };
+CC_VECTORISED static void transform_input(void *arg, size_t lo, size_t hi)
 {
-    const int TW = tiles_w(d), PW = 2 * TW + 2, T = (ty1 - ty0) * TW;
-    /* Columns u of a padded row hold input column u - PL where that is inside. */
-    const int u0 = d->PL < PW ? d->PL : PW, u1 = d->PL + d->W < PW ? d->PL + d->W : PW;
-    for (int c = 0; c < d->C; c++) {
-        const cc_real *xc = x + (size_t)c * d->H * d->W;
-        for (int ty = ty0; ty < ty1; ty++) {
-            for (int r = 0; r < 4; r++) {
-                cc_real *p = pad + (size_t)r * PW;
-                const int ih = 2 * ty - d->PT + r;
-                if (ih < 0 || ih >= d->H || u1 <= u0) {
-                    memset(p, 0, (size_t)PW * sizeof *p);
-                    continue;
+    const job *jb = arg;
+    const cc_conv_dims *d = jb->d;
+    const int TW = tiles_w(d), T = (jb->ty1 - jb->ty0) * TW;
+    const size_t plane = (size_t)d->C * T;
+    cc_real pad[4][2 * SEG + 2];
+    for (int c = (int)lo; c < (int)hi; c++) {
+        const cc_real *xc = jb->x + (size_t)c * d->H * d->W;
+        for (int ty = jb->ty0; ty < jb->ty1; ty++)
+            for (int tx0 = 0; tx0 < TW; tx0 += SEG) {
+                const int nt = TW - tx0 < SEG ? TW - tx0 : SEG, PW = 2 * nt + 2;
+                /* pad[r][u] is input column 2*tx0 - PL + u of row 2*ty - PT + r, or 0 */
+                const int col0 = 2 * tx0 - d->PL;
+                const int u0 = col0 >= 0 ? 0 : -col0 < PW ? -col0 : PW;
+                const int u1 = d->W - col0 < PW ? (d->W - col0 > u0 ? d->W - col0 : u0) : PW;
+                for (int r = 0; r < 4; r++) {
+                    cc_real *p = pad[r];
+                    const int ih = 2 * ty - d->PT + r;
+                    if (ih < 0 || ih >= d->H) {
+                        memset(p, 0, (size_t)PW * sizeof *p);
+                        continue;
+                    }
+                    memset(p, 0, (size_t)u0 * sizeof *p);
+                    memcpy(p + u0, xc + (size_t)ih * d->W + col0 + u0, (size_t)(u1 - u0) * sizeof *p);
+                    memset(p + u1, 0, (size_t)(PW - u1) * sizeof *p);
                 }
-                memset(p, 0, (size_t)u0 * sizeof *p);
-                memcpy(p + u0, xc + (size_t)ih * d->W + (u0 - d->PL), (size_t)(u1 - u0) * sizeof *p);
-                memset(p + u1, 0, (size_t)(PW - u1) * sizeof *p);
-            }
-            /* B^T d: the rows combined, all columns at once */
-            cc_real *s0 = pad, *s1 = pad + PW, *s2 = pad + 2 * PW, *s3 = pad + 3 * PW;
-            for (int u = 0; u < PW; u++) {
-                const cc_real d0 = s0[u], d1 = s1[u], d2 = s2[u], d3 = s3[u];
-                s0[u] = d0 - d2;
-                s1[u] = d1 + d2;
-                s2[u] = d2 - d1;
-                s3[u] = d1 - d3;
-            }
-            /* (B^T d) B: the columns of each tile */
-            cc_real *vt = v + (size_t)c * T + (size_t)(ty - ty0) * TW;
-            const size_t plane = (size_t)d->C * T;
-            for (int i = 0; i < 4; i++) {
-                const cc_real *s = pad + (size_t)i * PW;
-                cc_real *v0 = vt + (size_t)(4 * i) * plane, *v1 = v0 + plane, *v2 = v1 + plane,
-                        *v3 = v2 + plane;
-                for (int tx = 0; tx < TW; tx++) {
-                    const cc_real *e = s + 2 * tx;
-                    v0[tx] = e[0] - e[2];
-                    v1[tx] = e[1] + e[2];
-                    v2[tx] = e[2] - e[1];
-                    v3[tx] = e[1] - e[3];
+                for (int u = 0; u < PW; u++) {  /* B^T d */
+                    const cc_real d0 = pad[0][u], d1 = pad[1][u], d2 = pad[2][u], d3 = pad[3][u];
+                    pad[0][u] = d0 - d2;
+                    pad[1][u] = d1 + d2;
+                    pad[2][u] = d2 - d1;
+                    pad[3][u] = d1 - d3;
+                }
+                cc_real *vt = jb->v + (size_t)c * T + (size_t)(ty - jb->ty0) * TW + tx0;
+                for (int i = 0; i < 4; i++) {  /* (B^T d) B */
+                    const cc_real *e = pad[i];
+                    cc_real *v0 = vt + (size_t)(4 * i) * plane, *v1 = v0 + plane, *v2 = v1 + plane,
+                            *v3 = v2 + plane;
+                    for (int t = 0; t < nt; t++) {
+                        v0[t] = e[2 * t] - e[2 * t + 2];
+                        v1[t] = e[2 * t + 1] + e[2 * t + 2];
+                        v2[t] = e[2 * t + 2] - e[2 * t + 1];
+                        v3[t] = e[2 * t + 1] - e[2 * t + 3];
+                    }
                 }
             }
-        }
     }
 }
 
-/* y (OC x OH x OW) rows 2*ty0 .. from M[xi][k][t]: A^T m A, plus bias. */
-static void transform_output(cc_real *restrict y, const cc_real *restrict m, const cc_real *bias,
-                             const cc_conv_dims *d, int ty0, int ty1)
+/* y (OC x OH x OW) rows 2*ty0 .. from M[xi][k][t]: A^T m A, plus bias, for
+ * output channels lo..hi-1. */
+CC_VECTORISED static void transform_output(void *arg, size_t lo, size_t hi)
 {
-    const int TW = tiles_w(d), T = (ty1 - ty0) * TW;
+    const job *jb = arg;
+    const cc_conv_dims *d = jb->d;
+    const int TW = tiles_w(d), ty0 = jb->ty0, ty1 = jb->ty1, T = (ty1 - ty0) * TW;
     const size_t plane = (size_t)d->OC * T;
-    for (int k = 0; k < d->OC; k++) {
+    const cc_real *restrict m = jb->m, *bias = jb->bias;
+    cc_real *restrict y = jb->y;
+    for (int k = (int)lo; k < (int)hi; k++) {
         const cc_real b = bias ? bias[k] : 0;
         for (int ty = ty0; ty < ty1; ty++) {
             const cc_real *mk = m + (size_t)k * T + (size_t)(ty - ty0) * TW;
@@ -178,8 +197,8 @@ static void transform_output(cc_real *restrict y, const cc_real *restrict m, con
 
 /* out: N x OC x OH x OW, inp: N x C x H x W, weight: OC x C x 3 x 3, bias: OC
  * or NULL; for cc_conv2d_winograd_applies(d) shapes (the arithmetic holds for
- * any 3x3 stride-1 undilated ungrouped conv). scratch_bytes: U, the padded
- * rows and at least one row of tiles; chunks of tile rows fill the rest. */
+ * any 3x3 stride-1 undilated ungrouped conv). scratch_bytes: U and at least
+ * one row of tiles; chunks of tile rows fill the rest. */
 void cc_conv2d_winograd_forward(cc_real *out, const cc_real *inp, const cc_real *weight,
                                 const cc_real *bias, const cc_conv_dims *d, void *scratch,
                                 size_t scratch_bytes)
@@ -191,22 +210,23 @@ void cc_conv2d_winograd_forward(cc_real *out, const cc_real *inp, const cc_real 
     const int TW = tiles_w(d), TH = tiles_h(d);
     size_t rows = (scratch_bytes - fixed) / tile_row_bytes(d);
     rows = rows > (size_t)TH ? (size_t)TH : rows;
-    unsigned char *base = scratch;
-    cc_real *u = (cc_real *)base;
-    cc_real *pad = (cc_real *)(base + ((size_t)XI * d->OC * d->C * sizeof(cc_real) + 63) / 64 * 64);
-    cc_real *v = (cc_real *)(base + fixed);
-    cc_real *m = v + (size_t)XI * d->C * rows * TW;
-    transform_weights(u, weight, d->OC, d->C);
+    job j = {.d = d, .w = weight, .bias = bias, .u = scratch};
+    j.v = (cc_real *)((unsigned char *)scratch + fixed);
+    j.m = j.v + (size_t)XI * d->C * rows * TW;
+    /* about 25 operations per (k, c) pair and per channel-tile: grains of ~64K */
+    cc_parallel((size_t)d->OC, 65536 / (25 * (size_t)d->C) + 1, transform_weights, &j);
     for (int n = 0; n < d->N; n++) {
-        const cc_real *x = inp + (size_t)n * d->C * d->H * d->W;
-        cc_real *y = out + (size_t)n * d->OC * d->OH * d->OW;
+        j.x = inp + (size_t)n * d->C * d->H * d->W;
+        j.y = out + (size_t)n * d->OC * d->OH * d->OW;
         for (int ty0 = 0; ty0 < TH; ty0 += (int)rows) {
-            const int ty1 = ty0 + (int)rows < TH ? ty0 + (int)rows : TH, T = (ty1 - ty0) * TW;
-            transform_input(v, x, d, ty0, ty1, pad);
+            j.ty0 = ty0;
+            j.ty1 = ty0 + (int)rows < TH ? ty0 + (int)rows : TH;
+            const int T = (j.ty1 - ty0) * TW;
+            cc_parallel((size_t)d->C, 65536 / (25 * (size_t)T) + 1, transform_input, &j);
             for (int xi = 0; xi < XI; xi++)
-                cc_gemm(0, 0, d->OC, T, d->C, 1, u + (size_t)xi * d->OC * d->C, d->C,
-                        v + (size_t)xi * d->C * T, T, 0, m + (size_t)xi * d->OC * T, T);
-            transform_output(y, m, bias, d, ty0, ty1);
+                cc_gemm(0, 0, d->OC, T, d->C, 1, j.u + (size_t)xi * d->OC * d->C, d->C,
+                        j.v + (size_t)xi * d->C * T, T, 0, j.m + (size_t)xi * d->OC * T, T);
+            cc_parallel((size_t)d->OC, 65536 / (25 * (size_t)T) + 1, transform_output, &j);
         }
     }
 }

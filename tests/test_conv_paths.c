@@ -9,6 +9,8 @@
  * Backward buffers start at 0.5 (the kernels must add, not overwrite), and
  * every combination of NULL dinp/dweight/dbias is run: a NULL one must be
  * skipped (ASan sees a write) and the others must not change.
+ * Every case runs with 1 thread, then 3 (the forward splits planes over the
+ * pool; the last case is big enough to be split).
  * Tolerance 1e-5 absolute + 1e-5 relative: the fast path sums in cc_real
  * where the reference sums the forward in double. */
 #include "testutil.h"
@@ -33,6 +35,7 @@ static const dw_case cases[] = {
     {"1x1 stride 2, odd sizes", 2, 3, 7, 5, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1, 1},
     {"2x2 stride 3 (gaps between windows)", 1, 4, 8, 11, 2, 2, 3, 3, 0, 1, 1, 0, 1, 1, 0},
     {"7x3 on a 1-wide input", 2, 2, 9, 1, 7, 3, 1, 1, 3, 1, 3, 1, 1, 1, 1},
+    {"3x3 pad 1, 24 channels at 40x37 (planes split)", 1, 24, 40, 37, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},
 };
 
 static int out_size(int in, int pa, int pb, int k, int s, int dil)
@@ -122,9 +125,12 @@ static void check_case(const dw_case *t, tu_rng *rng)
 
 int main(void)
 {
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        tu_rng rng = {977 + i};
-        check_case(&cases[i], &rng);
+    for (int threads = 1; threads <= 3; threads += 2) {  /* planes split over 3 threads */
+        cc_set_threads(threads);
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            tu_rng rng = {977 + i};
+            check_case(&cases[i], &rng);
+        }
     }
     return tu_finish("conv_paths");
 }

@@ -21,6 +21,9 @@
  * float where the reference sums the forward in double, so the error scales
  * with the size of the terms, not of each (possibly cancelled) result.
  *
+ * Everything runs with 1 thread, then with 3 (layers/parallel.h splits the
+ * products and transforms into uneven ranges).
+ *
  * 3x3 stride-1 undilated ungrouped cases also run the Winograd forward
  * (layers/conv2d_winograd.c) against the same reference, with the engine's
  * scratch and with room for one and two rows of tiles.
@@ -72,6 +75,8 @@ static const conv_case conv_cases[] = {
     {"3x3 pad 2,1,0,3, 17->20 at 30x25 (winograd)", 1, 17, 20, 30, 25, 3, 3, 1, 1, 2, 1, 0, 3, 1, 1, 1, 1, 'c'},
     {"3x3 pad 1, 64->64 at 56x56 (winograd, ResNet layer1)", 1, 64, 64, 56, 56, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
      'c'},
+    {"3x3 pad 1,2,0,1, 16->16 at 9x531 (winograd, 266 tiles a row)", 1, 16, 16, 9, 531, 3, 3, 1, 1, 1, 2, 0, 1, 1, 1,
+     1, 1, 'c'},
 };
 
 typedef struct {
@@ -367,13 +372,17 @@ int main(int argc, char **argv)
         bench();
         return 0;
     }
-    for (size_t i = 0; i < sizeof conv_cases / sizeof conv_cases[0]; i++) {
-        tu_rng rng = {1201 + i};
-        check_conv(&conv_cases[i], &rng);
-    }
-    for (size_t i = 0; i < sizeof linear_cases / sizeof linear_cases[0]; i++) {
-        tu_rng rng = {3301 + i};
-        check_linear(&linear_cases[i], &rng);
+    for (int threads = 1; threads <= 3; threads += 2) {  /* the products and transforms split over 3 */
+        cc_set_threads(threads);
+        printf("-- %d thread%s\n", threads, threads > 1 ? "s" : "");
+        for (size_t i = 0; i < sizeof conv_cases / sizeof conv_cases[0]; i++) {
+            tu_rng rng = {1201 + i};
+            check_conv(&conv_cases[i], &rng);
+        }
+        for (size_t i = 0; i < sizeof linear_cases / sizeof linear_cases[0]; i++) {
+            tu_rng rng = {3301 + i};
+            check_linear(&linear_cases[i], &rng);
+        }
     }
     return tu_finish("gemm_paths");
 }
