@@ -19,25 +19,57 @@ static int cell_end(int i, int in, int out)
     return (int)(((long long)(i + 1) * in + out - 1) / out);
 }
 
-/* out: NC x OH x OW, inp: NC x H x W */
-void cc_adaptive_avgpool2d_forward(cc_real *out, const cc_real *inp, int NC, int H, int W,
-                                   int OH, int OW)
+/* sum of x[0..n-1] in double, in four interleaved partial sums: one chain of
+ * dependent additions was the whole cost of a global pool. Each term is a
+ * float, exact in double, so the order changes the sum by ~1e-16 relative. */
+static double sum_row(const cc_real *x, int n)
 {
-    for (int nc = 0; nc < NC; nc++) {
-        const cc_real *x = inp + (size_t)nc * H * W;
-        cc_real *o = out + (size_t)nc * OH * OW;
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        s0 += x[i];
+        s1 += x[i + 1];
+        s2 += x[i + 2];
+        s3 += x[i + 3];
+    }
+    for (; i < n; i++)
+        s0 += x[i];
+    return (s0 + s1) + (s2 + s3);
+}
+
+typedef struct {
+    cc_real *out;
+    const cc_real *inp;
+    int H, W, OH, OW;
+} planes;
+
+static void forward_planes(void *arg, size_t lo, size_t hi)
+{
+    const planes *p = arg;
+    const int H = p->H, W = p->W, OH = p->OH, OW = p->OW;
+    for (size_t nc = lo; nc < hi; nc++) {
+        const cc_real *x = p->inp + nc * H * W;
+        cc_real *o = p->out + nc * OH * OW;
         for (int oh = 0; oh < OH; oh++) {
             const int h0 = cell_start(oh, H, OH), h1 = cell_end(oh, H, OH);
             for (int ow = 0; ow < OW; ow++) {
                 const int w0 = cell_start(ow, W, OW), w1 = cell_end(ow, W, OW);
                 double sum = 0;
                 for (int ih = h0; ih < h1; ih++)
-                    for (int iw = w0; iw < w1; iw++)
-                        sum += x[(size_t)ih * W + iw];
+                    sum += sum_row(x + (size_t)ih * W + w0, w1 - w0);
                 o[(size_t)oh * OW + ow] = (cc_real)(sum / ((double)(h1 - h0) * (w1 - w0)));
             }
         }
     }
+}
+
+/* out: NC x OH x OW, inp: NC x H x W. Planes are split over the pool. */
+void cc_adaptive_avgpool2d_forward(cc_real *out, const cc_real *inp, int NC, int H, int W,
+                                   int OH, int OW)
+{
+    planes p = {out, inp, H, W, OH, OW};
+    const size_t per = (size_t)H * W;
+    cc_parallel((size_t)NC, per >= CC_MAP_GRAIN ? 1 : CC_MAP_GRAIN / per, forward_planes, &p);
 }
 
 /* dinp: NC x H x W, dout: NC x OH x OW. Differentiates the mean above. */

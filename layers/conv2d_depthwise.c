@@ -87,6 +87,95 @@ static double dot(const cc_real *x, const cc_real *y, int step, int off, int o0,
     return (s0 + s1) + (s2 + s3);
 }
 
+/* The banded forward (same stride S and dilation L on both axes, S <= 2).
+ * Output rows are taken R at a time. The input under a band is copied,
+ * zero-padded, into S*S phase planes, P_ab[r][c] = inp[S*(oh0 + r) + a - PT]
+ * [S*c + b - PL], each Wq wide, so that tap (kh, kw) of output (oh0 + r, ow)
+ * reads P_ab[r + (kh*L)/S][ow + (kw*L)/S] with a = kh*L % S, b = kw*L % S:
+ * with the outputs also Wq apart, one tap is ONE contiguous multiply-add over
+ * the whole band (the columns past OW are computed and dropped), where the
+ * plain loop runs one short row at a time and, for stride 2, strided. Each
+ * output still gets bias, then the taps in (kh, kw) order: the same floats.
+ * The band lives on the stack (BAND_FLOATS, 24 KiB): wider planes take the
+ * plain loop. */
+enum { BAND_FLOATS = 6144 };
+
+static int band_ok(const cc_conv_dims *d)
+{
+    return d->SH == d->SW && d->SH <= 2 && d->DH == d->DW;
+}
+
+/* Phase-plane width and the rows of phase plane a band of R rows needs. */
+static int band_width(const cc_conv_dims *d)
+{
+    return d->OW + (d->KW - 1) * d->DW / d->SW + 1;
+}
+
+static int band_in_rows(const cc_conv_dims *d, int R)
+{
+    return R + (d->KH - 1) * d->DH / d->SH + 1;
+}
+
+/* Output rows per band, 0 when not even one fits. */
+static int band_rows(const cc_conv_dims *d)
+{
+    if (!band_ok(d))
+        return 0;
+    const size_t S2 = (size_t)d->SW * d->SW, Wq = (size_t)band_width(d);
+    int R = d->OH;
+    while (R > 0 && S2 * band_in_rows(d, R) * Wq + (size_t)R * Wq > BAND_FLOATS)
+        R = R > 8 ? R / 2 : R - 1;
+    return R;
+}
+
+static inline void band_axpy(cc_real *restrict y, const cc_real *restrict x, size_t n, cc_real a)
+{
+    for (size_t i = 0; i < n; i++)
+        y[i] += a * x[i];
+}
+
+/* One plane x (H x W) into o (OH x OW), R output rows per band. */
+CC_VECTORISED static void forward_plane_banded(cc_real *o, const cc_real *x, const cc_real *w, cc_real b,
+                                 const cc_conv_dims *d, int R)
+{
+    const int S = d->SW, L = d->DW, Wq = band_width(d);
+    cc_real buf[BAND_FLOATS];
+    for (int oh0 = 0; oh0 < d->OH; oh0 += R) {
+        const int rows = d->OH - oh0 < R ? d->OH - oh0 : R, Rq = band_in_rows(d, rows);
+        cc_real *ob = buf + (size_t)S * S * Rq * Wq;
+        for (int a = 0; a < S; a++)
+            for (int bb = 0; bb < S; bb++) {
+                cc_real *ph = buf + (size_t)(a * S + bb) * Rq * Wq;
+                for (int r = 0; r < Rq; r++) {
+                    const int ih = S * (oh0 + r) + a - d->PT;
+                    cc_real *row = ph + (size_t)r * Wq;
+                    if (ih < 0 || ih >= d->H) {
+                        for (int c = 0; c < Wq; c++)
+                            row[c] = 0;
+                        continue;
+                    }
+                    const cc_real *xr = x + (size_t)ih * d->W;
+                    for (int c = 0; c < Wq; c++) {
+                        const int iw = S * c + bb - d->PL;
+                        row[c] = iw >= 0 && iw < d->W ? xr[iw] : 0;
+                    }
+                }
+            }
+        const size_t n = (size_t)(rows - 1) * Wq + d->OW;  /* through the last row's last output */
+        for (size_t i = 0; i < n; i++)
+            ob[i] = b;
+        for (int kh = 0; kh < d->KH; kh++)
+            for (int kw = 0; kw < d->KW; kw++) {
+                const int a = kh * L % S, bb = kw * L % S;
+                const cc_real *ph = buf + (size_t)(a * S + bb) * Rq * Wq;
+                band_axpy(ob, ph + (size_t)(kh * L / S) * Wq + kw * L / S, n, w[kh * d->KW + kw]);
+            }
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < d->OW; c++)
+                o[(size_t)(oh0 + r) * d->OW + c] = ob[(size_t)r * Wq + c];
+    }
+}
+
 typedef struct {
     cc_real *out;
     const cc_real *inp, *weight, *bias;
@@ -100,12 +189,17 @@ CC_VECTORISED static void forward_planes(void *arg, size_t lo, size_t hi)
     const cc_conv_dims *d = p->d;
     const cc_real *inp = p->inp, *weight = p->weight, *bias = p->bias;
     cc_real *out = p->out;
+    const int R = band_rows(d);
     for (int nc = (int)lo; nc < (int)hi; nc++) {
         const int c = nc % d->C;
         const cc_real *x = inp + (size_t)nc * d->H * d->W;
         const cc_real *w = weight + (size_t)c * d->KH * d->KW;
         cc_real *o = out + (size_t)nc * d->OH * d->OW;
         const cc_real b = bias ? bias[c] : 0;
+        if (R > 0) {
+            forward_plane_banded(o, x, w, b, d, R);
+            continue;
+        }
         for (size_t i = 0; i < (size_t)d->OH * d->OW; i++)
             o[i] = b;
         for (int kh = 0; kh < d->KH; kh++) {
