@@ -10,6 +10,7 @@
 #include "parallel.h"
 
 #include <cblas.h>
+#include <pthread.h>
 
 /* Least multiply-adds per thread: below it, waking a worker costs more than
  * it saves. */
@@ -89,8 +90,30 @@ void cc_gemv(int ta, int M, int N, cc_real alpha, const cc_real *A, int lda, con
     cc_parallel(out, grain, gemv_range, (void *)&p);
 }
 
-int cc_set_threads(int n)
+/* OpenBLAS's pthread build starts a worker per core when it loads, and an
+ * idle worker spins (sched_yield) for ~0.1 s after the process starts or
+ * after any threaded call: on two cores it takes half of a core from this
+ * pool's worker (an EfficientNet `cnncam cam` with 2 threads ran 140 ms
+ * instead of 62). One thread is not enough to stop that, so its workers are
+ * also shut down, through blas_thread_shutdown_ (OpenBLAS's own fork handler,
+ * exported by its pthread build; weak, so another BLAS simply lacks it). Done
+ * once, and again whenever something else in the process raised OpenBLAS's
+ * thread count (the next threaded call restarts its workers). */
+extern int blas_thread_shutdown_(void) __attribute__((weak));
+
+static void openblas_single(void)
 {
     openblas_set_num_threads(1);
+    if (blas_thread_shutdown_)
+        blas_thread_shutdown_();
+}
+
+static pthread_once_t single_once = PTHREAD_ONCE_INIT;
+
+int cc_set_threads(int n)
+{
+    pthread_once(&single_once, openblas_single);
+    if (openblas_get_num_threads() != 1)
+        openblas_single();
     return cc_parallel_set_threads(n);
 }
