@@ -49,10 +49,15 @@ static void gemm_range(void *arg, size_t lo, size_t hi)
                   p->tb ? p->B + (size_t)o * p->ldb : p->B + o, p->ldb, p->beta, p->C + o, p->ldc);
 }
 
-/* Split along the longer side of C. */
+/* Split along the longer side of C. A one-column product (a 1x1 conv on a
+ * 1x1 map: squeeze-excitation) is a matrix-vector product. */
 void cc_gemm(int ta, int tb, int M, int N, int K, cc_real alpha, const cc_real *A, int lda,
              const cc_real *B, int ldb, cc_real beta, cc_real *C, int ldc)
 {
+    if (N == 1 && (tb || ldb == 1) && ldc == 1) {  /* B's column and C contiguous */
+        cc_gemv(ta, ta ? K : M, ta ? M : K, alpha, A, lda, B, beta, C);
+        return;
+    }
     const product p = {.ta = ta, .tb = tb, .M = M, .N = N, .K = K, .lda = lda, .ldb = ldb, .ldc = ldc,
                        .by_rows = M > N, .alpha = alpha, .beta = beta, .A = A, .B = B, .C = C};
     const size_t side = p.by_rows ? (size_t)M : (size_t)N;

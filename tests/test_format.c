@@ -36,15 +36,20 @@ static void test_crc32(void)
              cc_crc32(0, "123456789", 9));
     tu_check(cc_crc32(0, "", 0) == 0, "crc32 of nothing is 0");
     tu_check(cc_crc32(cc_crc32(0, "1234", 4), "56789", 5) == 0xCBF43926u, "crc32 continues across calls");
-    unsigned char buf[600];
+    /* Lengths from 0 to 5000 at every offset mod 16: the slice-by-8 tail, and
+     * the carry-less path (64 bytes and more) with every remainder. */
+    static unsigned char buf[5016];
     tu_rng rng = {42};
     for (size_t i = 0; i < sizeof buf; i++)
         buf[i] = (unsigned char)tu_next(&rng);
-    int bad = 0;
-    for (size_t off = 0; off < 8; off++)
-        for (size_t n = 0; n + off <= sizeof buf; n += 1 + n / 16)
+    int bad = 0, cases = 0;
+    for (size_t off = 0; off < 16; off++)
+        for (size_t n = 0; n + off <= sizeof buf; n += n < 300 ? 1 : 1 + n / 16, cases++)
             bad += cc_crc32(0, buf + off, n) != crc_bitwise(buf + off, n);
-    tu_check(!bad, "slice-by-8 crc32 differs from the bitwise definition in %d cases", bad);
+    tu_check(!bad, "crc32 differs from the bitwise definition in %d of %d cases", bad, cases);
+    /* a running CRC continued through the carry-less path */
+    tu_check(cc_crc32(cc_crc32(0, buf, 777), buf + 777, 4000) == crc_bitwise(buf, 4777),
+             "crc32 continued across calls of carry-less length");
 }
 
 /* The value of binary16 bits, by the definition. */

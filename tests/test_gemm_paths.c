@@ -49,6 +49,7 @@ typedef struct {
 static const conv_case conv_cases[] = {
     {"1x1 pointwise, bias, batch 2", 2, 7, 11, 5, 3, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 'd'},
     {"1x1 groups 2, no bias", 2, 6, 4, 9, 7, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 2, 0, 'd'},
+    {"1x1 on a 1x1 map, batch 2 (one column: gemv)", 2, 40, 24, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1, 'd'},
     {"1x1 stride 2 (im2col)", 2, 5, 3, 7, 5, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1, 1, 1, 'c'},
     {"1x1 padding 0,1,2,1 (im2col)", 1, 4, 3, 5, 6, 1, 1, 1, 1, 0, 1, 2, 1, 1, 1, 1, 1, 'c'},
     {"3x3 pad 1, bias, batch 2", 2, 3, 4, 7, 9, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 'c'},
