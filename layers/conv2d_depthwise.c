@@ -146,6 +146,8 @@ CC_VECTORISED static void forward_plane_banded(cc_real *o, const cc_real *x, con
         for (int a = 0; a < S; a++)
             for (int bb = 0; bb < S; bb++) {
                 cc_real *ph = buf + (size_t)(a * S + bb) * Rq * Wq;
+                int c0, c1;  /* the columns c whose input column S*c + bb - PL lies inside */
+                valid_range(Wq, S, bb - d->PL, d->W, &c0, &c1);
                 for (int r = 0; r < Rq; r++) {
                     const int ih = S * (oh0 + r) + a - d->PT;
                     cc_real *row = ph + (size_t)r * Wq;
@@ -154,11 +156,17 @@ CC_VECTORISED static void forward_plane_banded(cc_real *o, const cc_real *x, con
                             row[c] = 0;
                         continue;
                     }
-                    const cc_real *xr = x + (size_t)ih * d->W;
-                    for (int c = 0; c < Wq; c++) {
-                        const int iw = S * c + bb - d->PL;
-                        row[c] = iw >= 0 && iw < d->W ? xr[iw] : 0;
-                    }
+                    const cc_real *xr = x + (size_t)ih * d->W + bb - d->PL;  /* + S*c: inside for c0 <= c < c1 */
+                    for (int c = 0; c < c0; c++)
+                        row[c] = 0;
+                    if (S == 1)
+                        for (int c = c0; c < c1; c++)
+                            row[c] = xr[c];
+                    else
+                        for (int c = c0; c < c1; c++)
+                            row[c] = xr[2 * c];
+                    for (int c = c1; c < Wq; c++)
+                        row[c] = 0;
                 }
             }
         const size_t n = (size_t)(rows - 1) * Wq + d->OW;  /* through the last row's last output */
