@@ -13,7 +13,8 @@
  * That is 16 products of OC*C*tiles where im2col does one of OC*9C*4*tiles:
  * 2.25 times fewer multiplications, for two transforms that cost memory
  * traffic, and a weight transform per call (U, 16*OC*C floats) that only pays
- * off when there are enough tiles (cc_conv2d_winograd_applies).
+ * off when there are enough tiles (cc_conv2d_winograd_applies). Every
+ * transform is split over the pool.
  *
  * The transforms add and subtract (B, A) or halve (G, exact): the result
  * equals the reference sum up to float rounding of a few more terms
@@ -24,20 +25,22 @@
 #include <assert.h>
 #include <string.h>
 
-enum { XI = 16 };  /* positions of a 4x4 transform */
+enum { XI = 16, WBLOCK = 128 };  /* positions of a 4x4 transform; input channels per weight block */
 
 /* Tiles per output row and column. */
 static int tiles_w(const cc_conv_dims *d) { return (d->OW + 1) / 2; }
 static int tiles_h(const cc_conv_dims *d) { return (d->OH + 1) / 2; }
 
-/* Where im2col + one GEMM is measured faster (test_gemm_paths --bench):
- * few tiles, where the per-call weight transform dominates, or so few
- * channels that the 16 products are tiny. */
+/* Where it was measured faster than im2col + one GEMM (test_gemm_paths
+ * --bench: 1.5-1.75x from 224x224 down to 28x28 maps, 1.1-1.5x at 14x14,
+ * 0.6x at 7x7, where the 16 products of 16 columns and the per-call weight
+ * transform cost more than they save), with enough channels that the
+ * products are not tiny. */
 int cc_conv2d_winograd_applies(const cc_conv_dims *d)
 {
     return d->KH == 3 && d->KW == 3 && d->SH == 1 && d->SW == 1 && d->DH == 1 && d->DW == 1 &&
            d->G == 1 && d->C >= 16 && d->OC >= 16 &&
-           (size_t)tiles_h(d) * tiles_w(d) >= 150;
+           (size_t)tiles_h(d) * tiles_w(d) >= 40;
 }
 
 /* Bytes of one row of tiles: V and M columns, for all 16 positions. */
@@ -72,32 +75,60 @@ typedef struct {
 
 /* U[xi][k][c] = (G g_kc G^T)[xi] for output channels lo..hi-1. Each output
  * channel's row of each U[xi] is written contiguously over c. */
+/* Sixteen rows of U for one output channel: u[xi][c] = (G g_c G^T)[xi] for
+ * n input channels whose filter taps are given by position: e[j][c] is tap j
+ * of channel c. Unit stride over c and two local arrays (nothing may alias):
+ * the loop vectorises. */
+static inline void transform_filters(cc_real (*restrict u)[WBLOCK], const cc_real (*restrict e)[WBLOCK],
+                                     int n)
+{
+    const cc_real h = (cc_real)0.5;
+    for (int c = 0; c < n; c++) {
+        const cc_real t00 = e[0][c], t01 = e[1][c], t02 = e[2][c];  /* rows of G g */
+        const cc_real t10 = h * (e[0][c] + e[3][c] + e[6][c]), t11 = h * (e[1][c] + e[4][c] + e[7][c]),
+                      t12 = h * (e[2][c] + e[5][c] + e[8][c]);
+        const cc_real t20 = h * (e[0][c] - e[3][c] + e[6][c]), t21 = h * (e[1][c] - e[4][c] + e[7][c]),
+                      t22 = h * (e[2][c] - e[5][c] + e[8][c]);
+        const cc_real t30 = e[6][c], t31 = e[7][c], t32 = e[8][c];
+        u[0][c] = t00;  /* (G g) G^T, row by row */
+        u[1][c] = h * (t00 + t01 + t02);
+        u[2][c] = h * (t00 - t01 + t02);
+        u[3][c] = t02;
+        u[4][c] = t10;
+        u[5][c] = h * (t10 + t11 + t12);
+        u[6][c] = h * (t10 - t11 + t12);
+        u[7][c] = t12;
+        u[8][c] = t20;
+        u[9][c] = h * (t20 + t21 + t22);
+        u[10][c] = h * (t20 - t21 + t22);
+        u[11][c] = t22;
+        u[12][c] = t30;
+        u[13][c] = h * (t30 + t31 + t32);
+        u[14][c] = h * (t30 - t31 + t32);
+        u[15][c] = t32;
+    }
+}
+
+/* U[xi][k][c] = (G g_kc G^T)[xi] for output channels lo..hi-1, WBLOCK input
+ * channels at a time: their taps are first regrouped by position (the
+ * filters are 9 floats apart), then transformed with unit stride. */
 CC_VECTORISED static void transform_weights(void *arg, size_t lo, size_t hi)
 {
     const job *jb = arg;
     const int C = jb->d->C;
     const size_t plane = (size_t)jb->d->OC * C;
-    cc_real *restrict u = jb->u;
-    const cc_real *restrict w = jb->w;
-    for (int k = (int)lo; k < (int)hi; k++) {
-        cc_real *uk = u + (size_t)k * C;
-        for (int c = 0; c < C; c++) {
-            const cc_real *g = w + ((size_t)k * C + c) * 9;
-            cc_real t[4][3];  /* G g */
-            for (int j = 0; j < 3; j++) {
-                t[0][j] = g[j];
-                t[1][j] = (cc_real)0.5 * (g[j] + g[3 + j] + g[6 + j]);
-                t[2][j] = (cc_real)0.5 * (g[j] - g[3 + j] + g[6 + j]);
-                t[3][j] = g[6 + j];
-            }
-            for (int i = 0; i < 4; i++) {  /* (G g) G^T */
-                uk[(size_t)(i * 4 + 0) * plane + c] = t[i][0];
-                uk[(size_t)(i * 4 + 1) * plane + c] = (cc_real)0.5 * (t[i][0] + t[i][1] + t[i][2]);
-                uk[(size_t)(i * 4 + 2) * plane + c] = (cc_real)0.5 * (t[i][0] - t[i][1] + t[i][2]);
-                uk[(size_t)(i * 4 + 3) * plane + c] = t[i][2];
-            }
+    cc_real e[9][WBLOCK], ub[XI][WBLOCK];
+    for (int k = (int)lo; k < (int)hi; k++)
+        for (int c0 = 0; c0 < C; c0 += WBLOCK) {
+            const int n = C - c0 < WBLOCK ? C - c0 : WBLOCK;
+            const cc_real *g = jb->w + ((size_t)k * C + c0) * 9;
+            for (int c = 0; c < n; c++)
+                for (int j = 0; j < 9; j++)
+                    e[j][c] = g[(size_t)c * 9 + j];
+            transform_filters(ub, (const cc_real (*)[WBLOCK])e, n);
+            for (int xi = 0; xi < XI; xi++)
+                memcpy(jb->u + xi * plane + (size_t)k * C + c0, ub[xi], (size_t)n * sizeof(cc_real));
         }
-    }
 }
 
 /* V[xi][c][t] for the tile rows ty0..ty1-1 of one image and channels
