@@ -48,31 +48,47 @@ typedef struct {
     const cc_pool_dims *d;
 } planes;
 
+/* The outputs o in [*lo, *hi), 0 <= o < count, whose input index o*step + off
+ * lies in [0, size): the outputs a tap at offset off reaches. */
+static void valid_range(int count, int step, int off, int size, int *lo, int *hi)
+{
+    int l = off >= 0 ? 0 : (-off + step - 1) / step;
+    int h = size - 1 - off < 0 ? 0 : (size - 1 - off) / step + 1;
+    h = h < count ? h : count;
+    *lo = l < h ? l : h;
+    *hi = h;
+}
+
 /* Planes lo..hi-1 of the forward: the value at window_argmax, found without
- * tracking the index. A NaN sticks (nothing compares greater than it), so a
- * window with a NaN gives NaN as the argmax does. */
+ * tracking the index, tap by tap over a whole output row (a contiguous or
+ * stride-S loop that vectorises; taps outside the input are skipped, as the
+ * window is clipped). Each output starts at -inf, which the argmax's value
+ * also is when nothing beats it; a NaN sticks (nothing compares greater
+ * than it), so a window with a NaN gives NaN as the argmax does. */
 CC_VECTORISED static void forward_planes(void *arg, size_t lo, size_t hi)
 {
     const planes *p = arg;
     const cc_pool_dims *d = p->d;
     for (size_t nc = lo; nc < hi; nc++) {
         const cc_real *x = p->inp + nc * d->H * d->W;
-        cc_real *o = p->out + nc * d->OH * d->OW;
         for (int oh = 0; oh < d->OH; oh++) {
-            int h0 = oh * d->SH - d->PT;
-            const int h1 = h0 + d->KH < d->H ? h0 + d->KH : d->H;
-            h0 = h0 > 0 ? h0 : 0;
-            for (int ow = 0; ow < d->OW; ow++) {
-                int w0 = ow * d->SW - d->PL;
-                const int w1 = w0 + d->KW < d->W ? w0 + d->KW : d->W;
-                w0 = w0 > 0 ? w0 : 0;
-                cc_real m = x[(size_t)h0 * d->W + w0];
-                for (int ih = h0; ih < h1; ih++)
-                    for (int iw = w0; iw < w1; iw++) {
-                        const cc_real v = x[(size_t)ih * d->W + iw];
-                        m = v > m || v != v ? v : m;
+            cc_real *restrict o = p->out + (nc * d->OH + oh) * d->OW;
+            for (int ow = 0; ow < d->OW; ow++)
+                o[ow] = -INFINITY;
+            for (int kh = 0; kh < d->KH; kh++) {
+                const int ih = oh * d->SH - d->PT + kh;
+                if (ih < 0 || ih >= d->H)
+                    continue;
+                const cc_real *restrict xr = x + (size_t)ih * d->W;
+                for (int kw = 0; kw < d->KW; kw++) {
+                    const int woff = kw - d->PL, sw = d->SW;
+                    int ow0, ow1;
+                    valid_range(d->OW, sw, woff, d->W, &ow0, &ow1);
+                    for (int ow = ow0; ow < ow1; ow++) {
+                        const cc_real v = xr[ow * sw + woff], m = o[ow];
+                        o[ow] = v > m || v != v ? v : m;
                     }
-                o[(size_t)oh * d->OW + ow] = m;
+                }
             }
         }
     }
