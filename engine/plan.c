@@ -1,53 +1,11 @@
 /* engine/plan.c — shape inference, buffer lifetimes, arena layout, forward. */
-#define _DEFAULT_SOURCE  /* MAP_ANONYMOUS, MADV_HUGEPAGE */
 #include "plan.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
 
 enum { ALIGN = 64 };
-
-/* The arena. Its first touch is most of a first run's cost where faulting in
- * a fresh 4 KiB page is slow (12 us here: 60 ms for a ResNet-34 plan), so on
- * Linux an arena of 2 MiB or more is mapped on a 2 MiB boundary and offered
- * to transparent huge pages (one fault per 2 MiB where the system allows
- * it; plain pages otherwise). */
-enum { HUGE_PAGE = 2 << 20 };
-
-static void *arena_alloc(cc_plan *p, size_t bytes)
-{
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-    if (bytes >= HUGE_PAGE) {
-        const size_t len = (bytes + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE + HUGE_PAGE;
-        unsigned char *map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (map != MAP_FAILED) {
-            unsigned char *at = map + (HUGE_PAGE - (uintptr_t)map % HUGE_PAGE) % HUGE_PAGE;
-            /* at + len - HUGE_PAGE is still inside the mapping; advice only:
-             * a refusal leaves plain pages */
-            madvise(at, len - HUGE_PAGE, MADV_HUGEPAGE);
-            p->arena_map = map;
-            p->arena_map_len = len;
-            return at;
-        }
-    }
-#endif
-    return aligned_alloc(ALIGN, bytes ? (bytes + ALIGN - 1) / ALIGN * ALIGN : ALIGN);
-}
-
-static void arena_free(cc_plan *p)
-{
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-    if (p->arena_map) {
-        munmap(p->arena_map, p->arena_map_len);
-        return;
-    }
-#endif
-    free(p->arena);
-}
 
 cc_status cc_plan_shapes(const cc_graph *g, const cc_shape *input_shapes, cc_shape *shapes,
                          cc_error *err)
@@ -155,7 +113,7 @@ void cc_plan_free(cc_plan *p)
     free(p->value);
     free(p->value_last);
     free(p->extra);
-    arena_free(p);
+    free(p->arena);
     free(p);
 }
 
@@ -227,7 +185,7 @@ cc_plan *cc_plan_create(const cc_graph *g, const cc_shape *input_shapes, const c
     req[nn + nextra] = (cc_buffer_req){p->scratch_bytes, 0, nsteps - 1};
     if (cc_arena_layout(req, nreq, offset, &p->arena_bytes, err))
         goto fail;
-    p->arena = arena_alloc(p, p->arena_bytes);
+    p->arena = aligned_alloc(ALIGN, p->arena_bytes ? p->arena_bytes : ALIGN);
     if (!p->arena) {
         cc_fail(err, CC_ENOMEM, "out of memory: the plan needs %zu bytes", p->arena_bytes);
         goto fail;

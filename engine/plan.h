@@ -39,8 +39,6 @@ typedef struct cc_plan {
     int nsteps;
     unsigned char *arena;
     size_t arena_bytes;
-    void *arena_map;        /* the mapping under a huge-page arena, or NULL (malloc'd) */
-    size_t arena_map_len;
 } cc_plan;
 
 /* Infers every node's shape for these input shapes (one per graph input, in
