@@ -169,8 +169,12 @@ def machine():
     def deb(pkg):
         r = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", pkg], capture_output=True, text=True)
         return r.stdout or "?"
-    commit = subprocess.run(["git", "-C", ROOT, "describe", "--always", "--dirty"], capture_output=True,
+    # Dirty means code that differs from the commit; the file this run rewrites does not count.
+    commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True).stdout.strip()
+    changed = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no", "--", ".",
+                              ":!bench/RESULTS.md"], capture_output=True, text=True).stdout.strip()
+    commit += "-dirty" if commit and changed else ""
     cc = subprocess.run(["cc", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
     flags = subprocess.run(["make", "-s", "-C", ROOT, "--no-print-directory", "print-flags"], capture_output=True,
                            text=True).stdout.strip()
