@@ -69,15 +69,59 @@ static void valid_range(int count, int step, int off, int size, int *lo, int *hi
 
 /* col (K x (oh1-oh0)*OW) from x (CG x H x W, one image and group), output
  * rows oh0..oh1-1: the rows of col that channels c0..c1-1 make. */
+/* A "same" conv (stride 1, undilated, OW == W): the col rows of one tap are
+ * the input plane shifted by hoff rows and woff columns, so the rows that
+ * read inside the input are ONE copy of consecutive input, after which the
+ * woff columns that wrapped around a row edge are zeroed (they read padding).
+ * Rows are often a few elements long (14 in RegNet's grouped convs), where a
+ * copy per row cost more than the product. */
+static int is_same(const cc_conv_dims *d)
+{
+    return d->SH == 1 && d->SW == 1 && d->DH == 1 && d->DW == 1 && d->OW == d->W && d->PL < d->W &&
+           d->KW - 1 - d->PL < d->W;
+}
+
+static void same_tap(cc_real *restrict col, const cc_real *restrict xc, const cc_conv_dims *d, int oh0,
+                     int oh1, int hoff, int woff)
+{
+    const int W = d->W;
+    int a = -hoff > oh0 ? -hoff : oh0, b = d->H - hoff < oh1 ? d->H - hoff : oh1;  /* rows inside */
+    a = a < oh1 ? a : oh1;
+    b = b > a ? b : a;
+    memset(col, 0, (size_t)(a - oh0) * W * sizeof *col);
+    memset(col + (size_t)(b - oh0) * W, 0, (size_t)(oh1 - b) * W * sizeof *col);
+    if (a == b)
+        return;
+    /* input index (oh + hoff) * W + ow + woff for ow in [0, W), rows a..b-1,
+     * clipped to the plane: what falls outside is a wrapped column */
+    cc_real *dst = col + (size_t)(a - oh0) * W;
+    long lo = (long)(a + hoff) * W + woff, hi = (long)(b + hoff) * W + woff;
+    const long plo = lo < 0 ? 0 : lo, phi = hi > (long)d->H * W ? (long)d->H * W : hi;
+    memcpy(dst + (plo - lo), xc + plo, (size_t)(phi - plo) * sizeof *col);
+    for (int r = 0; r < b - a; r++) {
+        cc_real *row = dst + (size_t)r * W;
+        for (int ow = 0; ow < -woff; ow++)
+            row[ow] = 0;
+        for (int ow = W - woff; ow < W; ow++)
+            row[ow] = 0;
+    }
+}
+
 static void im2col(cc_real *restrict col, const cc_real *restrict x, const cc_conv_dims *d,
                    int oh0, int oh1, int c0, int c1)
 {
     col += (size_t)c0 * d->KH * d->KW * (oh1 - oh0) * d->OW;
+    const int same = is_same(d);
     for (int c = c0; c < c1; c++)
         for (int kh = 0; kh < d->KH; kh++) {
             const int hoff = kh * d->DH - d->PT;  /* ih = oh*SH + hoff */
             for (int kw = 0; kw < d->KW; kw++) {
                 const int woff = kw * d->DW - d->PL;  /* iw = ow*SW + woff */
+                if (same) {
+                    same_tap(col, x + (size_t)c * d->H * d->W, d, oh0, oh1, hoff, woff);
+                    col += (size_t)(oh1 - oh0) * d->OW;
+                    continue;
+                }
                 int ow0, ow1;
                 valid_range(d->OW, d->SW, woff, d->W, &ow0, &ow1);
                 for (int oh = oh0; oh < oh1; oh++, col += d->OW) {

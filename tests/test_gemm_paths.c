@@ -65,6 +65,10 @@ static const conv_case conv_cases[] = {
     {"2x2 stride 3 (gaps between windows)", 1, 4, 5, 8, 11, 2, 2, 3, 3, 0, 1, 1, 0, 1, 1, 1, 0, 'c'},
     {"7x3 on a 1-wide input", 2, 2, 3, 9, 1, 7, 3, 1, 1, 3, 1, 3, 1, 1, 1, 1, 1, 'c'},
     {"3x3 stride 3 dilation 2 pad 3,0,1,2, groups 2", 2, 4, 2, 17, 14, 3, 3, 3, 3, 3, 0, 1, 2, 2, 2, 2, 1, 'c'},
+    /* "same" convs (stride 1, OW == W): im2col copies a tap's rows in one piece */
+    {"5x5 pad 2 (same), groups 2", 1, 4, 6, 9, 11, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 2, 1, 'c'},
+    {"1x3 pad 0,1 (same)", 1, 3, 5, 6, 7, 1, 3, 1, 1, 0, 1, 0, 1, 1, 1, 1, 0, 'c'},
+    {"3x3 pad 1,0,1,2 (same, asymmetric), batch 2", 2, 3, 5, 8, 6, 3, 3, 1, 1, 1, 0, 1, 2, 1, 1, 1, 1, 'c'},
     {"3x3 pad 1, 128 channels at 64x64: tiled", 1, 128, 4, 64, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 't'},
     {"3x3 pad 1 groups 2, batch 2, 96x80: tiled", 2, 64, 6, 96, 80, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2, 0, 't'},
     {"5x5 stride 2 pad 2,1,0,3 dil 1x2, 64 ch: tiled", 1, 64, 3, 161, 150, 5, 5, 2, 2, 2, 1, 0, 3, 1, 2, 1, 1,
