@@ -15,7 +15,8 @@
  * the CPU picks at load time (GCC's target_clones through glibc's ifunc).
  * -std=c11 keeps a*b + c unfused (-ffp-contract=off), so every clone
  * computes the same floats; only the vector width differs. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__gnu_linux__)
+#include <limits.h>  /* defines __GLIBC__ under glibc: ifunc needs it (musl has none) */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__)
 #define CC_VECTORISED __attribute__((target_clones("default", "arch=x86-64-v3", "arch=x86-64-v4")))
 #else
 #define CC_VECTORISED
