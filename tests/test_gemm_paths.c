@@ -79,11 +79,11 @@ static const conv_case conv_cases[] = {
      'c'},
     {"3x3 pad 2,1,0,3, 17->20 at 30x25 (winograd)", 1, 17, 20, 30, 25, 3, 3, 1, 1, 2, 1, 0, 3, 1, 1, 1, 1, 'c'},
     {"3x3 pad 1, 64->64 at 56x56 (winograd, ResNet layer1)", 1, 64, 64, 56, 56, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-     'c'},
+     't'},
     {"3x3 pad 1, 150->20 at 17x15 (winograd, filters in blocks of 128)", 1, 150, 20, 17, 15, 3, 3, 1, 1, 1, 1, 1,
-     1, 1, 1, 1, 1, 'c'},
+     1, 1, 1, 1, 1, 't'},
     {"3x3 pad 1,2,0,1, 16->16 at 9x531 (winograd, 266 tiles a row)", 1, 16, 16, 9, 531, 3, 3, 1, 1, 1, 2, 0, 1, 1, 1,
-     1, 1, 'c'},
+     1, 1, 't'},
 };
 
 typedef struct {
