@@ -69,7 +69,7 @@ void cc_adaptive_avgpool2d_forward(cc_real *out, const cc_real *inp, int NC, int
 {
     planes p = {out, inp, H, W, OH, OW};
     const size_t per = (size_t)H * W;
-    cc_parallel((size_t)NC, per >= CC_MAP_GRAIN ? 1 : CC_MAP_GRAIN / per, forward_planes, &p);
+    cc_parallel((size_t)NC, cc_grain(per, CC_MAP_GRAIN), forward_planes, &p);
 }
 
 /* dinp: NC x H x W, dout: NC x OH x OW. Differentiates the mean above. */

@@ -46,7 +46,7 @@ void cc_batchnorm_forward(cc_real *out, const cc_real *inp, const cc_real *weigh
                           double eps, int N, int C, int HW)
 {
     planes p = {out, inp, weight, bias, mean, var, eps, C, HW};
-    cc_parallel((size_t)N * C, HW >= CC_MAP_GRAIN ? 1 : CC_MAP_GRAIN / (size_t)HW, forward_planes, &p);
+    cc_parallel((size_t)N * C, cc_grain((size_t)HW, CC_MAP_GRAIN), forward_planes, &p);
 }
 
 void cc_batchnorm_backward(cc_real *dinp, cc_real *dweight, cc_real *dbias,

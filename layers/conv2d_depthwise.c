@@ -19,19 +19,6 @@
  * rounding only (~1e-7 relative). Weight and bias gradients sum in double. */
 #include "kernels.h"
 
-/* The outputs o in [*lo, *hi), 0 <= o < count, whose input index
- * o*step + off lies in [0, size): rows (step SH, off kh*DH - PT) and columns
- * (step SW, off kw*DW - PL) of one tap. Empty (lo == hi) when the tap only
- * ever reads padding. */
-static void valid_range(int count, int step, int off, int size, int *lo, int *hi)
-{
-    int l = off >= 0 ? 0 : (-off + step - 1) / step;
-    int h = size - 1 - off < 0 ? 0 : (size - 1 - off) / step + 1;
-    h = h < count ? h : count;
-    *lo = l < h ? l : h;
-    *hi = h;
-}
-
 /* y[o] += a * x[o*step + off] for o in [o0, o1). Indices, not shifted
  * pointers: x + off may lie before the buffer. The unit-stride case is
  * unrolled by four so that -O2 (which vectorises no loop whose trip count
@@ -147,7 +134,7 @@ CC_VECTORISED static void forward_plane_banded(cc_real *o, const cc_real *x, con
             for (int bb = 0; bb < S; bb++) {
                 cc_real *ph = buf + (size_t)(a * S + bb) * Rq * Wq;
                 int c0, c1;  /* the columns c whose input column S*c + bb - PL lies inside */
-                valid_range(Wq, S, bb - d->PL, d->W, &c0, &c1);
+                cc_valid_range(Wq, S, bb - d->PL, d->W, &c0, &c1);
                 for (int r = 0; r < Rq; r++) {
                     const int ih = S * (oh0 + r) + a - d->PT;
                     cc_real *row = ph + (size_t)r * Wq;
@@ -213,11 +200,11 @@ CC_VECTORISED static void forward_planes(void *arg, size_t lo, size_t hi)
         for (int kh = 0; kh < d->KH; kh++) {
             const int hoff = kh * d->DH - d->PT;  /* ih = oh*SH + hoff */
             int oh0, oh1;
-            valid_range(d->OH, d->SH, hoff, d->H, &oh0, &oh1);
+            cc_valid_range(d->OH, d->SH, hoff, d->H, &oh0, &oh1);
             for (int kw = 0; kw < d->KW; kw++) {
                 const int woff = kw * d->DW - d->PL;  /* iw = ow*SW + woff */
                 int ow0, ow1;
-                valid_range(d->OW, d->SW, woff, d->W, &ow0, &ow1);
+                cc_valid_range(d->OW, d->SW, woff, d->W, &ow0, &ow1);
                 const cc_real a = w[(size_t)kh * d->KW + kw];
                 for (int oh = oh0; oh < oh1; oh++)
                     axpy(o + (size_t)oh * d->OW, x + (size_t)(oh * d->SH + hoff) * d->W, d->SW, woff,
@@ -234,7 +221,7 @@ void cc_conv2d_depthwise_forward(cc_real *out, const cc_real *inp, const cc_real
 {
     planes p = {out, inp, weight, bias, d};
     const size_t per = (size_t)d->OH * d->OW * d->KH * d->KW;  /* multiply-adds per plane */
-    cc_parallel((size_t)d->N * d->C, per >= 65536 ? 1 : 65536 / per, forward_planes, &p);
+    cc_parallel((size_t)d->N * d->C, cc_grain(per, 65536), forward_planes, &p);
 }
 
 /* dinp, inp: N x C x H x W; dweight: C x 1 x KH x KW; dbias: C; dout: N x C x OH x OW.
@@ -261,11 +248,11 @@ void cc_conv2d_depthwise_backward(cc_real *dinp, cc_real *dweight, cc_real *dbia
         for (int kh = 0; kh < d->KH; kh++) {
             const int hoff = kh * d->DH - d->PT;
             int oh0, oh1;
-            valid_range(d->OH, d->SH, hoff, d->H, &oh0, &oh1);
+            cc_valid_range(d->OH, d->SH, hoff, d->H, &oh0, &oh1);
             for (int kw = 0; kw < d->KW; kw++) {
                 const int woff = kw * d->DW - d->PL;
                 int ow0, ow1;
-                valid_range(d->OW, d->SW, woff, d->W, &ow0, &ow1);
+                cc_valid_range(d->OW, d->SW, woff, d->W, &ow0, &ow1);
                 const size_t wi = wbase + (size_t)kh * d->KW + kw;
                 double acc = 0;
                 /* The forward's o[oh,ow] += w * x[oh*SH + hoff, ow*SW + woff],

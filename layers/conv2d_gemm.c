@@ -56,17 +56,6 @@ static int tile_rows(const cc_conv_dims *d, const void *scratch, size_t scratch_
     return rows > (size_t)d->OH ? d->OH : (int)rows;
 }
 
-/* The outputs o in [*lo, *hi), 0 <= o < count, whose input index
- * o*step + off lies in [0, size) (as in conv2d_depthwise.c). */
-static void valid_range(int count, int step, int off, int size, int *lo, int *hi)
-{
-    int l = off >= 0 ? 0 : (-off + step - 1) / step;
-    int h = size - 1 - off < 0 ? 0 : (size - 1 - off) / step + 1;
-    h = h < count ? h : count;
-    *lo = l < h ? l : h;
-    *hi = h;
-}
-
 /* col (K x (oh1-oh0)*OW) from x (CG x H x W, one image and group), output
  * rows oh0..oh1-1: the rows of col that channels c0..c1-1 make. */
 /* A "same" conv (stride 1, undilated, OW == W): the col rows of one tap are
@@ -123,7 +112,7 @@ static void im2col(cc_real *restrict col, const cc_real *restrict x, const cc_co
                     continue;
                 }
                 int ow0, ow1;
-                valid_range(d->OW, d->SW, woff, d->W, &ow0, &ow1);
+                cc_valid_range(d->OW, d->SW, woff, d->W, &ow0, &ow1);
                 for (int oh = oh0; oh < oh1; oh++, col += d->OW) {
                     const int ih = oh * d->SH + hoff;
                     if (ih < 0 || ih >= d->H) {
@@ -166,7 +155,7 @@ static void im2col_parallel(cc_real *col, const cc_real *x, const cc_conv_dims *
 {
     im2col_job j = {col, x, d, oh0, oh1};
     const size_t per = (size_t)d->KH * d->KW * (oh1 - oh0) * d->OW;  /* col entries per channel */
-    cc_parallel((size_t)(d->C / d->G), per >= 32768 ? 1 : 32768 / per, im2col_range, &j);
+    cc_parallel((size_t)(d->C / d->G), cc_grain(per, 32768), im2col_range, &j);
 }
 
 /* The transpose of im2col: dx (CG x H x W) += each dcol entry at the input it came from. */
@@ -180,7 +169,7 @@ static void col2im(cc_real *restrict dx, const cc_real *restrict dcol, const cc_
             for (int kw = 0; kw < d->KW; kw++) {
                 const int woff = kw * d->DW - d->PL;
                 int ow0, ow1;
-                valid_range(d->OW, d->SW, woff, d->W, &ow0, &ow1);
+                cc_valid_range(d->OW, d->SW, woff, d->W, &ow0, &ow1);
                 for (int oh = oh0; oh < oh1; oh++, dcol += d->OW) {
                     const int ih = oh * d->SH + hoff;
                     if (ih < 0 || ih >= d->H)

@@ -16,6 +16,12 @@
  * it saves. */
 enum { MIN_MACS = 1 << 19 };
 
+/* Rows or columns per range, in multiples of 16, for `per` multiply-adds each. */
+static size_t grain(size_t per)
+{
+    return per >= MIN_MACS ? 16 : ((size_t)MIN_MACS / (per ? per : 1) + 15) / 16 * 16;
+}
+
 typedef struct {
     int ta, tb, M, N, K, lda, ldb, ldc, by_rows;
     cc_real alpha, beta;
@@ -32,6 +38,17 @@ static void blas_gemm(int ta, int tb, int M, int N, int K, cc_real alpha, const 
     cblas_dgemm(CblasRowMajor, TA, TB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 #else
     cblas_sgemm(CblasRowMajor, TA, TB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+#endif
+}
+
+static void blas_gemv(int ta, int M, int N, cc_real alpha, const cc_real *A, int lda, const cc_real *x,
+                      cc_real beta, cc_real *y)
+{
+    const enum CBLAS_TRANSPOSE TA = ta ? CblasTrans : CblasNoTrans;
+#ifdef CC_REAL_DOUBLE
+    cblas_dgemv(CblasRowMajor, TA, M, N, alpha, A, lda, x, 1, beta, y, 1);
+#else
+    cblas_sgemv(CblasRowMajor, TA, M, N, alpha, A, lda, x, 1, beta, y, 1);
 #endif
 }
 
@@ -62,8 +79,7 @@ void cc_gemm(int ta, int tb, int M, int N, int K, cc_real alpha, const cc_real *
                        .by_rows = M > N, .alpha = alpha, .beta = beta, .A = A, .B = B, .C = C};
     const size_t side = p.by_rows ? (size_t)M : (size_t)N;
     const size_t per = (size_t)(p.by_rows ? N : M) * (size_t)K;  /* multiply-adds per row/column */
-    const size_t grain = per >= MIN_MACS ? 16 : ((size_t)MIN_MACS / (per ? per : 1) + 15) / 16 * 16;
-    cc_parallel(side, grain, gemm_range, (void *)&p);
+    cc_parallel(side, grain(per), gemm_range, (void *)&p);
 }
 
 /* Entries lo..hi-1 of y: rows of A, or columns when transposed. */
@@ -71,18 +87,10 @@ static void gemv_range(void *arg, size_t lo, size_t hi)
 {
     const product *p = arg;
     const int n = (int)(hi - lo), o = (int)lo;
-#ifdef CC_REAL_DOUBLE
-#define BLAS_GEMV cblas_dgemv
-#else
-#define BLAS_GEMV cblas_sgemv
-#endif
     if (p->ta)
-        BLAS_GEMV(CblasRowMajor, CblasTrans, p->M, n, p->alpha, p->A + o, p->lda, p->x, 1, p->beta,
-                  p->y + o, 1);
+        blas_gemv(1, p->M, n, p->alpha, p->A + o, p->lda, p->x, p->beta, p->y + o);
     else
-        BLAS_GEMV(CblasRowMajor, CblasNoTrans, n, p->N, p->alpha, p->A + (size_t)o * p->lda, p->lda,
-                  p->x, 1, p->beta, p->y + o, 1);
-#undef BLAS_GEMV
+        blas_gemv(0, n, p->N, p->alpha, p->A + (size_t)o * p->lda, p->lda, p->x, p->beta, p->y + o);
 }
 
 void cc_gemv(int ta, int M, int N, cc_real alpha, const cc_real *A, int lda, const cc_real *x,
@@ -91,8 +99,7 @@ void cc_gemv(int ta, int M, int N, cc_real alpha, const cc_real *A, int lda, con
     const product p = {.ta = ta, .M = M, .N = N, .lda = lda, .alpha = alpha, .beta = beta, .A = A, .x = x,
                        .y = y};
     const size_t out = (size_t)(ta ? N : M), per = (size_t)(ta ? M : N);
-    const size_t grain = per >= MIN_MACS ? 16 : ((size_t)MIN_MACS / (per ? per : 1) + 15) / 16 * 16;
-    cc_parallel(out, grain, gemv_range, (void *)&p);
+    cc_parallel(out, grain(per), gemv_range, (void *)&p);
 }
 
 /* OpenBLAS's pthread build starts a worker per core when it loads, and an

@@ -22,6 +22,27 @@
 #define CC_VECTORISED
 #endif
 
+/* The outputs o in [*lo, *hi), 0 <= o < count, whose input index
+ * o*step + off lies in [0, size): the outputs one tap of a window reaches
+ * (rows: step SH, off kh*DH - PT; columns: step SW, off kw*DW - PL). Empty
+ * (lo == hi) when the tap only ever reads padding. Shared by the conv and
+ * pool kernels, so that their inner loops run without a bounds test. */
+static inline void cc_valid_range(int count, int step, int off, int size, int *lo, int *hi)
+{
+    int l = off >= 0 ? 0 : (-off + step - 1) / step;
+    int h = size - 1 - off < 0 ? 0 : (size - 1 - off) / step + 1;
+    h = h < count ? h : count;
+    *lo = l < h ? l : h;
+    *hi = h;
+}
+
+/* How many items (planes, channels) one range of cc_parallel takes at least,
+ * when each costs `per` units of work and a range should do about `target`. */
+static inline size_t cc_grain(size_t per, size_t target)
+{
+    return per >= target ? 1 : target / per;
+}
+
 /* Element-wise maps split over the pool (parallel.h) in ranges of at least
  * CC_MAP_GRAIN elements: f(out + lo, inp + lo, hi - lo), and the gradient
  * form f(dinp + lo, dout + lo, saved + lo, hi - lo). */

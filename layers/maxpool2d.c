@@ -48,17 +48,6 @@ typedef struct {
     const cc_pool_dims *d;
 } planes;
 
-/* The outputs o in [*lo, *hi), 0 <= o < count, whose input index o*step + off
- * lies in [0, size): the outputs a tap at offset off reaches. */
-static void valid_range(int count, int step, int off, int size, int *lo, int *hi)
-{
-    int l = off >= 0 ? 0 : (-off + step - 1) / step;
-    int h = size - 1 - off < 0 ? 0 : (size - 1 - off) / step + 1;
-    h = h < count ? h : count;
-    *lo = l < h ? l : h;
-    *hi = h;
-}
-
 /* Planes lo..hi-1 of the forward: the value at window_argmax, found without
  * tracking the index, tap by tap over a whole output row (a contiguous or
  * stride-S loop that vectorises; taps outside the input are skipped, as the
@@ -83,7 +72,7 @@ CC_VECTORISED static void forward_planes(void *arg, size_t lo, size_t hi)
                 for (int kw = 0; kw < d->KW; kw++) {
                     const int woff = kw - d->PL, sw = d->SW;
                     int ow0, ow1;
-                    valid_range(d->OW, sw, woff, d->W, &ow0, &ow1);
+                    cc_valid_range(d->OW, sw, woff, d->W, &ow0, &ow1);
                     for (int ow = ow0; ow < ow1; ow++) {
                         const cc_real v = xr[ow * sw + woff], m = o[ow];
                         o[ow] = v > m || v != v ? v : m;
@@ -99,7 +88,7 @@ void cc_maxpool2d_forward(cc_real *out, const cc_real *inp, const cc_pool_dims *
 {
     planes p = {out, inp, d};
     const size_t per = (size_t)d->OH * d->OW * d->KH * d->KW;
-    cc_parallel((size_t)d->N * d->C, per >= 65536 ? 1 : 65536 / per, forward_planes, &p);
+    cc_parallel((size_t)d->N * d->C, cc_grain(per, 65536), forward_planes, &p);
 }
 
 /* dinp, inp: N x C x H x W; dout: N x C x OH x OW. Differentiates the

@@ -27,7 +27,7 @@ CC_VECTORISED static void forward_planes(void *arg, size_t lo, size_t hi)
 void cc_mul_channel_forward(cc_real *out, const cc_real *scale, const cc_real *x, int NC, int HW)
 {
     planes p = {out, scale, x, HW};
-    cc_parallel((size_t)NC, HW >= CC_MAP_GRAIN ? 1 : CC_MAP_GRAIN / (size_t)HW, forward_planes, &p);
+    cc_parallel((size_t)NC, cc_grain((size_t)HW, CC_MAP_GRAIN), forward_planes, &p);
 }
 
 void cc_mul_channel_backward(cc_real *dscale, cc_real *dx, const cc_real *dout,
