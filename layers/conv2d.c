@@ -9,7 +9,8 @@
  * summed over every (n, oc, oh, ow, kh, kw) whose (ih, iw) lies inside the input.
  * This is the scalar reference; faster paths are tested against it. The
  * descriptor runs conv2d_depthwise.c for depthwise convs, conv2d_winograd.c
- * for the 3x3 stride-1 forwards it was measured faster on, and conv2d_gemm.c
+ * for the 3x3 stride-1 forwards it was measured faster on, conv2d_grouped.c
+ * for the forward of groups of 16k output channels, and conv2d_gemm.c
  * (with the engine's scratch for its column buffer) for every other. */
 #include "kernels.h"
 
@@ -145,7 +146,8 @@ static int is_depthwise(const cc_conv_dims *d)
     return d->G == d->C && d->OC == d->C;
 }
 
-/* The gemm path's column buffer, or the Winograd path's buffers when larger;
+/* The gemm path's column buffer, or the Winograd or grouped path's buffers
+ * when larger;
  * the depthwise kernel needs none. */
 static size_t scratch_bytes(const cc_attrs *a, const cc_shape *in, int nin, const cc_shape *param,
                             const cc_shape *out)
@@ -155,8 +157,12 @@ static size_t scratch_bytes(const cc_attrs *a, const cc_shape *in, int nin, cons
     if (is_depthwise(&d))
         return 0;
     const size_t gemm = cc_conv2d_gemm_scratch(&d);  /* the backward always takes this path */
-    const size_t wino = cc_conv2d_winograd_applies(&d) ? cc_conv2d_winograd_scratch(&d) : 0;
-    return gemm > wino ? gemm : wino;
+    size_t fast = 0;
+    if (cc_conv2d_winograd_applies(&d))
+        fast = cc_conv2d_winograd_scratch(&d);
+    else if (cc_conv2d_grouped_applies(&d))
+        fast = cc_conv2d_grouped_scratch(&d);
+    return gemm > fast ? gemm : fast;
 }
 
 static void forward(const cc_op_args *a)
@@ -167,6 +173,8 @@ static void forward(const cc_op_args *a)
     else if (cc_conv2d_winograd_applies(&d))
         cc_conv2d_winograd_forward(a->out, a->in[0], a->param[0], a->param[1], &d, a->scratch,
                                    cc_conv2d_winograd_scratch(&d));
+    else if (cc_conv2d_grouped_applies(&d))
+        cc_conv2d_grouped_forward(a->out, a->in[0], a->param[0], a->param[1], &d, a->scratch);
     else
         cc_conv2d_gemm_forward(a->out, a->in[0], a->param[0], a->param[1], &d, a->scratch,
                                cc_conv2d_gemm_scratch(&d));
