@@ -1,12 +1,14 @@
 /* layers/conv2d_grouped.c — the forward of grouped convs whose groups have a
- * multiple of 16 output channels (RegNet's 16-channel groups), by a direct
+ * multiple of 16 output channels (RegNet's 16-channel groups), and of image
+ * stems (ungrouped, on 3 channels), by a direct
  * register-blocked kernel: the same map as cc_conv2d_forward (layers/conv2d.c),
  * which tests/test_grouped_conv.c holds it to.
  *
  * Why: through im2col, each group of such a conv is a 16 x (CG*KH*KW) by
  * (CG*KH*KW) x pixels product, too small for OpenBLAS to reach its rate, and
  * the copy into columns (CG*KH*KW floats per output pixel) costs as much
- * again: RegNet's grouped 3x3 convs ran at 40-60 GFLOP/s. Here 16 output
+ * again: RegNet's grouped 3x3 convs ran at 40-60 GFLOP/s, and a 3x3 stem on
+ * RGB (27 multiply-adds per output) at 50-65. Here 16 output
  * channels are one vector of LANES, and a block of R output rows x PX output
  * columns is R*PX vector accumulators (28 of the 32 AVX-512 registers). Each
  * tap of each input channel is one weight vector times one input value per
@@ -24,7 +26,7 @@
 
 #include <assert.h>
 
-enum { LANES = 16, ACC = 28, BAND_FLOATS = 8192, MAX_TAPS = 4096, MAX_KERNEL = 64 };
+enum { LANES = 16, ACC = 28, BAND_FLOATS = 8192, MAX_TAPS = 4096, STEM_CHANNELS = 4, MAX_KERNEL = 64 };
 
 /* Aligned as a cc_real: the engine's scratch is 64-byte aligned, less than
  * a vector of 16 doubles in the gradient-check build. */
@@ -62,11 +64,14 @@ static size_t taps(const cc_conv_dims *d)
     return (size_t)(d->C / d->G) * d->KH * d->KW;
 }
 
+/* Groups of LANES-multiple output channels; of ungrouped convs, only image
+ * stems (at most STEM_CHANNELS inputs): with more, OpenBLAS's longer products
+ * win (MobileNet's 1x1 convs on 16-40 channels ran slower here). */
 static int shape_ok(const cc_conv_dims *d)
 {
     band_shape b = band_of(d);
-    return d->G > 1 && (d->OC / d->G) % LANES == 0 && d->SW <= 2 && d->KH * d->KW <= MAX_KERNEL &&
-           taps(d) <= MAX_TAPS && band_floats(d, &b) <= BAND_FLOATS;
+    return (d->G > 1 || d->C <= STEM_CHANNELS) && (d->OC / d->G) % LANES == 0 && d->SW <= 2 &&
+           d->KH * d->KW <= MAX_KERNEL && taps(d) <= MAX_TAPS && band_floats(d, &b) <= BAND_FLOATS;
 }
 
 int cc_conv2d_grouped_applies(const cc_conv_dims *d)
@@ -76,7 +81,7 @@ int cc_conv2d_grouped_applies(const cc_conv_dims *d)
 #else
     const int avx512 = 0;
 #endif
-    return avx512 && d->G < d->C && shape_ok(d);
+    return avx512 && shape_ok(d);
 }
 
 /* The weights, one vector of LANES output channels per tap. */

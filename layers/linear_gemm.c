@@ -9,8 +9,28 @@
  *   dbias   += sum over rows of dout
  * Batch 1 takes gemv (a matrix-vector product). The products sum in cc_real
  * (the reference sums in double): float results differ from the reference by
- * rounding. */
+ * rounding.
+ *
+ * A weight of STREAM_BYTES or more (VGG-16's classifier) is read in chunks
+ * of rows, each dropped from the resident set once used (pages.h: only pages
+ * of a mapped model file ever are), so that a Grad-CAM never holds all of it
+ * at once (VGG-16's first one is 392 MiB; pages.h has the measurements). */
 #include "kernels.h"
+#include "pages.h"
+
+enum { STREAM_BYTES = 32 << 20, CHUNK_BYTES = 8 << 20 };
+
+static int streamed(int IN, int OUT)
+{
+    return (size_t)IN * OUT * sizeof(cc_real) >= STREAM_BYTES;
+}
+
+/* Rows per chunk of a streamed weight: CHUNK_BYTES, at least one row. */
+static int chunk_rows(int IN)
+{
+    const size_t rows = CHUNK_BYTES / ((size_t)IN * sizeof(cc_real));
+    return rows ? (int)rows : 1;
+}
 
 void cc_linear_gemm_forward(cc_real *out, const cc_real *inp, const cc_real *weight,
                             const cc_real *bias, int N, int IN, int OUT)
@@ -19,20 +39,37 @@ void cc_linear_gemm_forward(cc_real *out, const cc_real *inp, const cc_real *wei
         for (int n = 0; n < N; n++)
             for (int o = 0; o < OUT; o++)
                 out[(size_t)n * OUT + o] = bias[o];
-    if (N == 1)
+    if (N == 1 && streamed(IN, OUT))
+        for (int o = 0, rows = chunk_rows(IN); o < OUT; o += rows) {
+            const int n = OUT - o < rows ? OUT - o : rows;
+            cc_gemv(0, n, IN, 1, weight + (size_t)o * IN, IN, inp, bias ? 1 : 0, out + o);
+            cc_pages_release(weight + (size_t)o * IN, (size_t)n * IN * sizeof(cc_real));
+        }
+    else if (N == 1)
         cc_gemv(0, OUT, IN, 1, weight, IN, inp, bias ? 1 : 0, out);
     else
         cc_gemm(0, 1, N, OUT, IN, 1, inp, IN, weight, IN, bias ? 1 : 0, out, OUT);
+    if (N > 1 && streamed(IN, OUT))
+        cc_pages_release(weight, (size_t)IN * OUT * sizeof(cc_real));
 }
 
 /* inp is read only for dweight (linear's descriptor saves it only then). */
 void cc_linear_gemm_backward(cc_real *dinp, cc_real *dweight, cc_real *dbias, const cc_real *dout,
                              const cc_real *inp, const cc_real *weight, int N, int IN, int OUT)
 {
-    if (dinp && N == 1)  /* from out = inp * weight^T, with respect to inp */
+    if (dinp && N == 1 && streamed(IN, OUT))  /* from out = inp * weight^T, with respect to inp */
+        for (int o = 0, rows = chunk_rows(IN); o < OUT; o += rows) {
+            const int n = OUT - o < rows ? OUT - o : rows;
+            cc_gemv(1, n, IN, 1, weight + (size_t)o * IN, IN, dout + o, 1, dinp);
+            cc_pages_release(weight + (size_t)o * IN, (size_t)n * IN * sizeof(cc_real));
+        }
+    else if (dinp && N == 1)
         cc_gemv(1, OUT, IN, 1, weight, IN, dout, 1, dinp);
-    else if (dinp)
+    else if (dinp) {
         cc_gemm(0, 0, N, IN, OUT, 1, dout, OUT, weight, IN, 1, dinp, IN);
+        if (streamed(IN, OUT))
+            cc_pages_release(weight, (size_t)IN * OUT * sizeof(cc_real));
+    }
     if (dweight)  /* the same product, with respect to weight */
         cc_gemm(1, 0, OUT, IN, N, 1, dout, OUT, inp, IN, 1, dweight, IN);
     if (dbias)  /* from out = bias + ... */

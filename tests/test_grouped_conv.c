@@ -2,7 +2,8 @@
  * (layers/conv2d_grouped.c) against the scalar reference cc_conv2d_forward
  * (layers/conv2d.c) on the same data.
  *
- * Shapes: RegNet's 16-channel groups at stride 1 and 2, two vectors of output
+ * Shapes: RegNet's 16-channel groups at stride 1 and 2, ungrouped stems on
+ * 3 channels (7x7 and 3x3, stride 2), two vectors of output
  * channels per group, 2 input channels per group, output widths that leave a
  * partial block of 14 or 7 columns and a partial block of rows, dilation 2,
  * row stride 3, unequal strides and dilations, asymmetric padding
@@ -41,6 +42,8 @@ static const grouped_case cases[] = {
     {"1x3 stride 2x1 dilation 1x2, 2 inputs per group", 1, 4, 32, 9, 11, 1, 3, 2, 1, 0, 2, 0, 2, 1, 2, 2, 0},
     {"3x3, padding 4,3,5,2 wider than the kernel", 1, 32, 32, 4, 5, 3, 3, 1, 1, 4, 3, 5, 2, 1, 1, 2, 1},
     {"7x3 on a 1-wide input", 2, 32, 32, 9, 1, 7, 3, 1, 1, 3, 1, 3, 1, 1, 1, 2, 1},
+    {"ResNet stem: ungrouped 7x7 stride 2 pad 3, 3 -> 64", 1, 3, 64, 45, 38, 7, 7, 2, 2, 3, 3, 3, 3, 1, 1, 1, 1},
+    {"3x3 stride 2 stem, 3 -> 16, batch 2, no bias", 2, 3, 16, 33, 30, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 0},
     {"RegNet stage 1: 64 channels, 4 groups, stride 2, 112x112", 1, 64, 64, 112, 112, 3, 3, 2, 2, 1, 1, 1, 1, 1,
      1, 4, 1},
 };
@@ -86,15 +89,20 @@ static void check_case(const grouped_case *t, tu_rng *rng)
     free(x), free(w), free(b), free(ref), free(y), free(scratch), free(want);
 }
 
-/* conv2d.c takes the kernel for RegNet's groups on AVX-512, never for shapes
- * it does not cover. */
+/* conv2d.c takes the kernel for RegNet's groups and image stems on AVX-512,
+ * never for shapes it does not cover. */
 static void check_applies(void)
 {
-    const grouped_case regnet = {"", 1, 320, 320, 14, 14, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 20, 1};
+    const grouped_case taken[] = {
+        {"RegNet 3x3 in 20 groups of 16", 1, 320, 320, 14, 14, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 20, 1},
+        {"ResNet's 7x7 stem", 1, 3, 64, 224, 224, 7, 7, 2, 2, 3, 3, 3, 3, 1, 1, 1, 0},
+        {"RegNet's 3x3 stem", 1, 3, 32, 224, 224, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 0},
+    };
     const grouped_case refused[] = {
         {"8 outputs per group", 1, 32, 16, 14, 14, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1},
         {"depthwise", 1, 32, 32, 14, 14, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 32, 1},
-        {"ungrouped", 1, 32, 32, 14, 14, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+        {"ungrouped with 32 input channels", 1, 32, 32, 14, 14, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+        {"ungrouped 1x1 on 16 channels", 1, 16, 64, 56, 56, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1},
         {"band too big: 256 inputs per group at stride 2", 1, 512, 32, 14, 14, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 2, 1},
         {"column stride 3", 1, 32, 32, 14, 14, 3, 3, 1, 3, 1, 1, 1, 1, 1, 1, 2, 1},
     };
@@ -103,9 +111,12 @@ static void check_applies(void)
 #else
     const int avx512 = 0;
 #endif
-    cc_conv_dims d = dims_of(&regnet);
-    tu_check(cc_conv2d_grouped_applies(&d) == avx512, "RegNet 3x3 in 20 groups of 16: taken %s AVX-512",
-             avx512 ? "with" : "without");
+    cc_conv_dims d;
+    for (size_t i = 0; i < sizeof taken / sizeof taken[0]; i++) {
+        d = dims_of(&taken[i]);
+        tu_check(cc_conv2d_grouped_applies(&d) == avx512, "%s: taken %s AVX-512", taken[i].label,
+                 avx512 ? "with" : "without");
+    }
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
         d = dims_of(&refused[i]);
         tu_check(!cc_conv2d_grouped_applies(&d), "%s: not taken", refused[i].label);

@@ -2,6 +2,7 @@
  * suggestions for a mistyped name (Levenshtein distance), typed metadata,
  * and the binary16 -> float conversion. Loading is in reader.c. */
 #include "model.h"
+#include "layers/pages.h"
 
 #include <stdalign.h>
 #include <stdlib.h>
@@ -64,8 +65,10 @@ void cc_model_free(cc_model *m)
     if (!m)
         return;
     cc_graph_free(m->graph);
-    if (m->map)
+    if (m->map) {
+        cc_pages_unregister(m->map);
         munmap(m->map, m->map_len);
+    }
     free(m->buffer);
     free(m->converted);
     cc_model_pool_free(m->pool);

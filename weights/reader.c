@@ -10,6 +10,7 @@
  * cleaned up by cc_model_free. */
 #include "reader_internal.h"
 #include "crc32.h"
+#include "layers/pages.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -300,6 +301,23 @@ static cc_status check_ids(cc_reader *r)
 }
 
 /* Header fields, section bounds and the two content CRCs. */
+/* The data section's CRC, a chunk at a time, each chunk's pages dropped once
+ * read (pages.h; only where the file is mapped): checking a 553 MB VGG-16
+ * no longer leaves all of it resident. */
+static uint32_t data_crc(const cc_reader *r)
+{
+    enum { CHUNK = 8 << 20 };
+    const unsigned char *p = r->b + r->data_off;
+    uint32_t crc = 0;
+    for (uint64_t left = r->data_size; left > 0;) {
+        const size_t n = left < CHUNK ? (size_t)left : CHUNK;
+        crc = cc_crc32(crc, p, n);
+        cc_pages_release(p, n);
+        p += n, left -= n;
+    }
+    return crc;
+}
+
 static cc_status check_header(cc_reader *r)
 {
     const unsigned char *h = r->b;
@@ -349,7 +367,7 @@ static cc_status check_header(cc_reader *r)
     if (crc != stored)
         return cc_rd_fail(r, CC_EFORMAT, "metadata/graph/tensor table CRC is 0x%08x but bytes %d..%llu give "
                           "0x%08x: the file is corrupt", stored, CC_MODEL_HEADER_SIZE, (ull)table_end - 1, crc);
-    crc = cc_crc32(0, h + r->data_off, (size_t)r->data_size);
+    crc = data_crc(r);
     stored = cc_le32(h + 100);
     if (crc != stored)
         return cc_rd_fail(r, CC_EFORMAT, "data CRC is 0x%08x but the data section gives 0x%08x: the file is "
@@ -478,6 +496,7 @@ cc_status cc_model_load(const char *path, cc_model **out, cc_error *err)
         m->map = map;
         m->map_len = (size_t)st.st_size;
         m->bytes = map;
+        (void)cc_pages_register(map, m->map_len);  /* clean pages: dropped after use (pages.h) */
     } else {
         cc_status rs = read_all(fd, path, (size_t)st.st_size, m, err);
         if (rs) {
