@@ -11,18 +11,18 @@
  * (the reference sums in double): float results differ from the reference by
  * rounding.
  *
- * A weight of STREAM_BYTES or more (VGG-16's classifier) is read in chunks
- * of rows, each dropped from the resident set once used (pages.h: only pages
- * of a mapped model file ever are), so that a Grad-CAM never holds all of it
- * at once (VGG-16's first one is 392 MiB; pages.h has the measurements). */
+ * A weight of CC_PAGES_STREAM_BYTES or more (VGG-16's classifier) is read
+ * in chunks of rows, each dropped from the resident set once used (pages.h:
+ * only pages of a mapped model file ever are), so that a Grad-CAM never
+ * holds all of it at once (VGG-16's first one is 392 MiB). */
 #include "kernels.h"
 #include "pages.h"
 
-enum { STREAM_BYTES = 32 << 20, CHUNK_BYTES = 8 << 20 };
+enum { CHUNK_BYTES = 8 << 20 };
 
 static int streamed(int IN, int OUT)
 {
-    return (size_t)IN * OUT * sizeof(cc_real) >= STREAM_BYTES;
+    return (size_t)IN * OUT * sizeof(cc_real) >= CC_PAGES_STREAM_BYTES;
 }
 
 /* Rows per chunk of a streamed weight: CHUNK_BYTES, at least one row. */
