@@ -50,8 +50,9 @@ typedef struct cnncam_ctx cnncam_ctx;
 /* Maps and validates a .ccm file; on failure *out is NULL and err (if not NULL)
  * holds a message naming the problem. The file is read in place, not copied:
  * replace it (write a new file, rename it over), never rewrite it in place,
- * while a model loaded from it is in use. Its pages leave the process's
- * resident set once read and come back from the page cache when needed. */
+ * while a model loaded from it is in use. Weights of 32 MiB or more (VGG's
+ * classifier) leave the process's resident set once read and come back from
+ * the page cache when next needed. */
 cnncam_status cnncam_model_load(const char *path, cnncam_model **out, char *err, size_t errlen);
 void cnncam_model_free(cnncam_model *m);
 

@@ -154,6 +154,9 @@ static cc_status run_encode(png_writer *w, FILE *fp, const char *name, const cc_
     png_set_user_limits(w->png, PNG_UINT_31_MAX, PNG_UINT_31_MAX);
     png_set_IHDR(w->png, w->info, (png_uint_32)img->width, (png_uint_32)img->height, 8, PNG_COLOR_TYPE_RGB,
                  PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    /* zlib's fastest level: a 224x224 overlay took 17 ms at the default (6)
+     * and takes 5 at 1, for 12% more bytes; it is a picture to look at. */
+    png_set_compression_level(w->png, 1);
     png_write_info(w->png, w->info);
     size_t stride = (size_t)img->width * 3;
     for (int y = 0; y < img->height; y++)
