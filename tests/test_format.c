@@ -36,8 +36,9 @@ static void test_crc32(void)
              cc_crc32(0, "123456789", 9));
     tu_check(cc_crc32(0, "", 0) == 0, "crc32 of nothing is 0");
     tu_check(cc_crc32(cc_crc32(0, "1234", 4), "56789", 5) == 0xCBF43926u, "crc32 continues across calls");
-    /* Lengths from 0 to 5000 at every offset mod 16: the slice-by-8 tail, and
-     * the carry-less path (64 bytes and more) with every remainder. */
+    /* Lengths from 0 to 5000 at every offset mod 16: the slice-by-8 tail, the
+     * 128-bit carry-less path (64 to 255 bytes) and, where the CPU has
+     * VPCLMULQDQ, the 512-bit one (256 bytes and more), with every remainder. */
     static unsigned char buf[5016];
     tu_rng rng = {42};
     for (size_t i = 0; i < sizeof buf; i++)

@@ -375,39 +375,21 @@ static const uint32_t T[8][256] = {
 #if defined(__GNUC__) && defined(__x86_64__)
 #include <immintrin.h>
 
-/* The CRC register c (already inverted) over n bytes, n a multiple of 16 and
- * at least 64, by carry-less multiplication: the data is folded 64 bytes at a
- * time into four 128-bit remainders (x * x^k mod P computed as clmul by a
- * constant x^k mod P), the four folded into one, then reduced to 32 bits with
- * Barrett's method (Gopal et al., Intel, "Fast CRC Computation for Generic
- * Polynomials Using PCLMULQDQ", 2009). The constants are x^k mod P for the
- * bit-reflected polynomial, as the Linux kernel's crc32-pclmul uses them.
- * A 553 MB model is checked in 40 ms here instead of 214 (slice-by-8). */
-__attribute__((target("pclmul,sse4.1"))) static uint32_t crc_fold(uint32_t c, const unsigned char *p, size_t n)
+__attribute__((target("pclmul,sse4.1"))) static inline __m128i fold(__m128i x, __m128i k, __m128i next)
 {
-    const __m128i k1k2 = _mm_set_epi64x(0x1c6e41596, 0x154442bd4);  /* x^(4*128+32), x^(4*128-32) */
+    return _mm_xor_si128(_mm_xor_si128(_mm_clmulepi64_si128(x, k, 0x00), _mm_clmulepi64_si128(x, k, 0x11)), next);
+}
+
+/* The remainder x of everything before p, then n more bytes (a multiple of
+ * 16) folded in 16 at a time, reduced to the 32-bit CRC register. */
+__attribute__((target("pclmul,sse4.1"))) static inline uint32_t finish(__m128i x0, const unsigned char *p, size_t n)
+{
     const __m128i k3k4 = _mm_set_epi64x(0x0ccaa009e, 0x1751997d0);  /* x^(128+32), x^(128-32) */
     const __m128i k5 = _mm_set_epi64x(0, 0x163cd6124);              /* x^64 */
     const __m128i poly = _mm_set_epi64x(0x1f7011641, 0x1db710641);  /* mu, P */
     const __m128i mask32 = _mm_set_epi32(0, 0, 0, -1);
-    __m128i x0 = _mm_loadu_si128((const __m128i *)p), x1 = _mm_loadu_si128((const __m128i *)(p + 16));
-    __m128i x2 = _mm_loadu_si128((const __m128i *)(p + 32)), x3 = _mm_loadu_si128((const __m128i *)(p + 48));
-    x0 = _mm_xor_si128(x0, _mm_cvtsi32_si128((int)c));
-    p += 64, n -= 64;
-#define FOLD(x, k, next) \
-    _mm_xor_si128(_mm_xor_si128(_mm_clmulepi64_si128(x, k, 0x00), _mm_clmulepi64_si128(x, k, 0x11)), next)
-    for (; n >= 64; p += 64, n -= 64) {
-        x0 = FOLD(x0, k1k2, _mm_loadu_si128((const __m128i *)p));
-        x1 = FOLD(x1, k1k2, _mm_loadu_si128((const __m128i *)(p + 16)));
-        x2 = FOLD(x2, k1k2, _mm_loadu_si128((const __m128i *)(p + 32)));
-        x3 = FOLD(x3, k1k2, _mm_loadu_si128((const __m128i *)(p + 48)));
-    }
-    x0 = FOLD(x0, k3k4, x1);  /* four into one */
-    x0 = FOLD(x0, k3k4, x2);
-    x0 = FOLD(x0, k3k4, x3);
     for (; n >= 16; p += 16, n -= 16)
-        x0 = FOLD(x0, k3k4, _mm_loadu_si128((const __m128i *)p));
-#undef FOLD
+        x0 = fold(x0, k3k4, _mm_loadu_si128((const __m128i *)p));
     /* 128 bits to 64, then to 32 (with x^64 mod P) */
     x0 = _mm_xor_si128(_mm_clmulepi64_si128(x0, k3k4, 0x10), _mm_srli_si128(x0, 8));
     x0 = _mm_xor_si128(_mm_srli_si128(x0, 4), _mm_clmulepi64_si128(_mm_and_si128(x0, mask32), k5, 0x00));
@@ -415,6 +397,70 @@ __attribute__((target("pclmul,sse4.1"))) static uint32_t crc_fold(uint32_t c, co
     __m128i t = _mm_clmulepi64_si128(_mm_and_si128(x0, mask32), poly, 0x10);
     t = _mm_clmulepi64_si128(_mm_and_si128(t, mask32), poly, 0x00);
     return (uint32_t)_mm_extract_epi32(_mm_xor_si128(x0, t), 1);
+}
+
+/* The CRC register c (already inverted) over n bytes, n a multiple of 16 and
+ * at least 64, by carry-less multiplication: the data is folded 64 bytes at a
+ * time into four 128-bit remainders (x * x^k mod P computed as clmul by a
+ * constant x^k mod P), the four folded into one, then reduced to 32 bits with
+ * Barrett's method (Gopal et al., Intel, "Fast CRC Computation for Generic
+ * Polynomials Using PCLMULQDQ", 2009). The constants are x^k mod P for the
+ * bit-reflected polynomial, as the Linux kernel's crc32-pclmul uses them.
+ * 14 GB/s: a 553 MB model in 40 ms instead of 214 (slice-by-8). */
+__attribute__((target("pclmul,sse4.1"))) static uint32_t crc_fold(uint32_t c, const unsigned char *p, size_t n)
+{
+    const __m128i k1k2 = _mm_set_epi64x(0x1c6e41596, 0x154442bd4);  /* x^(4*128+32), x^(4*128-32) */
+    const __m128i k3k4 = _mm_set_epi64x(0x0ccaa009e, 0x1751997d0);  /* x^(128+32), x^(128-32) */
+    __m128i x0 = _mm_loadu_si128((const __m128i *)p), x1 = _mm_loadu_si128((const __m128i *)(p + 16));
+    __m128i x2 = _mm_loadu_si128((const __m128i *)(p + 32)), x3 = _mm_loadu_si128((const __m128i *)(p + 48));
+    x0 = _mm_xor_si128(x0, _mm_cvtsi32_si128((int)c));
+    p += 64, n -= 64;
+    for (; n >= 64; p += 64, n -= 64) {
+        x0 = fold(x0, k1k2, _mm_loadu_si128((const __m128i *)p));
+        x1 = fold(x1, k1k2, _mm_loadu_si128((const __m128i *)(p + 16)));
+        x2 = fold(x2, k1k2, _mm_loadu_si128((const __m128i *)(p + 32)));
+        x3 = fold(x3, k1k2, _mm_loadu_si128((const __m128i *)(p + 48)));
+    }
+    x0 = fold(x0, k3k4, x1);  /* four into one */
+    x0 = fold(x0, k3k4, x2);
+    x0 = fold(x0, k3k4, x3);
+    return finish(x0, p, n);
+}
+
+/* The same with AVX-512's VPCLMULQDQ, n >= 256: 256 bytes a step in four
+ * 512-bit registers (sixteen 128-bit remainders, each folded 2048 bits ahead;
+ * the constants x^(2048-32) and x^(2048+32) mod P are in the form of the
+ * others: bit-reflected, shifted left by one), then the sixteen folded into
+ * one in stream order. The 128-bit loop is bound by its multiplies (14 GB/s,
+ * in cache as from memory); this one by memory: 27 GB/s, all one core reads
+ * here (58 in cache), so a 553 MB model in 20 ms instead of 40. */
+__attribute__((target("avx512f,vpclmulqdq,pclmul,sse4.1"))) static uint32_t
+crc_fold_wide(uint32_t c, const unsigned char *p, size_t n)
+{
+    const __m512i k = _mm512_broadcast_i32x4(_mm_set_epi64x(0x1322d1430, 0x11542778a));  /* 2048-32, 2048+32 */
+    const __m128i k3k4 = _mm_set_epi64x(0x0ccaa009e, 0x1751997d0);
+    __m512i x[4];
+    for (int i = 0; i < 4; i++)
+        x[i] = _mm512_loadu_si512(p + 64 * i);
+    x[0] = _mm512_xor_si512(x[0], _mm512_inserti32x4(_mm512_setzero_si512(), _mm_cvtsi32_si128((int)c), 0));
+    p += 256, n -= 256;
+    for (; n >= 256; p += 256, n -= 256)
+        for (int i = 0; i < 4; i++)
+            x[i] = _mm512_xor_si512(_mm512_xor_si512(_mm512_clmulepi64_epi128(x[i], k, 0x00),
+                                                     _mm512_clmulepi64_epi128(x[i], k, 0x11)),
+                                    _mm512_loadu_si512(p + 64 * i));
+    __m128i lanes[16];
+    for (int i = 0; i < 4; i++)
+        _mm512_storeu_si512(lanes + 4 * i, x[i]);
+    __m128i x0 = lanes[0];
+    for (int i = 1; i < 16; i++)
+        x0 = fold(x0, k3k4, lanes[i]);
+    return finish(x0, p, n);
+}
+
+static int have_vpclmul(void)
+{
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("vpclmulqdq");
 }
 
 static int have_pclmul(void)
@@ -430,7 +476,7 @@ uint32_t cc_crc32(uint32_t crc, const void *buf, size_t n)
 #if defined(__GNUC__) && defined(__x86_64__)
     if (n >= 64 && have_pclmul()) {
         const size_t m = n / 16 * 16;
-        c = crc_fold(c, p, m);
+        c = m >= 256 && have_vpclmul() ? crc_fold_wide(c, p, m) : crc_fold(c, p, m);
         p += m, n -= m;
     }
 #endif
