@@ -1,6 +1,7 @@
 /* gradcam/api_model.c — the public model functions of include/cnncam.h: loading,
  * classes and labels, softmax or sigmoid output, layers, normalisation. */
 #include "api_internal.h"
+#include "layers/pages.h"
 #include "overlay.h"
 #include "preprocess.h"
 
@@ -14,6 +15,11 @@ static void copy_message(char *dst, size_t len, const char *msg)
 {
     if (dst && len)
         snprintf(dst, len, "%s", msg);
+}
+
+void cnncam_set_low_memory(int on)
+{
+    cc_pages_set_streaming(on);
 }
 
 cnncam_status cnncam_model_load(const char *path, cnncam_model **out, char *err, size_t errlen)

@@ -50,11 +50,19 @@ typedef struct cnncam_ctx cnncam_ctx;
 /* Maps and validates a .ccm file; on failure *out is NULL and err (if not NULL)
  * holds a message naming the problem. The file is read in place, not copied:
  * replace it (write a new file, rename it over), never rewrite it in place,
- * while a model loaded from it is in use. Weights of 32 MiB or more (VGG's
- * classifier) leave the process's resident set once read and come back from
- * the page cache when next needed. */
+ * while a model loaded from it is in use. */
 cnncam_status cnncam_model_load(const char *path, cnncam_model **out, char *err, size_t errlen);
 void cnncam_model_free(cnncam_model *m);
+
+/* The low-memory mode, for the whole process (default off): weights of
+ * 32 MiB or more (VGG's classifier) leave the resident set as soon as they
+ * have been read, and are mapped again from the file's page cache when next
+ * needed. A VGG-16 Grad-CAM process peaks at 142 MiB instead of 588, but
+ * every pass over those weights costs more (about 40 ms per VGG-16 forward
+ * here): worth it for a one-shot process or a device short of memory, not
+ * for a server running many images. Applies to models loaded from a file
+ * after it is set, and to every run while it is on. */
+void cnncam_set_low_memory(int on);
 
 int cnncam_model_classes(const cnncam_model *m);
 /* The label of a class, or NULL when out of range or the model has none. */

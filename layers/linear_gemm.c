@@ -11,10 +11,11 @@
  * (the reference sums in double): float results differ from the reference by
  * rounding.
  *
- * A weight of CC_PAGES_STREAM_BYTES or more (VGG-16's classifier) is read
- * in chunks of rows, each dropped from the resident set once used (pages.h:
- * only pages of a mapped model file ever are), so that a Grad-CAM never
- * holds all of it at once (VGG-16's first one is 392 MiB). */
+ * In the low-memory mode (pages.h), a weight of CC_PAGES_STREAM_BYTES or more
+ * (VGG-16's classifier) is read in chunks of rows, each dropped from the
+ * resident set once used (only pages of a mapped model file ever are), so
+ * that a Grad-CAM never holds all of it at once (VGG-16's first one is
+ * 392 MiB). */
 #include "kernels.h"
 #include "pages.h"
 
@@ -22,7 +23,7 @@ enum { CHUNK_BYTES = 8 << 20 };
 
 static int streamed(int IN, int OUT)
 {
-    return (size_t)IN * OUT * sizeof(cc_real) >= CC_PAGES_STREAM_BYTES;
+    return cc_pages_streaming() && (size_t)IN * OUT * sizeof(cc_real) >= CC_PAGES_STREAM_BYTES;
 }
 
 /* Rows per chunk of a streamed weight: CHUNK_BYTES, at least one row. */

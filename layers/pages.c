@@ -3,6 +3,7 @@
 #include "pages.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -14,6 +15,18 @@ static struct {
     int n;
     struct { uintptr_t lo, hi; } range[MAX_RANGES];
 } reg = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static _Atomic int streaming;
+
+void cc_pages_set_streaming(int on)
+{
+    atomic_store(&streaming, on != 0);
+}
+
+int cc_pages_streaming(void)
+{
+    return atomic_load(&streaming);
+}
 
 int cc_pages_register(const void *base, size_t len)
 {
@@ -41,6 +54,8 @@ void cc_pages_unregister(const void *base)
 
 void cc_pages_release(const void *p, size_t n)
 {
+    if (!cc_pages_streaming())
+        return;
     const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
     uintptr_t lo = ((uintptr_t)p + page - 1) / page * page, hi = ((uintptr_t)p + n) / page * page;
     pthread_mutex_lock(&reg.lock);

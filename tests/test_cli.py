@@ -29,6 +29,11 @@ assets/images and on .npy tensors, and checks:
   4. a multi-label model (--multi-label): predict, --json and cam give each
      class 1/(1+exp(-logit)) of its --logits-out logit, say "sigmoid", and
      cnncam info says output sigmoid; the softmax model says softmax.
+  5. the low-memory mode, on a model with a 62.5 MiB linear layer
+     (tests/models/zoo.py:wide_head): one image peaks at least 40 MiB lower
+     than with --no-low-memory (peak RSS of the process, by GNU time), with the
+     same map to 1e-5; two images keep the weight (as --no-low-memory), and
+     --low-memory streams it for them too.
 Prints one line per check and "cli: N passed, N failed"; exits 1 on any failure.
 """
 import json
@@ -48,6 +53,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CNNCAM = os.environ.get("CNNCAM", os.path.join(ROOT, "build", "cnncam"))   # or an installed one
 CONVERT = os.path.join(ROOT, "tools", "cnncam-convert")
 EXAMPLES = os.path.join(ROOT, "tests", "models", "worked_examples.py")
+ZOO = os.path.join(ROOT, "tests", "models", "zoo.py")
 PHOTOS = os.path.join(ROOT, "assets", "images")
 KITE, CHELSEA = os.path.join(PHOTOS, "kite.png"), os.path.join(PHOTOS, "chelsea.png")  # 320x213, 451x300
 TRUNCATED_JPG = os.path.join(ROOT, "tests", "data", "img", "truncated.jpg")
@@ -611,6 +617,32 @@ def multi_label():
           re.search(r"^output\s+softmax \(one class per image\)$", r.stdout, re.M), r.stdout)
 
 
+def peak_rss_mib(args):
+    """Runs cnncam under GNU time (make deps installs it); returns (exit code,
+    its peak resident set in MiB). Not wait4 from here: a child forked from
+    this process (numpy, cv2 and torch loaded) would report our own peak."""
+    r = subprocess.run(["/usr/bin/time", "-f", "%M", CNNCAM, *args], cwd=W, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE, text=True, timeout=120)
+    lines = r.stderr.strip().splitlines()
+    return r.returncode, (int(lines[-1]) / 1024 if lines and lines[-1].isdigit() else float("nan"))
+
+
+def low_memory():
+    convert(path("wide.ccm"), "--module", ZOO + ":wide_head", "--layer", "features")
+    base = ["cam", "-m", "wide.ccm", "-o", "wide.png"]
+    rc1, low = peak_rss_mib(base + ["--cam-out", "low.npy", KITE])
+    rc2, keep = peak_rss_mib(base + ["--no-low-memory", "--cam-out", "keep.npy", KITE])
+    check("one image: low memory by default (exit 0 twice)", rc1 == 0 and rc2 == 0, f"exits {rc1}, {rc2}")
+    check(f"one image peaks at {low:.0f} MiB, --no-low-memory at {keep:.0f}: 40 MiB or more lower",
+          keep - low >= 40)
+    close("the low-memory map equals the kept-weights one", load("low", path("low.npy")),
+          load("keep", path("keep.npy")), 1e-5)
+    rc3, two = peak_rss_mib(base + [KITE, CHELSEA])
+    rc4, two_low = peak_rss_mib(base + ["--low-memory", KITE, CHELSEA])
+    check(f"two images keep the weight by default ({two:.0f} MiB) and --low-memory streams it "
+          f"({two_low:.0f} MiB)", rc3 == 0 and rc4 == 0 and two - two_low >= 40, f"exits {rc3}, {rc4}")
+
+
 def help_and_version():
     r = run(["--version"])
     check("--version: exit 0, prints 'cnncam <version>'", r.returncode == 0 and
@@ -659,7 +691,7 @@ def main():
         convert(path("e2_recipe.ccm"), "--module", EXAMPLES + ":example2", "--labels", path("one.txt"),
                 "--resize", "40", "--crop", "32")
         for part in (worked_examples, bad_inputs, pictures, every_image_kind, names_and_json, json_with_a_failure,
-                     predict_and_sizes, multi_label, help_and_version):
+                     predict_and_sizes, multi_label, low_memory, help_and_version):
             part()
     except Exception as e:  # a crash of the test itself is a failure, not a pass
         import traceback

@@ -27,6 +27,7 @@ typedef struct {
     const char *out, *cam_out, *logits_out, *act_out, *grad_out, *weights_out, *raw_out;
     int predict;             /* `cnncam predict`: no maps */
     int json, threads;
+    int low_memory;          /* --low-memory 1, --no-low-memory 0, neither -1 (one pass: on) */
     int resize, crop_h, crop_w, torchvision_eval;
     size_t max_pixels;
     cnncam_overlay_mode overlay;
@@ -81,6 +82,13 @@ static const char cam_usage[] =
     "      --max-pixels N    refuse larger images (default 64000000)\n"
     "      --jpeg-quality Q  quality of .jpg outputs (default 95)\n"
     "      --threads N       threads for the math (default 1)\n"
+    "      --low-memory      drop weights of 32 MiB or more (VGG's classifier) from\n"
+    "                        memory once read, and map them again from the file\n"
+    "                        when next needed: a VGG-16 run peaks at 142 MiB\n"
+    "                        instead of 588, but each further pass over them costs\n"
+    "                        ~40 ms; the default for one image and one class\n"
+    "      --no-low-memory   keep every weight in memory: the default for several\n"
+    "                        images or --top K > 1\n"
     "  -h, --help            this text\n"
     "\n"
     "Several images, or --top K > 1: output names get the image's name and the\n"
@@ -120,6 +128,7 @@ static int parse_options(int argc, char **argv, int predict_only, options *o)
     o->predict = predict_only;
     o->top = predict_only ? 5 : 0;
     o->threads = 1;
+    o->low_memory = -1;
     o->max_pixels = 64000000;
     o->alpha = 0.5f;
     o->jpeg_quality = 95;
@@ -178,6 +187,8 @@ static int parse_options(int argc, char **argv, int predict_only, options *o)
             o->raw_out = v;
         } else if (!strcmp(a, "--json")) {
             o->json = 1;
+        } else if (!strcmp(a, "--low-memory") || !strcmp(a, "--no-low-memory")) {
+            o->low_memory = a[2] == 'l';
         } else if (!strcmp(a, "--threads")) {
             TAKES_VALUE();
             if (!parse_int(v, 1, 256, &n))
@@ -639,6 +650,10 @@ int cmd_cam(int argc, char **argv, int predict_only)
         rc = EXIT_INTERNAL;
         goto done;
     }
+    /* One pass over the weights (one image, one class) reads each once
+     * anyway: dropping them after costs nothing then, and saves memory. */
+    const int one_pass = o.nimages == 1 && (predict_only || o.top <= 1);
+    cnncam_set_low_memory(o.low_memory < 0 ? one_pass : o.low_memory);
     if (cnncam_model_load(o.model, &m, err, sizeof err)) {
         fprintf(stderr, "cnncam: %s\n", err);
         rc = EXIT_INPUT;

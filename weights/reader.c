@@ -353,11 +353,11 @@ static cc_status check_header(cc_reader *r)
     return CC_OK;
 }
 
-/* The data section's CRC, a chunk at a time. The pages of tensors of
- * CC_PAGES_STREAM_BYTES or more are dropped as each chunk is checked (the
- * layers that read them stream them: pages.h), so checking a 553 MB VGG-16
- * does not leave its 494 MB classifier resident; the rest stays, as the
- * first forward reads it all. */
+/* The data section's CRC, a chunk at a time. In the low-memory mode, the
+ * pages of tensors of CC_PAGES_STREAM_BYTES or more are dropped as each chunk
+ * is checked (the layers that read them stream them: pages.h), so checking a
+ * 553 MB VGG-16 does not leave its 494 MB classifier resident; the rest
+ * stays, as the first forward reads it all. */
 static cc_status check_data(cc_reader *r)
 {
     enum { CHUNK = 8 << 20 };
@@ -503,7 +503,7 @@ cc_status cc_model_load(const char *path, cc_model **out, cc_error *err)
         m->map = map;
         m->map_len = (size_t)st.st_size;
         m->bytes = map;
-        (void)cc_pages_register(map, m->map_len);  /* clean pages: dropped after use (pages.h) */
+        (void)cc_pages_register(map, m->map_len);  /* clean pages: can be dropped (pages.h) */
     } else {
         cc_status rs = read_all(fd, path, (size_t)st.st_size, m, err);
         if (rs) {

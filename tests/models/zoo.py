@@ -10,6 +10,8 @@ functional():  every spelling the converter maps, on purpose the less common one
 unsupported(): a GELU at features.3.foo and a Tensor.view, which must both be reported.
 tuple_out():   returns (logits, features): not one tensor.
 inplace_shared(): an in-place relu whose input is read again later.
+wide_head():   a conv ("features") and a 62.5 MiB linear classifier (16384 -> 1000):
+               a weight big enough for the low-memory mode (tests/test_cli.py).
 """
 import torch
 import torch.nn as nn
@@ -120,3 +122,19 @@ def raises():
 
 def inplace_shared():
     return InplaceShared()
+
+
+class WideHead(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(nn.Conv2d(3, 16, 3, stride=2, padding=1), nn.ReLU())
+        self.pool = nn.AdaptiveAvgPool2d(32)
+        self.fc = nn.Linear(16 * 32 * 32, 1000)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(self.pool(self.features(x)), 1))
+
+
+def wide_head():
+    torch.manual_seed(3)
+    return WideHead()
