@@ -114,8 +114,8 @@ static void pack_weights(void *arg, size_t lo, size_t hi)
 /* The band of one group's channels x (CG of them, H x W each) whose first
  * output is (oh0, ow0): band[c][r][q] = x[c][SH*oh0 - PT + r][SW*ow0 - PL + q],
  * zero outside the input. */
-CC_VECTORISED static void fill_band(cc_real *band, const cc_real *x, const cc_conv_dims *d, int oh0, int ow0,
-                      const band_shape *b)
+CC_VECTORISED static void fill_band(cc_real *band, const cc_real *x, const cc_conv_dims *d, int oh0,
+                                   int ow0, const band_shape *b)
 {
     const int ih0 = d->SH * oh0 - d->PT, iw0 = d->SW * ow0 - d->PL;
     const int q0 = iw0 < 0 ? -iw0 : 0, q1 = d->W - iw0 < b->Wq ? d->W - iw0 : b->Wq;  /* inside */
@@ -123,12 +123,11 @@ CC_VECTORISED static void fill_band(cc_real *band, const cc_real *x, const cc_co
         for (int r = 0; r < b->Rq; r++, band += b->Wq) {
             const int ih = ih0 + r, inside = ih >= 0 && ih < d->H;
             const int lo = inside ? q0 : b->Wq, hi = inside && q1 > q0 ? q1 : lo;
-            const cc_real *row = x + (size_t)(inside ? ih : 0) * d->W + iw0;  /* + q: inside for lo <= q < hi */
-            /* Loops, not memset/memcpy: rows are a few dozen floats, shorter than a call. */
+            const cc_real *row = x + (size_t)(inside ? ih : 0) * d->W;  /* [q + iw0]: inside for lo <= q < hi */
             for (int q = 0; q < lo; q++)
                 band[q] = 0;
             for (int q = lo; q < hi; q++)
-                band[q] = row[q];
+                band[q] = row[q + iw0];
             for (int q = hi; q < b->Wq; q++)
                 band[q] = 0;
         }

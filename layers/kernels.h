@@ -109,10 +109,11 @@ void cc_conv2d_winograd_forward(cc_real *out, const cc_real *inp, const cc_real 
                                 const cc_real *bias, const cc_conv_dims *d, void *scratch,
                                 size_t scratch_bytes);
 
-/* Grouped convs with a multiple of 16 output channels per group, by a direct
- * register-blocked kernel (conv2d_grouped.c): forward only. conv2d.c takes it
- * where cc_conv2d_grouped_applies(d) (AVX-512, small enough groups); scratch
- * holds the repacked weights, cc_conv2d_grouped_scratch(d) bytes. */
+/* Grouped convs with a multiple of 16 output channels per group, and image
+ * stems (ungrouped, at most 4 input channels), by a direct register-blocked
+ * kernel (conv2d_grouped.c): forward only. conv2d.c takes it where
+ * cc_conv2d_grouped_applies(d) (AVX-512, small enough groups); scratch holds
+ * the repacked weights, cc_conv2d_grouped_scratch(d) bytes. */
 int cc_conv2d_grouped_applies(const cc_conv_dims *d);
 size_t cc_conv2d_grouped_scratch(const cc_conv_dims *d);
 void cc_conv2d_grouped_forward(cc_real *out, const cc_real *inp, const cc_real *weight,

@@ -33,6 +33,22 @@ static int chunk_rows(int IN)
     return rows ? (int)rows : 1;
 }
 
+/* cc_gemv over a streamed weight (OUT x IN), chunk by chunk: y[o..] =
+ * W[o..] x + beta y[o..] (ta 0), or y += W[o..]^T x[o..] (ta 1). */
+static void gemv_streamed(int ta, const cc_real *weight, int IN, int OUT, const cc_real *x, cc_real beta,
+                          cc_real *y)
+{
+    for (int o = 0, rows = chunk_rows(IN); o < OUT; o += rows) {
+        const int n = OUT - o < rows ? OUT - o : rows;
+        const cc_real *w = weight + (size_t)o * IN;
+        if (ta)
+            cc_gemv(1, n, IN, 1, w, IN, x + o, 1, y);
+        else
+            cc_gemv(0, n, IN, 1, w, IN, x, beta, y + o);
+        cc_pages_release(w, (size_t)n * IN * sizeof(cc_real));
+    }
+}
+
 void cc_linear_gemm_forward(cc_real *out, const cc_real *inp, const cc_real *weight,
                             const cc_real *bias, int N, int IN, int OUT)
 {
@@ -41,11 +57,7 @@ void cc_linear_gemm_forward(cc_real *out, const cc_real *inp, const cc_real *wei
             for (int o = 0; o < OUT; o++)
                 out[(size_t)n * OUT + o] = bias[o];
     if (N == 1 && streamed(IN, OUT))
-        for (int o = 0, rows = chunk_rows(IN); o < OUT; o += rows) {
-            const int n = OUT - o < rows ? OUT - o : rows;
-            cc_gemv(0, n, IN, 1, weight + (size_t)o * IN, IN, inp, bias ? 1 : 0, out + o);
-            cc_pages_release(weight + (size_t)o * IN, (size_t)n * IN * sizeof(cc_real));
-        }
+        gemv_streamed(0, weight, IN, OUT, inp, bias ? 1 : 0, out);
     else if (N == 1)
         cc_gemv(0, OUT, IN, 1, weight, IN, inp, bias ? 1 : 0, out);
     else
@@ -59,11 +71,7 @@ void cc_linear_gemm_backward(cc_real *dinp, cc_real *dweight, cc_real *dbias, co
                              const cc_real *inp, const cc_real *weight, int N, int IN, int OUT)
 {
     if (dinp && N == 1 && streamed(IN, OUT))  /* from out = inp * weight^T, with respect to inp */
-        for (int o = 0, rows = chunk_rows(IN); o < OUT; o += rows) {
-            const int n = OUT - o < rows ? OUT - o : rows;
-            cc_gemv(1, n, IN, 1, weight + (size_t)o * IN, IN, dout + o, 1, dinp);
-            cc_pages_release(weight + (size_t)o * IN, (size_t)n * IN * sizeof(cc_real));
-        }
+        gemv_streamed(1, weight, IN, OUT, dout, 1, dinp);
     else if (dinp && N == 1)
         cc_gemv(1, OUT, IN, 1, weight, IN, dout, 1, dinp);
     else if (dinp) {
