@@ -110,7 +110,7 @@ void cc_conv2d_winograd_forward(cc_real *out, const cc_real *inp, const cc_real 
                                 size_t scratch_bytes);
 
 /* Grouped convs with a multiple of 16 output channels per group, and image
- * stems (ungrouped, at most 4 input channels), by a direct register-blocked
+ * stems (ungrouped, stride 2, at most 4 input channels), by a direct register-blocked
  * kernel (conv2d_grouped.c): forward only. conv2d.c takes it where
  * cc_conv2d_grouped_applies(d) (AVX-512, small enough groups); scratch holds
  * the repacked weights, cc_conv2d_grouped_scratch(d) bytes. */

@@ -105,6 +105,7 @@ static void check_applies(void)
         {"ungrouped 1x1 on 16 channels", 1, 16, 64, 56, 56, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1},
         {"band too big: 256 inputs per group at stride 2", 1, 512, 32, 14, 14, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 2, 1},
         {"column stride 3", 1, 32, 32, 14, 14, 3, 3, 1, 3, 1, 1, 1, 1, 1, 1, 2, 1},
+        {"VGG's stride-1 stem", 1, 3, 64, 224, 224, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},
     };
 #if defined(__GNUC__) && defined(__x86_64__)
     const int avx512 = __builtin_cpu_supports("avx512f") != 0;
