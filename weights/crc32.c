@@ -380,11 +380,17 @@ __attribute__((target("pclmul,sse4.1"))) static inline __m128i fold(__m128i x, _
     return _mm_xor_si128(_mm_xor_si128(_mm_clmulepi64_si128(x, k, 0x00), _mm_clmulepi64_si128(x, k, 0x11)), next);
 }
 
+/* x^(128+32) and x^(128-32) mod P: the constants that fold 128 bits ahead. */
+__attribute__((target("pclmul,sse4.1"))) static inline __m128i k128(void)
+{
+    return _mm_set_epi64x(0x0ccaa009e, 0x1751997d0);
+}
+
 /* The remainder x of everything before p, then n more bytes (a multiple of
  * 16) folded in 16 at a time, reduced to the 32-bit CRC register. */
 __attribute__((target("pclmul,sse4.1"))) static inline uint32_t finish(__m128i x0, const unsigned char *p, size_t n)
 {
-    const __m128i k3k4 = _mm_set_epi64x(0x0ccaa009e, 0x1751997d0);  /* x^(128+32), x^(128-32) */
+    const __m128i k3k4 = k128();
     const __m128i k5 = _mm_set_epi64x(0, 0x163cd6124);              /* x^64 */
     const __m128i poly = _mm_set_epi64x(0x1f7011641, 0x1db710641);  /* mu, P */
     const __m128i mask32 = _mm_set_epi32(0, 0, 0, -1);
@@ -410,7 +416,7 @@ __attribute__((target("pclmul,sse4.1"))) static inline uint32_t finish(__m128i x
 __attribute__((target("pclmul,sse4.1"))) static uint32_t crc_fold(uint32_t c, const unsigned char *p, size_t n)
 {
     const __m128i k1k2 = _mm_set_epi64x(0x1c6e41596, 0x154442bd4);  /* x^(4*128+32), x^(4*128-32) */
-    const __m128i k3k4 = _mm_set_epi64x(0x0ccaa009e, 0x1751997d0);  /* x^(128+32), x^(128-32) */
+    const __m128i k3k4 = k128();
     __m128i x0 = _mm_loadu_si128((const __m128i *)p), x1 = _mm_loadu_si128((const __m128i *)(p + 16));
     __m128i x2 = _mm_loadu_si128((const __m128i *)(p + 32)), x3 = _mm_loadu_si128((const __m128i *)(p + 48));
     x0 = _mm_xor_si128(x0, _mm_cvtsi32_si128((int)c));
@@ -438,7 +444,7 @@ __attribute__((target("avx512f,vpclmulqdq,pclmul,sse4.1"))) static uint32_t
 crc_fold_wide(uint32_t c, const unsigned char *p, size_t n)
 {
     const __m512i k = _mm512_broadcast_i32x4(_mm_set_epi64x(0x1322d1430, 0x11542778a));  /* 2048-32, 2048+32 */
-    const __m128i k3k4 = _mm_set_epi64x(0x0ccaa009e, 0x1751997d0);
+    const __m128i k3k4 = k128();
     __m512i x[4];
     for (int i = 0; i < 4; i++)
         x[i] = _mm512_loadu_si512(p + 64 * i);
