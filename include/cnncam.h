@@ -21,7 +21,9 @@
  * a context keeps the message of its last failure (cnncam_ctx_error). Nothing
  * here prints, exits or aborts on bad input. A model is immutable once loaded
  * and may be used by any number of contexts on any threads; a context belongs
- * to one thread at a time. */
+ * to one thread at a time. A run takes up to ~200 KB of its thread's stack
+ * (the products' packing buffers): give threads you create at least 512 KB
+ * (glibc's default is 8 MB). */
 #ifndef CNNCAM_H
 #define CNNCAM_H
 

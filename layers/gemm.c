@@ -75,6 +75,12 @@ void cc_gemm(int ta, int tb, int M, int N, int K, cc_real alpha, const cc_real *
         cc_gemv(ta, ta ? K : M, ta ? M : K, alpha, A, lda, B, beta, C);
         return;
     }
+#ifndef CC_REAL_DOUBLE
+    if (!ta && !tb && alpha == 1 && (beta == 0 || beta == 1) && cc_gemm_avx512_applies(M, N, K)) {
+        cc_gemm_avx512(M, N, K, A, lda, B, ldb, beta == 1, C, ldc);
+        return;
+    }
+#endif
     const product p = {.ta = ta, .tb = tb, .M = M, .N = N, .K = K, .lda = lda, .ldb = ldb, .ldc = ldc,
                        .by_rows = M > N, .alpha = alpha, .beta = beta, .A = A, .B = B, .C = C};
     const size_t side = p.by_rows ? (size_t)M : (size_t)N;

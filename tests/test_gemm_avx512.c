@@ -1,0 +1,192 @@
+/* tests/test_gemm_avx512.c — the AVX-512 product for few columns
+ * (layers/gemm_avx512.c) against products summed in double here.
+ *
+ * Shapes: row counts that leave a partial panel of 64 and a partial vector of
+ * 16, column counts that leave a partial block of 7 and that need several
+ * chunks of columns (more than 196), depths that leave a partial block of
+ * 512 and depths under 16, leading dimensions wider than the matrices, and
+ * both C = A B and C += A B. C's padding columns hold a sentinel that must
+ * survive. Every case runs with 1 thread, then 3: the results must be the
+ * same floats. cc_gemm_avx512_applies is checked to take ResNet-34's last
+ * 3x3 convs and to refuse what the kernel was measured slower on.
+ *
+ * Tolerance |got - want| <= 1e-6 * sum_k |a_ik b_kj| + 1e-6 * |want|: float
+ * sums of K products in any order stay within K * 2^-24 of that sum, and the
+ * depths here are at most 1100.
+ *
+ * `test_gemm_avx512 --bench` times the kernel and OpenBLAS (one thread each) on the products of the five article models, with
+ * A cold as weights are, and prints GFLOP/s: how the applies rule was set.
+ * Without AVX-512 the checks of the kernel are skipped (it cannot run). */
+#include "testutil.h"
+#include "layers/kernels.h"
+
+#include <cblas.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#ifdef CC_REAL_DOUBLE
+#error "the AVX-512 product is float only"
+#endif
+
+typedef struct { int M, N, K, lda, ldb, ldc, accumulate; } gemm_case;
+
+static const gemm_case cases[] = {
+    {64, 49, 512, 512, 49, 49, 0},          /* one panel, whole blocks, one depth block */
+    {512, 49, 1100, 1100, 49, 49, 1},       /* depth 512 + 512 + 76 */
+    {50, 13, 200, 203, 17, 21, 0},          /* partial vector, partial block, wider lds */
+    {130, 400, 129, 129, 400, 400, 1},      /* partial panel; 400 columns: three chunks */
+    {16, 1, 9, 9, 1, 1, 0},                 /* one column, depth under 16 */
+    {96, 197, 64, 70, 200, 199, 1},         /* 197 columns: one past a chunk */
+    {784, 49, 320, 320, 49, 49, 0},         /* RegNet's last stage 1x1 */
+};
+
+static float sentinel(void) { return 7.25f; }
+
+static void check_case(const gemm_case *t, tu_rng *rng)
+{
+    const size_t na = (size_t)t->M * t->lda, nb = (size_t)t->K * t->ldb, nc = (size_t)t->M * t->ldc;
+    float *a = tu_random_reals(na, rng), *b = tu_random_reals(nb, rng), *c = tu_random_reals(nc, rng);
+    double *want = tu_alloc((size_t)t->M * t->N * sizeof *want), *mag = tu_alloc((size_t)t->M * t->N * sizeof *mag);
+    for (int i = 0; i < t->M; i++) {
+        for (int j = t->N; j < t->ldc; j++)
+            c[(size_t)i * t->ldc + j] = sentinel();
+        for (int j = 0; j < t->N; j++) {
+            double s = 0, m = 0;
+            for (int k = 0; k < t->K; k++) {
+                const double p = (double)a[(size_t)i * t->lda + k] * b[(size_t)k * t->ldb + j];
+                s += p, m += fabs(p);
+            }
+            want[(size_t)i * t->N + j] = s + (t->accumulate ? c[(size_t)i * t->ldc + j] : 0);
+            mag[(size_t)i * t->N + j] = m;
+        }
+    }
+    float *c1 = tu_alloc(nc * sizeof *c1);
+    memcpy(c1, c, nc * sizeof *c);
+    cc_set_threads(1);
+    cc_gemm_avx512(t->M, t->N, t->K, a, t->lda, b, t->ldb, t->accumulate, c1, t->ldc);
+    cc_set_threads(3);
+    cc_gemm_avx512(t->M, t->N, t->K, a, t->lda, b, t->ldb, t->accumulate, c, t->ldc);
+    size_t bad = 0, kept = 1, same = 1;
+    double worst = 0;
+    for (int i = 0; i < t->M; i++)
+        for (int j = 0; j < t->ldc; j++) {
+            const size_t at = (size_t)i * t->ldc + j;
+            same &= memcmp(&c[at], &c1[at], sizeof *c) == 0;
+            if (j >= t->N) {
+                kept &= c[at] == sentinel();
+                continue;
+            }
+            const double w = want[(size_t)i * t->N + j], e = fabs(c[at] - w);
+            const double tol = 1e-6 * mag[(size_t)i * t->N + j] + 1e-6 * fabs(w);
+            worst = e / (tol + 1e-30) > worst ? e / (tol + 1e-30) : worst;
+            if (e > tol && bad++ < 3)
+                printf("    C[%d][%d] = %.9g, want %.9g (tol %.2g)\n", i, j, c[at], w, tol);
+        }
+    tu_check(bad == 0, "%dx%dx%d acc %d: %zu entries off (worst at %.2g of the tolerance)", t->M, t->N, t->K,
+             t->accumulate, bad, worst);
+    tu_check(kept, "%dx%dx%d: padding columns of C untouched", t->M, t->N, t->K);
+    tu_check(same, "%dx%dx%d: 1 and 3 threads give the same floats", t->M, t->N, t->K);
+    free(a), free(b), free(c), free(c1), free(want), free(mag);
+}
+
+/* Where cc_gemm takes the kernel (tests/test_gemm_avx512 --bench measured
+ * these faster or slower than OpenBLAS). */
+static void check_applies(int avx512)
+{
+    const int taken[][3] = {{512, 49, 4608}, {512, 196, 4608}, {784, 49, 784}, {256, 49, 256}};
+    const int refused[][3] = {{64, 3136, 32}, {40, 784, 240}, {8, 49, 512}};
+    for (size_t i = 0; i < sizeof taken / sizeof taken[0]; i++)
+        tu_check(cc_gemm_avx512_applies(taken[i][0], taken[i][1], taken[i][2]) == avx512,
+                 "%dx%dx%d taken %s AVX-512", taken[i][0], taken[i][1], taken[i][2], avx512 ? "with" : "without");
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
+        tu_check(!cc_gemm_avx512_applies(refused[i][0], refused[i][1], refused[i][2]), "%dx%dx%d not taken",
+                 refused[i][0], refused[i][1], refused[i][2]);
+}
+
+/* ---- --bench ------------------------------------------------------------ */
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+enum { COPIES = 6 };  /* of A, used in turn: 6 of ResNet's 9.4 MB weights are more than L3 */
+
+static double time_product(int mine, int M, int N, int K, float *const *a, const float *b, float *c)
+{
+    double best = 1e30;
+    const int reps = (int)(2e9 / (2.0 * M * N * K)) + 6;
+    for (int r = 0; r < reps; r++) {
+        const double t0 = now();
+        if (mine)
+            cc_gemm_avx512(M, N, K, a[r % COPIES], K, b, N, 0, c, N);
+        else
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1, a[r % COPIES], K, b, N, 0, c, N);
+        const double t = now() - t0;
+        best = t < best ? t : best;
+    }
+    return 2.0 * M * N * K / best * 1e-9;
+}
+
+/* M x N x K of the models' products at 224x224: convs as (outputs, pixels,
+ * taps) and Winograd's as (outputs, tiles, inputs). */
+static void bench(void)
+{
+    static const int shapes[][3] = {
+        {512, 49, 4608}, {512, 49, 2304}, {512, 196, 4608}, {256, 196, 2304}, {256, 196, 1152},
+        {128, 784, 1152}, {128, 784, 576}, {256, 49, 256}, {512, 49, 512}, {128, 196, 128},
+        {256, 504, 256}, {512, 504, 512}, {128, 504, 128}, {144, 784, 144}, {320, 196, 320},
+        {784, 49, 784}, {784, 49, 320}, {40, 784, 240}, {480, 196, 80}, {80, 196, 480}, {672, 196, 112},
+        {112, 196, 672}, {1152, 49, 192}, {192, 49, 1152}, {1280, 49, 320}, {64, 3136, 576},
+        {64, 3136, 64}, {128, 784, 64}, {256, 196, 64}, {96, 12544, 16}, {144, 3136, 24}, {240, 784, 40},
+        {480, 196, 80}, {256, 196, 128}, {512, 49, 256},
+    };
+    cc_set_threads(1);
+    tu_rng rng = {99};
+    printf("%5s %5s %5s  %8s %8s  (GFLOP/s, 1 thread)\n", "M", "N", "K", "OpenBLAS", "avx512");
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        const int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+        float *a[COPIES];
+        for (int i = 0; i < COPIES; i++)
+            a[i] = tu_random_reals((size_t)M * K, &rng);
+        float *b = tu_random_reals((size_t)K * N, &rng), *c = tu_alloc((size_t)M * N * sizeof *c);
+        double blas = 0, mine = 0;
+        for (int round = 0; round < 3; round++) {  /* alternating, best of each */
+            const double g0 = time_product(0, M, N, K, a, b, c), g1 = time_product(1, M, N, K, a, b, c);
+            blas = g0 > blas ? g0 : blas, mine = g1 > mine ? g1 : mine;
+        }
+        printf("%5d %5d %5d  %8.1f %8.1f  %s\n", M, N, K, blas, mine, cc_gemm_avx512_applies(M, N, K) ? "taken" : "");
+        for (int i = 0; i < COPIES; i++)
+            free(a[i]);
+        free(b), free(c);
+    }
+}
+
+int main(int argc, char **argv)
+{
+#if defined(__GNUC__) && defined(__x86_64__)
+    const int avx512 = __builtin_cpu_supports("avx512f") != 0;
+#else
+    const int avx512 = 0;
+#endif
+    check_applies(avx512);
+    if (!avx512) {
+        printf("no AVX-512 on this CPU: the kernel's checks are skipped\n");
+        return tu_finish("gemm_avx512");
+    }
+    if (argc > 1 && !strcmp(argv[1], "--bench")) {
+        bench();
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tu_rng rng = {5501 + i};
+        check_case(&cases[i], &rng);
+    }
+    return tu_finish("gemm_avx512");
+}
