@@ -116,18 +116,21 @@ static double now(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-enum { COPIES = 6 };  /* of A, used in turn: 6 of ResNet's 9.4 MB weights are more than L3 */
+/* Copies of A, used in turn so that A comes from memory, as a model's
+ * weights do: together at least 96 MB, more than the L3 cache. */
+enum { MAX_COPIES = 64 };
+static int copies_of(size_t bytes) { const size_t n = ((size_t)96 << 20) / bytes + 1; return n > MAX_COPIES ? MAX_COPIES : (int)n; }
 
-static double time_product(int mine, int M, int N, int K, float *const *a, const float *b, float *c)
+static double time_product(int mine, int M, int N, int K, float *const *a, int copies, const float *b, float *c)
 {
     double best = 1e30;
     const int reps = (int)(2e9 / (2.0 * M * N * K)) + 6;
     for (int r = 0; r < reps; r++) {
         const double t0 = now();
         if (mine)
-            cc_gemm_avx512(M, N, K, a[r % COPIES], K, b, N, 0, c, N);
+            cc_gemm_avx512(M, N, K, a[r % copies], K, b, N, 0, c, N);
         else
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1, a[r % COPIES], K, b, N, 0, c, N);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1, a[r % copies], K, b, N, 0, c, N);
         const double t = now() - t0;
         best = t < best ? t : best;
     }
@@ -152,17 +155,18 @@ static void bench(void)
     printf("%5s %5s %5s  %8s %8s  (GFLOP/s, 1 thread)\n", "M", "N", "K", "OpenBLAS", "avx512");
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         const int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
-        float *a[COPIES];
-        for (int i = 0; i < COPIES; i++)
+        float *a[MAX_COPIES];
+        const int copies = copies_of((size_t)M * K * sizeof(float));
+        for (int i = 0; i < copies; i++)
             a[i] = tu_random_reals((size_t)M * K, &rng);
         float *b = tu_random_reals((size_t)K * N, &rng), *c = tu_alloc((size_t)M * N * sizeof *c);
         double blas = 0, mine = 0;
         for (int round = 0; round < 3; round++) {  /* alternating, best of each */
-            const double g0 = time_product(0, M, N, K, a, b, c), g1 = time_product(1, M, N, K, a, b, c);
+            const double g0 = time_product(0, M, N, K, a, copies, b, c), g1 = time_product(1, M, N, K, a, copies, b, c);
             blas = g0 > blas ? g0 : blas, mine = g1 > mine ? g1 : mine;
         }
         printf("%5d %5d %5d  %8.1f %8.1f  %s\n", M, N, K, blas, mine, cc_gemm_avx512_applies(M, N, K) ? "taken" : "");
-        for (int i = 0; i < COPIES; i++)
+        for (int i = 0; i < copies; i++)
             free(a[i]);
         free(b), free(c);
     }
