@@ -1,7 +1,9 @@
 /* layers/gemm.c — C = alpha * op(A) * op(B) + beta * C (and the
  * matrix-vector case) in cc_real, through OpenBLAS: cblas_sgemm/sgemv when
  * cc_real is float, cblas_dgemm/dgemv in the double gradient-check build.
- * The only file that includes <cblas.h>.
+ * The only file that includes <cblas.h>. Untransposed float products that
+ * gemm_avx512.c was measured faster on (most conv products, on AVX-512 CPUs)
+ * go there instead.
  *
  * A product is split along the longer side of its result into one range per
  * thread of the pool (parallel.h), each one single-threaded OpenBLAS call:

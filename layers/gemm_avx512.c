@@ -198,8 +198,10 @@ static void product(const job *j, int m0, int m1, int n0, int n1)
             for (int k0 = 0; k0 < j->K; k0 += KC) {
                 const int kc = j->K - k0 < KC ? j->K - k0 : KC;
                 pack(P, j->A + (size_t)m * j->lda + k0, j->lda, rows, kc);
-                const float *next = k0 + KC < j->K ? j->A + (size_t)m * j->lda + k0 + KC
-                                    : m + ROWS < m1 ? j->A + (size_t)(m + ROWS) * j->lda : NULL;
+                const float *next = k0 + KC < j->K     ? j->A + (size_t)m * j->lda + k0 + KC  /* this panel */
+                                    : n + np < n1      ? j->A + (size_t)m * j->lda            /* again, next chunk */
+                                    : m + ROWS < m1    ? j->A + (size_t)(m + ROWS) * j->lda   /* the next panel */
+                                                       : NULL;
                 for (int p = 0; p < np; p += PR)
                     block_n(T + (size_t)p * ROWS, P, j->B + (size_t)k0 * j->ldb + n + p, j->ldb, kc, k0 == 0,
                             np - p < PR ? np - p : PR, (rows + 15) / 16, next, j->lda, p / PR * kc);

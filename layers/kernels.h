@@ -125,8 +125,8 @@ void cc_conv2d_grouped_forward(cc_real *out, const cc_real *inp, const cc_real *
  * gradient-check build, so the gradient checks run the same call sites. */
 void cc_gemm(int ta, int tb, int M, int N, int K, cc_real alpha, const cc_real *A, int lda,
              const cc_real *B, int ldb, cc_real beta, cc_real *C, int ldc);
-/* Products with few columns in AVX-512 (gemm_avx512.c), where they beat
- * OpenBLAS's: C = A B (accumulate 0) or C += A B (1), A M x K, B K x N, C
+/* Conv products in AVX-512 (gemm_avx512.c), faster than OpenBLAS's AVX2
+ * kernels: C = A B (accumulate 0) or C += A B (1), A M x K, B K x N, C
  * M x N, row-major. cc_gemm takes this path itself for the products that
  * cc_gemm_avx512_applies() accepts (0 without AVX-512 and in the double build,
  * which has no cc_gemm_avx512). */
