@@ -45,12 +45,13 @@ int cc_gemm_avx512_applies(int M, int N, int K)
     return __builtin_cpu_supports("avx512f") && M % 16 == 0 && M > 0 && N >= 1 && K >= KMIN;
 }
 
-#pragma GCC push_options
-#pragma GCC target("avx512f")
+/* On every function below: GCC and clang both take the attribute (clang
+ * ignores GCC's target pragma). */
+#define AVX512 __attribute__((target("avx512f")))
 
 /* dst[c][r] = src[r][c] for a 16x16 block; the unpacks interleave pairs of
  * rows, the 128-bit shuffles then gather each column's four quarters. */
-static inline void transpose16(float *restrict dst, size_t ldd, const float *restrict src, size_t lds)
+AVX512 static inline void transpose16(float *restrict dst, size_t ldd, const float *restrict src, size_t lds)
 {
     __m512 r[16], t[16];
     for (int i = 0; i < 16; i++)
@@ -83,7 +84,7 @@ static inline void transpose16(float *restrict dst, size_t ldd, const float *res
 
 /* P[k][r] = a[r][k] for k < kc and r in the vectors that hold `rows` rows;
  * rows at or past `rows` are zeros. */
-static void pack(float *restrict P, const float *restrict a, size_t lda, int rows, int kc)
+AVX512 static void pack(float *restrict P, const float *restrict a, size_t lda, int rows, int kc)
 {
     for (int r0 = 0; r0 < rows; r0 += 16)
         for (int k0 = 0; k0 < kc; k0 += 16) {
@@ -104,7 +105,7 @@ static void pack(float *restrict P, const float *restrict a, size_t lda, int row
  * lines line, line + 1, ...: the blocks of a panel fetch it all between
  * them. Without this, a pack waited on memory: products of 49 columns ran at
  * 80-90 GFLOP/s instead of 97-102. */
-static inline __attribute__((always_inline)) void block(float *restrict t, const float *restrict P,
+AVX512 static inline __attribute__((always_inline)) void block(float *restrict t, const float *restrict P,
                                                         const float *restrict b, size_t ldb, int kc,
                                                         int first, int np, int nv, const float *pf,
                                                         size_t lda, int line)
@@ -132,7 +133,7 @@ static inline __attribute__((always_inline)) void block(float *restrict t, const
 
 /* block() with np and nv as constants: a panel's last rows may fill fewer
  * than four vectors, its last columns fewer than PR. */
-static void block_v(float *t, const float *P, const float *b, size_t ldb, int kc, int first, int np, int nv,
+AVX512 static void block_v(float *t, const float *P, const float *b, size_t ldb, int kc, int first, int np, int nv,
                     const float *pf, size_t lda, int line)
 {
     switch (np) {
@@ -146,7 +147,7 @@ static void block_v(float *t, const float *P, const float *b, size_t ldb, int kc
     }
 }
 
-static void block_n(float *t, const float *P, const float *b, size_t ldb, int kc, int first, int np, int nv,
+AVX512 static void block_n(float *t, const float *P, const float *b, size_t ldb, int kc, int first, int np, int nv,
                     const float *pf, size_t lda, int line)
 {
     switch (nv) {
@@ -158,7 +159,7 @@ static void block_n(float *t, const float *P, const float *b, size_t ldb, int kc
 }
 
 /* c[r][p] = T[p][r] (+ c[r][p] when accumulating), r < rows, p < np. */
-static void unpack(float *restrict c, size_t ldc, const float *restrict T, int rows, int np, int accumulate)
+AVX512 static void unpack(float *restrict c, size_t ldc, const float *restrict T, int rows, int np, int accumulate)
 {
     float s[16 * 16] __attribute__((aligned(64)));
     for (int r0 = 0; r0 < rows; r0 += 16)
@@ -187,7 +188,7 @@ typedef struct {
 
 /* C's rows m0..m1-1 and columns n0..n1-1: a panel of up to ROWS rows and a
  * chunk of up to cols columns at a time. */
-static void product(const job *j, int m0, int m1, int n0, int n1)
+AVX512 static void product(const job *j, int m0, int m1, int n0, int n1)
 {
     float P[KC * ROWS] __attribute__((aligned(64)));
     float T[NMAX * ROWS] __attribute__((aligned(64)));
@@ -212,20 +213,18 @@ static void product(const job *j, int m0, int m1, int n0, int n1)
 }
 
 /* Vectors of 16 rows lo..hi-1, all columns. */
-static void rows_range(void *arg, size_t lo, size_t hi)
+AVX512 static void rows_range(void *arg, size_t lo, size_t hi)
 {
     const job *j = arg;
     product(j, (int)lo * 16, (int)hi * 16 < j->M ? (int)hi * 16 : j->M, 0, j->N);
 }
 
 /* Blocks of PR columns lo..hi-1, all rows. */
-static void cols_range(void *arg, size_t lo, size_t hi)
+AVX512 static void cols_range(void *arg, size_t lo, size_t hi)
 {
     const job *j = arg;
     product(j, 0, j->M, (int)lo * PR, (int)hi * PR < j->N ? (int)hi * PR : j->N);
 }
-
-#pragma GCC pop_options
 
 /* The threads split the side with more units: vectors of 16 rows (two
  * threads get equal shares of 320 or 784 rows, where whole panels of 64
