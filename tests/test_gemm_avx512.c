@@ -1,5 +1,5 @@
-/* tests/test_gemm_avx512.c — the AVX-512 product for few columns
- * (layers/gemm_avx512.c) against products summed in double here.
+/* tests/test_gemm_avx512.c — the AVX-512 conv product (layers/gemm_avx512.c)
+ * against products summed in double here.
  *
  * Shapes: row counts that leave a partial panel of 64 and a partial vector of
  * 16, column counts that leave a partial block of 7 and that need several
@@ -10,12 +10,15 @@
  * same floats. cc_gemm_avx512_applies is checked to take ResNet-34's last
  * 3x3 convs and to refuse what the kernel was measured slower on.
  *
- * Tolerance |got - want| <= 1e-6 * sum_k |a_ik b_kj| + 1e-6 * |want|: float
- * sums of K products in any order stay within K * 2^-24 of that sum, and the
- * depths here are at most 1100.
+ * Tolerance |got - want| <= 1e-6 * sum_k |a_ik b_kj| + 1e-6 * |want|: a
+ * float sum of K products is off by at most K * 2^-24 of that sum, and by
+ * about sqrt(K) * 2^-24 for terms of either sign (2e-6 at the deepest case
+ * here, K = 1100, where the worst error printed stays far below); a wrong
+ * element or a missed block is off by a whole term.
  *
- * `test_gemm_avx512 --bench` times the kernel and OpenBLAS (one thread each) on the products of the five article models, with
- * A cold as weights are, and prints GFLOP/s: how the applies rule was set.
+ * `test_gemm_avx512 --bench` times the kernel and OpenBLAS (one thread each)
+ * on the products of the five article models, with A read from memory as a
+ * model's weights are, and prints GFLOP/s: how the applies rule was set.
  * Without AVX-512 the checks of the kernel are skipped (it cannot run). */
 #include "testutil.h"
 #include "layers/kernels.h"
@@ -86,6 +89,8 @@ static void check_case(const gemm_case *t, tu_rng *rng)
             if (e > tol && bad++ < 3)
                 printf("    C[%d][%d] = %.9g, want %.9g (tol %.2g)\n", i, j, c[at], w, tol);
         }
+    printf("  %4d x %3d x %4d, %s: largest error %.2g of the tolerance\n", t->M, t->N, t->K,
+           t->accumulate ? "C += AB" : "C = AB", worst);
     tu_check(bad == 0, "%dx%dx%d acc %d: %zu entries off (worst at %.2g of the tolerance)", t->M, t->N, t->K,
              t->accumulate, bad, worst);
     tu_check(kept, "%dx%dx%d: padding columns of C untouched", t->M, t->N, t->K);
