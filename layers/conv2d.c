@@ -147,8 +147,7 @@ static int is_depthwise(const cc_conv_dims *d)
 }
 
 /* The gemm path's column buffer, or the Winograd or grouped path's buffers
- * when larger;
- * the depthwise kernel needs none. */
+ * when larger; the depthwise kernel needs none. */
 static size_t scratch_bytes(const cc_attrs *a, const cc_shape *in, int nin, const cc_shape *param,
                             const cc_shape *out)
 {

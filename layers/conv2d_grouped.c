@@ -80,12 +80,7 @@ static int shape_ok(const cc_conv_dims *d)
 
 int cc_conv2d_grouped_applies(const cc_conv_dims *d)
 {
-#if defined(__GNUC__) && defined(__x86_64__)
-    const int avx512 = __builtin_cpu_supports("avx512f") != 0;
-#else
-    const int avx512 = 0;
-#endif
-    return avx512 && shape_ok(d);
+    return cc_cpu_avx512() && shape_ok(d);
 }
 
 /* The weights, one vector of LANES output channels per tap. */

@@ -42,7 +42,7 @@ enum {
  * 83 against 91). */
 int cc_gemm_avx512_applies(int M, int N, int K)
 {
-    return __builtin_cpu_supports("avx512f") && M % 16 == 0 && M > 0 && N >= 1 && K >= KMIN;
+    return cc_cpu_avx512() && M % 16 == 0 && M > 0 && N >= 1 && K >= KMIN;
 }
 
 /* On every function below: GCC and clang both take the attribute (clang

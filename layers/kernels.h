@@ -22,6 +22,18 @@
 #define CC_VECTORISED
 #endif
 
+/* Whether the CPU runs AVX-512: the kernels that keep 28 vector
+ * accumulators in its 32 registers (conv2d_grouped.c, gemm_avx512.c) are
+ * taken only then. */
+static inline int cc_cpu_avx512(void)
+{
+#if defined(__GNUC__) && defined(__x86_64__)
+    return __builtin_cpu_supports("avx512f") != 0;
+#else
+    return 0;
+#endif
+}
+
 /* The outputs o in [*lo, *hi), 0 <= o < count, whose input index
  * o*step + off lies in [0, size): the outputs one tap of a window reaches
  * (rows: step SH, off kh*DH - PT; columns: step SW, off kw*DW - PL). Empty

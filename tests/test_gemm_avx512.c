@@ -179,11 +179,7 @@ static void bench(void)
 
 int main(int argc, char **argv)
 {
-#if defined(__GNUC__) && defined(__x86_64__)
-    const int avx512 = __builtin_cpu_supports("avx512f") != 0;
-#else
-    const int avx512 = 0;
-#endif
+    const int avx512 = cc_cpu_avx512();
     check_applies(avx512);
     if (!avx512) {
         printf("no AVX-512 on this CPU: the kernel's checks are skipped\n");

@@ -107,11 +107,7 @@ static void check_applies(void)
         {"column stride 3", 1, 32, 32, 14, 14, 3, 3, 1, 3, 1, 1, 1, 1, 1, 1, 2, 1},
         {"VGG's stride-1 stem", 1, 3, 64, 224, 224, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1},
     };
-#if defined(__GNUC__) && defined(__x86_64__)
-    const int avx512 = __builtin_cpu_supports("avx512f") != 0;
-#else
-    const int avx512 = 0;
-#endif
+    const int avx512 = cc_cpu_avx512();
     cc_conv_dims d;
     for (size_t i = 0; i < sizeof taken / sizeof taken[0]; i++) {
         d = dims_of(&taken[i]);
