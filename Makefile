@@ -131,6 +131,8 @@ test-c: all $(TEST_BINS)
 	done; \
 	echo "tests: $$pass passed, $$fail failed"; test $$fail -eq 0
 
+# The Python tests find the binaries of this build through CNNCAM_BUILD.
+test-py: export CNNCAM_BUILD = $(BUILD)
 test-py: all $(TEST_TOOLS) $(BUILD)/bias_figure
 	$(PYTHON) tests/test_converter.py
 	$(PYTHON) tests/test_models.py

@@ -50,7 +50,8 @@ import numpy as np
 from PIL import Image
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CNNCAM = os.environ.get("CNNCAM", os.path.join(ROOT, "build", "cnncam"))   # or an installed one
+BUILD = os.path.join(ROOT, os.environ.get("CNNCAM_BUILD", "build"))   # make test passes its $(BUILD)
+CNNCAM = os.environ.get("CNNCAM", os.path.join(BUILD, "cnncam"))   # or an installed one
 CONVERT = os.path.join(ROOT, "tools", "cnncam-convert")
 EXAMPLES = os.path.join(ROOT, "tests", "models", "worked_examples.py")
 ZOO = os.path.join(ROOT, "tests", "models", "zoo.py")

@@ -16,8 +16,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "examples", "train"))
 import metrics  # noqa: E402
 
-CNNCAM = os.path.join(ROOT, "build", "cnncam")
-FIGURE = os.path.join(ROOT, "build", "bias_figure")
+BUILD = os.path.join(ROOT, os.environ.get("CNNCAM_BUILD", "build"))   # make test passes its $(BUILD)
+CNNCAM = os.path.join(BUILD, "cnncam")
+FIGURE = os.path.join(BUILD, "bias_figure")
 BIASED = os.path.join(ROOT, "models", "bias", "biased.ccm")
 UNBIASED = os.path.join(ROOT, "models", "bias", "unbiased.ccm")
 GAP = 6

@@ -64,7 +64,8 @@ import ccm  # noqa: E402  (tools/ccm.py, the Python reader of the format)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from reference_gradcam import aggregate, scale_cam_image, show_cam_on_image  # noqa: E402
 
-CNNCAM = os.path.join(ROOT, "build", "cnncam")
+BUILD = os.path.join(ROOT, os.environ.get("CNNCAM_BUILD", "build"))   # make test passes its $(BUILD)
+CNNCAM = os.path.join(BUILD, "cnncam")
 CONVERT = os.path.join(ROOT, "tools", "cnncam-convert")
 MODELS = ["mobilenet_v3_large", "resnet34", "vgg16", "regnet_y_800mf", "efficientnet_b0"]
 PHOTOS = [os.path.join(ROOT, "assets", "images", p) for p in ("chelsea.png", "kite.png")]

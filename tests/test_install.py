@@ -29,7 +29,7 @@ def run(cmd, **kw):
 def main():
     with tempfile.TemporaryDirectory() as tmp:
         prefix = os.path.join(tmp, "prefix")
-        r = run(["make", "-s", "install", f"PREFIX={prefix}"], cwd=ROOT)
+        r = run(["make", "-s", "install", f"PREFIX={prefix}", "BUILD=" + os.environ.get("CNNCAM_BUILD", "build")], cwd=ROOT)
         check("make install", r.returncode == 0, r.stderr.strip()[-500:])
         for f in ["lib/libcnncam.a", "lib/libcnncam.so", "lib/libcnncam.so.0", "include/cnncam.h",
                   "bin/cnncam", "lib/pkgconfig/cnncam.pc"]:
