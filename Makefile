@@ -122,14 +122,20 @@ check: test asan fuzz
 test: test-c test-py
 
 # Runs every C test binary from the repository root; prints one line per
-# binary and a closing "N passed, N failed" line; fails if any failed.
+# binary (with its skipped checks and why) and a closing "N passed, N failed,
+# N checks skipped" line; fails if any failed (tu_finish also fails a binary
+# that checked nothing).
 test-c: all $(TEST_BINS)
-	@pass=0; fail=0; \
+	@pass=0; fail=0; skip=0; \
 	for t in $(TEST_BINS); do \
-	  if $$t > $$t.log 2>&1; then pass=$$((pass+1)); echo "PASS $$t"; \
-	  else fail=$$((fail+1)); echo "FAIL $$t"; tail -n 30 $$t.log; fi; \
+	  if $$t > $$t.log 2>&1; then pass=$$((pass+1)); r=PASS; else fail=$$((fail+1)); r=FAIL; fi; \
+	  s=$$(sed -n 's/^.*: [0-9]* passed, [0-9]* failed, \([0-9]*\) skipped$$/\1/p' $$t.log | tail -n 1); \
+	  s=$${s:-0}; skip=$$((skip+s)); \
+	  if [ $$s -gt 0 ]; then echo "$$r $$t ($$s skipped)"; grep '^SKIP ' $$t.log | sed 's/^/  /'; \
+	  else echo "$$r $$t"; fi; \
+	  if [ $$r = FAIL ]; then tail -n 30 $$t.log; fi; \
 	done; \
-	echo "tests: $$pass passed, $$fail failed"; test $$fail -eq 0
+	echo "tests: $$pass passed, $$fail failed, $$skip checks skipped"; test $$fail -eq 0
 
 # The Python tests find the binaries of this build through CNNCAM_BUILD.
 test-py: export CNNCAM_BUILD = $(BUILD)

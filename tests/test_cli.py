@@ -702,7 +702,7 @@ def main():
         shutil.rmtree(W, ignore_errors=True)
     print(f"({time.time() - t0:.0f} s)")
     print(f"cli: {PASSED[0]} passed, {FAILED[0]} failed")
-    return 1 if FAILED[0] else 0
+    return 1 if FAILED[0] or not PASSED[0] else 0   # a run that checked nothing proves nothing
 
 
 if __name__ == "__main__":

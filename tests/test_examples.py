@@ -111,7 +111,7 @@ def main():
             check_figure(tmp)
     failed = results.count(False)
     print("examples: %d passed, %d failed" % (len(results) - failed, failed))
-    return 1 if failed else 0
+    return 1 if failed or not results else 0   # nothing checked: a failure
 
 
 if __name__ == "__main__":

@@ -426,7 +426,7 @@ def main():
                     os.remove(ccm_file)  # vgg16 alone is 550 MB
     print(f"(total {time.time() - t_start:.0f}s)")
     print(f"gradcam: {results['passed']} passed, {results['failed']} failed")
-    return 1 if results["failed"] else 0
+    return 1 if results["failed"] or not results["passed"] else 0   # nothing checked: a failure
 
 
 if __name__ == "__main__":

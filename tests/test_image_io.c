@@ -309,7 +309,7 @@ static void test_write_errors(const char *dir)
                      CC_EIO, &err, "big.jpg", NULL);
         setrlimit(RLIMIT_FSIZE, &old);
     } else {
-        printf("note: setrlimit(RLIMIT_FSIZE) refused; skipped the failing-write cases\n");
+        tu_skip("setrlimit(RLIMIT_FSIZE) refused: the failing-write cases cannot run");
     }
     signal(SIGXFSZ, prev);
     unsigned char *after = load(keep_path, &after_n);

@@ -64,7 +64,7 @@ def main():
         check("cnncam.h compiles as C++", r.returncode == 0, r.stderr.strip())
     passed = sum(results)
     print(f"install: {passed} passed, {len(results) - passed} failed")
-    return 0 if all(results) else 1
+    return 0 if results and all(results) else 1   # nothing checked: a failure
 
 
 if __name__ == "__main__":

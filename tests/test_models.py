@@ -162,7 +162,7 @@ def main():
             passed += good
             failed += not good
     print(f"models: {passed} passed, {failed} failed")
-    return 1 if failed else 0
+    return 1 if failed or not passed else 0   # nothing checked: a failure
 
 
 if __name__ == "__main__":

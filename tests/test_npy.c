@@ -477,7 +477,7 @@ static void test_write(const char *dir)
                      CC_EIO, &err, "rt.npy", NULL);
         setrlimit(RLIMIT_FSIZE, &old);
     } else {
-        printf("note: setrlimit(RLIMIT_FSIZE) refused; skipped the failing-write case\n");
+        tu_skip("setrlimit(RLIMIT_FSIZE) refused: the failing-write case cannot run");
     }
     signal(SIGXFSZ, prev);
     unsigned char *after = tu_read_file(path, &after_n);

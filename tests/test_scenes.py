@@ -79,7 +79,7 @@ def main():
     check("brick cue: the same classes and boxes as the unbiased scenes", same)
     passed = sum(results)
     print(f"scenes: {passed} passed, {len(results) - passed} failed")
-    return 0 if all(results) else 1
+    return 0 if results and all(results) else 1   # nothing checked: a failure
 
 
 if __name__ == "__main__":

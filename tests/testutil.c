@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int checks_passed, checks_failed;
+static int checks_passed, checks_failed, checks_skipped;
 
 uint64_t tu_next(tu_rng *r)
 {
@@ -114,10 +114,18 @@ void tu_expect_error(const char *what, cc_status st, cc_status want, const cc_er
     va_end(ap);
 }
 
+void tu_skip(const char *why)
+{
+    checks_skipped++;
+    printf("SKIP %s\n", why);
+}
+
 int tu_finish(const char *name)
 {
-    printf("%s: %d passed, %d failed\n", name, checks_passed, checks_failed);
-    return checks_failed ? 1 : 0;
+    printf("%s: %d passed, %d failed, %d skipped\n", name, checks_passed, checks_failed, checks_skipped);
+    if (!checks_passed && !checks_failed)
+        fprintf(stderr, "FAIL %s: no check ran\n", name);
+    return checks_failed || !checks_passed ? 1 : 0;
 }
 
 tu_tolerance tu_gradcheck_tolerance(void)

@@ -35,7 +35,12 @@ void tu_check(int ok, const char *fmt, ...)
 /* Checks that a call failed with status want and that its message names every
  * one of the NULL-ended words that follow err. */
 void tu_expect_error(const char *what, cc_status st, cc_status want, const cc_error *err, ...);
-/* Prints "<name>: N passed, N failed" and returns the process exit code. */
+/* A check that cannot run here (no AVX-512, a refused setrlimit): counted and
+ * printed with why, so a skip shows in the tally instead of passing silently. */
+void tu_skip(const char *why);
+/* Prints "<name>: N passed, N failed, N skipped" and returns the process exit
+ * code: non-zero on any failure, and when no check passed at all (a test
+ * that checked nothing proves nothing). */
 int tu_finish(const char *name);
 
 /* Tolerances of the finite-difference checks in this precision: PyTorch
