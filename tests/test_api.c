@@ -285,6 +285,122 @@ static void check_threads(const cnncam_model *m)
     free(x);
 }
 
+/* ---- the final map, by hand, on a non-square model ----
+ * input 3 x 9 x 14 -> features: conv 1x1 stride 3, weights [[1,0,0],[0,1,1]],
+ * no bias (A0 = x0, A1 = x1 + x2 at rows and columns 0, 3, 6, ...: 3 x 5)
+ * -> global average pool -> linear 2 -> 2, row 0 = [1.5, -3].
+ * For class 0: dy/dA_k = L[0,k] / 15, so alpha = [0.1, -0.2], and with
+ *   A0 = [[0,2,4,6,8],[1,3,5,9,7],[2,2,2,2,2]], A1 = [[0,0,1,1,0],[0,1,3,0,0],[2,0,0,0,1]]
+ * the raw map ReLU(0.1 A0 - 0.2 A1) = K / 10 and its min-max K / 9 with
+ *   K = [[0,2,2,4,8],[1,1,0,9,7],[0,2,2,2,0]].
+ * The map is then resized to 9 x 14 with half-pixel bilinear interpolation
+ * (the source coordinate of output pixel d is (d + 0.5) * n / N - 0.5, clamped
+ * to the source) and min-max normalised once more (README: the reference's
+ * numerics); both computed below in double from that definition alone. The
+ * peak lies between output pixels (no output column lands on source column
+ * 3), so the resized map tops out below 1 and the last min-max shows. */
+enum { MH = 9, MW = 14, MC = 2, Mh = 3, Mw = 5 };
+static const double MAP_A0[Mh * Mw] = {0, 2, 4, 6, 8, 1, 3, 5, 9, 7, 2, 2, 2, 2, 2};
+static const double MAP_A1[Mh * Mw] = {0, 0, 1, 1, 0, 0, 1, 3, 0, 0, 2, 0, 0, 0, 1};
+static const double MAP_K[Mh * Mw] = {0, 2, 2, 4, 8, 1, 1, 0, 9, 7, 0, 2, 2, 2, 0};
+
+static void write_map_model(const char *path)
+{
+    static const float sel_w[MC * 3] = {1, 0, 0, 0, 1, 1}, head_w[2 * MC] = {1.5f, -3, -0.75f, 1.5f};
+    cc_model_writer *w = cc_writer_create();
+    cc_writer_meta_int(w, "classes", 2);
+    cc_writer_meta_string(w, "gradcam.layer", "features");
+    cc_writer_tensor(w, "features.weight", CC_DTYPE_F32, cc_shape4(MC, 3, 1, 1), sel_w);
+    cc_writer_tensor(w, "fc.weight", CC_DTYPE_F32, cc_shape2(2, MC), head_w);
+    const double k1[] = {1}, s3[] = {3}, one[] = {1};
+    const cc_writer_attr conv_attrs[] = {{"kernel_size", k1, 1}, {"stride", s3, 1}};
+    const cc_writer_attr pool_attrs[] = {{"output_size", one, 1}}, flat_attrs[] = {{"start_dim", one, 1}};
+    const cc_writer_param conv_p[] = {{"weight", "features.weight"}}, fc_p[] = {{"weight", "fc.weight"}};
+    int x = cc_writer_input(w, "input");
+    int conv = cc_writer_node(w, "features", "conv2d", &x, 1, conv_p, 1, conv_attrs, 2);
+    int pool = cc_writer_node(w, "avgpool", "adaptive_avgpool2d", &conv, 1, NULL, 0, pool_attrs, 1);
+    int flat = cc_writer_node(w, "flatten", "flatten", &pool, 1, NULL, 0, flat_attrs, 1);
+    cc_writer_output(w, cc_writer_node(w, "fc", "linear", &flat, 1, fc_p, 1, NULL, 0));
+    cc_error err;
+    if (cc_writer_to_file(w, path, &err)) {
+        fprintf(stderr, "cannot write the map test model: %s\n", err.msg);
+        exit(3);
+    }
+    cc_writer_free(w);
+}
+
+/* Half-pixel bilinear, n x m -> N x M, from the definition (not the library's code). */
+static void bilinear_reference(double *out, int N, int M, const double *src, int n, int m)
+{
+    for (int y = 0; y < N; y++)
+        for (int x = 0; x < M; x++) {
+            double sy = (y + 0.5) * n / N - 0.5, sx = (x + 0.5) * m / M - 0.5;
+            sy = sy < 0 ? 0 : sy > n - 1 ? n - 1 : sy;
+            sx = sx < 0 ? 0 : sx > m - 1 ? m - 1 : sx;
+            int y0 = (int)sy, x0 = (int)sx, y1 = y0 + (y0 < n - 1), x1 = x0 + (x0 < m - 1);
+            double fy = sy - y0, fx = sx - x0;
+            out[y * M + x] = (1 - fy) * ((1 - fx) * src[y0 * m + x0] + fx * src[y0 * m + x1]) +
+                             fy * ((1 - fx) * src[y1 * m + x0] + fx * src[y1 * m + x1]);
+        }
+}
+
+static void check_final_map(void)
+{
+    char path[64], err[256];
+    snprintf(path, sizeof path, "/tmp/cnncam-test-api-map-%d.ccm", (int)getpid());
+    write_map_model(path);
+    cnncam_model *m;
+    if (cnncam_model_load(path, &m, err, sizeof err)) {
+        tu_check(0, "loading the map test model: %s", err);
+        unlink(path);
+        return;
+    }
+    /* The stride-3 conv reads only rows and columns 0, 3, 6, ...: noise everywhere
+     * else must not matter, and x1 + x2 splits A1 in two random parts. */
+    float *x = tu_alloc(sizeof(float) * 3 * MH * MW), map[MH * MW];
+    tu_rng rng = {909};
+    for (int i = 0; i < 3 * MH * MW; i++)
+        x[i] = (float)tu_uniform(&rng, -5, 5);
+    for (int i = 0; i < Mh; i++)
+        for (int j = 0; j < Mw; j++) {
+            const int at = 3 * i * MW + 3 * j;
+            const float part = (float)(int)tu_uniform(&rng, -4, 4);
+            x[at] = (float)MAP_A0[i * Mw + j];
+            x[MH * MW + at] = (float)MAP_A1[i * Mw + j] - part;
+            x[2 * MH * MW + at] = part;
+        }
+    cnncam_ctx *ctx = cnncam_ctx_create(m);
+    int c = 0, C, h, w;
+    tu_check(cnncam_forward(ctx, x, 1, MH, MW) == CNNCAM_OK && cnncam_gradcam(ctx, &c, map) == CNNCAM_OK,
+             "map model: forward and gradcam: %s", cnncam_ctx_error(ctx));
+    cnncam_layer_shape(ctx, 0, &C, &h, &w);
+    tu_check(C == MC && h == Mh && w == Mw, "map model: features is %dx%dx%d, expected 2x3x5", C, h, w);
+    if (C == MC && h == Mh && w == Mw) {
+        double act[MC * Mh * Mw], raw[Mh * Mw], norm[Mh * Mw], up[MH * MW];
+        const double alpha[MC] = {0.1, -0.2};
+        for (int i = 0; i < Mh * Mw; i++) {
+            act[i] = MAP_A0[i], act[Mh * Mw + i] = MAP_A1[i];
+            raw[i] = MAP_K[i] / 10;
+            norm[i] = MAP_K[i] / 9;
+        }
+        tu_close("map model: A", cnncam_activation(ctx, 0, 0), act, MC * Mh * Mw, 0, 0);
+        tu_close("map model: channel weights [0.1, -0.2]", cnncam_channel_weights(ctx, 0, 0), alpha, MC, 1e-8, 1e-7);
+        tu_close("map model: raw map K / 10", cnncam_raw_map(ctx, 0, 0), raw, Mh * Mw, 1e-7, 1e-6);
+        bilinear_reference(up, MH, MW, norm, Mh, Mw);
+        double lo = up[0], hi = up[0];
+        for (int i = 0; i < MH * MW; i++)
+            lo = up[i] < lo ? up[i] : lo, hi = up[i] > hi ? up[i] : hi;
+        for (int i = 0; i < MH * MW; i++)
+            up[i] = (up[i] - lo) / (hi - lo + 1e-7);
+        double worst = tu_close("map model: the 9x14 map, every pixel", map, up, MH * MW, 2e-6, 0);
+        printf("map model: 9x14 map from a 3x5 layer, max |diff| %.3g against the hand-derived map\n", worst);
+    }
+    free(x);
+    cnncam_ctx_free(ctx);
+    cnncam_model_free(m);
+    unlink(path);
+}
+
 int main(void)
 {
     write_model();
@@ -299,6 +415,7 @@ int main(void)
     check_gradients(m);
     check_batches(m);
     check_threads(m);
+    check_final_map();
     cnncam_model_free(m);
     unlink(model_path);
     return tu_finish("api");

@@ -820,6 +820,75 @@ static void test_malformed_graphs(void)
     }
 }
 
+/* ---- metadata that refers to the graph: labels per class, the recommended layer ---- */
+
+/* x -> conv (1x1, 3->2) -> relu, alias "features" -> relu; classes and labels
+ * written when >= 0; the layer as a string, or as an int when layer is NULL
+ * and layer_int is set. */
+static cc_status load_refs(int classes, int nlabels, const char *layer, int layer_int, cc_error *err)
+{
+    static const char *const names[4] = {"cat", "dog", "fox", "owl"};
+    cc_model_writer *w = cc_writer_create();
+    if (classes >= 0)
+        cc_writer_meta_int(w, "classes", classes);
+    if (nlabels >= 0)
+        cc_writer_meta_strings(w, "labels", names, nlabels);
+    if (layer)
+        cc_writer_meta_string(w, "gradcam.layer", layer);
+    else if (layer_int)
+        cc_writer_meta_int(w, "gradcam.layer", 4);
+    tiny_tensor(w, "conv.weight");
+    int x = cc_writer_input(w, "x");
+    const cc_writer_param p[] = {{"weight", "conv.weight"}};
+    const double one[] = {1};
+    const cc_writer_attr a[] = {{"kernel_size", one, 1}};
+    int conv = cc_writer_node(w, "conv", "conv2d", &x, 1, p, 1, a, 1);
+    int relu = cc_writer_node(w, "relu", "relu", &conv, 1, NULL, 0, NULL, 0);
+    cc_writer_output(w, relu);
+    cc_writer_alias(w, "features", relu);
+    unsigned char *buf = NULL;
+    size_t size = 0;
+    cc_status st = cc_writer_to_memory(w, &buf, &size, err);
+    cc_writer_free(w);
+    tu_check(st == CC_OK, "writing a metadata-reference model: %s", st ? err->msg : "");
+    if (st)
+        return CC_EINVAL;  /* not what any case expects */
+    cc_model *m = NULL;
+    st = cc_model_load_memory(buf, size, &m, err);
+    tu_check(!st == !!m, "load status %d with model %p", st, (void *)m);
+    cc_model_free(m);
+    free(buf);
+    return st;
+}
+
+static void test_metadata_references(void)
+{
+    cc_error err;
+    const struct { int classes, nlabels; const char *layer; } good[] = {
+        {2, 2, "features"}, {4, 4, "relu"}, {2, -1, "conv"}, {-1, 3, "x"}, {2, 2, "input"}, {-1, -1, NULL},
+    };
+    for (size_t k = 0; k < sizeof good / sizeof *good; k++) {
+        cc_status st = load_refs(good[k].classes, good[k].nlabels, good[k].layer, 0, &err);
+        tu_check(st == CC_OK, "classes %d, %d labels, gradcam.layer '%s': refused: %s", good[k].classes,
+                 good[k].nlabels, good[k].layer ? good[k].layer : "(none)", st ? err.msg : "");
+    }
+    cc_status st = load_refs(3, 2, "features", 0, &err);
+    tu_expect_error("2 labels for 3 classes", st, CC_EFORMAT, &err, "<memory>", "'labels' has 2 names",
+                    "'classes' is 3", NULL);
+    st = load_refs(1, 4, NULL, 0, &err);
+    tu_expect_error("4 labels for 1 class", st, CC_EFORMAT, &err, "'labels' has 4 names", "'classes' is 1", NULL);
+    st = load_refs(2, 0, NULL, 0, &err);
+    tu_expect_error("no labels for 2 classes (an empty list)", st, CC_EFORMAT, &err, "'labels' has 0 names",
+                    "'classes' is 2", NULL);
+    st = load_refs(2, 2, "featurs", 0, &err);
+    tu_expect_error("gradcam.layer naming nothing", st, CC_EFORMAT, &err, "'gradcam.layer' is 'featurs'",
+                    "neither a node nor an alias", "nearest: features", NULL);
+    st = load_refs(2, 2, "", 0, &err);
+    tu_expect_error("an empty gradcam.layer", st, CC_EFORMAT, &err, "'gradcam.layer' is ''", NULL);
+    st = load_refs(2, 2, NULL, 1, &err);
+    tu_expect_error("gradcam.layer as an int", st, CC_EFORMAT, &err, "'gradcam.layer' has type 2", NULL);
+}
+
 int main(void)
 {
     char dir[] = "/tmp/cnncam_test_format_XXXXXX";
@@ -839,6 +908,7 @@ int main(void)
         test_malformed(file, size);
     }
     test_malformed_graphs();
+    test_metadata_references();
     free(file);
     rmdir(dir);
     return tu_finish("format");

@@ -429,7 +429,7 @@ def _check_model(m):
     if labels is not None and classes is not None and len(labels) != classes:
         raise FormatError("metadata: %d labels for %d classes" % (len(labels), classes))
     layer = m.metadata.get("gradcam.layer")
-    if layer is not None and m.find(layer) is None:
+    if layer is not None and m.find(layer) is None and layer != "input":   # "input": the first graph input
         raise FormatError("metadata: gradcam.layer '%s' is neither a node nor an alias" % layer)
 
 

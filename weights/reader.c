@@ -3,7 +3,8 @@
  * The file is untrusted. Order of work: header fields and the header CRC;
  * section bounds; the CRC of the metadata, graph and tensor table and the
  * CRC of the data; then the sections are parsed — metadata, the tensor table
- * (so parameters can be bound by name), and the graph. Every read is checked
+ * (so parameters can be bound by name), the graph, and the metadata that
+ * refers to it (labels per class, the recommended layer). Every read is checked
  * against the end of its section, every count against the bytes that remain
  * before anything is allocated, and every size sum against overflow. All
  * memory a load allocates hangs off the model, so a failure at any point is
@@ -381,6 +382,37 @@ static cc_status check_data(cc_reader *r)
     return CC_OK;
 }
 
+/* ---- metadata that refers to the graph ---- */
+
+/* What the format allows but the engine cannot use: labels that do not match
+ * the class count (a class would get another's name), and a recommended
+ * layer that names nothing (the default of every run would fail). Checked
+ * after the graph, which the layer must name. */
+static cc_status check_references(cc_reader *r)
+{
+    const cc_model *m = r->m;
+    char q[72], near[300];
+    int64_t classes;
+    const char *const *labels;
+    int nlabels;
+    if (cc_model_meta_int(m, "classes", &classes) && cc_model_meta_strings(m, "labels", &labels, &nlabels) &&
+        classes != nlabels)
+        return cc_rd_fail(r, CC_EFORMAT, "metadata 'labels' has %d names but 'classes' is %lld; a model needs one "
+                          "label per class (or no labels)", nlabels, (long long)classes);
+    const cc_meta *e = cc_model_meta(m, "gradcam.layer");
+    if (!e)
+        return CC_OK;
+    if (e->type != CC_META_STRING)
+        return cc_rd_fail(r, CC_EFORMAT, "metadata 'gradcam.layer' has type %d; expected 1 (string): a node name "
+                          "or alias", (int)e->type);
+    if (cc_model_find_layer(m, e->str) < 0) {
+        cc_model_suggest(m, e->str, near, sizeof near);
+        return cc_rd_fail(r, CC_EFORMAT, "metadata 'gradcam.layer' is '%s', which is neither a node nor an alias "
+                          "of the graph (nearest: %s)", cc_rd_qname(e->str, q, sizeof q), near);
+    }
+    return CC_OK;
+}
+
 /* ---- entry points ---- */
 
 static cc_status parse(cc_reader *r)
@@ -392,7 +424,8 @@ static cc_status parse(cc_reader *r)
     CC_TRY(cc_read_tensors(r));
     CC_TRY(check_data(r));  /* after the table: it knows which tensors are big */
     cc_rd_begin(r, "graph", r->sec_off[1], r->sec_size[1]);
-    return cc_read_graph(r);
+    CC_TRY(cc_read_graph(r));
+    return check_references(r);
 }
 
 /* Validates m->bytes; hands m to *out, or frees it. */
