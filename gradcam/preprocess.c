@@ -111,9 +111,9 @@ cc_status cc_preprocess_plan_make(cc_preprocess_plan *plan, const cc_preprocess_
     return CC_OK;
 }
 
-void cc_preprocess_run(float *out, const unsigned char *rgb, int h, int w,
-                       const cc_preprocess_opts *opts, const cc_preprocess_plan *plan,
-                       void *scratch)
+const unsigned char *cc_preprocess_transform(const unsigned char *rgb, int h, int w,
+                                             const cc_preprocess_opts *opts,
+                                             const cc_preprocess_plan *plan, void *scratch)
 {
     unsigned char *base = scratch;
     size_t resized = opts->resize ? (size_t)plan->rh * plan->rw * 3 : 0;
@@ -129,5 +129,13 @@ void cc_preprocess_run(float *out, const unsigned char *rgb, int h, int w,
         cc_preprocess_center_crop(cbuf, plan->out_h, plan->out_w, img, plan->rh, plan->rw);
         img = cbuf;
     }
+    return img;
+}
+
+void cc_preprocess_run(float *out, const unsigned char *rgb, int h, int w,
+                       const cc_preprocess_opts *opts, const cc_preprocess_plan *plan,
+                       void *scratch)
+{
+    const unsigned char *img = cc_preprocess_transform(rgb, h, w, opts, plan, scratch);
     cc_preprocess_normalize(out, img, plan->out_h, plan->out_w, opts->mean, opts->std);
 }

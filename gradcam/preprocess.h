@@ -57,9 +57,18 @@ typedef struct {
 cc_status cc_preprocess_plan_make(cc_preprocess_plan *plan, const cc_preprocess_opts *opts,
                                   int h, int w, cc_error *err);
 
-/* out: 3×out_h×out_w; scratch: plan->scratch_bytes bytes, 8-byte aligned. */
+/* out: 3×out_h×out_w; scratch: plan->scratch_bytes bytes, 8-byte aligned.
+ * cc_preprocess_transform, then cc_preprocess_normalize. */
 void cc_preprocess_run(float *out, const unsigned char *rgb, int h, int w,
                        const cc_preprocess_opts *opts, const cc_preprocess_plan *plan,
                        void *scratch);
+
+/* The pixel steps alone, [resize] -> [centre crop], on the photo itself (what
+ * the network sees, and what an overlay is drawn on): returns the out_h×out_w×3
+ * image, which is rgb itself when the options do neither, else inside
+ * scratch (plan->scratch_bytes bytes, 8-byte aligned). */
+const unsigned char *cc_preprocess_transform(const unsigned char *rgb, int h, int w,
+                                             const cc_preprocess_opts *opts,
+                                             const cc_preprocess_plan *plan, void *scratch);
 
 #endif

@@ -97,6 +97,20 @@ void cnncam_model_normalization(const cnncam_model *m, float mean[3], float std[
 cnncam_status cnncam_preprocess(const cnncam_model *m, const unsigned char *rgb, int width,
                                 int height, float *chw);
 
+/* torchvision's evaluation resize and crop on a PIL image, on the photo itself
+ * (rgb: height x width x 3 bytes), so that an overlay drawn on the result
+ * shows what the network saw: Resize(resize) sets the shorter side to resize
+ * and the longer to int(resize * longer / shorter), resampled as Pillow does
+ * (antialiased; interpolation "bilinear", or "bicubic", as
+ * cnncam_model_eval_recipe names it; NULL: bilinear); resize 0 skips it. Then
+ * CenterCrop(crop_height, crop_width), zero-padded where the crop is larger;
+ * 0, 0 skips it. *out gets *out_height x *out_width x 3 bytes (free with
+ * cnncam_image_free); pass it to cnncam_preprocess. The same pixels as
+ * torchvision 0.14 with Pillow 9.4 (tests/test_cli.py compares them). */
+cnncam_status cnncam_resize_crop(const unsigned char *rgb, int width, int height, int resize, int crop_width,
+                                 int crop_height, const char *interpolation, unsigned char **out, int *out_width,
+                                 int *out_height, char *err, size_t errlen);
+
 /* ---- contexts --------------------------------------------------------------- */
 cnncam_ctx *cnncam_ctx_create(const cnncam_model *m);
 void cnncam_ctx_free(cnncam_ctx *ctx);

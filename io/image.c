@@ -100,7 +100,8 @@ cc_status cc_image_check_size(const char *name, const char *format, unsigned lon
     if (pixels > max_pixels)
         return cc_fail(err, CC_EFORMAT,
                        "%s: the %s is %lux%lu = %llu pixels, more than the limit of %zu pixels that guards "
-                       "against decompression bombs; raise it with --max-pixels if you trust this file",
+                       "against decompression bombs; raise it with --max-pixels if you trust this file, and add "
+                       "--resize S (e.g. 256) so that the network does not run at its full size",
                        name, format, width, height, pixels, max_pixels);
     if (width > INT_MAX || height > INT_MAX || pixels > SIZE_MAX / 4)
         return cc_fail(err, CC_ENOMEM, "%s: the %s is %lux%lu pixels, too large to hold in memory here", name,
@@ -125,6 +126,7 @@ static void clear(cc_image *img)
 {
     img->width = img->height = 0;
     img->rgb = NULL;
+    img->orientation = 0;
 }
 
 cc_status cc_image_decode(const void *data, size_t size, const char *name, size_t max_pixels,

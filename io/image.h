@@ -10,7 +10,9 @@
  *    with or without the Adobe marker, and turned into RGB by Pillow's formula
  *    R = (255-K) - round(C*(255-K)/255);
  *  - the EXIF orientation tag is NOT applied (neither does Pillow unless asked
- *    with ImageOps.exif_transpose): a phone photo may come out sideways;
+ *    with ImageOps.exif_transpose) but reported in cc_image.orientation;
+ *    cc_image_apply_orientation then turns the picture upright, as
+ *    exif_transpose and cv2.imread do;
  *  - PNG: every colour type and bit depth, palettes, Adam7 interlacing; alpha
  *    and tRNS transparency are dropped, not composited over a background
  *    (Pillow's convert('RGB') drops them too); bit depths 1, 2, 4 are scaled to
@@ -35,10 +37,13 @@
 #include <stddef.h>
 
 /* 8-bit RGB, row-major, 3 bytes per pixel, no padding; rgb is owned (malloc)
- * and released by cc_image_free. */
+ * and released by cc_image_free. orientation is the EXIF Orientation tag the
+ * file stores (io/exif.h: a JPEG's APP1 Exif, a PNG's eXIf before IDAT), 2..8;
+ * 0 or 1 when the pixels are upright as stored. */
 typedef struct {
     int width, height;
     unsigned char *rgb;
+    int orientation;
 } cc_image;
 
 /* Pillow's Image.MAX_IMAGE_PIXELS (about 89.5 megapixels): a default for
@@ -70,5 +75,18 @@ void cc_image_free(cc_image *img);
  * to it, renamed over path when complete; on any error path is untouched and
  * no temporary file remains. */
 cc_status cc_image_write(const char *path, const cc_image *img, int jpeg_quality, cc_error *err);
+
+/* Turns img upright as img->orientation says, exactly as Pillow's
+ * ImageOps.exif_transpose (2 mirror, 3 rotate 180, 4 flip, 5 transpose,
+ * 6 rotate 90 clockwise, 7 transverse, 8 rotate 90 anticlockwise; 5 to 8 swap
+ * width and height), and sets orientation to 1. alpha (NULL: none) is a
+ * width x height plane turned with it. On failure (CC_ENOMEM) img and alpha
+ * are unchanged. */
+cc_status cc_image_apply_orientation(cc_image *img, unsigned char **alpha, cc_error *err);
+
+/* The pixel turn itself: dst (w x h, swapped for 5..8) from src (width x
+ * height, `channels` bytes per pixel). */
+void cc_orient_pixels(unsigned char *dst, const unsigned char *src, int width, int height, int channels,
+                      int orientation);
 
 #endif

@@ -17,8 +17,12 @@
  * inverted CMYK (255 = no ink), and Pillow assumes that for every CMYK JPEG
  * (JpegImagePlugin: rawmode "CMYK;I"). RGB then follows Pillow's cmyk2rgb:
  * nk = 255 - K, R = nk - MULDIV255(C, nk), exactly, with Pillow's rounding
- * MULDIV255(a, b) = ((t >> 8) + t) >> 8 for t = a*b + 128. */
+ * MULDIV255(a, b) = ((t >> 8) + t) >> 8 for t = a*b + 128.
+ *
+ * EXIF: libjpeg keeps the APP1 segments for us; the first that starts with
+ * "Exif\0" (the one Pillow reads) gives cc_image.orientation. */
 #include "codec.h"
+#include "exif.h"
 
 #include <setjmp.h>
 #include <stdlib.h>
@@ -111,6 +115,14 @@ static void cmyk_to_rgb(unsigned char *rgb, const unsigned char *cmyk, size_t wi
     }
 }
 
+static int exif_orientation(j_decompress_ptr c)
+{
+    for (jpeg_saved_marker_ptr m = c->marker_list; m; m = m->next)
+        if (m->marker == JPEG_APP0 + 1 && m->data_length >= 6 && !memcmp(m->data, "Exif\0", 5))
+            return cc_exif_orientation(m->data + 6, m->data_length - 6);
+    return 1;
+}
+
 static cc_status run_decode(jpeg_reader *r, const cc_image_source *src, size_t max_pixels, cc_image *out,
                             cc_error *err)
 {
@@ -125,7 +137,9 @@ static cc_status run_decode(jpeg_reader *r, const cc_image_source *src, size_t m
         jpeg_stdio_src(c, src->fp);
     else
         jpeg_mem_src(c, src->data, (unsigned long)src->size);
+    jpeg_save_markers(c, JPEG_APP0 + 1, 0xFFFF);
     jpeg_read_header(c, TRUE);
+    out->orientation = exif_orientation(c);
     cc_status st = cc_image_check_size(src->name, "JPEG", c->image_width, c->image_height, max_pixels, err);
     if (st)
         return st;

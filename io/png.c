@@ -14,6 +14,7 @@
  * Reading stops only at IEND, so a PNG cut anywhere is an error even when
  * all pixels arrived. */
 #include "codec.h"
+#include "exif.h"
 
 #include <png.h>
 #include <setjmp.h>
@@ -64,6 +65,21 @@ static void read_bytes(png_structp png, png_bytep dst, size_t n)
 
 /* ---- decoding ---- */
 
+/* The eXIf chunk libpng read before IDAT (raw TIFF, no "Exif\0\0"), as Pillow
+ * reads it; one after IDAT is not looked for. */
+static int exif_orientation(png_structp png, png_infop info)
+{
+#ifdef PNG_eXIf_SUPPORTED
+    png_uint_32 n = 0;
+    png_bytep exif = NULL;
+    if (png_get_eXIf_1(png, info, &n, &exif) && exif)
+        return cc_exif_orientation(exif, n);
+#else
+    (void)png, (void)info;
+#endif
+    return 1;
+}
+
 typedef struct {
     png_state state;
     png_structp png;
@@ -112,6 +128,7 @@ static cc_status run_decode(png_reader *r, const char *name, size_t max_pixels, 
     png_read_end(png, NULL);
     out->width = (int)w;
     out->height = (int)h;
+    out->orientation = exif_orientation(png, info);
     out->rgb = r->rgb;
     r->rgb = NULL;
     return CC_OK;

@@ -12,12 +12,15 @@ Writes
   tests/data/img/*.jpg   tiny JPEGs written by Pillow: 4:4:4, 4:2:0 and 4:2:2 at odd sizes,
                          progressive, grayscale, CMYK (Adobe marker, as Photoshop writes
                          it), the same relabelled YCCK (Adobe transform 2), CMYK without the
-                         Adobe marker, an EXIF orientation 6 photo, 1x1.
+                         Adobe marker, an EXIF orientation 6 photo, 1x1; exif_orient1..8.jpg and
+                         .png: each EXIF orientation, in a JPEG APP1 and a PNG eXIf chunk.
   tests/data/img/truncated.jpg   a real truncated JPEG (python3-skimage data, CC0), copied from
                          /work/shared/images when that exists; kept as committed otherwise
   tests/fixtures/image_pixels.txt   per image: size, byte sum and FNV-1a-64 of all RGB bytes,
                          and pixels: every pixel of the tiny images, a 16x16 grid plus 64
-                         seeded random points of the photos in assets/images.
+                         seeded random points of the photos in assets/images; for a file that
+                         stores an EXIF orientation other than 1, a second entry: the picture
+                         after Pillow's ImageOps.exif_transpose.
 
 The reference is Pillow's Image.open(path).convert('RGB') with one documented exception:
 16-bit grayscale. Pillow opens it as mode "I" and convert('RGB') CLIPS the 16-bit value to
@@ -38,7 +41,7 @@ import zlib
 
 import numpy as np
 import PIL
-from PIL import Image
+from PIL import Image, ImageOps
 
 DATA = "tests/data/img"
 FIXTURE = "tests/fixtures/image_pixels.txt"
@@ -206,6 +209,13 @@ def jpeg_cases(rng):
     exif = Image.Exif()
     exif[0x0112] = 6  # orientation: rotate 90 CW to display; nobody applies it by default
     cases.append(("rgb_exif_orientation6.jpg", jpeg_bytes(rgb, quality=90, exif=exif.tobytes())))
+    for k in range(1, 9):  # every EXIF orientation, JPEG (APP1) and PNG (eXIf before IDAT)
+        exif = Image.Exif()
+        exif[0x0112] = k
+        cases.append(("exif_orient%d.jpg" % k, jpeg_bytes(rgb, quality=90, exif=exif.tobytes())))
+        b = io.BytesIO()
+        rgb.save(b, "PNG", exif=exif.tobytes())
+        cases.append(("exif_orient%d.png" % k, b.getvalue()))
     cmyk = Image.fromarray(rng.integers(0, 256, (7, 9, 4)).astype(np.uint8), "CMYK")
     data = jpeg_bytes(cmyk, quality=90)
     off, n = adobe_segment(data)
@@ -231,6 +241,14 @@ def pil_rgb(path):
         return np.asarray(im.convert("RGB")), im.mode
 
 
+def pil_upright(path):
+    """ImageOps.exif_transpose(...).convert('RGB'), or None when the file stores no turn."""
+    with Image.open(path) as im:
+        if im.getexif().get(0x0112, 1) == 1:
+            return None
+        return np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
+
+
 def record(out, path, rgb, rule, points):
     h, w, _ = rgb.shape
     out.append("image %s %d %d %d %016x %s %d" % (path, w, h, int(rgb.astype(np.int64).sum()),
@@ -250,7 +268,8 @@ def main():
            "# image <path> <width> <height> <sum of all RGB bytes> <FNV-1a-64 of the RGB bytes, row-major>"
            " <rule> <npoints>, then npoints lines 'x y r g b'.",
            "# rule 'pil': Image.open(path).convert('RGB'); 'msb16': 16-bit gray, high byte of each sample"
-           " (Pillow's convert('RGB') clips these to 255 instead)."]
+           " (Pillow's convert('RGB') clips these to 255 instead); 'upright': ImageOps.exif_transpose(Image.open(path))"
+           ".convert('RGB'), the picture turned as its EXIF Orientation says."]
     total, nfiles = 0, 0
     for name, data, want, gray16 in png_cases(rng):
         path = os.path.join(DATA, name)
@@ -280,6 +299,10 @@ def main():
         ref, _ = pil_rgb(path)
         h, w, _ = ref.shape
         record(out, path, ref, "pil", [(x, y) for y in range(h) for x in range(w)])
+        up = pil_upright(path)
+        if up is not None:
+            h, w, _ = up.shape
+            record(out, path, up, "upright", [(x, y) for y in range(h) for x in range(w)])
     if os.path.exists(TRUNCATED_SRC):  # the shared image folder of the machine this was made on
         shutil.copyfile(TRUNCATED_SRC, os.path.join(DATA, "truncated.jpg"))
     elif not os.path.exists(os.path.join(DATA, "truncated.jpg")):

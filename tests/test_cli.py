@@ -576,6 +576,58 @@ def predict_and_sizes():
           f"exit {r.returncode}; {r.stderr}")
 
 
+def recipe_against_torchvision():
+    """--resize/--crop/--torchvision-eval through the CLI against torchvision's transforms on the PIL
+    image: the network's input (-l input --act-out: the layer 'input' is the tensor fed to the
+    model), bilinear and bicubic, shrinking and enlarging, a non-square crop; the overlay is
+    drawn on the transformed photo; the logits equal those of torchvision's tensor as a .npy."""
+    import torch
+    import torchvision.transforms as T
+    mean, std = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
+    d = fresh_dir("recipe")
+    convert(path("eb0.ccm"), "--arch", "efficientnet_b0", "--random-init", "--seed", "1")   # its recipe: bicubic
+    cases = [  # (name, model, CLI options, resize, crop (h, w), PIL filter)
+        ("--resize 256 --crop 224 (bilinear, shrinking)", "m.ccm", ["--resize", "256", "--crop", "224"],
+         256, (224, 224), T.InterpolationMode.BILINEAR),
+        ("--resize 300 --crop 200x250 (bilinear, enlarging, non-square crop)", "m.ccm",
+         ["--resize", "300", "--crop", "200x250"], 300, (200, 250), T.InterpolationMode.BILINEAR),
+        ("--resize 180 alone (bilinear)", "m.ccm", ["--resize", "180"], 180, None, T.InterpolationMode.BILINEAR),
+        ("--torchvision-eval of efficientnet_b0 (resize 256, crop 224, bicubic)", "eb0.ccm", ["--torchvision-eval"],
+         256, (224, 224), T.InterpolationMode.BICUBIC),
+    ]
+    for k, (name, model, opts, size, crop, interp) in enumerate(cases):
+        steps = [T.Resize(size, interpolation=interp)] + ([T.CenterCrop(crop)] if crop else [])
+        with Image.open(CHELSEA) as im:
+            photo = T.Compose(steps)(im.convert("RGB"))
+        want = T.Normalize(mean, std)(T.ToTensor()(photo)).numpy()
+        act, cam, pic, lg = (f"x{k}.npy", f"cam{k}.npy", f"o{k}.png", f"l{k}.npy")
+        r = run(["cam", "-m", path(model), "-l", "input", "--act-out", act, "--cam-out", cam, "-o", pic,
+                 "--logits-out", lg, *opts, CHELSEA], cwd=d)
+        if not ran_ok(name, r):
+            continue
+        got = load(name, os.path.join(d, act))
+        close(f"{name}: the network input = torchvision's Resize/CenterCrop/ToTensor/Normalize on the PIL image "
+              f"({want.shape[1]}x{want.shape[2]}), bit for bit", got, want, 0)
+        m = load(name, os.path.join(d, cam))
+        img = np.asarray(photo, np.float32)
+        ov = 0.5 * jet_rgb(m) / 255 + 0.5 * img / 255 if m.shape == img.shape[:2] else np.zeros(0)
+        close(f"{name}: -o is the reference overlay on the transformed photo, to +-1", pixels(os.path.join(d, pic)),
+              np.floor(255 * (ov / ov.max())) if ov.size else ov, 1)
+        # The same tensor given as a .npy gives the same logits: nothing else differs between the two paths.
+        np.save(os.path.join(d, f"tv{k}.npy"), want)
+        r = run(["predict", "-m", path(model), "--logits-out", f"ltv{k}.npy", f"tv{k}.npy"], cwd=d)
+        if ran_ok(f"{name}: predict on torchvision's tensor", r):
+            close(f"{name}: --logits-out = the logits of torchvision's tensor", load(name, os.path.join(d, lg)),
+                  load(name, os.path.join(d, f"ltv{k}.npy")), 0)
+    with torch.no_grad():  # the bicubic case must differ from bilinear, or it proves nothing
+        with Image.open(CHELSEA) as im:
+            bil = T.Compose([T.Resize(256), T.CenterCrop(224), T.ToTensor()])(im.convert("RGB"))
+            bic = T.Compose([T.Resize(256, interpolation=T.InterpolationMode.BICUBIC), T.CenterCrop(224),
+                             T.ToTensor()])(im.convert("RGB"))
+    check("the bicubic recipe's input differs from the bilinear one (the case can tell them apart)",
+          float((bil - bic).abs().max()) > 0.05, str(float((bil - bic).abs().max())))
+
+
 # ---- 4. multi-label models ------------------------------------------------------------------
 
 def multi_label():
@@ -692,7 +744,8 @@ def main():
         convert(path("e2_recipe.ccm"), "--module", EXAMPLES + ":example2", "--labels", path("one.txt"),
                 "--resize", "40", "--crop", "32")
         for part in (worked_examples, bad_inputs, pictures, every_image_kind, names_and_json, json_with_a_failure,
-                     predict_and_sizes, multi_label, low_memory, help_and_version):
+                     predict_and_sizes, recipe_against_torchvision, multi_label, low_memory,
+                     help_and_version):
             part()
     except Exception as e:  # a crash of the test itself is a failure, not a pass
         import traceback

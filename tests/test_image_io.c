@@ -19,6 +19,7 @@
  *    run), images over the pixel limit (real ones and forged headers claiming
  *    huge sizes), zero-sized images and other formats: an error with a
  *    message, never a crash or a leak (`make asan`). */
+#include "io/exif.h"
 #include "io/image.h"
 #include "testutil.h"
 #include "tu_files.h"
@@ -84,10 +85,18 @@ static void test_fixture(void)
             exit(3);
         }
         images++;
-        cc_image img = {0, 0, NULL};
+        cc_image img = {0, 0, NULL, 0};
         cc_error err = {""};
         cc_status st = cc_image_read(path, CC_IMAGE_DEFAULT_MAX_PIXELS, &img, &err);
         tu_check(st == CC_OK, "%s: read failed: %s", path, err.msg);
+        const int upright = !strcmp(rule, "upright");  /* Pillow's ImageOps.exif_transpose */
+        tu_check(st || upright || img.orientation <= 1 || strstr(path, "exif"),
+                 "%s: orientation %d read from a file that stores none", path, img.orientation);
+        if (!st && upright) {
+            tu_check(img.orientation >= 2, "%s: no EXIF orientation found (Pillow turns it)", path);
+            st = cc_image_apply_orientation(&img, NULL, &err);
+            tu_check(!st && img.orientation == 1, "%s: turning it upright: %s", path, st ? err.msg : "ok");
+        }
         tu_check(img.width == w && img.height == h, "%s: %dx%d, Pillow says %dx%d", path, img.width, img.height, w,
                  h);
         int same_size = !st && img.width == w && img.height == h;
@@ -122,8 +131,10 @@ static void test_fixture(void)
         /* The same bytes decoded from memory. */
         size_t n;
         unsigned char *bytes = load(path, &n);
-        cc_image mem = {0, 0, NULL};
+        cc_image mem = {0, 0, NULL, 0};
         st = cc_image_decode(bytes, n, path, CC_IMAGE_DEFAULT_MAX_PIXELS, &mem, &err);
+        if (!st && upright)
+            st = cc_image_apply_orientation(&mem, NULL, &err);
         tu_check(!st && mem.width == img.width && mem.height == img.height && img.rgb &&
                      !memcmp(mem.rgb, img.rgb, nbytes(&img)),
                  "%s: decoding from memory differs from the file (%s)", path, st ? err.msg : "ok");
@@ -148,7 +159,7 @@ static double mean_abs_diff(const cc_image *a, const cc_image *b)
 static void test_round_trips(const char *dir)
 {
     cc_error err;
-    cc_image src = {0, 0, NULL}, back = {0, 0, NULL};
+    cc_image src = {0, 0, NULL, 0}, back = {0, 0, NULL, 0};
     if (cc_image_read("assets/images/chelsea.png", CC_IMAGE_DEFAULT_MAX_PIXELS, &src, &err)) {
         fprintf(stderr, "cannot read chelsea.png: %s\n", err.msg);
         exit(3);
@@ -200,7 +211,7 @@ static void test_round_trips(const char *dir)
     tu_rng rng = {7};
     static const int sizes[][2] = {{1, 1}, {3, 2}, {1, 17}, {17, 1}, {33, 9}};
     for (int s = 0; s < 5; s++) {
-        cc_image im = {sizes[s][0], sizes[s][1], NULL};
+        cc_image im = {sizes[s][0], sizes[s][1], NULL, 0};
         im.rgb = tu_alloc(nbytes(&im));
         for (size_t i = 0; i < nbytes(&im); i++)
             im.rgb[i] = (unsigned char)tu_next(&rng);
@@ -226,7 +237,7 @@ static void test_write_errors(const char *dir)
 {
     cc_error err;
     unsigned char px[12] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
-    cc_image im = {2, 2, px};
+    cc_image im = {2, 2, px, 0};
     tu_expect_error("extension .bmp", cc_image_write(tu_path(dir, "x.bmp"), &im, 0, &err), CC_EINVAL, &err, "'.bmp'",
                  ".png", ".jpg", NULL);
     tu_expect_error("no extension", cc_image_write(tu_path(dir, "noext"), &im, 0, &err), CC_EINVAL, &err,
@@ -238,13 +249,13 @@ static void test_write_errors(const char *dir)
     tu_expect_error("quality 101", cc_image_write(tu_path(dir, "q.jpg"), &im, 101, &err), CC_EINVAL, &err, "101",
                  "1..100", NULL);
     tu_expect_error("quality -1", cc_image_write(tu_path(dir, "q.png"), &im, -1, &err), CC_EINVAL, &err, "-1", NULL);
-    cc_image empty = {0, 2, px}, nopix = {2, 2, NULL};
+    cc_image empty = {0, 2, px, 0}, nopix = {2, 2, NULL, 0};
     tu_expect_error("0-wide image", cc_image_write(tu_path(dir, "e.png"), &empty, 0, &err), CC_EINVAL, &err, "0x2",
                  NULL);
     tu_expect_error("no pixels", cc_image_write(tu_path(dir, "e.png"), &nopix, 0, &err), CC_EINVAL, &err, "no pixels",
                  NULL);
     tu_expect_error("NULL image", cc_image_write(tu_path(dir, "e.png"), NULL, 0, &err), CC_EINVAL, &err, NULL);
-    cc_image wide = {70000, 1, px};  /* never read: rejected before */
+    cc_image wide = {70000, 1, px, 0};  /* never read: rejected before */
     tu_expect_error("JPEG wider than 65500", cc_image_write(tu_path(dir, "w.jpg"), &wide, 0, &err), CC_EINVAL, &err,
                  "70000", "65500", ".png", NULL);
     tu_expect_error("missing directory", cc_image_write(tu_path(dir, "nodir/x.png"), &im, 0, &err), CC_EIO, &err,
@@ -293,7 +304,7 @@ static void test_write_errors(const char *dir)
     tu_check(!st, "write keep.png: %s", st ? err.msg : "");
     size_t before_n, after_n;
     unsigned char *before = load(keep_path, &before_n);
-    cc_image big = {0, 0, NULL};
+    cc_image big = {0, 0, NULL, 0};
     if (cc_image_read("assets/images/kite.png", CC_IMAGE_DEFAULT_MAX_PIXELS, &big, &err)) {
         fprintf(stderr, "cannot read kite.png: %s\n", err.msg);
         exit(3);
@@ -327,7 +338,7 @@ static void test_write_errors(const char *dir)
 static void test_read_errors(const char *dir)
 {
     cc_error err;
-    cc_image img = {0, 0, NULL};
+    cc_image img = {0, 0, NULL, 0};
     tu_expect_error("missing file", cc_image_read(tu_path(dir, "missing.png"), 1000, &img, &err), CC_EIO, &err,
                  "missing.png", strerror(ENOENT), NULL);
     tu_check(img.width == 0 && img.height == 0 && img.rgb == NULL, "a failed read leaves the image zeroed");
@@ -413,7 +424,7 @@ static size_t find_sof(const unsigned char *p, size_t n)
 static void test_forged_sizes(void)
 {
     cc_error err;
-    cc_image img = {0, 0, NULL};
+    cc_image img = {0, 0, NULL, 0};
     size_t n;
     unsigned char *png = load(DATA "rgb8.png", &n);
     static const uint32_t dims[][2] = {{100000, 100000}, {0x7FFFFFFF, 0x7FFFFFFF}, {9459, 9460}};
@@ -460,7 +471,7 @@ static void test_forged_sizes(void)
 static int same_pixels(const char *label, const unsigned char *p, size_t n, const char *ref_path)
 {
     cc_error err;
-    cc_image a = {0, 0, NULL}, b = {0, 0, NULL};
+    cc_image a = {0, 0, NULL, 0}, b = {0, 0, NULL, 0};
     cc_status st = cc_image_decode(p, n, label, 1u << 20, &a, &err);
     if (st)
         printf("  %s: %s\n", label, err.msg);
@@ -474,7 +485,7 @@ static int same_pixels(const char *label, const unsigned char *p, size_t n, cons
 static void test_warnings(void)
 {
     cc_error err;
-    cc_image img = {0, 0, NULL};
+    cc_image img = {0, 0, NULL, 0};
     size_t n;
     unsigned char *jpg = load(DATA "rgb444.jpg", &n);
     unsigned char *buf = malloc(n + 64);
@@ -535,7 +546,7 @@ static void test_warnings(void)
 static int decode_checked(const unsigned char *p, size_t n, const char *what, size_t at, int *insane)
 {
     cc_error err;
-    cc_image img = {0, 0, NULL};
+    cc_image img = {0, 0, NULL, 0};
     cc_status st = cc_image_decode(p, n, what, 1u << 22, &img, &err);
     if (st ? img.rgb || img.width || img.height || !err.msg[0]
            : !img.rgb || img.width < 1 || img.height < 1) {
@@ -607,12 +618,95 @@ static void test_damage(void)
     byte_changes(DATA "rgb8_interlaced.png", 1);
     byte_changes(DATA "palette2_trns.png", 1);
     byte_changes(DATA "rgba16.png", 1);
+    byte_changes(DATA "exif_orient6.jpg", 0);  /* the EXIF parser behind APP1 and eXIf */
+    byte_changes(DATA "exif_orient5.png", 1);
+    truncations(DATA "exif_orient8.jpg", 1);
+}
+
+/* ---- the EXIF Orientation parser on hand-made blocks (io/exif.h) ---- */
+
+/* Writes the low `len` bytes of v at q in the block's byte order. */
+static void put_uint(unsigned char *q, unsigned v, int len, int big)
+{
+    for (int b = 0; b < len; b++)
+        q[big ? len - 1 - b : b] = (unsigned char)(v >> (8 * b));
+}
+
+/* A TIFF block: header, IFD0 at offset 8 with the given entries (tag, type,
+ * count, value: a SHORT in the value field's first two bytes). */
+static size_t tiff_block(unsigned char *p, int big, const unsigned (*e)[4], int n)
+{
+    memcpy(p, big ? "MM\0*" : "II*\0", 4);
+    put_uint(p + 4, 8, 4, big);
+    put_uint(p + 8, (unsigned)n, 2, big);
+    for (int i = 0; i < n; i++) {
+        unsigned char *q = p + 10 + 12 * i;
+        memset(q, 0, 12);
+        put_uint(q, e[i][0], 2, big);
+        put_uint(q + 2, e[i][1], 2, big);
+        put_uint(q + 4, e[i][2], 4, big);
+        put_uint(q + 8, e[i][3], e[i][1] == 3 ? 2 : 4, big);
+    }
+    return 10 + 12 * (size_t)n;
+}
+
+static void test_exif_parser(void)
+{
+    unsigned char p[256];
+    const unsigned six[][4] = {{0x010F, 2, 4, 0}, {0x0112, 3, 1, 6}, {0x8769, 4, 1, 0}};
+    for (int big = 0; big < 2; big++) {
+        size_t n = tiff_block(p, big, six, 3);
+        tu_check(cc_exif_orientation(p, n) == 6, "%s IFD0 with Orientation 6 among other tags: got %d",
+                 big ? "big-endian" : "little-endian", cc_exif_orientation(p, n));
+        /* Every cut of the block: heap copies of exactly that length, so ASan sees any read past it. */
+        int cut_ok = 1;
+        for (size_t len = 0; len < n; len++) {
+            unsigned char *c = tu_alloc(len ? len : 1);
+            memcpy(c, p, len);
+            const int o = cc_exif_orientation(c, len);
+            cut_ok &= o == (len >= 10 + 24 ? 6 : 1);  /* the entry is whole from byte 34 on */
+            free(c);
+        }
+        tu_check(cut_ok, "cut EXIF blocks give 1 until the Orientation entry is whole, then 6");
+    }
+    const struct { const char *what; unsigned e[4]; int want; } cases[] = {
+        {"a LONG Orientation", {0x0112, 4, 1, 8}, 8},
+        {"Orientation 0 (out of range)", {0x0112, 3, 1, 0}, 1},
+        {"Orientation 9 (out of range)", {0x0112, 3, 1, 9}, 1},
+        {"Orientation of count 2", {0x0112, 3, 2, 3}, 1},
+        {"Orientation as ASCII", {0x0112, 2, 1, 3}, 1},
+        {"no Orientation", {0x0110, 3, 1, 3}, 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t n = tiff_block(p, 0, &cases[i].e, 1);
+        tu_check(cc_exif_orientation(p, n) == cases[i].want, "%s: got %d, want %d", cases[i].what,
+                 cc_exif_orientation(p, n), cases[i].want);
+    }
+    size_t n = tiff_block(p, 0, six, 3);
+    p[4] = p[5] = p[6] = p[7] = 0xFF;  /* IFD0 at 4 GiB: refused without arithmetic overflow */
+    tu_check(cc_exif_orientation(p, n) == 1, "IFD0 offset 0xFFFFFFFF");
+    n = tiff_block(p, 0, six, 3);
+    p[8] = 0xFF, p[9] = 0xFF;  /* 65535 entries claimed, 3 present */
+    tu_check(cc_exif_orientation(p, n) == 6, "an entry count past the block's end reads the whole entries only");
+    memcpy(p, "IX*\0", 4);
+    tu_check(cc_exif_orientation(p, n) == 1 && cc_exif_orientation(NULL, 0) == 1, "not a TIFF header");
+    /* The turns on a 3x2 image of pixel values 10*y + x, against the definitions in io/exif.c. */
+    const unsigned char src[6] = {0, 1, 2, 10, 11, 12};
+    const unsigned char want[9][6] = {{0}, {0, 1, 2, 10, 11, 12}, {2, 1, 0, 12, 11, 10}, {12, 11, 10, 2, 1, 0},
+                                      {10, 11, 12, 0, 1, 2}, {0, 10, 1, 11, 2, 12}, {10, 0, 11, 1, 12, 2},
+                                      {12, 2, 11, 1, 10, 0}, {2, 12, 1, 11, 0, 10}};
+    for (int o = 1; o <= 8; o++) {
+        unsigned char got[6];
+        cc_orient_pixels(got, src, 3, 2, 1, o);
+        tu_check(!memcmp(got, want[o], 6), "orientation %d of a 3x2 image: got %d %d %d %d %d %d", o, got[0], got[1],
+                 got[2], got[3], got[4], got[5]);
+    }
 }
 
 static void test_free(void)
 {
     cc_image_free(NULL);
-    cc_image z = {0, 0, NULL};
+    cc_image z = {0, 0, NULL, 0};
     cc_image_free(&z);
     tu_check(z.rgb == NULL && z.width == 0, "cc_image_free of an empty image");
 }
@@ -621,6 +715,7 @@ int main(void)
 {
     char *dir = tu_tmpdir_create("image_io");
     test_free();
+    test_exif_parser();
     test_fixture();
     test_round_trips(dir);
     tu_tmpdir_remove(dir);

@@ -13,7 +13,10 @@ times tighter than the PyTorch tolerance: work is split along independent
 outputs, but OpenBLAS picks a different kernel (another summation order) for
 a product cut in two, and those roundings compound over the layers (up to
 1e-5 measured).
-The C side is build/tests/tools/run_model. Prints one line per model and size
+The C side is build/tests/tools/run_model, which runs the shipped path only
+(include/cnncam.h: cnncam_model_load, a context with the layer chosen,
+cnncam_forward's planned forward with its tape, cnncam_logits and
+cnncam_activation), as `cnncam cam` does. Prints one line per model and size
 and a closing "models: N passed, N failed"; exits non-zero on any failure.
 
 Usage: tests/test_models.py [ARCH ...]   (default: all nine)

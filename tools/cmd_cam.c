@@ -5,8 +5,6 @@
  * says something failed. */
 #include "cli.h"
 #include "cnncam.h"
-#include "gradcam/preprocess.h"
-#include "gradcam/resample.h"
 #include "io/image.h"
 #include "io/npy.h"
 
@@ -78,7 +76,8 @@ static const char cam_usage[] =
     "                        as torchvision's Resize on a PIL image)\n"
     "      --crop H[xW]      then centre-crop to HxW\n"
     "      --torchvision-eval  the model's stored evaluation recipe (e.g. resize 256,\n"
-    "                        crop 224) instead of the photo as is\n"
+    "                        crop 224, with its filter: bicubic for EfficientNet)\n"
+    "                        instead of the photo as is\n"
     "      --max-pixels N    refuse larger images (default 64000000)\n"
     "      --jpeg-quality Q  quality of .jpg outputs (default 95)\n"
     "      --threads N       threads for the math (default 1)\n"
@@ -310,43 +309,21 @@ static int has_npy_magic(const char *path)
     return n == 6 && !memcmp(magic, "\x93NUMPY", 6);
 }
 
-/* torchvision's Resize(S) with PIL's filter, then CenterCrop, on the photo itself,
- * so the overlay shows what the network saw. */
+/* torchvision's Resize(S) with PIL's filter, then CenterCrop, on the photo itself
+ * (the library's one recipe: cnncam_resize_crop), so the overlay shows what the
+ * network saw. */
 static int transform_photo(cc_image *img, int resize, int crop_h, int crop_w, const char *filter,
                            cc_error *err)
 {
-    if (resize) {
-        cc_resample_filter f;
-        if (!strcmp(filter, "bilinear"))
-            f = CC_RESAMPLE_BILINEAR;
-        else if (!strcmp(filter, "bicubic"))
-            f = CC_RESAMPLE_BICUBIC;
-        else
-            return cc_fail(err, CC_EFORMAT, "the model's evaluation recipe asks for '%s' resampling; "
-                           "only bilinear and bicubic exist here", filter), 0;
-        int H, W;
-        if (cc_preprocess_resize_size(img->height, img->width, resize, &H, &W, err))
-            return 0;
-        size_t nscratch = cc_resample_scratch_bytes(img->height, img->width, H, W, f);
-        unsigned char *out = malloc((size_t)H * W * 3);
-        void *scratch = malloc(nscratch ? nscratch : 1);
-        if (!out || !scratch) {
-            free(out), free(scratch);
-            return cc_fail(err, CC_ENOMEM, "out of memory resizing to %dx%d", W, H), 0;
-        }
-        cc_resample_rgb(out, H, W, img->rgb, img->height, img->width, f, scratch);
-        free(scratch);
-        free(img->rgb);
-        img->rgb = out, img->width = W, img->height = H;
-    }
-    if (crop_h) {
-        unsigned char *out = malloc((size_t)crop_h * crop_w * 3);
-        if (!out)
-            return cc_fail(err, CC_ENOMEM, "out of memory cropping to %dx%d", crop_w, crop_h), 0;
-        cc_preprocess_center_crop(out, crop_h, crop_w, img->rgb, img->height, img->width);
-        free(img->rgb);
-        img->rgb = out, img->width = crop_w, img->height = crop_h;
-    }
+    if (!resize && !crop_h)
+        return 1;
+    unsigned char *out;
+    int W, H;
+    if (cnncam_resize_crop(img->rgb, img->width, img->height, resize, crop_w, crop_h, filter, &out, &W, &H,
+                           err->msg, sizeof err->msg))
+        return 0;
+    cnncam_image_free(img->rgb);
+    img->rgb = out, img->width = W, img->height = H;
     return 1;
 }
 
