@@ -145,6 +145,7 @@ test-py: all $(TEST_TOOLS) $(BUILD)/bias_figure
 	$(PYTHON) tests/test_gradcam.py
 	$(PYTHON) tests/test_install.py
 	$(PYTHON) tests/test_cli.py
+	$(PYTHON) tests/test_inputs.py
 	$(PYTHON) tests/test_scenes.py
 	$(PYTHON) tests/test_examples.py
 
@@ -188,7 +189,19 @@ fixtures:
 
 # The libraries, the header, the tool and a pkg-config file under
 # $(DESTDIR)$(PREFIX): `pkg-config --cflags --libs cnncam` then builds a
-# program against it (examples/gradcam_example.c).
+# program against it (examples/gradcam_example.c), and with --static a
+# program without shared libraries: Libs.private lists what each dependency's
+# own pkg-config file says a static link needs (libpng's -lz, OpenBLAS's
+# -lgfortran), or plain names where a dependency has no .pc file. Also the
+# converter: bin/cnncam-convert, its package and tools/ccm.py under
+# share/cnncam/python, and the photos --random-init calibrates on
+# (tools/cnncam_convert/models.py: PHOTOS) under share/cnncam/assets/images.
+pc_static = $(shell pkg-config --static --libs $(1) 2>/dev/null || echo $(2))
+STATIC_LIBS = $(call pc_static,openblas,-lopenblas) $(call pc_static,libpng,-lpng -lz) \
+              $(call pc_static,libjpeg,-ljpeg) -lpthread -lm
+CONVERTER_DIR = $(PREFIX)/share/cnncam
+CONVERTER_FILES = $(wildcard tools/cnncam_convert/*.py) tools/cnncam_convert/imagenet_classes.txt
+CALIBRATION_PHOTOS = chelsea.png coffee.png astronaut.png rocket.jpg person.png kite.png scream.png
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin
 	install -m 644 $(BUILD)/libcnncam.a $(DESTDIR)$(PREFIX)/lib/
@@ -198,8 +211,13 @@ install: all
 	install -m 644 include/cnncam.h $(DESTDIR)$(PREFIX)/include/
 	install -m 755 $(BUILD)/cnncam $(DESTDIR)$(PREFIX)/bin/
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' \
-	  -e 's|@LIBS_PRIVATE@|$(strip $(BLAS_LIBS) $(IMG_LIBS) -lm)|' cnncam.pc.in \
+	  -e 's|@LIBS_PRIVATE@|$(strip $(STATIC_LIBS))|' cnncam.pc.in \
 	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/cnncam.pc
+	install -d $(DESTDIR)$(CONVERTER_DIR)/python/cnncam_convert $(DESTDIR)$(CONVERTER_DIR)/assets/images
+	install -m 644 $(CONVERTER_FILES) $(DESTDIR)$(CONVERTER_DIR)/python/cnncam_convert/
+	install -m 644 tools/ccm.py $(DESTDIR)$(CONVERTER_DIR)/python/
+	install -m 644 $(CALIBRATION_PHOTOS:%=assets/images/%) assets/images/README.md $(DESTDIR)$(CONVERTER_DIR)/assets/images/
+	install -m 755 tools/cnncam-convert $(DESTDIR)$(PREFIX)/bin/
 
 # Installs every system package the project needs; a no-op when present.
 DEBS := build-essential libopenblas-dev libjpeg62-turbo-dev libpng-dev \
@@ -234,7 +252,7 @@ help:
 	@echo "make fuzz       fuzz the model, image and .npy readers for FUZZ_TIME=$(FUZZ_TIME) seconds each (clang, libFuzzer)"
 	@echo "make fixtures   regenerate tests/fixtures and tests/data with PyTorch, numpy, OpenCV, PIL ($(PYTHON))"
 	@echo "make deps       apt-get install what is missing: $(DEBS)"
-	@echo "make install    PREFIX=/usr/local: libraries, cnncam.h, cnncam, pkg-config file"
+	@echo "make install    PREFIX=/usr/local: libraries, cnncam.h, cnncam, pkg-config file, cnncam-convert"
 	@echo "make clean      remove build/"
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,8 +1,11 @@
 #!/usr/bin/python3
 """`make install` and the installed library as a user meets it.
 
-Installs into a temporary PREFIX, builds examples/gradcam_example.c with the
-installed pkg-config file (shared and static), runs both on a photo and
+Installs into a temporary PREFIX, converts a model with the installed
+cnncam-convert (run from outside the repository), builds
+examples/gradcam_example.c with the installed pkg-config file (shared, static
+archive, and fully static: -static, every library from its .a, so
+`pkg-config --static` must list libpng's -lz), runs each on a photo and
 checks each overlay is byte-identical to `cnncam cam -o` on the same model
 and photo (the same library, so the same bytes); also that the header
 compiles as C++. Prints one line per check and "install: N passed, N failed".
@@ -32,29 +35,38 @@ def main():
         r = run(["make", "-s", "install", f"PREFIX={prefix}", "BUILD=" + os.environ.get("CNNCAM_BUILD", "build")], cwd=ROOT)
         check("make install", r.returncode == 0, r.stderr.strip()[-500:])
         for f in ["lib/libcnncam.a", "lib/libcnncam.so", "lib/libcnncam.so.0", "include/cnncam.h",
-                  "bin/cnncam", "lib/pkgconfig/cnncam.pc"]:
+                  "bin/cnncam", "lib/pkgconfig/cnncam.pc", "bin/cnncam-convert", "share/cnncam/python/ccm.py",
+                  "share/cnncam/python/cnncam_convert/cli.py"]:
             check(f"installed {f}", os.path.exists(os.path.join(prefix, f)))
         env = dict(os.environ, PKG_CONFIG_PATH=os.path.join(prefix, "lib", "pkgconfig"))
         model = os.path.join(tmp, "m.ccm")
-        r = run([os.path.join(ROOT, "tools", "cnncam-convert"), "--arch", "mobilenet_v3_small",
+        # The installed converter, from outside the repository, with nothing on the environment
+        # pointing back into it: its package, ccm.py and the calibration photos come from PREFIX.
+        r = run([os.path.join(prefix, "bin", "cnncam-convert"), "--arch", "mobilenet_v3_small",
+                 "--random-init", "--seed", "3", "-o", model], cwd=tmp, env={"PATH": "/usr/bin:/bin"})
+        check("the installed cnncam-convert converts a model (run from outside the repository)",
+              r.returncode == 0 and os.path.exists(model), r.stderr.strip()[-500:])
+        if not os.path.exists(model):  # the rest still runs, on the repository's converter
+            run([os.path.join(ROOT, "tools", "cnncam-convert"), "--arch", "mobilenet_v3_small",
                  "--random-init", "--seed", "3", "-o", model])
-        check("convert a model", r.returncode == 0, r.stderr.strip()[-500:])
         cli_png = os.path.join(tmp, "cli.png")
         r = run([os.path.join(prefix, "bin", "cnncam"), "cam", "-m", model, "-o", cli_png, PHOTO])
         check("installed cnncam cam", r.returncode == 0, r.stderr.strip())
-        for kind, extra in [("shared", []), ("static", ["--static"])]:
+        for kind, extra in [("shared", []), ("static", ["--static"]), ("fully static", ["--static"])]:
             flags = run(["pkg-config", "--cflags", "--libs", *extra, "cnncam"], env=env)
             check(f"pkg-config {kind}", flags.returncode == 0, flags.stderr.strip())
-            exe = os.path.join(tmp, f"example_{kind}")
+            exe = os.path.join(tmp, f"example_{kind.replace(' ', '_')}")
             link = flags.stdout.split()
-            if kind == "static":  # the archive, not the .so beside it
+            if kind != "shared":  # the archive, not the .so beside it
                 link = [a for a in link if a != "-lcnncam"]
                 link.insert(0, os.path.join(prefix, "lib", "libcnncam.a"))
+            if kind == "fully static":  # no shared library at all: libpng's -lz must be listed (issue 13)
+                link.insert(0, "-static")
             r = run(["cc", "-std=c11", "-Wall", "-Wextra", "-Werror",
                      os.path.join(ROOT, "examples", "gradcam_example.c"), "-o", exe, *link,
                      f"-Wl,-rpath,{os.path.join(prefix, 'lib')}"])
             check(f"build the example ({kind})", r.returncode == 0, r.stderr.strip()[-800:])
-            out = os.path.join(tmp, f"{kind}.png")
+            out = os.path.join(tmp, f"{kind.replace(' ', '_')}.png")
             r = run([exe, model, PHOTO, out])
             check(f"run the example ({kind})", r.returncode == 0, (r.stdout + r.stderr).strip())
             same = os.path.exists(out) and open(out, "rb").read() == open(cli_png, "rb").read()
