@@ -4,6 +4,10 @@
  *
  *   bench_cnncam MODEL.ccm IMAGE
  *
+ * IMAGE is a photo (preprocessed with the model's normalisation) or a .npy
+ * float32 tensor of 3xHxW or 1x3xHxW used as is (the subnormal input of
+ * bench.py --only subnormal).
+ *
  * Prints "ready C H W" (classes, image size), then one line per command:
  *   threads N   set the context's threads; replies "ok"
  *   forward     one forward pass (batch 1)
@@ -15,6 +19,8 @@
  *               GEMM ceiling of conv layers; replies GFLOP/s (best of 5). */
 #include <cblas.h>
 #include <cnncam.h>
+
+#include "io/npy.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,11 +107,22 @@ int main(int argc, char **argv)
     int threads = 1;
     cnncam_model *m;
     unsigned char *rgb = NULL;
+    float *tensor = NULL;
     int w, h;
-    if (cnncam_model_load(argv[1], &m, err, sizeof err) ||
-        cnncam_image_read(argv[2], 0, &rgb, &w, &h, err, sizeof err)) {
-        fprintf(stderr, "%s\n", err);
-        return 2;
+    const size_t len = strlen(argv[2]);
+    const int npy = len > 4 && !strcmp(argv[2] + len - 4, ".npy");
+    if (cnncam_model_load(argv[1], &m, err, sizeof err))
+        return fprintf(stderr, "%s\n", err), 2;
+    if (npy) {
+        int shape[4], rank;
+        cc_error e;
+        if (cc_npy_read(argv[2], &tensor, shape, &rank, &e))
+            return fprintf(stderr, "%s\n", e.msg), 2;
+        if ((rank != 3 && rank != 4) || shape[rank - 3] != 3 || (rank == 4 && shape[0] != 1))
+            return fprintf(stderr, "%s: a .npy input is 3xHxW or 1x3xHxW\n", argv[2]), 2;
+        h = shape[rank - 2], w = shape[rank - 1];
+    } else if (cnncam_image_read(argv[2], 0, &rgb, &w, &h, err, sizeof err)) {
+        return fprintf(stderr, "%s\n", err), 2;
     }
     const size_t plane = (size_t)3 * w * h;
     const int classes = cnncam_model_classes(m);
@@ -115,7 +132,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "out of memory\n");
         return 2;
     }
-    cnncam_preprocess(m, rgb, w, h, x);
+    if (npy)
+        memcpy(x, tensor, sizeof(float) * plane);
+    else
+        cnncam_preprocess(m, rgb, w, h, x);
     for (int i = 1; i < BATCH; i++)
         memcpy(x + i * plane, x, sizeof(float) * plane);
     printf("ready %d %d %d\n", classes, h, w);
@@ -145,7 +165,7 @@ int main(int argc, char **argv)
         }
         fflush(stdout);
     }
-    free(x), free(maps);
+    free(x), free(maps), free(tensor);
     cnncam_image_free(rgb);
     cnncam_ctx_free(ctx);
     cnncam_ctx_free(ctx8);

@@ -4,6 +4,7 @@
 #include "api_internal.h"
 #include "autograd/tape.h"
 #include "cam.h"
+#include "layers/fpenv.h"
 #include "layers/kernels.h"
 #include "combine.h"
 
@@ -48,7 +49,7 @@ cnncam_ctx *cnncam_ctx_create(const cnncam_model *m)
     if (!ctx)
         return NULL;
     ctx->model = m;
-    ctx->threads = 1;
+    ctx->threads = cnncam_default_threads();
     /* The recommended layer, if the file names one; else the caller must choose. */
     const char *layer = cnncam_model_default_layer(m);
     const int node = layer ? cc_model_find_layer(m->file, layer) : -1;
@@ -124,6 +125,11 @@ cnncam_status cnncam_ctx_set_threads(cnncam_ctx *ctx, int n)
     return CNNCAM_OK;
 }
 
+int cnncam_ctx_threads(const cnncam_ctx *ctx)
+{
+    return ctx->threads;
+}
+
 /* Plans the tape for N x 3 x H x W unless it is planned already. */
 static cnncam_status plan(cnncam_ctx *ctx, int N, int H, int W)
 {
@@ -187,7 +193,9 @@ cnncam_status cnncam_forward(cnncam_ctx *ctx, const float *input, int batch, int
     }
     const cc_real *in[1] = {input};
     cc_set_threads(ctx->threads);
+    const unsigned fp = cc_fpenv_enter();  /* subnormals flushed, on the pool's threads too */
     cc_tape_forward(ctx->tape, in);
+    cc_fpenv_leave(fp);
     ctx->have_forward = 1;
     ctx->have_maps = 0;
     return CNNCAM_OK;
@@ -239,6 +247,7 @@ cnncam_status cnncam_gradcam(cnncam_ctx *ctx, const int *classes, float *maps)
     for (int i = 0; i < ctx->N; i++)
         ctx->seed[(size_t)i * ctx->classes + classes[i]] = 1;
     cc_set_threads(ctx->threads);
+    const unsigned fp = cc_fpenv_enter();  /* until the maps are made */
     cc_tape_backward(ctx->tape, ctx->seed);
 
     for (int i = 0; i < ctx->N; i++) {
@@ -265,6 +274,7 @@ cnncam_status cnncam_gradcam(cnncam_ctx *ctx, const int *classes, float *maps)
         cc_cam_combine(maps + (size_t)i * ctx->H * ctx->W, cams, h, w, ctx->nlayers, ctx->H, ctx->W,
                        ctx->scratch);
     }
+    cc_fpenv_leave(fp);
     ctx->have_maps = 1;
     return CNNCAM_OK;
 }

@@ -121,14 +121,31 @@ const char *cnncam_ctx_error(const cnncam_ctx *ctx);
  * largest |dy^c/dx| over the three channels, min-max normalised). */
 cnncam_status cnncam_ctx_set_layers(cnncam_ctx *ctx, const char *const *layers, int n);
 
-/* Threads for this context's runs (default 1, at most 256): the layers split
- * their work over a process-wide pool of that many threads (OpenBLAS itself
- * is kept at one thread). Results do not depend on it. While one context's
- * run holds the pool, runs of other contexts on other threads run on their
- * own thread: correct, just not faster. */
+/* Threads for this context's runs (1 to 256; default cnncam_default_threads()):
+ * the layers split their work over a process-wide pool of that many threads,
+ * but never more than the CPUs the process may run on (more would only take
+ * turns on the same cores); OpenBLAS itself is kept at one thread. Results
+ * are the same for the same count; another count can change them by float
+ * rounding (OpenBLAS sums a product cut differently in another order). While
+ * one context's run holds the pool, runs of other contexts on other threads
+ * compute the same pieces on their own thread: correct, just not faster. */
 cnncam_status cnncam_ctx_set_threads(cnncam_ctx *ctx, int n);
+/* The context's thread count (its setting, or the default it started with). */
+int cnncam_ctx_threads(const cnncam_ctx *ctx);
+/* The thread count a new context starts with: the environment variable
+ * CNNCAM_NUM_THREADS when it holds an integer from 1 to 256, else (unset or
+ * invalid: no error, the library never fails on it) the number of CPUs the
+ * process may run on (sched_getaffinity, as `taskset` sets it; at most 256). */
+int cnncam_default_threads(void);
 
 /* ---- running ---------------------------------------------------------------- */
+/* cnncam_forward and cnncam_gradcam compute with subnormal floats flushed to
+ * zero (x86's FTZ and DAZ, on every thread of the run), so inputs whose
+ * activations fall below 1.2e-38 do not run several times slower: such values
+ * become 0 (beside normal-range values they are below float rounding anyway,
+ * unless a later layer scales them up by ~1e30). The caller's
+ * floating-point mode is restored before they return. Other CPUs compute
+ * subnormals as IEEE 754 says (no flush, no slowdown to avoid). */
 /* Forward of `batch` normalised images (batch x 3 x height x width), keeping
  * what the backward to the chosen layers needs. Memory is planned once per
  * input size and reused. */

@@ -1,18 +1,27 @@
 /* layers/parallel.h — the kernels' threads: one process-wide pool.
  *
- * cc_parallel(n, grain, fn, arg) splits [0, n) into contiguous ranges, one
+ * cc_parallel(n, grain, fn, arg) cuts [0, n) into contiguous chunks, a few
  * per thread and none shorter than grain (so small work stays on the calling
- * thread), and returns when fn has run on every range. Work is split along
- * independent outputs (columns of a product, channels, elements): each output
- * is computed by the same arithmetic whatever the thread count.
+ * thread), and returns when fn has run on every chunk. The chunks depend only
+ * on n, grain and the thread count; which thread runs which is decided as
+ * they go (each takes the next one from a shared counter), so a thread that
+ * is descheduled, or slow to wake, holds up at most the chunk it took: the
+ * others, the caller included, take the rest. Work is split along independent
+ * outputs (columns of a product, channels, elements): each output is computed
+ * by the same arithmetic whichever thread computes it, and each job runs in
+ * the caller's floating-point mode (fpenv.h).
  *
  * The pool is shared by the process, like OpenBLAS's: cc_parallel_set_threads
  * sizes it (the engine calls it with the context's thread count before each
- * run). A thread that calls cc_parallel while another thread's call holds the
- * pool runs its ranges itself: contexts used concurrently stay correct, they
- * just do not add threads. OpenBLAS always runs on one thread: its own pool
- * would spin against this one. Workers spin briefly between calls (a forward
- * makes hundreds, microseconds apart), then sleep. */
+ * run), never above the CPUs the process may run on (cc_parallel_cpus): more
+ * threads than that only take turns on the same cores. A thread that calls
+ * cc_parallel while another thread's call holds the pool runs the same
+ * chunks itself: contexts used concurrently get the same results, they just
+ * do not add threads. OpenBLAS always runs on one thread: its own pool would
+ * spin against this one. Idle workers spin briefly between calls (a forward
+ * makes hundreds, microseconds apart), yielding the core to any other thread
+ * that wants it, then sleep; one that finds itself descheduled while it spins
+ * (a busy machine) sleeps at once. */
 #ifndef CC_PARALLEL_H
 #define CC_PARALLEL_H
 
@@ -20,12 +29,21 @@
 
 typedef void (*cc_range_fn)(void *arg, size_t lo, size_t hi);
 
-/* Threads for later cc_parallel calls, 1 to CC_MAX_THREADS (clamped). Starts
- * workers on first need; returns 0, or -1 when a thread could not be created
- * (the pool then keeps the threads it has). */
+/* Threads for later cc_parallel calls: n clamped to 1 .. cc_parallel_cpus().
+ * Starts workers on first need; returns 0, or -1 when a thread could not be
+ * created (the pool then keeps the threads it has). */
 enum { CC_MAX_THREADS = 256 };
 int cc_parallel_set_threads(int n);
 int cc_parallel_threads(void);
+
+/* The CPUs this process may run on now (sched_getaffinity's mask, as
+ * `taskset` sets it), 1 to CC_MAX_THREADS; 1 where the system does not say. */
+int cc_parallel_cpus(void);
+
+/* Chunks per participating thread: enough that a stalled thread's share is
+ * small, few enough that the per-chunk cost (a product packs its panels
+ * again) stays small. */
+enum { CC_CHUNKS_PER_THREAD = 4 };
 
 void cc_parallel(size_t n, size_t grain, cc_range_fn fn, void *arg);
 

@@ -15,6 +15,11 @@ int cmd_cam(int argc, char **argv, int predict_only);
 /* Parses "S" or "HxW" (1 to 16384 each). */
 int cli_parse_size(const char *s, int *h, int *w);
 
+/* The thread count of a run without --threads: CNNCAM_NUM_THREADS if set
+ * (1 to 256), else every CPU the process may use (cnncam_default_threads).
+ * 0 with a message in err when the variable holds anything else. */
+int cli_default_threads(char *err, size_t len);
+
 /* Writes s as a JSON string literal. */
 void cli_json_string(FILE *f, const char *s);
 

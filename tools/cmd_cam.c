@@ -80,7 +80,9 @@ static const char cam_usage[] =
     "                        instead of the photo as is\n"
     "      --max-pixels N    refuse larger images (default 64000000)\n"
     "      --jpeg-quality Q  quality of .jpg outputs (default 95)\n"
-    "      --threads N       threads for the math (default 1)\n"
+    "      --threads N       threads for the math (default: the environment's\n"
+    "                        CNNCAM_NUM_THREADS, else every CPU this process may\n"
+    "                        use; no more run at once than those CPUs)\n"
     "      --low-memory      drop weights of 32 MiB or more (VGG's classifier) from\n"
     "                        memory once read, and map them again from the file\n"
     "                        when next needed: a VGG-16 run peaks at 142 MiB\n"
@@ -126,7 +128,7 @@ static int parse_options(int argc, char **argv, int predict_only, options *o)
     memset(o, 0, sizeof *o);
     o->predict = predict_only;
     o->top = predict_only ? 5 : 0;
-    o->threads = 1;
+    o->threads = 0;  /* none given: cli_default_threads() */
     o->low_memory = -1;
     o->max_pixels = 64000000;
     o->alpha = 0.5f;
@@ -241,6 +243,11 @@ static int parse_options(int argc, char **argv, int predict_only, options *o)
         if (!dot || (slash && dot < slash) ||
             (strcasecmp(dot, ".png") && strcasecmp(dot, ".jpg") && strcasecmp(dot, ".jpeg")))
             return usage_error("-o '%s': the overlay is a picture; end the name in .png, .jpg or .jpeg", o->out);
+    }
+    if (!o->threads) {
+        char why[256];
+        if (!(o->threads = cli_default_threads(why, sizeof why)))
+            return usage_error("%s", why);
     }
     if (!o->model)
         return usage_error("%s", "which model? (-m MODEL.ccm)");
@@ -512,6 +519,7 @@ static void json_image(const options *o, const cnncam_model *m, const char *path
         }
         printf("],\"method\":\"gradcam\"");
     }
+    printf(",\"threads\":%d", o->threads);
     printf(",\"ms\":{\"load\":%.3f,\"forward\":%.3f,\"gradcam\":%.3f,\"write\":%.3f}}\n", ms[0], ms[1], ms[2],
            ms[3]);
 }

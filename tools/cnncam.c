@@ -1,7 +1,9 @@
 /* tools/cnncam.c — the command-line tool.
  * Exit codes: 0 ok, 1 usage error, 2 input or model error, 3 internal error. */
 #include "cli.h"
+#include "cnncam.h"
 #include "engine/plan.h"
+#include "layers/parallel.h"
 #include "weights/model.h"
 
 #include <stdlib.h>
@@ -20,7 +22,8 @@ static const char usage[] =
     "                                describe a converted model: architecture,\n"
     "                                parameters, classes, output (softmax, or\n"
     "                                sigmoid: multi-label), input normalisation,\n"
-    "                                recommended Grad-CAM layer, and every layer\n"
+    "                                recommended Grad-CAM layer, the threads cam\n"
+    "                                and predict would use, and every layer\n"
     "                                with its output shape for a HxW input\n"
     "                                (default: the model's evaluation crop, else\n"
     "                                224x224); with --layer, only that layer (a\n"
@@ -69,6 +72,19 @@ static void print_aliases(const cc_model *m, int node)
             if (dots == depth)
                 printf("  %-40s = %s\n", m->aliases[a].name, m->graph->nodes[node].name);
         }
+}
+
+int cli_default_threads(char *err, size_t len)
+{
+    const char *s = getenv("CNNCAM_NUM_THREADS");
+    char *end;
+    const long n = s ? strtol(s, &end, 10) : 0;
+    if (s && (!*s || *end || n < 1 || n > 256)) {
+        snprintf(err, len, "CNNCAM_NUM_THREADS is '%s'; it takes a thread count of 1 to 256 (or unset it to "
+                 "use every CPU)", s);
+        return 0;
+    }
+    return cnncam_default_threads();
 }
 
 void cli_json_string(FILE *f, const char *s)
@@ -170,6 +186,14 @@ int cmd_info(int argc, char **argv)
         printf("eval recipe   resize %lld, centre crop %lld%s%s%s\n", (long long)resize, (long long)crop,
                interp ? " (" : "", interp ? interp : "", interp ? ")" : "");
     printf("grad-cam      %s (recommended layer)\n", layer ? layer : "(none recorded)");
+    char why[256];
+    const int threads = cli_default_threads(why, sizeof why), cpus = cc_parallel_cpus();
+    if (!threads)
+        printf("threads       cam and predict refuse to run without --threads: %s\n", why);
+    else
+        printf("threads       %d for cam and predict (%s; --threads N to choose)%s\n", threads,
+               getenv("CNNCAM_NUM_THREADS") ? "CNNCAM_NUM_THREADS" : "every CPU this process may use",
+               threads > cpus ? ", no more running at once than the CPUs this process may use" : "");
 
     const cc_shape in = cc_shape4(1, 3, H, W);
     cc_shape *shapes = malloc((size_t)m->graph->nnodes * sizeof *shapes);
