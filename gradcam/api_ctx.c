@@ -1,6 +1,6 @@
 /* gradcam/api_ctx.c — contexts of include/cnncam.h: the planned forward with its
  * tape, the backward from the chosen classes down to the chosen layers only,
- * and the maps (GRADCAM_SPEC.md). */
+ * and the maps (docs/NUMERICS.md). */
 #include "api_internal.h"
 #include "autograd/tape.h"
 #include "cam.h"

@@ -1,4 +1,4 @@
-/* gradcam/cam.h — Grad-CAM at feature resolution (GRADCAM_SPEC.md steps 1-2):
+/* gradcam/cam.h — Grad-CAM at feature resolution (docs/NUMERICS.md steps 1-2):
  *   alpha_k  = (1/(h*w)) * sum_ij G[k,i,j]          G = dy^c/dA
  *   cam[i,j] = max(0, sum_k alpha_k * A[k,i,j])
  * Sums run in double: C*h*w terms of mixed sign would otherwise lose digits. */

@@ -1,5 +1,5 @@
 /* gradcam/colormap.h — OpenCV's COLORMAP_JET as RGB, and the mask -> colour
- * lookup of the reference overlay (GRADCAM_SPEC.md overlay steps 1-2).
+ * lookup of the reference overlay (docs/NUMERICS.md overlay steps 1-2).
  *
  * Index of a mask value m in [0, 1]: trunc(255 * m) with the product in
  * float32, as numpy's np.uint8(255 * mask) on a float32 mask (a float -> uint8

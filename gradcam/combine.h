@@ -1,5 +1,5 @@
 /* gradcam/combine.h — from per-layer CAMs at feature resolution to the final
- * map at input resolution (GRADCAM_SPEC.md steps 3-5), float32 as the
+ * map at input resolution (docs/NUMERICS.md steps 3-4 and "Several layers"), float32 as the
  * reference computes it with numpy and OpenCV:
  *   per layer l:  m_l = resize(normalize(cam_l), H, W)        (steps 3-4)
  *   mean       =  fl32(sum_l max(m_l, 0)) / fl32(L)           (sum in layer order,

@@ -1,4 +1,4 @@
-/* gradcam/normalize.h — min-max scaling of a CAM (GRADCAM_SPEC.md step 3):
+/* gradcam/normalize.h — min-max scaling of a CAM (docs/NUMERICS.md step 3):
  *   cam = cam - min(cam);  cam = cam / (max(cam) + 1e-7)
  * exactly as the reference evaluates it with numpy 1.24 on a float32 map:
  *   - the subtraction is a float32 operation;

@@ -1,7 +1,7 @@
 /* gradcam/overlay.h — a CAM drawn over the photo it explains.
  *
  * Reference mode: pytorch-grad-cam's show_cam_on_image(rgb / 255, mask,
- * use_rgb=True, image_weight=w) (GRADCAM_SPEC.md "Overlay"), in the float32
+ * use_rgb=True, image_weight=w) (docs/NUMERICS.md "Overlay"), in the float32
  * numpy arithmetic it runs:
  *   heat  = fl32(jet[trunc(255 * mask)]) / 255          colormap.h
  *   img   = fl32(rgb) / 255                             the caller's np.float32(rgb) / 255

@@ -1,6 +1,6 @@
 /* gradcam/preprocess.h — from an 8-bit RGB photo to the network's input.
  *
- * Normalisation (GRADCAM_SPEC.md "Inputs"; torchvision ToTensor + Normalize,
+ * Normalisation (docs/NUMERICS.md "Inputs"; torchvision ToTensor + Normalize,
  * or the weights' eval preset's convert_image_dtype + normalize, which agree):
  *   out[c][y][x] = (fl32(rgb[y][x][c]) / 255 - mean[c]) / std[c]
  * each step one float32 operation, mean and std as float32 (torch.as_tensor of

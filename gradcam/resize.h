@@ -1,6 +1,6 @@
 /* gradcam/resize.h — bilinear resize of a float32 map, h×w -> H×W, identical
  * to OpenCV's cv2.resize(src, (W, H)) with the default INTER_LINEAR on a
- * single-channel float32 image (GRADCAM_SPEC.md step 4; verified bit for bit
+ * single-channel float32 image (docs/NUMERICS.md step 4; verified bit for bit
  * against OpenCV 4.6 on Debian, tests/test_postprocess.c).
  *
  * Half-pixel centres, per axis (x shown; y is the same with h, H):

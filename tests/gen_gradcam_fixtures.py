@@ -6,7 +6,7 @@ Usage: /usr/bin/python3 tests/gen_gradcam_fixtures.py tests/fixtures/gradcam.ccg
        (`make fixtures`; run from the repository root; needs python3-numpy,
        python3-opencv, python3-pil, python3-torch, python3-torchvision)
 
-The reference (GRADCAM_SPEC.md) is jacobgil/pytorch-grad-cam 1.5: its scale_cam_image,
+The reference (docs/NUMERICS.md) is jacobgil/pytorch-grad-cam 1.5: its scale_cam_image,
 per-layer aggregation and show_cam_on_image are restated below in the same numpy/OpenCV
 calls (the package itself is not installed here), on float32 arrays as the package
 receives them. tests/test_postprocess.c and tests/test_preprocess.c replay every case.

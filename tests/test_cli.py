@@ -60,7 +60,7 @@ KITE, CHELSEA = os.path.join(PHOTOS, "kite.png"), os.path.join(PHOTOS, "chelsea.
 TRUNCATED_JPG = os.path.join(ROOT, "tests", "data", "img", "truncated.jpg")
 CMD_CAM_C = os.path.join(ROOT, "tools", "cmd_cam.c")
 
-# The article's numbers (/work/shared/GRADCAM_SPEC.md, last section).
+# The article's numbers (docs/NUMERICS.md, the worked examples).
 X = np.array([[1, 2, 3], [1, 1, 2], [2, 1, 2]], np.float32)
 CONV_OUT = np.array([[4, 7], [5, 6]], np.float32)
 LOGITS = np.array([13, 15], np.float32)
@@ -132,7 +132,7 @@ def load(name, f):
 
 
 def minmax(a):
-    """GRADCAM_SPEC step 3 in float32."""
+    """docs/NUMERICS.md step 3 in float32."""
     a = a.astype(np.float32)
     a = a - a.min()
     return a / (a.max() + np.float32(1e-7))
@@ -367,7 +367,7 @@ def pictures():
             check("-o x.png writes a PNG (89 'PNG' 0D 0A 1A 0A) of the image's size (320x213)",
                   head == b"\x89PNG\r\n\x1a\n" and (im.format, im.size, im.mode) == ("PNG", (320, 213), "RGB"),
                   f"{head!r} {im.format} {im.size} {im.mode}")
-        # The default overlay is the reference's show_cam_on_image (GRADCAM_SPEC), to +-1.
+        # The default overlay is the reference's show_cam_on_image (docs/NUMERICS.md), to +-1.
         cam, img = load("--cam-out", os.path.join(d, "cam.npy")), pixels(KITE)
         want = 0.5 * jet_rgb(cam) / 255 + 0.5 * img / 255
         want = np.floor(255 * (want / want.max()))

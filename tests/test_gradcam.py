@@ -1,8 +1,8 @@
 #!/usr/bin/python3
-"""Grad-CAM of `cnncam cam` against the reference numerics (GRADCAM_SPEC.md).
+"""Grad-CAM of `cnncam cam` against the reference numerics (docs/NUMERICS.md).
 
 pytorch-grad-cam is not a dependency, so the reference is written here from
-GRADCAM_SPEC.md, the way pytorch-grad-cam 1.5 computes it: the model in eval
+docs/NUMERICS.md, the way pytorch-grad-cam 1.5 computes it: the model in eval
 mode; a forward hook on each target module keeps its output and puts a tensor
 hook on it for the gradient (its ActivationsAndGradients); the score is the
 pre-softmax logit y^c, backward from y^c only; alpha = mean of the gradient
@@ -84,7 +84,7 @@ def report(ok, line):
     return ok
 
 
-# ---- the reference (pytorch-grad-cam 1.5's numerics, GRADCAM_SPEC.md) ----------------
+# ---- the reference (pytorch-grad-cam 1.5's numerics, docs/NUMERICS.md) ----------------
 
 def module_at(model, path):
     m = model

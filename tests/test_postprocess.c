@@ -1,5 +1,5 @@
 /* tests/test_postprocess.c — Grad-CAM post-processing against the reference
- * (GRADCAM_SPEC.md steps 3-5 and the overlay), replaying
+ * (docs/NUMERICS.md steps 3-4 and "Several layers" and the overlay), replaying
  * tests/fixtures/gradcam.ccgf (tests/gen_gradcam_fixtures.py, `make fixtures`:
  * numpy 1.24 and OpenCV 4.6 running the reference's own calls):
  *   - min-max normalisation: bit-identical to numpy (all-zero, constant, tiny,

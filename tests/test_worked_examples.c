@@ -1,5 +1,5 @@
 /* tests/test_worked_examples.c — the article's two worked examples
- * (GRADCAM_SPEC.md, last section), numbers derived by hand, reproduced
+ * (docs/NUMERICS.md, the worked examples), numbers derived by hand, reproduced
  * through the graph, the tape and the Grad-CAM kernels. */
 #include "autograd/tape.h"
 #include "gradcam/cam.h"

@@ -1,5 +1,5 @@
 """tests/models/worked_examples.py — the article's two worked examples
-(/work/shared/GRADCAM_SPEC.md, last section) as models cnncam can run from the
+(docs/NUMERICS.md, the worked examples) as models cnncam can run from the
 command line, as --module factories for tools/cnncam-convert. The CLI feeds a
 network 3 channels, so each model reads the article's numbers from chosen
 input channels and ignores the others exactly (zero weights, or a 1x1 conv
