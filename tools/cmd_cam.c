@@ -447,7 +447,7 @@ static int write_outputs(const options *o, cnncam_ctx *ctx, const input *in, con
     int C, h, w;
     cnncam_layer_shape(ctx, 0, &C, &h, &w);
     if (o->out) {
-        cc_image pic = {in->W, in->H, malloc((size_t)3 * in->W * in->H)};
+        cc_image pic = {in->W, in->H, malloc((size_t)3 * in->W * in->H), 0};
         if (!pic.rgb) {
             snprintf(err, len, "out of memory for the overlay");
             return 0;
