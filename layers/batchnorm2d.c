@@ -76,7 +76,28 @@ void cc_batchnorm_backward(cc_real *dinp, cc_real *dweight, cc_real *dbias,
     }
 }
 
-extern const cc_op cc_op_batchnorm2d;  /* its param_names name the tensors in messages */
+/* eps and the four parameters against C = in->d[1]; op names the tensors in
+ * messages. Shared with batchnorm1d.c, which differs only in the ranks it takes. */
+cc_status cc_batchnorm_check(const cc_op *op, const cc_attrs *a, const cc_shape *in, const cc_shape *param,
+                             const int *has_param, cc_error *err)
+{
+    char buf[64];
+    if (!(a->eps > 0 && a->eps < 1))
+        return cc_fail(err, CC_EINVAL, "%s eps=%g must be in (0, 1)", op->name, a->eps);
+    const int C = in->d[1];
+    for (int k = 0; k < 4; k++) {
+        const char *name = op->param_names[k];
+        if (!has_param[k] && (op->required_params >> k & 1))
+            return cc_fail(err, CC_EINVAL, "%s needs %s (eval mode normalises with the "
+                           "running statistics); the model has none", op->name, name);
+        if (has_param[k] && (param[k].rank != 1 || param[k].d[0] != C))
+            return cc_fail(err, CC_EINVAL, "%s %s has shape %s; expected %d elements, one "
+                           "per input channel", op->name, name, cc_shape_str(&param[k], buf, sizeof buf), C);
+    }
+    return CC_OK;
+}
+
+extern const cc_op cc_op_batchnorm2d;
 
 static cc_status infer(const cc_attrs *a, const cc_shape *in, int nin, const cc_shape *param,
                        const int *has_param, cc_shape *out, cc_error *err)
@@ -86,35 +107,31 @@ static cc_status infer(const cc_attrs *a, const cc_shape *in, int nin, const cc_
     if (in[0].rank != 4)
         return cc_fail(err, CC_EINVAL, "batchnorm2d needs an NxCxHxW input, got %s (rank %d)",
                        cc_shape_str(&in[0], buf, sizeof buf), in[0].rank);
-    if (!(a->eps > 0 && a->eps < 1))
-        return cc_fail(err, CC_EINVAL, "batchnorm2d eps=%g must be in (0, 1)", a->eps);
-    const int C = in[0].d[1];
-    for (int k = 0; k < 4; k++) {
-        const char *name = cc_op_batchnorm2d.param_names[k];
-        if (!has_param[k] && (cc_op_batchnorm2d.required_params >> k & 1))
-            return cc_fail(err, CC_EINVAL, "batchnorm2d needs %s (eval mode normalises with the "
-                           "running statistics); the model has none", name);
-        if (has_param[k] && (param[k].rank != 1 || param[k].d[0] != C))
-            return cc_fail(err, CC_EINVAL, "batchnorm2d %s has shape %s; expected %d elements, one "
-                           "per input channel", name, cc_shape_str(&param[k], buf, sizeof buf), C);
-    }
+    const cc_status st = cc_batchnorm_check(&cc_op_batchnorm2d, a, &in[0], param, has_param, err);
+    if (st)
+        return st;
     *out = in[0];
     return CC_OK;
 }
 
-static void forward(const cc_op_args *a)
+/* N x C x (the rest, flattened): HW is 1 for batchnorm1d's N x C. */
+static int plane_size(const cc_shape *x)
+{
+    return (int)(cc_shape_numel(x) / ((size_t)x->d[0] * (size_t)x->d[1]));
+}
+
+void cc_batchnorm_op_forward(const cc_op_args *a)
 {
     const cc_shape *x = &a->in_shape[0];
     cc_batchnorm_forward(a->out, a->in[0], a->param[0], a->param[1], a->param[2], a->param[3],
-                         a->attrs->eps, x->d[0], x->d[1], x->d[2] * x->d[3]);
+                         a->attrs->eps, x->d[0], x->d[1], plane_size(x));
 }
 
-static void backward(const cc_op_args *a)
+void cc_batchnorm_op_backward(const cc_op_args *a)
 {
     const cc_shape *x = &a->in_shape[0];
     cc_batchnorm_backward(a->din[0], a->dparam[0], a->dparam[1], a->dout, a->in[0], a->param[0],
-                          a->param[2], a->param[3], a->attrs->eps, x->d[0], x->d[1],
-                          x->d[2] * x->d[3]);
+                          a->param[2], a->param[3], a->attrs->eps, x->d[0], x->d[1], plane_size(x));
 }
 
 /* din needs only the parameters; dweight needs the input. */
@@ -123,5 +140,5 @@ const cc_op cc_op_batchnorm2d = {
     .nparams = 4, .param_names = {"weight", "bias", "running_mean", "running_var"},
     .required_params = 1u << 2 | 1u << 3, .buffer_params = 1u << 2 | 1u << 3,
     .saves_for_dinput = 0, .saves_for_dparam = CC_SAVES_INPUTS,
-    .infer = infer, .forward = forward, .backward = backward,
+    .infer = infer, .forward = cc_batchnorm_op_forward, .backward = cc_batchnorm_op_backward,
 };

@@ -1,4 +1,5 @@
-/* layers/exp_real.h — exp for the element-wise kernels (sigmoid, silu).
+/* layers/exp_real.h — exp for the element-wise kernels (sigmoid, silu, elu),
+ * and exp(x) - 1 for elu (cc_expm1_real, below).
  *
  * In the double build it is libm's exp. In the float build it is a branch-free
  * expf that -O3 vectorises (libm's exp is a call per element: with it, silu
@@ -25,6 +26,11 @@ static inline double cc_exp_real(double x)
 {
     return exp(x);
 }
+
+static inline double cc_expm1_real(double x)
+{
+    return expm1(x);
+}
 #else
 static inline float cc_exp_real(float in)
 {
@@ -44,6 +50,25 @@ static inline float cc_exp_real(float in)
     float scale;
     memcpy(&scale, &bits, sizeof scale);
     return in == in ? p * scale : in;
+}
+
+/* exp(x) - 1 for elu. Subtracting 1 from cc_exp_real loses the low bits near
+ * 0 (at x = -1e-4 only 4 of 7 digits are left), so there, for |x| <= 1/2,
+ * it is the series x + x^2/2! + ... + x^9/9!, whose first omitted term is below 1e-9
+ * of the value. Both are computed and one kept, so the loop stays branch
+ * free and vectorised; NaN takes the exp side and stays NaN. */
+static inline float cc_expm1_real(float x)
+{
+    float p = 1.0f / 362880;
+    p = p * x + 1.0f / 40320;
+    p = p * x + 1.0f / 5040;
+    p = p * x + 1.0f / 720;
+    p = p * x + 1.0f / 120;
+    p = p * x + 1.0f / 24;
+    p = p * x + 1.0f / 6;
+    p = p * x + 0.5f;
+    const float series = p * x * x + x, direct = cc_exp_real(x) - 1.0f;
+    return fabsf(x) <= 0.5f ? series : direct;
 }
 #endif
 

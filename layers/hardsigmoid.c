@@ -1,5 +1,6 @@
 /* layers/hardsigmoid.c — y = min(max(x + 3, 0), 6) / 6   (torch.nn.Hardsigmoid)
  * dy/dx = 1/6 for -3 < x < 3, else 0: PyTorch gives 0 at both kinks.
+ * NaN: y = NaN (no clamp comparison holds) and dy/dx = 0, as PyTorch's.
  * The backward reads the input: y = 0 or 1 cannot tell a kink from beyond it. */
 #include "kernels.h"
 

@@ -4,6 +4,7 @@
  * of a real activation goes through: dy/dx(-3) = -1/2 (not 0) and
  * dy/dx(3) = 1. Its scalar tail loop (the last < 16 floats of a contiguous
  * run) gives 3/2 at x = 3 instead; we do not copy that inconsistency.
+ * NaN gives NaN for y and for dy/dx (the vectorised kernel's answer again).
  * The backward needs the input: hardswish is not invertible on its output. */
 #include "kernels.h"
 
@@ -26,7 +27,7 @@ CC_VECTORISED static void backward_range(cc_real *dinp, const cc_real *dout, con
         const cc_real x = inp[i];
         if (x >= 3)
             dinp[i] += dout[i];
-        else if (x >= -3)
+        else if (!(x < -3))  /* NaN too: (2x + 3)/6 is NaN, as PyTorch's vectorised kernel gives */
             dinp[i] += dout[i] * (x / 3 + (cc_real)0.5);
     }
 }

@@ -64,6 +64,13 @@ typedef void (*cc_map_grad_fn)(cc_real *dinp, const cc_real *dout, const cc_real
 void cc_parallel_map(cc_map_fn f, cc_real *out, const cc_real *inp, size_t n);
 void cc_parallel_map_grad(cc_map_grad_fn f, cc_real *dinp, const cc_real *dout, const cc_real *saved,
                           size_t n);
+/* The same with one attribute passed to every range (leaky_relu's slope, elu's alpha). */
+typedef void (*cc_map_param_fn)(cc_real *out, const cc_real *inp, cc_real param, size_t n);
+typedef void (*cc_map_grad_param_fn)(cc_real *dinp, const cc_real *dout, const cc_real *saved,
+                                     cc_real param, size_t n);
+void cc_parallel_map_param(cc_map_param_fn f, cc_real *out, const cc_real *inp, cc_real param, size_t n);
+void cc_parallel_map_grad_param(cc_map_grad_param_fn f, cc_real *dinp, const cc_real *dout,
+                                const cc_real *saved, cc_real param, size_t n);
 
 /* ---- convolution: conv2d.c (any groups), conv2d_depthwise.c, conv2d_gemm.c
  * out[n,oc,oh,ow] = bias[oc] + sum_{c,kh,kw} weight[oc,c,kh,kw] *
@@ -168,6 +175,13 @@ void cc_batchnorm_backward(cc_real *dinp, cc_real *dweight, cc_real *dbias,
                            const cc_real *dout, const cc_real *inp, const cc_real *weight,
                            const cc_real *mean, const cc_real *var, double eps,
                            int N, int C, int HW);
+/* batchnorm2d.c's descriptor parts that batchnorm1d.c (N x C, N x C x L) shares:
+ * the eps and parameter checks against C = in->d[1], and the adapters
+ * (HW = the product of the dimensions after C). */
+cc_status cc_batchnorm_check(const cc_op *op, const cc_attrs *a, const cc_shape *in, const cc_shape *param,
+                             const int *has_param, cc_error *err);
+void cc_batchnorm_op_forward(const cc_op_args *a);
+void cc_batchnorm_op_backward(const cc_op_args *a);
 
 /* ---- activations, one file each: out = f(inp) over n elements ------------
  * The backward reads the forward input (none of these is differentiated
@@ -187,6 +201,23 @@ void cc_sigmoid_forward(cc_real *out, const cc_real *inp, size_t n);
 void cc_sigmoid_backward(cc_real *dinp, const cc_real *dout, const cc_real *out, size_t n);
 void cc_silu_forward(cc_real *out, const cc_real *inp, size_t n);
 void cc_silu_backward(cc_real *dinp, const cc_real *dout, const cc_real *inp, size_t n);
+/* leaky_relu'(0) = negative_slope, elu'(0) = alpha (PyTorch tests x > 0 and x <= 0). */
+void cc_leaky_relu_forward(cc_real *out, const cc_real *inp, double negative_slope, size_t n);
+void cc_leaky_relu_backward(cc_real *dinp, const cc_real *dout, const cc_real *inp, double negative_slope,
+                            size_t n);
+void cc_elu_forward(cc_real *out, const cc_real *inp, double alpha, size_t n);
+void cc_elu_backward(cc_real *dinp, const cc_real *dout, const cc_real *inp, double alpha, size_t n);
+
+/* ---- softmax.c, log_softmax.c: along dim 1 of N x C, from the output ------
+ * softmax: dinp += y (dout - sum_c dout y); log_softmax: dinp += dout - exp(y) sum_c dout.
+ * cc_row_exp_sum: sum_c exp(x[c] - *max), *max the largest of x[0..C-1] (NaN skipped). */
+double cc_row_exp_sum(const cc_real *x, int C, double *max);
+void cc_softmax_forward(cc_real *out, const cc_real *inp, int N, int C);
+void cc_softmax_backward(cc_real *dinp, const cc_real *dout, const cc_real *out, int N, int C);
+void cc_log_softmax_forward(cc_real *out, const cc_real *inp, int N, int C);
+void cc_log_softmax_backward(cc_real *dinp, const cc_real *dout, const cc_real *out, int N, int C);
+cc_status cc_infer_softmax(const cc_attrs *a, const cc_shape *in, int nin, const cc_shape *param,
+                           const int *has_param, cc_shape *out, cc_error *err);
 
 /* ---- linear.c: out[n,o] = bias[o] + sum_i weight[o,i] * inp[n,i] ---------- */
 void cc_linear_forward(cc_real *out, const cc_real *inp, const cc_real *weight,

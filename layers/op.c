@@ -61,7 +61,7 @@ cc_attrs cc_attrs_default(void)
     cc_attrs a = {
         .kernel = {1, 1}, .stride = {1, 1}, .pad = {0, 0, 0, 0}, .dilation = {1, 1},
         .groups = 1, .ceil_mode = 0, .count_include_pad = 1, .output_size = {1, 1},
-        .start_dim = 1, .axis = 1, .eps = 1e-5,
+        .start_dim = 1, .axis = 1, .eps = 1e-5, .negative_slope = 0.01, .alpha = 1.0,
     };
     return a;
 }
@@ -79,6 +79,17 @@ static cc_status set_ints(int *dst, int want, const char *key, const double *v, 
                            key, x, lo);
         dst[i] = (int)x;
     }
+    return CC_OK;
+}
+
+/* A slope or scale (leaky_relu, elu): any one finite number, as PyTorch
+ * takes it, bounded so that a corrupt file cannot ask for overflow. */
+static cc_status set_real(double *dst, const char *key, const double *v, int n, cc_error *err)
+{
+    if (n != 1 || !(fabs(v[0]) <= 1e6))
+        return cc_fail(err, CC_EFORMAT, "attribute '%s' must be one number in [-1000000, 1000000], got %g%s",
+                       key, v[0], n != 1 ? " and more" : "");
+    *dst = v[0];
     return CC_OK;
 }
 
@@ -122,6 +133,10 @@ cc_status cc_attrs_set(cc_attrs *a, const char *key, const double *v, int n, cc_
         a->eps = v[0];
         return CC_OK;
     }
+    if (!strcmp(key, "negative_slope"))
+        return set_real(&a->negative_slope, key, v, n, err);
+    if (!strcmp(key, "alpha"))
+        return set_real(&a->alpha, key, v, n, err);
     return cc_fail(err, CC_EFORMAT, "unknown attribute '%s'", key);
 }
 

@@ -70,6 +70,8 @@ typedef struct {
     int start_dim;        /* flatten: flattens dims start_dim..end */
     int axis;             /* concat */
     double eps;           /* batchnorm */
+    double negative_slope;/* leaky_relu: y = negative_slope * x for x <= 0 */
+    double alpha;         /* elu: y = alpha * (exp(x) - 1) for x <= 0 */
 } cc_attrs;
 
 cc_attrs cc_attrs_default(void);

@@ -1,11 +1,14 @@
 /* layers/relu.c — y = max(x, 0)   (torch.nn.ReLU)
- * dy/dx = 1 for x > 0, else 0 (PyTorch's choice at the kink x = 0). */
+ * dy/dx = 1 for x > 0, else 0 (PyTorch's choice at the kink x = 0).
+ * NaN stays NaN, as torch.relu's clamp_min gives it: `x < 0 ? 0 : x`, not
+ * `x > 0 ? x : 0`, which would turn a NaN image into confident logits. Its
+ * gradient passes, as PyTorch's threshold_backward (y <= 0 ? 0 : dy) lets it. */
 #include "kernels.h"
 
 CC_VECTORISED static void forward_range(cc_real *out, const cc_real *inp, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        out[i] = inp[i] > 0 ? inp[i] : 0;
+        out[i] = inp[i] < 0 ? 0 : inp[i];
 }
 
 void cc_relu_forward(cc_real *out, const cc_real *inp, size_t n)
@@ -16,7 +19,7 @@ void cc_relu_forward(cc_real *out, const cc_real *inp, size_t n)
 CC_VECTORISED static void backward_range(cc_real *dinp, const cc_real *dout, const cc_real *inp, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        if (inp[i] > 0)
+        if (!(inp[i] <= 0))
             dinp[i] += dout[i];
 }
 

@@ -1,6 +1,7 @@
 /* layers/relu6.c — y = min(max(x, 0), 6)   (torch.nn.ReLU6, i.e. hardtanh(x, 0, 6))
  * dy/dx = 1 for 0 < x < 6, else 0: PyTorch's hardtanh_backward gives 0 at
- * both kinks, x = 0 and x = 6. */
+ * both kinks, x = 0 and x = 6. NaN: y = NaN (neither comparison holds) and
+ * dy/dx = 0, as F.relu6 and its vectorised backward give. */
 #include "kernels.h"
 
 CC_VECTORISED static void forward_range(cc_real *out, const cc_real *inp, size_t n)

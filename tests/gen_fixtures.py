@@ -101,7 +101,11 @@ class Writer:
         y, grads = results[torch.float64][3], results[torch.float64][4]
         for a, b in zip([y32] + list(grads32), [y] + list(grads)):
             assert a is not None and b is not None, (op, label, "a gradient is missing")
-            ratio = float(((a.double() - b).abs() / (ATOL + RTOL * b.abs())).max())
+            # NaN cases: float32 and float64 must agree on where NaN is; the rest is compared.
+            nan = b.isnan()
+            assert torch.equal(a.isnan(), nan), (op, label, "float32 and float64 put NaN in different places")
+            a, b = a.double()[~nan], b[~nan]
+            ratio = float(((a - b).abs() / (ATOL + RTOL * b.abs())).max()) if b.numel() else 0.0
             assert ratio <= 1, (op, label, "PyTorch's own float32 result misses the tolerance", ratio)
             self.worst_ratio = max(self.worst_ratio, ratio)
 
@@ -170,10 +174,10 @@ def with_kinks(x, kinks):
     return flat.view_as(x), planted
 
 
-def check_kinks(op, planted, r, grads):
+def check_kinks(op, planted, r, grads, slopes=None):
     for p, k in planted:
         got = float(grads[0].flatten()[p]) / float(r.flatten()[p])
-        want = KINK_SLOPE[op][k]
+        want = (slopes or KINK_SLOPE[op])[k]
         assert abs(got - want) < 1e-5, (op, "PyTorch's slope at", k, "is", got, "not", want)
 
 
@@ -215,19 +219,25 @@ def conv_cases(w):
                lambda m_, x, pads=(l, r, t, b): m_(F.pad(x, pads)), m)
 
 
+def with_statistics(m, affine):
+    """m (a BatchNorm1d/2d) with random running statistics, and weight and bias if affine."""
+    c = m.num_features
+    with torch.no_grad():
+        m.running_mean.copy_(randn(c, scale=0.5))
+        m.running_var.copy_(uniform(0.25, 2.0, c))
+        if affine:
+            m.weight.copy_(uniform(-1.5, 1.5, c))
+            m.bias.copy_(randn(c, scale=0.5))
+    return m
+
+
 def batchnorm_cases(w):
     for label, shape, eps, affine in [
         ("eps 1e-3 (MobileNetV3)", (2, 5, 7, 3), 1e-3, True),
         ("affine=False, eps 1e-5", (2, 3, 5, 5), 1e-5, False),
         ("eps 1e-5 default", (2, 4, 3, 5), 1e-5, True),
     ]:
-        m = nn.BatchNorm2d(shape[1], eps=eps, affine=affine)
-        with torch.no_grad():
-            m.running_mean.copy_(randn(shape[1], scale=0.5))
-            m.running_var.copy_(uniform(0.25, 2.0, shape[1]))
-            if affine:
-                m.weight.copy_(uniform(-1.5, 1.5, shape[1]))
-                m.bias.copy_(randn(shape[1], scale=0.5))
+        m = with_statistics(nn.BatchNorm2d(shape[1], eps=eps, affine=affine), affine)
         w.case("batchnorm2d", label, [("eps", eps)], [randn(*shape)], call, m)
 
 
@@ -258,6 +268,114 @@ def activation_cases(w):
     x, planted = with_kinks(uniform(-3, 3, 3, 29), [0.0])
     r, grads = w.case("relu", "rank 2 (3x29), kink 0 planted", [], [x], call, nn.ReLU())
     check_kinks("relu", planted, r, grads)
+
+
+def slope_activation_cases(w):
+    """leaky_relu and elu, whose kink at 0 takes the slope of the x <= 0 side
+    (negative_slope, alpha), planted and asserted as the other kinks."""
+    for op, key, value, m in [
+        ("leaky_relu", "negative_slope", 0.01, nn.LeakyReLU()),
+        ("leaky_relu", "negative_slope", 0.2, nn.LeakyReLU(0.2)),
+        ("leaky_relu", "negative_slope", -0.5, nn.LeakyReLU(-0.5)),
+        ("elu", "alpha", 1.0, nn.ELU()),
+        ("elu", "alpha", 0.5, nn.ELU(0.5)),
+    ]:
+        slopes = {0.0: value}
+        x, planted = with_kinks(uniform(-5, 5, 2, 3, 5, 7), [0.0])
+        r, grads = w.case(op, "%s %g, kink 0 planted, random in [-5, 5)" % (key, value), [(key, value)],
+                          [x], call, m)
+        check_kinks(op, planted, r, grads, slopes)
+    # Near 0, where exp(x) - 1 would lose digits: elu's values there must hold to rtol.
+    w.case("elu", "alpha 1, small |x| (expm1 accuracy)", [("alpha", 1.0)], [uniform(-1e-3, 1e-3, 3, 41)],
+           lambda m, x: F.elu(x), None)
+    w.case("leaky_relu", "F.leaky_relu rank 2", [("negative_slope", 0.1)], [uniform(-3, 3, 3, 11)],
+           lambda m, x: F.leaky_relu(x, 0.1), None)
+
+
+def batchnorm1d_cases(w):
+    for label, shape, eps, affine in [
+        ("N x F (after a linear), eps 1e-5", (3, 7), 1e-5, True),
+        ("N x F, affine=False, eps 1e-3", (4, 5), 1e-3, False),
+        ("N x C x L, eps 1e-5", (2, 5, 3), 1e-5, True),
+    ]:
+        m = with_statistics(nn.BatchNorm1d(shape[1], eps=eps, affine=affine), affine)
+        w.case("batchnorm1d", label, [("eps", eps)], [randn(*shape)], call, m)
+
+
+def softmax_cases(w):
+    """Along dim 1 of N x classes; logits near 800 test the subtracted maximum
+    (exp(800) overflows even double), a 1000-class row the sums."""
+    for op, m in (("softmax", nn.Softmax(dim=1)), ("log_softmax", nn.LogSoftmax(dim=1))):
+        w.case(op, "3 x 11", [("axis", 1)], [randn(3, 11, scale=2)], call, m)
+        w.case(op, "logits near 800 (stability)", [("axis", 1)], [uniform(790, 810, 2, 7)], call, m)
+        w.case(op, "2 x 1000 (ImageNet head)", [("axis", 1)], [randn(2, 1000, scale=3)], call, m)
+    w.case("log_softmax", "one class far behind (probability below float's range)", [("axis", 1)],
+           [torch.tensor([[0.0, -150.0, 1.0, -3.0]])], call, nn.LogSoftmax(dim=1))
+
+
+NAN = float("nan")
+
+
+def nan_cases(w):
+    """NaN inputs, as an all-NaN or corrupt image gives them: PyTorch's
+    answer, NaN or not per element of the output and of every gradient, is
+    the reference. NaN is planted outside the last TAIL elements, as the
+    kinks are: PyTorch's vectorised loops and its scalar tail disagree on
+    some NaN gradients (relu6: 0 and 1, hardswish and elu: NaN and 1); the
+    fixture holds what every element of a real activation map gets."""
+    acts = [("relu", nn.ReLU(), []), ("relu6", nn.ReLU6(), []), ("hardswish", nn.Hardswish(), []),
+            ("hardsigmoid", nn.Hardsigmoid(), []), ("sigmoid", nn.Sigmoid(), []), ("silu", nn.SiLU(), []),
+            ("leaky_relu", nn.LeakyReLU(0.1), [("negative_slope", 0.1)]),
+            ("elu", nn.ELU(0.5), [("alpha", 0.5)])]
+    for op, m, attrs in acts:
+        x, _ = with_kinks(uniform(-5, 5, 2, 3, 5, 7), [NAN])
+        w.case(op, "NaN at 4 places, random in [-5, 5)", attrs, [x], call, m)
+    x, _ = with_kinks(randn(2, 3, 6, 7), [NAN])
+    w.case("batchnorm2d", "NaN at 4 places", [("eps", 1e-5)], [x], call, with_statistics(nn.BatchNorm2d(3), True))
+    bn1 = with_statistics(nn.BatchNorm1d(13), True)
+    x = randn(3, 13)
+    x[1, 4] = NAN
+    w.case("batchnorm1d", "NaN at one place", [("eps", 1e-5)], [x], call, bn1)
+    x = randn(3, 17)
+    x[1, 5] = NAN
+    w.case("linear", "NaN in one row", [], [x], call, nn.Linear(17, 5))
+    x = randn(1, 17)
+    x[0, 3] = NAN
+    w.case("linear", "batch 1 (matrix-vector product), NaN at one place", [], [x], call, nn.Linear(17, 5))
+    for op, m in (("softmax", nn.Softmax(dim=1)), ("log_softmax", nn.LogSoftmax(dim=1))):
+        x = randn(3, 11)
+        x[1, 7] = NAN
+        w.case(op, "NaN in one row (that row is NaN)", [("axis", 1)], [x], call, m)
+    # Each of conv2d's paths (conv2d.c picks one by shape; the last three where the CPU has AVX-512).
+    for label, shape, oc, k, stride, pad, groups in [
+        ("3x3 pad 1 (im2col), NaN at 4 pixels", (2, 3, 9, 7), 6, 3, 1, 1, 1),
+        ("depthwise 3x3, NaN at 4 pixels", (2, 4, 9, 7), 4, 3, 1, 1, 4),
+        ("1x1, NaN at 4 pixels", (2, 5, 7, 5), 6, 1, 1, 0, 1),
+        ("3x3 16 -> 16 on 16x16 (Winograd), NaN at 4 pixels", (1, 16, 16, 16), 16, 3, 1, 1, 1),
+        ("1x1 64 -> 16 (AVX-512 product), NaN at 4 pixels", (1, 64, 7, 7), 16, 1, 1, 0, 1),
+        ("stem 3x3 stride 2, 3 -> 16 (direct kernel), NaN at 4 pixels", (1, 3, 15, 13), 16, 3, 2, 1, 1),
+        ("groups 2 of 16 (direct kernel), NaN at 4 pixels", (1, 32, 9, 9), 32, 3, 1, 1, 2),
+    ]:
+        x, _ = with_kinks(randn(*shape), [NAN])
+        m = nn.Conv2d(shape[1], oc, k, stride=stride, padding=pad, groups=groups)
+        attrs = [("kernel_size", (k, k)), ("stride", stride), ("padding", pad), ("dilation", 1),
+                 ("groups", groups)]
+        w.case("conv2d", label, attrs, [x], call, m)
+    x, _ = with_kinks(randn(2, 3, 11, 9), [NAN])
+    w.case("maxpool2d", "3x3 stride 2 pad 1, NaN at 4 places", pool_attrs(3, 2, 1, False), [x], call,
+           nn.MaxPool2d(3, 2, 1))
+    w.case("avgpool2d", "3x3 stride 2 pad 1, NaN at 4 places", pool_attrs(3, 2, 1, False, True), [x], call,
+           nn.AvgPool2d(3, 2, 1))
+    w.case("adaptive_avgpool2d", "3x5 from 11x9, NaN at 4 places", [("output_size", (3, 5))], [x], call,
+           nn.AdaptiveAvgPool2d((3, 5)))
+    y, _ = with_kinks(randn(2, 3, 11, 9), [NAN])
+    w.case("add", "NaN at 4 places in each", [], [x, y], lambda m, a, b: a + b)
+    w.case("concat", "NaN at 4 places in each", [("axis", 1)], [x, y], lambda m, *xs: torch.cat(xs, 1))
+    s = uniform(0, 1, 2, 3, 1, 1)
+    s[1, 2] = NAN
+    w.case("mul", "NaN in the scale and in x", [], [s, x], lambda m, a, b: a * b)
+    w.case("flatten", "NaN at 4 places", [("start_dim", 1)], [x], call, nn.Flatten(1))
+    w.case("identity", "NaN at 4 places", [], [x], call, nn.Identity())
 
 
 def pool_attrs(k, s, p, ceil, cip=None):
@@ -335,6 +453,10 @@ def main():
     activation_cases(w)
     pool_cases(w)
     structural_cases(w)
+    slope_activation_cases(w)
+    batchnorm1d_cases(w)
+    softmax_cases(w)
+    nan_cases(w)
     w.write(sys.argv[1])
 
 

@@ -61,6 +61,15 @@ static const op_case cases[] = {
     {"flatten", "", "2x3x5x7", "", "start_dim=1"},
     {"identity", "", "2x3x5x7", "", ""},
     {"concat", "three inputs", "2x3x5x7;2x4x5x7;2x1x5x7", "", "axis=1"},
+    {"leaky_relu", "default slope 0.01", "2x3x5x7", "", ""},
+    {"leaky_relu", "slope 0.2, rank 2", "3x11", "", "negative_slope=0.2"},
+    {"elu", "alpha 1", "2x3x5x7", "", ""},
+    {"elu", "alpha 0.5, rank 2", "3x11", "", "alpha=0.5"},
+    {"batchnorm1d", "N x F after a linear, eps 1e-5", "3x7", "weight=7 bias=7 running_mean=7 running_var=7",
+     "eps=0.00001"},
+    {"batchnorm1d", "N x C x L, affine=False, eps 1e-3", "2x5x3", "running_mean=5 running_var=5", "eps=0.001"},
+    {"softmax", "N x classes", "3x11", "", "axis=1"},
+    {"log_softmax", "N x classes", "3x11", "", "axis=1"},
 };
 
 /* Values where an op's derivative jumps; samples stay 0.05 away. */
@@ -69,6 +78,7 @@ static int near_kink(const char *op, double x)
     static const struct { const char *op; double k[2]; int n; } kinks[] = {
         {"relu", {0, 0}, 1}, {"relu6", {0, 6}, 2},
         {"hardswish", {-3, 3}, 2}, {"hardsigmoid", {-3, 3}, 2},
+        {"leaky_relu", {0, 0}, 1}, {"elu", {0, 0}, 1},
     };
     for (size_t i = 0; i < sizeof kinks / sizeof kinks[0]; i++)
         if (!strcmp(op, kinks[i].op))

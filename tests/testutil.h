@@ -22,7 +22,8 @@ cc_shape tu_shape(const char *s);
 cc_attrs tu_attrs(const char *text);
 
 /* Compares n values; counts a check, prints up to 5 mismatches with index,
- * expected, got and the tolerance |got-want| <= atol + rtol*|want|.
+ * expected, got and the tolerance |got-want| <= atol + rtol*|want|. An
+ * expected NaN matches only a NaN; an unexpected NaN never matches.
  * Returns the largest |got-want| so callers can report it. */
 double tu_close(const char *what, const cc_real *got, const double *want, size_t n,
                 double atol, double rtol);
