@@ -142,6 +142,7 @@ test-py: export CNNCAM_BUILD = $(BUILD)
 test-py: all $(TEST_TOOLS) $(BUILD)/bias_figure
 	$(PYTHON) tests/test_converter.py
 	$(PYTHON) tests/test_models.py
+	$(PYTHON) tests/test_threads.py
 	$(PYTHON) tests/test_gradcam.py
 	$(PYTHON) tests/test_install.py
 	$(PYTHON) tests/test_cli.py

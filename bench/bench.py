@@ -21,6 +21,16 @@ floats) and for 1 and 2 threads, the same 224 x 224 photo:
 Each measurement alternates cnncam and PyTorch run by run (cnncam in a
 long-lived bench/bench_cnncam process), each run after SETTLE seconds idle;
 medians and ratios cnncam / PyTorch.
+
+Then cnncam alone (--only threads,subnormal runs just these):
+  threads    ResNet-18 forward at 1, 2, 4 and 8 threads (the pool runs no more
+             than the CPUs the process may use), then at 1 and 2 threads beside
+             a competing busy process (a spinning child), against 1 thread alone
+  subnormal  EfficientNet-B0's forward on the photo scaled by 1e-39 (its stem
+             conv sees only subnormal floats) against the photo itself, and the
+             same for tests/models/subnormal.py's convs without bias or
+             batchnorm, where every activation stays subnormal; ratio <= 1.3 is
+             the target (runs flush subnormals to zero)
 """
 import argparse
 import os
@@ -288,6 +298,75 @@ def ceiling_table(rows):
     return "\n".join(lines)
 
 
+def forward_ms(cn, reps):
+    """Median of reps forwards of one bench_cnncam process (after one warm-up)."""
+    cn.ask("forward")
+    return median([float(cn.ask("forward")) for _ in range(reps)])
+
+
+def bench_threads(image, work, reps, note):
+    _, model, _ = prepare("resnet18", work, note)
+    cn = Cnncam(model, image)
+    rows = []
+    try:
+        for threads in (1, 2, 4, 8):
+            cn.ask("threads %d" % threads)
+            rows.append(("%d" % threads, forward_ms(cn, reps)))
+        hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        try:
+            time.sleep(0.5)   # the hog is running
+            for threads in (1, 2):
+                cn.ask("threads %d" % threads)
+                rows.append(("%d, beside a busy process" % threads, forward_ms(cn, reps)))
+        finally:
+            hog.kill()
+            hog.wait()
+    finally:
+        cn.close()
+    alone = rows[0][1]
+    lines = ["| threads | ResNet-18 forward ms, 224x224 | vs 1 thread alone |", "|---|---|---|"]
+    lines += ["| %s | %.1f | %.2f |" % (t, ms, ms / alone) for t, ms in rows]
+    note("threads: " + ", ".join("%s: %.1f ms" % r for r in rows))
+    return "\n".join(lines)
+
+
+def bench_subnormal(image, work, reps, note):
+    """Each model on two .npy inputs, a bench_cnncam process per input, asked in turn."""
+    _, effnet, _ = prepare("efficientnet_b0", work, note)
+    plain = os.path.join(work, "subnormal-plain.ccm")
+    if not os.path.exists(plain):
+        labels = os.path.join(work, "ten.labels")
+        with open(labels, "w") as f:
+            f.write("".join("class %d\n" % i for i in range(10)))
+        subprocess.run([os.path.join(ROOT, "tools", "cnncam-convert"), "--module",
+                        os.path.join(ROOT, "tests", "models", "subnormal.py") + ":plain_convs", "--labels", labels,
+                        "-o", plain], check=True, stdout=subprocess.DEVNULL)
+    x = cc_models.to_tensor(Image.open(image).convert("RGB")).numpy().astype(np.float32)
+    inputs = {"photo": x, "photo x 1e-39": x * np.float32(1e-39)}
+    lines = ["| forward, 224x224, 1 thread | photo ms | photo x 1e-39 ms | ratio (target <= 1.3) |",
+             "|---|---|---|---|"]
+    for name, model in (("EfficientNet-B0", effnet), ("convs without bias or batchnorm", plain)):
+        procs = {}
+        try:
+            for key, v in inputs.items():
+                path = os.path.join(work, "subnormal-%s.npy" % key.replace(" ", "_"))
+                np.save(path, v)
+                procs[key] = Cnncam(model, path)
+                procs[key].ask("threads 1")
+                procs[key].ask("forward")
+            runs = {k: [] for k in procs}
+            for rep in range(reps):
+                for k in (list(procs) if rep % 2 else list(procs)[::-1]):
+                    runs[k].append(float(procs[k].ask("forward")))
+        finally:
+            for c in procs.values():
+                c.close()
+        a, b = median(runs["photo"]), median(runs["photo x 1e-39"])
+        lines.append("| %s | %.1f | %.1f | %.2f |" % (name, a, b, b / a))
+        note("subnormal: %s photo %.1f ms, photo x 1e-39 %.1f ms (ratio %.2f)" % (name, a, b, b / a))
+    return "\n".join(lines)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
@@ -296,8 +375,15 @@ def main(argv=None):
     p.add_argument("--process-reps", type=int, default=5, help="whole-process runs (default 5)")
     p.add_argument("--image", default=os.path.join(ROOT, "assets", "images", "chelsea.png"))
     p.add_argument("--work", default=os.path.join(BUILD, "bench"), help="models and weights (default build/bench)")
-    p.add_argument("--out", default=os.path.join(ROOT, "bench", "RESULTS.md"))
+    p.add_argument("--out", default=None, help="the report (default bench/RESULTS.md; with --only: none)")
+    p.add_argument("--only", default="models,threads,subnormal",
+                   help="comma-separated parts to run: models (cnncam vs PyTorch), threads, subnormal")
     a = p.parse_args(argv)
+    parts = a.only.split(",")
+    if set(parts) - {"models", "threads", "subnormal"}:
+        p.error("--only takes models, threads and subnormal, not %s" % a.only)
+    if a.out is None and a.only == p.get_default("only"):
+        a.out = os.path.join(ROOT, "bench", "RESULTS.md")
     for tool in ("bench_cnncam", "cnncam"):
         if not os.access(os.path.join(BUILD, tool), os.X_OK):
             p.error("build/%s is missing: run make bench" % tool)
@@ -313,18 +399,30 @@ def main(argv=None):
           .resize((224, 224), Image.BILINEAR).save(image)
         t0 = time.time()
         rows = []
-        for arch in a.models:
-            rows += bench_model(arch, image, a.work, a.reps, a.process_reps, a.threads, note)
+        if "models" in parts:
+            for arch in a.models:
+                rows += bench_model(arch, image, a.work, a.reps, a.process_reps, a.threads, note)
+        extra = []
+        if "threads" in parts:
+            extra += ["## Threads", "", "Medians of %d forwards; the machine has %d CPUs (this process may use %d)."
+                      % (a.reps, os.cpu_count(), len(os.sched_getaffinity(0))), "",
+                      bench_threads(image, a.work, a.reps, note), ""]
+        if "subnormal" in parts:
+            extra += ["## Subnormal inputs", "", "Medians of %d alternating forwards." % a.reps, "",
+                      bench_subnormal(image, a.work, a.reps, note), ""]
     info = machine()
     text = "\n".join(
         ["# cnncam vs PyTorch, measured side by side", "",
-         "Made by `make bench` (bench/bench.py) in %.0f s on %s. Medians of %d alternating runs "
+         "Made by `make bench` (bench/bench.py%s) in %.0f s on %s. Medians of %d alternating runs "
          "(whole processes: %d), each run after %.2f s idle; ratio = cnncam / PyTorch (below 1: cnncam is "
-         "faster; for img/s above 1)." % (time.time() - t0, time.strftime("%Y-%m-%d"), a.reps, a.process_reps,
+         "faster; for img/s above 1)." % ("" if a.only == p.get_default("only") else " --only " + a.only,
+                                          time.time() - t0, time.strftime("%Y-%m-%d"), a.reps, a.process_reps,
                                           SETTLE), ""]
-        + ["- %s: %s" % kv for kv in info] + ["", table(rows), "", ceiling_table(rows), ""])
-    with open(a.out, "w") as f:
-        f.write(text)
+        + ["- %s: %s" % kv for kv in info] + [""]
+        + ([table(rows), "", ceiling_table(rows), ""] if rows else []) + extra)
+    if a.out:
+        with open(a.out, "w") as f:
+            f.write(text)
     print(text)
     return 0
 

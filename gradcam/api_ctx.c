@@ -20,7 +20,7 @@ struct cnncam_ctx {
     int nlayers;
     int layer_node[CNNCAM_MAX_LAYERS];
     int is_input[CNNCAM_MAX_LAYERS];
-    cc_tape *tape;            /* planned for N x 3 x H x W and these layers */
+    cc_tape *tape;            /* planned for N x C x H x W and these layers */
     int N, H, W, classes;
     int threads;
     int have_forward, have_maps;
@@ -45,6 +45,8 @@ static cnncam_status fail(cnncam_ctx *ctx, cnncam_status st, const char *fmt, ..
 
 cnncam_ctx *cnncam_ctx_create(const cnncam_model *m)
 {
+    if (!m)
+        return NULL;
     cnncam_ctx *ctx = calloc(1, sizeof *ctx);
     if (!ctx)
         return NULL;
@@ -87,11 +89,17 @@ void cnncam_ctx_free(cnncam_ctx *ctx)
 
 const char *cnncam_ctx_error(const cnncam_ctx *ctx)
 {
+    if (!ctx)
+        return "no context: the cnncam_ctx is NULL (did cnncam_ctx_create fail?)";
     return ctx->err.msg;
 }
 
 cnncam_status cnncam_ctx_set_layers(cnncam_ctx *ctx, const char *const *layers, int n)
 {
+    if (!ctx)
+        return CNNCAM_EINVAL;
+    if (!layers)
+        return fail(ctx, CNNCAM_EINVAL, "cnncam_ctx_set_layers: layers is NULL; pass n layer names");
     if (n < 1 || n > CNNCAM_MAX_LAYERS)
         return fail(ctx, CNNCAM_EINVAL, "between 1 and %d layers can be explained at once, not %d",
                     CNNCAM_MAX_LAYERS, n);
@@ -119,6 +127,8 @@ cnncam_status cnncam_ctx_set_layers(cnncam_ctx *ctx, const char *const *layers, 
 
 cnncam_status cnncam_ctx_set_threads(cnncam_ctx *ctx, int n)
 {
+    if (!ctx)
+        return CNNCAM_EINVAL;
     if (n < 1 || n > 256)
         return fail(ctx, CNNCAM_EINVAL, "threads must be 1 to 256, not %d", n);
     ctx->threads = n;
@@ -127,17 +137,20 @@ cnncam_status cnncam_ctx_set_threads(cnncam_ctx *ctx, int n)
 
 int cnncam_ctx_threads(const cnncam_ctx *ctx)
 {
+    if (!ctx)
+        return 0;
     return ctx->threads;
 }
 
-/* Plans the tape for N x 3 x H x W unless it is planned already. */
+/* Plans the tape for N x C x H x W (the model's C) unless it is planned already. */
 static cnncam_status plan(cnncam_ctx *ctx, int N, int H, int W)
 {
     if (ctx->tape && ctx->N == N && ctx->H == H && ctx->W == W)
         return CNNCAM_OK;
     drop_plan(ctx);
     const cc_model *f = ctx->model->file;
-    const cc_shape in = cc_shape4(N, 3, H, W);
+    const int C = ctx->model->input->channels;
+    const cc_shape in = cc_shape4(N, C, H, W);
     int keep[CNNCAM_MAX_LAYERS + 1];
     for (int l = 0; l < ctx->nlayers; l++)
         keep[l] = ctx->layer_node[l];
@@ -172,16 +185,22 @@ static cnncam_status plan(cnncam_ctx *ctx, int N, int H, int W)
     }
     if (!ok) {
         drop_plan(ctx);
-        return fail(ctx, CNNCAM_ENOMEM, "out of memory planning a %dx3x%dx%d input", N, H, W);
+        return fail(ctx, CNNCAM_ENOMEM, "out of memory planning a %dx%dx%dx%d input", N, C, H, W);
     }
     return CNNCAM_OK;
 }
 
 cnncam_status cnncam_forward(cnncam_ctx *ctx, const float *input, int batch, int height, int width)
 {
+    if (!ctx)
+        return CNNCAM_EINVAL;
+    const cc_model_input *mi = ctx->model->input;
     if (!input || batch < 1 || height < 1 || width < 1)
-        return fail(ctx, CNNCAM_EINVAL, "forward needs an input of at least 1x3x1x1, got %dx3x%dx%d", batch,
-                    height, width);
+        return fail(ctx, CNNCAM_EINVAL, "forward needs an input of at least 1x%dx1x1, got %dx%dx%dx%d%s",
+                    mi->channels, batch, mi->channels, height, width, input ? "" : " at NULL");
+    if (mi->height && (height != mi->height || width != mi->width))
+        return fail(ctx, CNNCAM_EINVAL, "the model works at one input size, %dx%d (height x width), and the input "
+                    "is %dx%d", mi->height, mi->width, height, width);
     cnncam_status st = plan(ctx, batch, height, width);
     if (st)
         return st;
@@ -203,6 +222,8 @@ cnncam_status cnncam_forward(cnncam_ctx *ctx, const float *input, int batch, int
 
 const float *cnncam_logits(const cnncam_ctx *ctx, int image)
 {
+    if (!ctx)
+        return NULL;
     if (!ctx->have_forward || image < 0 || image >= ctx->N)
         return NULL;
     return cc_plan_value(ctx->tape->plan, ctx->model->file->output) + (size_t)image * ctx->classes;
@@ -235,6 +256,11 @@ static void saliency(float *map, const cc_real *grad, int C, size_t hw)
 
 cnncam_status cnncam_gradcam(cnncam_ctx *ctx, const int *classes, float *maps)
 {
+    if (!ctx)
+        return CNNCAM_EINVAL;
+    if (!classes || !maps)
+        return fail(ctx, CNNCAM_EINVAL, "cnncam_gradcam: %s is NULL; it needs one class per image and room for "
+                    "batch x height x width floats", !classes ? "classes" : "maps");
     if (!ctx->have_forward)
         return fail(ctx, CNNCAM_ESTATE, "gradcam needs a forward first");
     if (!ctx->nlayers)
@@ -281,6 +307,8 @@ cnncam_status cnncam_gradcam(cnncam_ctx *ctx, const int *classes, float *maps)
 
 cnncam_status cnncam_layer_shape(const cnncam_ctx *ctx, int l, int *channels, int *h, int *w)
 {
+    if (!ctx || !channels || !h || !w)
+        return CNNCAM_EINVAL;
     if (!ctx->tape || l < 0 || l >= ctx->nlayers)
         return CNNCAM_EINVAL;
     const cc_shape *s = &ctx->tape->plan->shape[ctx->layer_node[l]];
@@ -296,6 +324,8 @@ static size_t layer_chw(const cnncam_ctx *ctx, int l)
 
 const float *cnncam_activation(const cnncam_ctx *ctx, int l, int image)
 {
+    if (!ctx)
+        return NULL;
     if (!ctx->have_forward || l < 0 || l >= ctx->nlayers || image < 0 || image >= ctx->N)
         return NULL;
     return cc_plan_value(ctx->tape->plan, ctx->layer_node[l]) + (size_t)image * layer_chw(ctx, l);
@@ -303,6 +333,8 @@ const float *cnncam_activation(const cnncam_ctx *ctx, int l, int image)
 
 const float *cnncam_gradient(const cnncam_ctx *ctx, int l, int image)
 {
+    if (!ctx)
+        return NULL;
     if (!ctx->have_maps || l < 0 || l >= ctx->nlayers || image < 0 || image >= ctx->N)
         return NULL;
     return cc_tape_grad(ctx->tape, ctx->layer_node[l]) + (size_t)image * layer_chw(ctx, l);
@@ -310,6 +342,8 @@ const float *cnncam_gradient(const cnncam_ctx *ctx, int l, int image)
 
 const float *cnncam_channel_weights(const cnncam_ctx *ctx, int l, int image)
 {
+    if (!ctx)
+        return NULL;
     if (!ctx->have_maps || l < 0 || l >= ctx->nlayers || image < 0 || image >= ctx->N || ctx->is_input[l])
         return NULL;
     return ctx->alpha[l] + (size_t)image * ctx->tape->plan->shape[ctx->layer_node[l]].d[1];
@@ -317,6 +351,8 @@ const float *cnncam_channel_weights(const cnncam_ctx *ctx, int l, int image)
 
 const float *cnncam_raw_map(const cnncam_ctx *ctx, int l, int image)
 {
+    if (!ctx)
+        return NULL;
     if (!ctx->have_maps || l < 0 || l >= ctx->nlayers || image < 0 || image >= ctx->N || ctx->is_input[l])
         return NULL;
     const cc_shape *s = &ctx->tape->plan->shape[ctx->layer_node[l]];

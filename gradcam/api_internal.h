@@ -8,7 +8,7 @@
 struct cnncam_model {
     cc_model *file;
     int classes;
-    float mean[3], std[3];
+    const cc_model_input *input;  /* channels, fixed size, mean and std (file->input) */
     const char *const *labels;  /* nlabels of them, or NULL */
     int nlabels;
 };

@@ -1,6 +1,7 @@
 /* gradcam/api_model.c — the public model functions of include/cnncam.h: loading,
  * classes and labels, softmax or sigmoid output, layers, normalisation. */
 #include "api_internal.h"
+#include "channels.h"
 #include "layers/pages.h"
 #include "overlay.h"
 #include "preprocess.h"
@@ -24,6 +25,10 @@ void cnncam_set_low_memory(int on)
 
 cnncam_status cnncam_model_load(const char *path, cnncam_model **out, char *err, size_t errlen)
 {
+    if (!out) {
+        copy_message(err, errlen, "cnncam_model_load: out is NULL; pass the address of a cnncam_model pointer");
+        return CNNCAM_EINVAL;
+    }
     cc_error e;
     *out = NULL;
     if (!path) {
@@ -44,25 +49,7 @@ cnncam_status cnncam_model_load(const char *path, cnncam_model **out, char *err,
     int64_t classes = 0;
     cc_model_meta_int(m->file, "classes", &classes);
     m->classes = (int)classes;
-    const double *v;
-    int n;
-    const float imagenet_mean[3] = {0.485f, 0.456f, 0.406f}, imagenet_std[3] = {0.229f, 0.224f, 0.225f};
-    for (int c = 0; c < 3; c++)
-        m->mean[c] = imagenet_mean[c], m->std[c] = imagenet_std[c];
-    if (cc_model_meta_floats(m->file, "input.mean", &v, &n) && n == 3)
-        for (int c = 0; c < 3; c++)
-            m->mean[c] = (float)v[c];
-    if (cc_model_meta_floats(m->file, "input.std", &v, &n) && n == 3)
-        for (int c = 0; c < 3; c++)
-            m->std[c] = (float)v[c];
-    for (int c = 0; c < 3; c++)
-        if (!(m->std[c] > 0)) {
-            snprintf(e.msg, sizeof e.msg, "%s: input.std[%d] is %g; it must be positive", path, c,
-                     (double)m->std[c]);
-            copy_message(err, errlen, e.msg);
-            cnncam_model_free(m);
-            return CNNCAM_EFORMAT;
-        }
+    m->input = &m->file->input;  /* checked by the loader */
     if (!cc_model_meta_strings(m->file, "labels", &m->labels, &m->nlabels))
         m->labels = NULL, m->nlabels = 0;
     if (m->classes <= 0)
@@ -81,17 +68,30 @@ void cnncam_model_free(cnncam_model *m)
 
 int cnncam_model_classes(const cnncam_model *m)
 {
+    if (!m)
+        return 0;
     return m->classes;
 }
 
 const char *cnncam_model_label(const cnncam_model *m, int index)
 {
+    if (!m)
+        return NULL;
     return index >= 0 && index < m->nlabels ? m->labels[index] : NULL;
 }
 
 int cnncam_model_multi_label(const cnncam_model *m)
 {
+    if (!m)
+        return 0;
     return cc_model_multi_label(m->file);
+}
+
+const char *cnncam_model_output(const cnncam_model *m)
+{
+    if (!m)
+        return NULL;
+    return cc_model_output(m->file);
 }
 
 /* Whether name equals one of label's comma-separated names, ignoring case and
@@ -118,6 +118,12 @@ static int names_match(const char *label, const char *name)
 
 int cnncam_model_find_class(const cnncam_model *m, const char *name, char *err, size_t errlen)
 {
+    if (!err)
+        errlen = 0;  /* snprintf(NULL, 0, ...) writes nothing */
+    if (!m || !name) {
+        snprintf(err, errlen, "cnncam_model_find_class: %s is NULL", !m ? "the model" : "the class name");
+        return -1;
+    }
     char *end;
     long idx = strtol(name, &end, 10);
     if (*name && !*end && !isspace((unsigned char)*name)) {
@@ -154,27 +160,66 @@ int cnncam_model_find_class(const cnncam_model *m, const char *name, char *err, 
 
 const char *cnncam_model_default_layer(const cnncam_model *m)
 {
+    if (!m)
+        return NULL;
     return cc_model_meta_string(m->file, "gradcam.layer");
 }
 
 int cnncam_model_has_layer(const cnncam_model *m, const char *name)
 {
+    if (!m)
+        return 0;
     return name && cc_model_find_layer(m->file, name) >= 0;
 }
 
 void cnncam_model_suggest_layers(const cnncam_model *m, const char *name, char *buf, size_t len)
 {
+    if (!buf || !len)
+        return;
+    if (!m) {
+        buf[0] = 0;
+        return;
+    }
     cc_model_suggest(m->file, name ? name : "", buf, len);
 }
 
 void cnncam_model_normalization(const cnncam_model *m, float mean[3], float std[3])
 {
-    for (int c = 0; c < 3; c++)
-        mean[c] = m->mean[c], std[c] = m->std[c];
+    if (!m || !mean || !std)
+        return;
+    for (int c = 0; c < 3 && c < m->input->channels; c++)
+        mean[c] = m->input->mean[c], std[c] = m->input->std[c];
+}
+
+int cnncam_model_channels(const cnncam_model *m)
+{
+    if (!m)
+        return 0;
+    return m->input->channels;
+}
+
+void cnncam_model_channel_normalization(const cnncam_model *m, float *mean, float *std)
+{
+    if (!m || !mean || !std)
+        return;
+    for (int c = 0; c < m->input->channels; c++)
+        mean[c] = m->input->mean[c], std[c] = m->input->std[c];
+}
+
+int cnncam_model_input_size(const cnncam_model *m, int *height, int *width)
+{
+    if (!m || !height || !width)
+        return 0;
+    if (!m->input->height)
+        return 0;
+    *height = m->input->height, *width = m->input->width;
+    return 1;
 }
 
 int cnncam_model_eval_recipe(const cnncam_model *m, int *resize, int *crop, const char **interpolation)
 {
+    if (!m || !resize || !crop || !interpolation)
+        return 0;
     int64_t r = 0, c = 0;
     if (!cc_model_meta_int(m->file, "eval.resize", &r) || !cc_model_meta_int(m->file, "eval.crop", &c) ||
         r < 1 || r > 16384 || c < 1 || c > 16384)
@@ -188,9 +233,29 @@ int cnncam_model_eval_recipe(const cnncam_model *m, int *resize, int *crop, cons
 cnncam_status cnncam_preprocess(const cnncam_model *m, const unsigned char *rgb, int width, int height,
                                 float *chw)
 {
-    if (!rgb || !chw || width < 1 || height < 1)
+    return cnncam_preprocess_pixels(m, rgb, 3, width, height, chw);
+}
+
+cnncam_status cnncam_preprocess_pixels(const cnncam_model *m, const unsigned char *pixels, int channels,
+                                       int width, int height, float *chw)
+{
+    if (!m)
         return CNNCAM_EINVAL;
-    cc_preprocess_normalize(chw, rgb, height, width, m->mean, m->std);
+    const int C = m->input->channels;
+    if (!pixels || !chw || width < 1 || height < 1 || !cc_channels_convertible(channels, C) ||
+        (size_t)width * (size_t)height > CC_MAX_NUMEL)
+        return CNNCAM_EINVAL;
+    const size_t n = (size_t)width * (size_t)height;
+    if (channels == C) {
+        cc_channels_normalize(chw, pixels, C, n, m->input->mean, m->input->std);
+        return CNNCAM_OK;
+    }
+    unsigned char *px = malloc(n * (size_t)C);
+    if (!px)
+        return CNNCAM_ENOMEM;
+    cc_channels_convert(px, C, pixels, channels, n);
+    cc_channels_normalize(chw, px, C, n, m->input->mean, m->input->std);
+    free(px);
     return CNNCAM_OK;
 }
 

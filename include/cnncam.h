@@ -5,7 +5,7 @@
  *
  *     cnncam_model *m;  char err[512];
  *     if (cnncam_model_load("resnet34.ccm", &m, err, sizeof err)) { puts(err); ... }
- *     cnncam_ctx *ctx = cnncam_ctx_create(m);          // NULL only when out of memory
+ *     cnncam_ctx *ctx = cnncam_ctx_create(m);          // NULL only when out of memory (or m NULL)
  *     float *x = malloc(3 * h * w * sizeof *x);
  *     cnncam_preprocess(m, rgb, w, h, x);               // u8 RGB -> normalised CHW
  *     cnncam_forward(ctx, x, 1, h, w);                  // forward, recording the tape
@@ -19,7 +19,10 @@
  * min-max normalised, bilinear (half-pixel) to the input size; several layers are
  * averaged and normalised again. Every function that can fail returns a status;
  * a context keeps the message of its last failure (cnncam_ctx_error). Nothing
- * here prints, exits or aborts on bad input. A model is immutable once loaded
+ * here prints, exits or aborts on bad input. A NULL handle or pointer where one
+ * is needed is CNNCAM_EINVAL (the context's message, or err, names it); the
+ * queries give 0, -1 or NULL for a NULL model or context, and the void
+ * functions then do nothing. A model is immutable once loaded
  * and may be used by any number of contexts on any threads; a context belongs
  * to one thread at a time. A run takes up to ~200 KB of its thread's stack
  * (the products' packing buffers): give threads you create at least 512 KB
@@ -35,6 +38,7 @@ extern "C" {
 
 #define CNNCAM_VERSION "0.1.0"
 #define CNNCAM_MAX_LAYERS 8
+#define CNNCAM_MAX_CHANNELS 64   /* input channels a model may take */
 
 typedef enum {
     CNNCAM_OK = 0,
@@ -74,6 +78,15 @@ const char *cnncam_model_label(const cnncam_model *m, int index);
  * one class per image is meant (output "softmax", or none stored): the
  * probabilities are the softmax of the logits. */
 int cnncam_model_multi_label(const cnncam_model *m);
+/* What the model's output values are (its file's metadata 'output'; never
+ * NULL): "softmax" (logits, one class per image: probabilities are their
+ * softmax; also when the file does not say), "sigmoid" (logits of a
+ * multi-label model), "probabilities" (the model ends in a softmax: its
+ * outputs are the probabilities) or "log_probabilities" (it ends in a
+ * log-softmax: the probabilities are exp of its outputs). cnncam_logits and
+ * Grad-CAM's target are the model's output values whatever this says, as
+ * PyTorch's forward and pytorch-grad-cam take them. */
+const char *cnncam_model_output(const cnncam_model *m);
 /* A class by index ("281"), full label ("tabby, tabby cat") or one of its
  * comma-separated names ("tabby"), case-insensitive. Returns the index, -1 when
  * nothing matches, -2 when several classes match (err says which). */
@@ -88,15 +101,37 @@ void cnncam_model_suggest_layers(const cnncam_model *m, const char *name, char *
  * to *resize with *interpolation ("bilinear" or "bicubic"), centre-crop *crop.
  * Returns 0 when the file has none. */
 int cnncam_model_eval_recipe(const cnncam_model *m, int *resize, int *crop, const char **interpolation);
-/* Per-channel mean and std the model expects, applied to u8 / 255. */
+/* Per-channel mean and std the model expects, applied to u8 / 255: the
+ * first three channels' (fewer when the model has fewer: the rest untouched);
+ * cnncam_model_channel_normalization gives every channel's. */
 void cnncam_model_normalization(const cnncam_model *m, float mean[3], float std[3]);
+/* The image channels the model takes (metadata input.channels; 3 when the
+ * file does not say): 1 a grayscale model, 3 RGB, 4 RGBA, or any other
+ * count up to CNNCAM_MAX_CHANNELS (.npy inputs only). */
+int cnncam_model_channels(const cnncam_model *m);
+/* mean and std: room for cnncam_model_channels(m) floats each. */
+void cnncam_model_channel_normalization(const cnncam_model *m, float *mean, float *std);
+/* 1 when the model works at one input size only (a flatten feeding a linear
+ * layer: LeNet, VGG without its adaptive pool), with *height, *width set to
+ * it; cnncam_forward refuses any other. 0 when any size works. */
+int cnncam_model_input_size(const cnncam_model *m, int *height, int *width);
 
 /* ---- preprocessing -------------------------------------------------------- */
-/* rgb: height x width x 3 bytes, row-major. chw: 3 x height x width floats,
- * (u8 / 255 - mean) / std in float32, as torchvision's ToTensor + Normalize. */
+/* rgb: height x width x 3 bytes, row-major. chw: C x height x width floats
+ * for the model's C channels, (u8 / 255 - mean) / std in float32, as
+ * torchvision's ToTensor + Normalize. A 1-channel model gets the luminance
+ * Pillow's convert("L") gives, a 4-channel one alpha 255; a model of any
+ * other count but 3 is CNNCAM_EINVAL (give it its own tensor). */
 cnncam_status cnncam_preprocess(const cnncam_model *m, const unsigned char *rgb, int width,
                                 int height, float *chw);
-
+/* The same from pixels of `channels` bytes each (height x width x channels):
+ * 1 gray, 3 RGB, 4 RGBA, converted to the model's count as Pillow's convert
+ * does (RGB or RGBA to L: 601-2 luma; L to RGB: replicated; to RGBA: alpha
+ * 255; RGBA to RGB: alpha dropped); any count converts to itself.
+ * CNNCAM_EINVAL when no such conversion exists (2 channels for a 3-channel
+ * model). */
+cnncam_status cnncam_preprocess_pixels(const cnncam_model *m, const unsigned char *pixels, int channels,
+                                       int width, int height, float *chw);
 /* torchvision's evaluation resize and crop on a PIL image, on the photo itself
  * (rgb: height x width x 3 bytes), so that an overlay drawn on the result
  * shows what the network saw: Resize(resize) sets the shorter side to resize
@@ -112,13 +147,15 @@ cnncam_status cnncam_resize_crop(const unsigned char *rgb, int width, int height
                                  int *out_height, char *err, size_t errlen);
 
 /* ---- contexts --------------------------------------------------------------- */
+/* NULL when out of memory or m is NULL. */
 cnncam_ctx *cnncam_ctx_create(const cnncam_model *m);
 void cnncam_ctx_free(cnncam_ctx *ctx);
-/* The message of the context's last failure ("" if none). */
+/* The message of the context's last failure ("" if none; for a NULL context,
+ * a message saying so). */
 const char *cnncam_ctx_error(const cnncam_ctx *ctx);
 /* Layers to explain (1 to CNNCAM_MAX_LAYERS); default: the model's recommended
  * layer. "input" explains the input itself (gradient saliency: per pixel the
- * largest |dy^c/dx| over the three channels, min-max normalised). */
+ * largest |dy^c/dx| over the input's channels, min-max normalised). */
 cnncam_status cnncam_ctx_set_layers(cnncam_ctx *ctx, const char *const *layers, int n);
 
 /* Threads for this context's runs (1 to 256; default cnncam_default_threads()):
@@ -146,9 +183,11 @@ int cnncam_default_threads(void);
  * unless a later layer scales them up by ~1e30). The caller's
  * floating-point mode is restored before they return. Other CPUs compute
  * subnormals as IEEE 754 says (no flush, no slowdown to avoid). */
-/* Forward of `batch` normalised images (batch x 3 x height x width), keeping
- * what the backward to the chosen layers needs. Memory is planned once per
- * input size and reused. */
+/* Forward of `batch` normalised images (batch x C x height x width, C =
+ * cnncam_model_channels), keeping what the backward to the chosen layers
+ * needs. Memory is planned once per input size and reused. A model with a
+ * fixed input size (cnncam_model_input_size) refuses any other:
+ * CNNCAM_EINVAL, the message naming both sizes. */
 cnncam_status cnncam_forward(cnncam_ctx *ctx, const float *input, int batch, int height, int width);
 /* After a forward: image i's logits (cnncam_model_classes of them), its best class. */
 const float *cnncam_logits(const cnncam_ctx *ctx, int image);
@@ -172,10 +211,20 @@ const float *cnncam_raw_map(const cnncam_ctx *ctx, int l, int image);
 /* ---- image files ---------------------------------------------------------------- */
 /* Reads a JPEG or PNG (any bit depth, gray, palette, alpha: returned as 8-bit RGB,
  * alpha dropped) into *rgb (width x height x 3, free with cnncam_image_free).
- * Images over max_pixels (0: 64 million) are refused before decoding. */
+ * Images over max_pixels (0: 64 million) are refused before decoding. The
+ * picture comes upright: an EXIF Orientation tag (a JPEG's APP1, a PNG's eXIf)
+ * is applied as cv2.imread and Pillow's ImageOps.exif_transpose apply it, so
+ * a portrait phone photo is returned portrait (width and height as shown). */
 cnncam_status cnncam_image_read(const char *path, size_t max_pixels, unsigned char **rgb, int *width,
                                 int *height, char *err, size_t errlen);
 void cnncam_image_free(unsigned char *rgb);
+/* The same with `channels` bytes per pixel, as Pillow's
+ * Image.open(path).convert(mode) gives them: 1 "L" (601-2 luma, see
+ * cnncam_preprocess_pixels), 3 "RGB", 4 "RGBA" (alpha as stored: PNG alpha
+ * channels, palette and tRNS transparency; 255 where the file has none, as
+ * in every JPEG). Free with cnncam_image_free. */
+cnncam_status cnncam_image_read_channels(const char *path, size_t max_pixels, int channels, unsigned char **pixels,
+                                         int *width, int *height, char *err, size_t errlen);
 /* Writes .png or .jpg/.jpeg (by extension) atomically: a temporary file renamed
  * into place, so a failure leaves no partial file. */
 cnncam_status cnncam_image_write(const char *path, const unsigned char *rgb, int width, int height,

@@ -17,7 +17,9 @@ typedef struct {
 } cc_image_source;
 
 cc_status cc_jpeg_decode(const cc_image_source *src, size_t max_pixels, cc_image *out, cc_error *err);
-cc_status cc_png_decode(const cc_image_source *src, size_t max_pixels, cc_image *out, cc_error *err);
+/* alpha: NULL drops it; else *alpha receives width*height bytes (malloc). */
+cc_status cc_png_decode(const cc_image_source *src, size_t max_pixels, cc_image *out, unsigned char **alpha,
+                        cc_error *err);
 
 /* Write the whole file to fp; the caller opened it and commits or aborts it. */
 cc_status cc_jpeg_encode(FILE *fp, const char *name, const cc_image *img, int quality, cc_error *err);

@@ -109,14 +109,24 @@ cc_status cc_image_check_size(const char *name, const char *format, unsigned lon
     return CC_OK;
 }
 
+/* alpha: NULL, or where the alpha plane goes (255 for a format without). */
 static cc_status decode(const cc_image_source *src, const unsigned char *head, size_t n, size_t max_pixels,
-                        cc_image *out, cc_error *err)
+                        cc_image *out, unsigned char **alpha, cc_error *err)
 {
+    cc_status st;
     switch (detect(head, n)) {
     case FORMAT_JPEG:
-        return cc_jpeg_decode(src, max_pixels, out, err);
+        st = cc_jpeg_decode(src, max_pixels, out, err);
+        if (!st && alpha) {
+            const size_t npx = (size_t)out->width * (size_t)out->height;
+            if (!(*alpha = malloc(npx)))
+                return cc_fail(err, CC_ENOMEM, "%s: out of memory for the alpha of a %dx%d image", src->name,
+                               out->width, out->height);
+            memset(*alpha, 255, npx);  /* JPEG has no transparency */
+        }
+        return st;
     case FORMAT_PNG:
-        return cc_png_decode(src, max_pixels, out, err);
+        return cc_png_decode(src, max_pixels, out, alpha, err);
     default:
         return unsupported(src->name, head, n, err);
     }
@@ -132,6 +142,14 @@ static void clear(cc_image *img)
 cc_status cc_image_decode(const void *data, size_t size, const char *name, size_t max_pixels,
                           cc_image *out, cc_error *err)
 {
+    return cc_image_decode_alpha(data, size, name, max_pixels, out, NULL, err);
+}
+
+cc_status cc_image_decode_alpha(const void *data, size_t size, const char *name, size_t max_pixels,
+                                cc_image *out, unsigned char **alpha, cc_error *err)
+{
+    if (alpha)
+        *alpha = NULL;
     if (!out)
         return cc_fail(err, CC_EINVAL, "cc_image_decode: out is NULL");
     clear(out);
@@ -140,7 +158,7 @@ cc_status cc_image_decode(const void *data, size_t size, const char *name, size_
     if (!data && size)
         return cc_fail(err, CC_EINVAL, "%s: cc_image_decode got %zu bytes at NULL", name, size);
     cc_image_source src = {NULL, data, size, name};
-    cc_status st = decode(&src, data, size < SNIFF_LEN ? size : SNIFF_LEN, max_pixels, out, err);
+    cc_status st = decode(&src, data, size < SNIFF_LEN ? size : SNIFF_LEN, max_pixels, out, alpha, err);
     if (st)
         cc_image_free(out);
     return st;
@@ -148,6 +166,14 @@ cc_status cc_image_decode(const void *data, size_t size, const char *name, size_
 
 cc_status cc_image_read(const char *path, size_t max_pixels, cc_image *out, cc_error *err)
 {
+    return cc_image_read_alpha(path, max_pixels, out, NULL, err);
+}
+
+cc_status cc_image_read_alpha(const char *path, size_t max_pixels, cc_image *out, unsigned char **alpha,
+                              cc_error *err)
+{
+    if (alpha)
+        *alpha = NULL;
     if (!out)
         return cc_fail(err, CC_EINVAL, "cc_image_read: out is NULL");
     clear(out);
@@ -172,7 +198,7 @@ cc_status cc_image_read(const char *path, size_t max_pixels, cc_image *out, cc_e
             status = cc_fail(err, CC_EIO, "cannot rewind image '%s': %s", path, strerror(errno));
         else {
             cc_image_source src = {fp, NULL, 0, path};
-            status = decode(&src, head, n, max_pixels, out, err);
+            status = decode(&src, head, n, max_pixels, out, alpha, err);
         }
     }
     fclose(fp);

@@ -63,18 +63,18 @@ cc_status cc_image_read(const char *path, size_t max_pixels, cc_image *out, cc_e
 cc_status cc_image_decode(const void *data, size_t size, const char *name, size_t max_pixels,
                           cc_image *out, cc_error *err);
 
+/* The same, and *alpha (NULL: not wanted) receives the alpha channel, width x
+ * height bytes (malloc'ed), as Pillow's convert('RGBA') gives it: a PNG's
+ * alpha channel, its palette's tRNS entries, 0 where a gray or RGB pixel
+ * equals its tRNS colour; 255 everywhere for files without transparency
+ * (every JPEG). On error *alpha is NULL. */
+cc_status cc_image_read_alpha(const char *path, size_t max_pixels, cc_image *out, unsigned char **alpha,
+                              cc_error *err);
+cc_status cc_image_decode_alpha(const void *data, size_t size, const char *name, size_t max_pixels,
+                                cc_image *out, unsigned char **alpha, cc_error *err);
+
 /* Frees img->rgb and zeroes *img; NULL and a zeroed image are fine. */
 void cc_image_free(cc_image *img);
-
-/* Writes img as PNG (8-bit RGB, zlib's default compression) or JPEG (baseline,
- * 4:4:4 — no chroma subsampling, so the sharp colour edges of a heatmap
- * overlay survive — optimised Huffman tables, JFIF header), chosen by the
- * extension: .png, .jpg or .jpeg in any case; anything else is CC_EINVAL.
- * jpeg_quality is 1..100, or 0 for CC_JPEG_DEFAULT_QUALITY; it is checked for
- * PNG too. The file appears atomically (io/atomic.h): a temporary file next
- * to it, renamed over path when complete; on any error path is untouched and
- * no temporary file remains. */
-cc_status cc_image_write(const char *path, const cc_image *img, int jpeg_quality, cc_error *err);
 
 /* Turns img upright as img->orientation says, exactly as Pillow's
  * ImageOps.exif_transpose (2 mirror, 3 rotate 180, 4 flip, 5 transpose,
@@ -88,5 +88,15 @@ cc_status cc_image_apply_orientation(cc_image *img, unsigned char **alpha, cc_er
  * height, `channels` bytes per pixel). */
 void cc_orient_pixels(unsigned char *dst, const unsigned char *src, int width, int height, int channels,
                       int orientation);
+
+/* Writes img as PNG (8-bit RGB, zlib's default compression) or JPEG (baseline,
+ * 4:4:4 — no chroma subsampling, so the sharp colour edges of a heatmap
+ * overlay survive — optimised Huffman tables, JFIF header), chosen by the
+ * extension: .png, .jpg or .jpeg in any case; anything else is CC_EINVAL.
+ * jpeg_quality is 1..100, or 0 for CC_JPEG_DEFAULT_QUALITY; it is checked for
+ * PNG too. The file appears atomically (io/atomic.h): a temporary file next
+ * to it, renamed over path when complete; on any error path is untouched and
+ * no temporary file remains. */
+cc_status cc_image_write(const char *path, const cc_image *img, int jpeg_quality, cc_error *err);
 
 #endif

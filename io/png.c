@@ -5,6 +5,10 @@
  * 16 -> 8 bits by keeping the high byte (png_set_strip_16, Pillow's "RGB;16B"),
  * alpha dropped (png_set_strip_alpha, which also cancels the tRNS expansion
  * png_set_palette_to_rgb asks for), gray -> R=G=B, Adam7 deinterlaced.
+ * Asked for alpha, it keeps the alpha channel and expands tRNS into one
+ * (png_set_tRNS_to_alpha: a palette's alpha entries; 0 where a gray or RGB
+ * pixel equals the tRNS colour), as Pillow's convert('RGBA') does, and
+ * hands it over as a separate plane.
  *
  * libpng reports a fatal error through our on_error, which must not return:
  * it longjmps to the setjmp in run_decode/run_encode, and everything that
@@ -85,10 +89,21 @@ typedef struct {
     png_structp png;
     png_infop info;
     unsigned char *rgb;
+    unsigned char *alpha;  /* when asked for: width*height */
     png_bytep *rows;
 } png_reader;
 
-static cc_status run_decode(png_reader *r, const char *name, size_t max_pixels, cc_image *out, cc_error *err)
+/* Splits n RGBA pixels in place: rgba keeps the RGB (3n bytes), alpha the rest. */
+static void split_alpha(unsigned char *rgba, unsigned char *alpha, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        alpha[i] = rgba[4 * i + 3];
+        memmove(rgba + 3 * i, rgba + 4 * i, 3);  /* 3i <= 4i: never ahead of the reads */
+    }
+}
+
+static cc_status run_decode(png_reader *r, const char *name, size_t max_pixels, int want_alpha, cc_image *out,
+                            cc_error *err)
 {
     if (setjmp(r->state.jmp))
         return cc_fail(err, CC_EFORMAT, "%s: invalid or damaged PNG: %s", name, r->state.msg);
@@ -109,23 +124,36 @@ static cc_status run_decode(png_reader *r, const char *name, size_t max_pixels, 
         png_set_expand_gray_1_2_4_to_8(png);
     if (depth == 16)
         png_set_strip_16(png);
-    png_set_strip_alpha(png);
+    if (!want_alpha)
+        png_set_strip_alpha(png);
+    else if (png_get_valid(png, info, PNG_INFO_tRNS))
+        png_set_tRNS_to_alpha(png);  /* Pillow's convert("RGBA"): the palette's alpha, or 0 for the tRNS colour */
     if (type == PNG_COLOR_TYPE_GRAY || type == PNG_COLOR_TYPE_GRAY_ALPHA)
         png_set_gray_to_rgb(png);
     png_set_interlace_handling(png);
     png_read_update_info(png, info);
-    size_t w = width, h = height;
-    if (png_get_channels(png, info) != 3 || png_get_bit_depth(png, info) != 8 ||
-        png_get_rowbytes(png, info) != w * 3)
+    size_t w = width, h = height, nc = png_get_channels(png, info);
+    if ((nc != 3 && !(want_alpha && nc == 4)) || png_get_bit_depth(png, info) != 8 ||
+        png_get_rowbytes(png, info) != w * nc)
         return cc_fail(err, CC_EFORMAT, "%s: libpng converts this PNG (colour type %d, %d bits) to %d channels "
-                       "of %d bits, not 8-bit RGB",
-                       name, type, depth, png_get_channels(png, info), png_get_bit_depth(png, info));
-    if (!(r->rgb = malloc(w * h * 3)) || !(r->rows = malloc(h * sizeof *r->rows)))
+                       "of %d bits, not 8-bit RGB%s",
+                       name, type, depth, png_get_channels(png, info), png_get_bit_depth(png, info),
+                       want_alpha ? " or RGBA" : "");
+    if (!(r->rgb = malloc(w * h * nc)) || !(r->rows = malloc(h * sizeof *r->rows)) ||
+        (want_alpha && !(r->alpha = malloc(w * h))))
         return cc_fail(err, CC_ENOMEM, "%s: out of memory for a %zux%zu image", name, w, h);
     for (size_t y = 0; y < h; y++)
-        r->rows[y] = r->rgb + y * w * 3;
+        r->rows[y] = r->rgb + y * w * nc;
     png_read_image(png, r->rows);
     png_read_end(png, NULL);
+    if (nc == 4) {
+        split_alpha(r->rgb, r->alpha, w * h);
+        unsigned char *smaller = realloc(r->rgb, w * h * 3);
+        if (smaller)
+            r->rgb = smaller;
+    }
+    else if (want_alpha)
+        memset(r->alpha, 255, w * h);
     out->width = (int)w;
     out->height = (int)h;
     out->orientation = exif_orientation(png, info);
@@ -134,7 +162,8 @@ static cc_status run_decode(png_reader *r, const char *name, size_t max_pixels, 
     return CC_OK;
 }
 
-cc_status cc_png_decode(const cc_image_source *src, size_t max_pixels, cc_image *out, cc_error *err)
+cc_status cc_png_decode(const cc_image_source *src, size_t max_pixels, cc_image *out, unsigned char **alpha,
+                        cc_error *err)
 {
     png_reader *r = calloc(1, sizeof *r);
     if (!r)
@@ -147,10 +176,15 @@ cc_status cc_png_decode(const cc_image_source *src, size_t max_pixels, cc_image 
     if (!r->png || !(r->info = png_create_info_struct(r->png)))
         st = cc_fail(err, CC_ENOMEM, "%s: out of memory starting libpng", src->name);
     else
-        st = run_decode(r, src->name, max_pixels, out, err);
+        st = run_decode(r, src->name, max_pixels, alpha != NULL, out, err);
+    if (!st && alpha) {
+        *alpha = r->alpha;
+        r->alpha = NULL;
+    }
     png_destroy_read_struct(&r->png, &r->info, NULL);
     free(r->rows);
     free(r->rgb);
+    free(r->alpha);
     free(r);
     return st;
 }

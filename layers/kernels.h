@@ -277,4 +277,26 @@ void cc_concat_forward(cc_real *out, const cc_real *const *inp, const int *C, in
 void cc_concat_backward(cc_real *const *dinp, const cc_real *dout, const int *C, int nin,
                         int N, int HW);
 
+/* ---- slice.c: channels [start, end) of N x C x inner ------------------- */
+void cc_slice_forward(cc_real *out, const cc_real *inp, int N, int C, int inner, int start, int end);
+void cc_slice_backward(cc_real *dinp, const cc_real *dout, int N, int C, int inner, int start, int end);
+
+/* ---- channel_shuffle.c: C = G x K channels, out channel k*G + g = in channel g*K + k */
+void cc_channel_shuffle_forward(cc_real *out, const cc_real *inp, int N, int C, int HW, int G);
+void cc_channel_shuffle_backward(cc_real *dinp, const cc_real *dout, int N, int C, int HW, int G);
+
+/* ---- upsample_nearest.c, upsample_bilinear.c: F.interpolate of NC planes H x W
+ * to OH x OW. The source coordinate of output row oh is oh * scale_h (nearest)
+ * or, for bilinear, scale_h * (oh + 0.5) - 0.5 clamped at 0 (align_corners
+ * false) or oh * scale_h (true), in float as ATen's CPU kernels compute it;
+ * upsample_shape.c gives the scales. */
+void cc_upsample_nearest_forward(cc_real *out, const cc_real *inp, int NC, int H, int W, int OH, int OW,
+                                 float scale_h, float scale_w);
+void cc_upsample_nearest_backward(cc_real *dinp, const cc_real *dout, int NC, int H, int W, int OH,
+                                  int OW, float scale_h, float scale_w);
+void cc_upsample_bilinear_forward(cc_real *out, const cc_real *inp, int NC, int H, int W, int OH, int OW,
+                                  float scale_h, float scale_w, int align_corners);
+void cc_upsample_bilinear_backward(cc_real *dinp, const cc_real *dout, int NC, int H, int W, int OH,
+                                   int OW, float scale_h, float scale_w, int align_corners);
+
 #endif

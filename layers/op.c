@@ -61,7 +61,8 @@ cc_attrs cc_attrs_default(void)
     cc_attrs a = {
         .kernel = {1, 1}, .stride = {1, 1}, .pad = {0, 0, 0, 0}, .dilation = {1, 1},
         .groups = 1, .ceil_mode = 0, .count_include_pad = 1, .output_size = {1, 1},
-        .start_dim = 1, .axis = 1, .eps = 1e-5, .negative_slope = 0.01, .alpha = 1.0,
+        .start_dim = 1, .axis = 1, .start = 0, .end = 1, .scale_factor = {0, 0},
+        .align_corners = 0, .recompute_scale_factor = 0, .eps = 1e-5, .negative_slope = 0.01, .alpha = 1.0,
     };
     return a;
 }
@@ -127,6 +128,26 @@ cc_status cc_attrs_set(cc_attrs *a, const char *key, const double *v, int n, cc_
         return set_ints(&a->start_dim, 1, key, v, n, 0, err);
     if (!strcmp(key, "axis"))
         return set_ints(&a->axis, 1, key, v, n, 0, err);
+    if (!strcmp(key, "start"))
+        return set_ints(&a->start, 1, key, v, n, 0, err);
+    if (!strcmp(key, "end"))
+        return set_ints(&a->end, 1, key, v, n, 1, err);
+    if (!strcmp(key, "align_corners"))
+        return set_ints(&a->align_corners, 1, key, v, n, 0, err);
+    if (!strcmp(key, "recompute_scale_factor"))
+        return set_ints(&a->recompute_scale_factor, 1, key, v, n, 0, err);
+    if (!strcmp(key, "scale_factor")) {
+        /* PyTorch takes any positive factor; bounded so out = in * factor stays an int. */
+        if (n != 1 && n != 2)
+            return cc_fail(err, CC_EFORMAT, "attribute 'scale_factor' has %d values; expected 1 or 2", n);
+        for (int i = 0; i < 2; i++) {
+            const double x = v[n == 1 ? 0 : i];
+            if (!(x > 0 && x <= 1e4))
+                return cc_fail(err, CC_EFORMAT, "attribute 'scale_factor' value %g is not in (0, 10000]", x);
+            a->scale_factor[i] = x;
+        }
+        return CC_OK;
+    }
     if (!strcmp(key, "eps")) {
         if (n != 1 || !(v[0] > 0 && v[0] < 1))
             return cc_fail(err, CC_EFORMAT, "attribute 'eps' must be one number in (0, 1), got %g", v[0]);

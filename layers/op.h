@@ -20,7 +20,9 @@ typedef double cc_real;
 typedef float cc_real;
 #endif
 
-enum { CC_MAX_RANK = 4, CC_MAX_INPUTS = 8, CC_MAX_PARAMS = 4, CC_ERROR_LEN = 512 };
+/* CC_MAX_INPUTS: torchvision's DenseNets concatenate up to 25 (densenet121),
+ * 37 (densenet161) and 49 (densenet201) tensors in one torch.cat. */
+enum { CC_MAX_RANK = 4, CC_MAX_INPUTS = 64, CC_MAX_PARAMS = 4, CC_ERROR_LEN = 512 };
 
 /* Status codes returned by every fallible internal function. */
 typedef enum {
@@ -63,12 +65,16 @@ typedef struct {
     int stride[2];        /* SH SW */
     int pad[4];           /* top, left, bottom, right: PyTorch's padding=(PH,PW) is {PH,PW,PH,PW} */
     int dilation[2];      /* DH DW */
-    int groups;
+    int groups;           /* conv2d; channel_shuffle: the groups whose channels interleave */
     int ceil_mode;        /* pooling: output size rounds up, windows never start in right/bottom padding */
     int count_include_pad;/* avg pool: divide by the padded window size */
-    int output_size[2];   /* adaptive avg pool */
+    int output_size[2];   /* adaptive avg pool; upsample by size (OH OW) */
     int start_dim;        /* flatten: flattens dims start_dim..end */
-    int axis;             /* concat */
+    int axis;             /* concat, slice: the channel axis, 1 */
+    int start, end;       /* slice: channels [start, end) */
+    double scale_factor[2];   /* upsample: out = floor(in * scale_factor) when > 0, else output_size */
+    int align_corners;        /* upsample_bilinear: corner pixels' centres align (PyTorch's flag) */
+    int recompute_scale_factor; /* upsample: source index scale in/out, not 1/scale_factor */
     double eps;           /* batchnorm */
     double negative_slope;/* leaky_relu: y = negative_slope * x for x <= 0 */
     double alpha;         /* elu: y = alpha * (exp(x) - 1) for x <= 0 */

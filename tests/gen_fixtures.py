@@ -49,6 +49,7 @@ import sys
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+import torchvision
 
 VERSION = 1
 ATOL, RTOL = 1e-5, 1e-4  # tests/test_parity.c's tolerance
@@ -441,6 +442,48 @@ def structural_cases(w):
            lambda m, *xs: torch.cat(xs, 1))
 
 
+def shape_cases(w):
+    """The shape and resampling ops of DenseNet, ShuffleNetV2, MnasNet and
+    U-Net-style heads, each through the PyTorch call a model writes."""
+    xs = [randn(2, 1 + i % 3, 3, 2) for i in range(25)]
+    w.case("concat", "25 inputs (densenet121's widest)", [("axis", 1)], xs, lambda m, *v: torch.cat(v, 1))
+    w.case("spatial_mean", "x.mean((2, 3))", [], [randn(2, 5, 7, 3)], lambda m, x: x.mean((2, 3)))
+    w.case("spatial_mean", "torch.mean(x, dim=[-2, -1]) of 1x1", [], [randn(3, 4, 1, 1)],
+           lambda m, x: torch.mean(x, dim=[-2, -1]))
+    w.case("slice", "x[:, 2:6]", [("start", 2), ("end", 6)], [randn(2, 7, 3, 5)], lambda m, x: x[:, 2:6])
+    w.case("slice", "second half of x.chunk(2, dim=1)", [("start", 4), ("end", 8)], [randn(2, 8, 3, 3)],
+           lambda m, x: x.chunk(2, dim=1)[1])
+    w.case("slice", "x[:, :4] of N x F", [("start", 0), ("end", 4)], [randn(3, 11)], lambda m, x: x[:, :4])
+    shuffle = torchvision.models.shufflenetv2.channel_shuffle
+    w.case("channel_shuffle", "torchvision channel_shuffle(x, 2)", [("groups", 2)], [randn(2, 6, 3, 5)],
+           lambda m, x: shuffle(x, 2))
+    w.case("channel_shuffle", "groups 3", [("groups", 3)], [randn(2, 12, 2, 3)], lambda m, x: shuffle(x, 3))
+    # Nearest and bilinear through F.interpolate and nn.Upsample: sizes that do
+    # not divide (the source index rounds), shrinking, and scale factors that are
+    # not 1/in*out (the index uses 1/scale_factor unless it is recomputed).
+    for label, shape, kw, attrs in [
+        ("size 7x11 from 5x7", (2, 3, 5, 7), dict(size=(7, 11)), [("output_size", (7, 11))]),
+        ("size 4x5 from 7x9 (shrinks)", (2, 2, 7, 9), dict(size=(4, 5)), [("output_size", (4, 5))]),
+        ("scale_factor 2", (2, 3, 4, 5), dict(scale_factor=2), [("scale_factor", 2.0)]),
+        ("scale_factor 1.7, 2.3", (2, 2, 5, 4), dict(scale_factor=(1.7, 2.3)), [("scale_factor", (1.7, 2.3))]),
+        ("scale_factor 0.45 (shrinks)", (2, 2, 9, 11), dict(scale_factor=0.45), [("scale_factor", 0.45)]),
+        ("scale_factor 1.7, recompute_scale_factor", (2, 2, 5, 7),
+         dict(scale_factor=1.7, recompute_scale_factor=True),
+         [("scale_factor", 1.7), ("recompute_scale_factor", 1)]),
+    ]:
+        w.case("upsample_nearest", "F.interpolate nearest, " + label, attrs, [randn(*shape)],
+               lambda m, x, kw=kw: F.interpolate(x, mode="nearest", **kw))
+        for ac in (False, True):
+            w.case("upsample_bilinear", "F.interpolate bilinear, align_corners=%s, %s" % (ac, label),
+                   attrs + [("align_corners", int(ac))], [randn(*shape)],
+                   lambda m, x, kw=kw, ac=ac: F.interpolate(x, mode="bilinear", align_corners=ac, **kw))
+    w.case("upsample_nearest", "nn.Upsample(scale_factor=2)", [("scale_factor", 2.0)], [randn(2, 3, 3, 4)],
+           call, nn.Upsample(scale_factor=2))
+    w.case("upsample_bilinear", "nn.UpsamplingBilinear2d(size=(6, 9)) (align_corners)",
+           [("output_size", (6, 9)), ("align_corners", 1)], [randn(2, 3, 4, 4)], call,
+           nn.UpsamplingBilinear2d(size=(6, 9)))
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit("usage: %s OUT.ccfx" % sys.argv[0])
@@ -457,6 +500,7 @@ def main():
     batchnorm1d_cases(w)
     softmax_cases(w)
     nan_cases(w)
+    shape_cases(w)
     w.write(sys.argv[1])
 
 

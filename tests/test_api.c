@@ -91,7 +91,8 @@ static void check_model_queries(const cnncam_model *m)
     tu_check(cnncam_model_classes(m) == NCLS, "classes %d", cnncam_model_classes(m));
     tu_check(!strcmp(cnncam_model_label(m, 1), "dog") && !cnncam_model_label(m, 4) && !cnncam_model_label(m, -1),
              "labels");
-    tu_check(cnncam_model_multi_label(m) == 1, "output 'sigmoid': multi-label");
+    tu_check(cnncam_model_multi_label(m) == 1 && !strcmp(cnncam_model_output(m), "sigmoid"),
+             "output 'sigmoid': multi-label, cnncam_model_output '%s'", cnncam_model_output(m));
     tu_check(cnncam_model_find_class(m, "2", err, sizeof err) == 2, "class by index");
     tu_check(cnncam_model_find_class(m, "Tabby", err, sizeof err) == 0, "class by synonym, any case");
     tu_check(cnncam_model_find_class(m, "tabby, tabby cat", err, sizeof err) == 0, "class by full label");
@@ -161,6 +162,95 @@ static void check_errors(const cnncam_model *m)
              "missing model: %s", err);
     free(x);
     cnncam_ctx_free(ctx);
+}
+
+/* Every public function given a NULL handle or pointer (or a bad value)
+ * returns a status, 0, -1 or NULL as include/cnncam.h says, never crashes;
+ * where there is a place for a message (the context, err), it names the
+ * argument. */
+static void check_null_arguments(const cnncam_model *m)
+{
+    char err[256] = "";
+    float map[H * W], mean[3] = {-1, -1, -1}, std[3] = {-1, -1, -1};
+    int c = 0, a = -7, b = -7, d = -7, resize = -7, crop = -7;
+    const char *interp = NULL;
+    tu_check(cnncam_model_load(model_path, NULL, err, sizeof err) == CNNCAM_EINVAL && strstr(err, "out is NULL"),
+             "model_load(out NULL): %s", err);
+    tu_check(cnncam_model_load(model_path, NULL, NULL, 0) == CNNCAM_EINVAL, "model_load(out NULL, err NULL)");
+    cnncam_model_free(NULL);
+    tu_check(cnncam_model_classes(NULL) == 0 && !cnncam_model_label(NULL, 0) && cnncam_model_multi_label(NULL) == 0 &&
+                 !cnncam_model_output(NULL) && !cnncam_model_default_layer(NULL) &&
+                 !cnncam_model_has_layer(NULL, "features") && !cnncam_model_has_layer(m, NULL) &&
+                 cnncam_model_channels(NULL) == 0,
+             "model queries on NULL: 0 or NULL");
+    tu_check(cnncam_model_find_class(NULL, "dog", err, sizeof err) == -1 && strstr(err, "model is NULL"),
+             "find_class(NULL model): %s", err);
+    tu_check(cnncam_model_find_class(m, NULL, err, sizeof err) == -1 && strstr(err, "class name is NULL"),
+             "find_class(NULL name): %s", err);
+    tu_check(cnncam_model_find_class(m, "hippogriff", NULL, 100) == -1 && cnncam_model_find_class(m, "dog", NULL, 9) == 1,
+             "find_class with err NULL but errlen 100 writes nothing");
+    char buf[64] = "x";
+    cnncam_model_suggest_layers(NULL, "features", buf, sizeof buf);
+    cnncam_model_suggest_layers(m, "features", NULL, 64);
+    tu_check(buf[0] == 0, "suggest_layers(NULL model) gives \"\"");
+    cnncam_model_normalization(NULL, mean, std);
+    cnncam_model_normalization(m, NULL, NULL);
+    cnncam_model_channel_normalization(NULL, mean, std);
+    cnncam_model_channel_normalization(m, NULL, std);
+    tu_check(mean[0] == -1 && std[0] == -1, "normalization(NULL model) leaves its outputs alone");
+    tu_check(!cnncam_model_input_size(NULL, &a, &b) && !cnncam_model_input_size(m, NULL, NULL) && a == -7,
+             "input_size with NULLs: 0");
+    tu_check(!cnncam_model_eval_recipe(NULL, &resize, &crop, &interp) && !cnncam_model_eval_recipe(m, NULL, NULL, NULL),
+             "eval_recipe with NULLs: 0");
+    unsigned char rgb[3 * H * W] = {0}, out[3 * H * W];
+    float *x = tu_alloc(sizeof(float) * 3 * H * W);
+    tu_check(cnncam_preprocess(NULL, rgb, W, H, x) == CNNCAM_EINVAL && cnncam_preprocess(m, NULL, W, H, x) == CNNCAM_EINVAL &&
+                 cnncam_preprocess(m, rgb, W, H, NULL) == CNNCAM_EINVAL &&
+                 cnncam_preprocess_pixels(NULL, rgb, 3, W, H, x) == CNNCAM_EINVAL,
+             "preprocess with NULLs: CNNCAM_EINVAL");
+    tu_check(!cnncam_ctx_create(NULL), "ctx_create(NULL): NULL");
+    cnncam_ctx_free(NULL);
+    tu_check(strstr(cnncam_ctx_error(NULL), "NULL") != NULL, "ctx_error(NULL): %s", cnncam_ctx_error(NULL));
+    const char *layers[1] = {"features"};
+    tu_check(cnncam_ctx_set_layers(NULL, layers, 1) == CNNCAM_EINVAL && cnncam_ctx_set_threads(NULL, 2) == CNNCAM_EINVAL &&
+                 cnncam_ctx_threads(NULL) == 0 && cnncam_forward(NULL, x, 1, H, W) == CNNCAM_EINVAL &&
+                 cnncam_gradcam(NULL, &c, map) == CNNCAM_EINVAL && !cnncam_logits(NULL, 0) && cnncam_top_class(NULL, 0) == -1 &&
+                 cnncam_layer_shape(NULL, 0, &a, &b, &d) == CNNCAM_EINVAL && !cnncam_activation(NULL, 0, 0) &&
+                 !cnncam_gradient(NULL, 0, 0) && !cnncam_channel_weights(NULL, 0, 0) && !cnncam_raw_map(NULL, 0, 0),
+             "context functions on a NULL context: CNNCAM_EINVAL, 0, -1 or NULL");
+    cnncam_ctx *ctx = cnncam_ctx_create(m);
+    tu_check(cnncam_ctx_set_layers(ctx, NULL, 1) == CNNCAM_EINVAL && strstr(cnncam_ctx_error(ctx), "layers is NULL"),
+             "set_layers(NULL): %s", cnncam_ctx_error(ctx));
+    tu_check(cnncam_forward(ctx, NULL, 1, H, W) == CNNCAM_EINVAL, "forward(NULL input)");
+    tu_check(cnncam_forward(ctx, x, 1, 1 << 20, 1 << 20) != CNNCAM_OK, "forward of a 2^20 x 2^20 input is refused: %s",
+             cnncam_ctx_error(ctx));
+    cnncam_preprocess(m, rgb, W, H, x);
+    tu_check(cnncam_forward(ctx, x, 1, H, W) == CNNCAM_OK, "forward after the refusals");
+    tu_check(cnncam_gradcam(ctx, NULL, map) == CNNCAM_EINVAL && strstr(cnncam_ctx_error(ctx), "classes is NULL"),
+             "gradcam(classes NULL): %s", cnncam_ctx_error(ctx));
+    tu_check(cnncam_gradcam(ctx, &c, NULL) == CNNCAM_EINVAL && strstr(cnncam_ctx_error(ctx), "maps is NULL"),
+             "gradcam(maps NULL): %s", cnncam_ctx_error(ctx));
+    tu_check(cnncam_layer_shape(ctx, 0, NULL, &b, &d) == CNNCAM_EINVAL, "layer_shape(channels NULL)");
+    tu_check(cnncam_gradcam(ctx, &c, map) == CNNCAM_OK, "gradcam after the refusals: %s", cnncam_ctx_error(ctx));
+    cnncam_ctx_free(ctx);
+    unsigned char *px = (unsigned char *)&a;
+    tu_check(cnncam_image_read("assets/images/kite.png", 0, NULL, &a, &b, err, sizeof err) == CNNCAM_EINVAL &&
+                 strstr(err, "rgb, width and height"),
+             "image_read(rgb NULL): %s", err);
+    tu_check(cnncam_image_read(NULL, 0, &px, &a, &b, err, sizeof err) != CNNCAM_OK && !px, "image_read(path NULL): %s",
+             err);
+    tu_check(cnncam_image_read_channels("assets/images/kite.png", 0, 1, &px, NULL, &b, NULL, 0) == CNNCAM_EINVAL,
+             "image_read_channels(width NULL)");
+    tu_check(cnncam_image_write(NULL, rgb, W, H, err, sizeof err) == CNNCAM_EINVAL &&
+                 cnncam_image_write("/tmp/never.png", NULL, W, H, err, sizeof err) == CNNCAM_EINVAL,
+             "image_write with NULLs");
+    cnncam_image_free(NULL);
+    tu_check(cnncam_overlay(NULL, W, H, map, CNNCAM_OVERLAY_CLEAN, 0.5f, out) == CNNCAM_EINVAL &&
+                 cnncam_overlay(rgb, W, H, NULL, CNNCAM_OVERLAY_CLEAN, 0.5f, out) == CNNCAM_EINVAL &&
+                 cnncam_overlay(rgb, W, H, map, CNNCAM_OVERLAY_CLEAN, 0.5f, NULL) == CNNCAM_EINVAL &&
+                 cnncam_overlay(rgb, W, H, map, (cnncam_overlay_mode)7, 0.5f, out) == CNNCAM_EINVAL,
+             "overlay with NULLs or an unknown mode");
+    free(x);
 }
 
 /* The gradient at "features" is W[c,k] / (h*w): the head is a mean and a linear map. */
@@ -412,6 +502,7 @@ int main(void)
     }
     check_model_queries(m);
     check_errors(m);
+    check_null_arguments(m);
     check_gradients(m);
     check_batches(m);
     check_threads(m);

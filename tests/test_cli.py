@@ -47,7 +47,7 @@ import time
 
 import cv2
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(ROOT, os.environ.get("CNNCAM_BUILD", "build"))   # make test passes its $(BUILD)
@@ -147,11 +147,8 @@ def convert(out, *args):
 # ---- 1. the article's worked examples, through the whole tool -------------------------------------
 
 def worked_examples():
-    # Example 1: channel 0 carries X; channels 1 and 2 are noise the model must ignore exactly.
-    rng = np.random.default_rng(5)
-    x1 = rng.normal(0, 3, (1, 3, 3, 3)).astype(np.float32)
-    x1[0, 0] = X
-    np.save(path("x1.npy"), x1)
+    # Example 1 as the article writes it: X is the 1 x 1 x 3 x 3 input (tests/test_inputs.py has more).
+    np.save(path("x1.npy"), X[None, None])
     r = run(["cam", "-m", "e1.ccm", "-c", "0", "-l", "conv", "--grad-out", "g.npy", "--act-out", "a.npy",
              "--logits-out", "l.npy", "x1.npy"])
     if ran_ok("example 1: cam -c 0 -l conv", r):
@@ -167,21 +164,18 @@ def worked_examples():
              "x1.npy"])
     if ran_ok("example 1: cam -c 0 -l input", r):
         gx = load("ex1", path("gx.npy"))
-        close("example 1: dX channel 0 (-l input --grad-out) = [[0,1,0],[0,2,2],[0,1,2]]", gx[:1], DX_0[None])
-        close("example 1: dX channels 1, 2 = 0 (their conv weights are zero)", gx[1:], np.zeros((2, 3, 3)))
+        close("example 1: dX (-l input --grad-out) = [[0,1,0],[0,2,2],[0,1,2]]", gx, DX_0[None])
         # Saliency: max over channels of |dX|, min-max, resize 3x3 -> 3x3 (identity), min-max again.
         close("example 1: -l input --cam-out = min-max(max_c |dX|), twice", load("ex1", path("sx.npy")),
               minmax(minmax(np.abs(DX_0))))
         check("example 1: stdout names the explained class 0 'crane, wading bird'",
               "class 0 'crane, wading bird'" in r.stdout, r.stdout)
 
-    # Example 2: channels 0 and 1 carry A1 and A2; the 1x1 conv 'select' outputs A.
-    x2 = rng.normal(0, 3, (3, 3, 3)).astype(np.float32)   # the 3xHxW form of a .npy input
-    x2[0], x2[1] = A1, A2
-    np.save(path("x2.npy"), x2)
-    r = run(["cam", "-m", "e2.ccm", "-l", "select", "--weights-out", "w.npy", "--raw-out", "r.npy",
+    # Example 2: A1 and A2 are the two channels of the input (2 x 3 x 3); 'features' passes A on.
+    np.save(path("x2.npy"), np.stack([A1, A2]))
+    r = run(["cam", "-m", "e2.ccm", "-l", "features", "--weights-out", "w.npy", "--raw-out", "r.npy",
              "--cam-out", "c.npy", "--act-out", "a2.npy", "--grad-out", "g2.npy", "--json", "x2.npy"])
-    if ran_ok("example 2: cam -l select", r):
+    if ran_ok("example 2: cam -l features", r):
         close("example 2: A (--act-out) = [A1, A2]", load("ex2", path("a2.npy")), np.stack([A1, A2]))
         close("example 2: dy/dA (--grad-out) = [3, -6] / 9 per channel", load("ex2", path("g2.npy")),
               np.stack([np.full((3, 3), 3 / 9), np.full((3, 3), -6 / 9)]))
@@ -195,7 +189,7 @@ def worked_examples():
         try:
             j = json.loads(r.stdout)
             check("example 2: --json logit = 3 mean(A1) - 6 mean(A2) = 0",
-                  abs(j["top5"][0]["logit"]) <= 1e-5 and j["top5"][0]["probability"] == 1, r.stdout)
+                  abs(j["top"][0]["logit"]) <= 1e-5 and j["top"][0]["probability"] == 1, r.stdout)
         except (ValueError, KeyError, IndexError) as e:
             check("example 2: --json", False, f"{e}: {r.stdout!r}")
     # A .npy input has no photo: -o draws the heatmap alone, at the tensor's size.
@@ -397,6 +391,7 @@ def every_image_kind():
     """Every PNG colour type and bit depth and every JPEG kind of tests/data/img in one run."""
     src = os.path.join(ROOT, "tests", "data", "img")
     imgs = sorted(f for f in os.listdir(src) if f.endswith((".png", ".jpg")) and f != "truncated.jpg")
+    imgs = [f for f in imgs if not (f.endswith(".png") and f[:-4] + ".jpg" in imgs)]  # one per stem: no numbering
     d = fresh_dir("kinds")
     r = run(["cam", "-m", path("m.ccm"), "--cam-out", "cam.npy", *[os.path.join(src, f) for f in imgs]], cwd=d)
     want = sorted(f"cam.{os.path.splitext(f)[0]}.npy" for f in imgs)
@@ -407,9 +402,11 @@ def every_image_kind():
         out = os.path.join(d, f"cam.{os.path.splitext(f)[0]}.npy")
         if os.path.exists(out):
             with Image.open(os.path.join(src, f)) as im:
+                im = ImageOps.exif_transpose(im)  # cam turns EXIF-rotated photos upright
                 if np.load(out).shape != (im.height, im.width):
                     bad.append(f)
-    check("every test image: the map has the size Pillow reads", not bad, str(bad))
+    check("every test image: the map has the size Pillow reads (turned upright as its EXIF says)", not bad,
+          str(bad))
 
 
 def names_and_json():
@@ -430,14 +427,18 @@ def names_and_json():
         except (ValueError, IndexError) as e:
             check(f"{tag}: valid JSON", False, f"{e}: {r.stdout!r}")
             continue
-        fields = {"image", "width", "height", "output", "top5", "explained", "layers", "method", "ms"}
+        fields = {"image", "width", "height", "output", "top", "explained", "layers", "method", "files", "ms"}
         check(f"{tag}: has the documented fields", fields <= set(j), str(sorted(j)))
         check(f"{tag}: image, width, height", (j.get("image"), j.get("width"), j.get("height")) == (img, *size),
               str((j.get("image"), j.get("width"), j.get("height"))))
         check(f"{tag}: output softmax (not a multi-label model)", j.get("output") == "softmax", str(j.get("output")))
-        top5 = j.get("top5", [])
+        check(f"{tag}: no \"top5\" (renamed \"top\": it lists --top K entries)", "top5" not in j, str(sorted(j)))
+        stem = os.path.splitext(os.path.basename(img))[0]
+        check(f"{tag}: files = the overlay and the map written for it", j.get("files") ==
+              [f"cam.{stem}.png", f"cam.{stem}.npy"], str(j.get("files")))
+        top5 = j.get("top", [])
         good = len(top5) == 5 and all({"index", "label", "logit", "probability"} <= set(t) for t in top5)
-        check(f"{tag}: top5 has 5 entries of index, label, logit, probability", good, str(top5))
+        check(f"{tag}: top has 5 entries (the default) of index, label, logit, probability", good, str(top5))
         if not good:
             continue
         p = [t["probability"] for t in top5]
@@ -446,7 +447,7 @@ def names_and_json():
               all(0 < v <= 1 for v in p) and p == sorted(p, reverse=True) and sum(p) <= 1 + 1e-6, str(p))
         if logits.shape == (2, 1000):
             want = np.argsort(-logits[k], kind="stable")[:5]
-            check(f"{tag}: top5 = the 5 best of --logits-out, with their logits",
+            check(f"{tag}: top = the 5 best of --logits-out, with their logits",
                   [t["index"] for t in top5] == want.tolist() and np.array_equal(np.float32(lg), logits[k][want]),
                   f"{[t['index'] for t in top5]} {lg} vs {want.tolist()} {logits[k][want].tolist()}")
             e = np.exp(logits[k].astype(np.float64) - logits[k].max())
@@ -484,7 +485,7 @@ def names_and_json():
                           for c in j["explained"] for ext in ("npy", "png"))
             check("--top 2 with two images: names cam.<image>.c<class>.png/.npy, 8 files",
                   listing(d) == want and len(want) == 8 and all(len(j["explained"]) == 2 for j in js) and
-                  [c["index"] for c in js[0]["explained"]] == [t["index"] for t in js[0]["top5"][:2]],
+                  [c["index"] for c in js[0]["explained"]] == [t["index"] for t in js[0]["top"][:2]],
                   f"{listing(d)} vs {want}")
             c2 = js[0]["explained"][1]["index"]
             r = run(["cam", "-m", path("m.ccm"), "-c", str(c2), "--cam-out", "one.npy", CHELSEA], cwd=d)
@@ -535,7 +536,7 @@ def json_with_a_failure():
         objs = []
         check("--json with a failing image: valid JSON lines", False, f"{e}: {r.stdout!r}")
     check("--json with a failing image: exit 2, one line per image, the failure as {image, error}",
-          r.returncode == 2 and len(objs) == 2 and "top5" in objs[0] and objs[1].get("image") == missing
+          r.returncode == 2 and len(objs) == 2 and "top" in objs[0] and objs[1].get("image") == missing
           and "missing.png" in objs[1].get("error", ""), f"exit {r.returncode}: {r.stdout!r}")
 
 
@@ -569,7 +570,7 @@ def predict_and_sizes():
         check("--torchvision-eval: a 224x224 map", tv.shape == (224, 224), str(tv.shape))
         close("--torchvision-eval = --resize 256 --crop 224 for this model", tv,
               load("--resize", os.path.join(d, "rc.npy")), 0)
-    r = run(["cam", "-m", path("e2_recipe.ccm"), "-l", "select", "--torchvision-eval", "--cam-out", "tv2.npy",
+    r = run(["cam", "-m", path("e2_recipe.ccm"), "-l", "conv", "--torchvision-eval", "--cam-out", "tv2.npy",
              KITE], cwd=d)
     check("--torchvision-eval reads the recipe from the model (resize 40, crop 32 -> 32x32)",
           r.returncode == 0 and load("--torchvision-eval", os.path.join(d, "tv2.npy")).shape == (32, 32),
@@ -632,8 +633,7 @@ def recipe_against_torchvision():
 
 def multi_label():
     d = fresh_dir("multi")
-    x = np.zeros((3, 3, 3), np.float32)
-    x[0] = np.random.default_rng(11).normal(0, 0.5, (3, 3))   # logits of either sign, near 0
+    x = np.random.default_rng(11).normal(0, 0.5, (1, 3, 3)).astype(np.float32)   # logits of either sign, near 0
     np.save(os.path.join(d, "x.npy"), x)
     m = ["-m", path("e1_ml.ccm")]
     r = run(["predict", *m, "--json", "--logits-out", "l.npy", "x.npy"], cwd=d)
@@ -648,7 +648,7 @@ def multi_label():
     try:
         j = json.loads(r.stdout)
         check('multi-label: --json says "output":"sigmoid"', j["output"] == "sigmoid", r.stdout)
-        p = {t["index"]: t["probability"] for t in j["top5"]}
+        p = {t["index"]: t["probability"] for t in j["top"]}
         close("multi-label: --json probability = 1/(1+exp(-logit)) of --logits-out", [p.get(0), p.get(1)], sig,
               1e-8)
     except (ValueError, KeyError, TypeError) as e:
@@ -658,7 +658,7 @@ def multi_label():
     got = {int(i): float(v) for i, _, v in rows}
     close("multi-label: predict prints 'sigmoid p' = 1/(1+exp(-logit)) to 4 decimals",
           [got.get(0, np.nan), got.get(1, np.nan)], sig, 5e-5 + 1e-9)
-    r = run(["cam", *m, "-c", "1", "-l", "conv", "x.npy"], cwd=d)
+    r = run(["cam", *m, "-c", "1", "-l", "conv", "--cam-out", "c.npy", "x.npy"], cwd=d)
     said = re.findall(r"class 1 '.*' \(sigmoid p ([\d.]+)\)", r.stdout)
     close("multi-label: cam prints the explained class's 'sigmoid p'", [float(v) for v in said] or [np.nan],
           sig[1:], 5e-5 + 1e-9)
@@ -694,6 +694,129 @@ def low_memory():
     rc4, two_low = peak_rss_mib(base + ["--low-memory", KITE, CHELSEA])
     check(f"two images keep the weight by default ({two:.0f} MiB) and --low-memory streams it "
           f"({two_low:.0f} MiB)", rc3 == 0 and rc4 == 0 and two - two_low >= 40, f"exits {rc3}, {rc4}")
+
+
+def refused(name, args, code, says, files=("x1.npy",)):
+    """`cnncam cam ARGS` (or predict) in a fresh directory: exit code, stderr naming each of says, nothing written."""
+    d = fresh_dir("refused")
+    for f in files:
+        shutil.copy(path(f), d)
+    before = listing(d)
+    r = run(args if args[0] in ("predict", "info") else ["cam", *args], cwd=d)
+    missing = [s for s in says if s not in r.stderr]
+    after = listing(d)
+    check(f"{name} -> exit {code}, says {says}, writes nothing",
+          r.returncode == code and not missing and after == before,
+          f"exit {r.returncode}; stderr {r.stderr.strip()!r}" + (f"; missing {missing}" if missing else "") +
+          (f"; files {sorted(set(after) - set(before))}" if after != before else ""))
+    return r
+
+
+def new_user_fixes():
+    """Issue 13, 'found by trying it as a new user would'."""
+    m = ["-m", path("m.ccm")]
+    # NaN and infinite inputs: PyTorch gives NaN logits; the image fails (exit 2), nothing written.
+    x1 = np.load(path("x1.npy"))
+    np.save(path("nan.npy"), np.full_like(x1, np.nan))
+    inf = x1.copy()
+    inf.flat[4] = np.inf
+    np.save(path("inf.npy"), inf)
+    np.save(path("nan64.npy"), np.full((1, 3, 64, 64), np.nan, np.float32))
+    outs = ["--cam-out", "c.npy", "-o", "c.png", "--logits-out", "l.npy"]
+    refused("an all-NaN .npy (conv, flatten, linear)", ["-m", path("e1.ccm"), "-l", "conv", *outs, "nan.npy"], 2,
+            ["nan.npy", "the input produced NaN scores", "2 of 2 logits", f"{x1.size} NaN or infinite values"],
+            files=("x1.npy", "nan.npy"))
+    refused("one +inf in a .npy", ["-m", path("e1.ccm"), "-l", "conv", *outs, "inf.npy"], 2,
+            ["inf.npy", "NaN scores", "1 NaN or infinite values"], files=("x1.npy", "inf.npy"))
+    refused("an all-NaN .npy through mobilenet's ReLUs and hardswishes", m + outs + ["nan64.npy"], 2,
+            ["NaN scores"], files=("x1.npy", "nan64.npy"))
+    d = fresh_dir("nan-json")
+    r = run(["predict", "-m", path("e1.ccm"), "--json", "--logits-out", "l.npy", path("nan.npy"), path("x1.npy")],
+            cwd=d)
+    lines = r.stdout.splitlines()
+    lg = load("NaN --logits-out", os.path.join(d, "l.npy"))
+    check("predict on a NaN .npy and a good one: exit 2, an error line, then the good image; NaN row, finite row",
+          r.returncode == 2 and len(lines) == 2 and "NaN scores" in json.loads(lines[0]).get("error", "") and
+          "top" in json.loads(lines[1]) and lg.shape == (2, 2) and np.isnan(lg[0]).all() and np.isfinite(lg[1]).all(),
+          f"exit {r.returncode}; {r.stdout!r}; {lg.tolist()}")
+
+    # cam without an output: a usage error that lists the outputs.
+    refused("cam with no output option", m + [KITE], 1, ["-o", "--cam-out", "--logits-out", "--json", "predict"])
+    # A single-valued option given twice: which one was meant? Every such option.
+    once = [("-m", path("m.ccm")), ("-c", "3"), ("--top", "2"), ("-o", "a.png"), ("--cam-out", "a.npy"),
+            ("--logits-out", "a.npy"), ("--act-out", "a.npy"), ("--grad-out", "a.npy"), ("--weights-out", "a.npy"),
+            ("--raw-out", "a.npy"), ("--overlay", "clean"), ("--alpha", "0.3"), ("--resize", "64"),
+            ("--crop", "32"), ("--max-pixels", "100000"), ("--jpeg-quality", "50"), ("--threads", "2")]
+    for opt, v in once:
+        args = ([] if opt == "-m" else m) + ["--json", opt, v, opt, v, KITE]
+        refused(f"{opt} given twice", args, 1, [f"is given twice ('{v}' and '{v}')"])
+    refused("-m and --model", ["--json", "-m", path("m.ccm"), "--model", path("e1.ccm"), KITE], 1,
+            ["--model is given twice", "e1.ccm"])
+    refused("-o and --out", m + ["-o", "a.png", "--out", "b.png", KITE], 1, ["--out is given twice ('a.png' and 'b.png')"])
+    refused("--low-memory and --no-low-memory", m + ["--json", "--low-memory", "--no-low-memory", KITE], 1,
+            ["--low-memory and --no-low-memory"])
+    r = run(["cam", *m, "-l", "features.11", "-l", "features.12", "--cam-out", "two.npy", KITE], cwd=fresh_dir("ll"))
+    ran_ok("-l twice is still two layers", r)
+    # .npy outputs under another extension: refused before anything runs.
+    for opt in ("--cam-out", "--logits-out", "--act-out", "--grad-out", "--weights-out", "--raw-out"):
+        refused(f"{opt} cam.txt", m + [opt, "cam.txt", KITE], 1, [f"{opt} 'cam.txt'", "end the name in .npy"])
+    refused("--cam-out without an extension", m + ["--cam-out", "cam", KITE], 1, ["'cam'", ".npy"])
+
+    # --json lists --top K classes under "top" (predict and cam), and the files written.
+    d = fresh_dir("json-top")
+    r = run(["predict", *m, "--top", "7", "--json", "--logits-out", "l.npy", KITE], cwd=d)
+    try:
+        j = json.loads(r.stdout)
+        lg = np.load(os.path.join(d, "l.npy"))[0]
+        want = np.argsort(-lg, kind="stable")[:7].tolist()
+        check("predict --top 7 --json: 7 entries under \"top\", the 7 best of --logits-out; files []",
+              [t["index"] for t in j["top"]] == want and "top5" not in j and j["files"] == [], r.stdout)
+    except (ValueError, KeyError, OSError) as e:
+        check("predict --top 7 --json", False, f"{e}: {r.stdout!r}")
+    r = run(["cam", *m, "--top", "3", "--json", "-o", "o.jpg", "--grad-out", "g.npy", KITE], cwd=d)
+    try:
+        j = json.loads(r.stdout)
+        c = [t["index"] for t in j["top"]]
+        check("cam --top 3 --json: 3 entries under \"top\", the explained classes; files in the order written",
+              len(c) == 3 and [e["index"] for e in j["explained"]] == c and
+              j["files"] == [f for k in c for f in (f"o.c{k}.jpg", f"g.c{k}.npy")] and
+              all(os.path.exists(os.path.join(d, f)) for f in j["files"]), r.stdout)
+    except (ValueError, KeyError) as e:
+        check("cam --top 3 --json", False, f"{e}: {r.stdout!r}")
+    r = run(["cam", "-m", path("e1.ccm"), "-l", "conv", "--top", "9", "--json", "--cam-out", "c9.npy", "x1.npy"])
+    try:
+        j = json.loads(r.stdout)
+        check("--top 9 on a 2-class model: 2 entries", len(j["top"]) == 2 and len(j["explained"]) == 2, r.stdout)
+    except (ValueError, KeyError) as e:
+        check("--top 9 on a 2-class model", False, f"{e}: {r.stdout!r}")
+
+    # EXIF orientation: applied by default, as cv2.imread and Pillow's exif_transpose; --no-exif-orientation
+    # takes the pixels as stored. The overlay of the phone-style JPEG equals that of its upright PNG.
+    d = fresh_dir("exif")
+    src = os.path.join(ROOT, "tests", "data", "img")
+    for k in (3, 6, 8):
+        jpg = os.path.join(src, f"exif_orient{k}.jpg")
+        with Image.open(jpg) as im:
+            ImageOps.exif_transpose(im).convert("RGB").save(os.path.join(d, f"up{k}.png"))
+            im.convert("RGB").save(os.path.join(d, f"stored{k}.png"))
+        runs = [run(["cam", *m, "-c", "5", "-o", f"{name}.png", "--cam-out", f"{name}.npy", *extra, img], cwd=d)
+                for name, extra, img in [(f"a{k}", [], jpg), (f"b{k}", [], f"up{k}.png"),
+                                         (f"c{k}", ["--no-exif-orientation"], jpg), (f"e{k}", [], f"stored{k}.png")]]
+        okay = all(r.returncode == 0 for r in runs)
+        same = okay and all(open(os.path.join(d, f"{x}{k}.png"), "rb").read() == open(os.path.join(d, f"{y}{k}.png"),
+                                                                                      "rb").read()
+                            for x, y in (("a", "b"), ("c", "e")))
+        shape = load("exif", os.path.join(d, f"a{k}.npy")).shape if okay else None
+        check(f"EXIF orientation {k}: the overlay equals the one of Pillow's exif_transpose (map {shape}); with "
+              f"--no-exif-orientation, the one of the stored pixels", same and
+              shape == ((17, 11) if k in (6, 8) else (11, 17)), "; ".join(r.stderr for r in runs))
+
+    # info --help; the pixel limit suggests --resize.
+    r = run(["info", "--help"])
+    check("info --help: exit 0, its usage on stdout", r.returncode == 0 and "usage: cnncam info" in r.stdout and
+          "--size" in r.stdout and "--layer" in r.stdout, f"exit {r.returncode}; {r.stdout!r} {r.stderr!r}")
+    refused("an image over --max-pixels suggests --resize", m + ["--json", "--max-pixels", "68159", KITE], 2,
+            ["--max-pixels", "--resize"])
 
 
 def help_and_version():
@@ -737,15 +860,17 @@ def main():
         convert(path("m.ccm"), "--arch", "mobilenet_v3_small", "--random-init", "--seed", "1")
         open(path("crane.txt"), "w").write("crane, wading bird\ncrane, lifting machine\n")
         open(path("one.txt"), "w").write("the only class\n")
-        convert(path("e1.ccm"), "--module", EXAMPLES + ":example1", "--labels", path("crane.txt"), "--layer", "conv")
-        convert(path("e2.ccm"), "--module", EXAMPLES + ":example2", "--labels", path("one.txt"), "--layer", "select")
-        convert(path("e1_ml.ccm"), "--module", EXAMPLES + ":example1", "--labels", path("crane.txt"), "--layer",
-                "conv", "--multi-label")
-        convert(path("e2_recipe.ccm"), "--module", EXAMPLES + ":example2", "--labels", path("one.txt"),
-                "--resize", "40", "--crop", "32")
+        ex1 = ["--module", EXAMPLES + ":example1", "--input-size", "1,3,3", "--mean", "0", "--std", "1"]
+        convert(path("e1.ccm"), *ex1, "--labels", path("crane.txt"), "--layer", "conv")
+        convert(path("e2.ccm"), "--module", EXAMPLES + ":example2", "--input-size", "2,3,3", "--mean", "0", "0",
+                "--std", "1", "1", "--labels", path("one.txt"), "--layer", "features")
+        convert(path("e1_ml.ccm"), *ex1, "--labels", path("crane.txt"), "--layer", "conv", "--multi-label")
+        open(path("two.txt"), "w").write("a\nb\n")
+        convert(path("e2_recipe.ccm"), "--module", os.path.join(ROOT, "tests", "models", "inputs.py:identity3"),
+                "--labels", path("two.txt"), "--resize", "40", "--crop", "32")
         for part in (worked_examples, bad_inputs, pictures, every_image_kind, names_and_json, json_with_a_failure,
-                     predict_and_sizes, recipe_against_torchvision, multi_label, low_memory,
-                     help_and_version):
+                     predict_and_sizes, recipe_against_torchvision, multi_label, low_memory, help_and_version,
+                     new_user_fixes):
             part()
     except Exception as e:  # a crash of the test itself is a failure, not a pass
         import traceback

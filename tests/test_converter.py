@@ -15,8 +15,12 @@ directory, then reads each file with tools/ccm.py and checks:
     max |diff| <= 1e-4 * max(1, max |logit|);
   * names and aliases (BasicBlock's 'layer1.0.relu' / 'layer1.0.relu:2', the
     alias 'layer4' -> 'layer4.2.relu:2', 'features' -> 'features.16.2');
-  * every functional spelling the converter maps (tests/models/zoo.py);
-  * f16 storage; metadata 'output' (softmax, or sigmoid with --multi-label);
+  * every functional spelling the converter maps (tests/models/zoo.py), and
+    LeakyReLU, ELU, BatchNorm1d and final Softmax/LogSoftmax in each of their
+    spellings (tests/models/common_ops.py);
+  * f16 storage; metadata 'output' (softmax, or sigmoid with --multi-label;
+    probabilities / log_probabilities for a model ending in a softmax, which
+    refuses --multi-label);
     the weight-file variants; what must fail, fails with exit 2,
     a message that names the problem, and no file (unsupported ops, --pretrained
     offline, bad --module paths, missing/unexpected state_dict keys, bad
@@ -53,6 +57,7 @@ from PIL import Image  # noqa: E402
 
 torch.set_num_threads(2)
 warnings.filterwarnings("ignore", message="Using padding='same'")   # zoo.py's even kernel, on purpose
+warnings.filterwarnings("ignore", message="Implicit dimension choice")  # common_ops.py's nn.Softmax(), on purpose
 TOLERANCE = 1e-4
 
 # The seed article's models: arch -> Grad-CAM layer, eval resize, crop, interpolation.
@@ -65,6 +70,14 @@ ARTICLE = {
     "mobilenet_v3_small": ("features.12", 256, 224, "bilinear"),
     "resnet18": ("layer4", 256, 224, "bilinear"),
     "resnet50": ("layer4", 232, 224, "bilinear"),
+}
+# Issue 13's: DenseNet's wide concats, ShuffleNetV2's channel pieces and shuffles,
+# MnasNet's and ShuffleNetV2's x.mean((2, 3)), GoogLeNet's inception cats and ceil-mode pools.
+MORE = {
+    "densenet121": ("features", 256, 224, "bilinear"),
+    "shufflenet_v2_x1_0": ("conv5", 256, 224, "bilinear"),
+    "mnasnet1_0": ("layers", 256, 224, "bilinear"),
+    "googlenet": ("inception5b", 256, 224, "bilinear"),
 }
 
 TMP = tempfile.mkdtemp(prefix="cnncam-test-converter.")
@@ -172,7 +185,7 @@ def article_case(arch):
         dt, model = r.seconds, r.model
         m = ccm.read(path)
         check_tensors(m, model)
-        layer, resize, crop, interp = ARTICLE[arch]
+        layer, resize, crop, interp = ARTICLE[arch] if arch in ARTICLE else MORE[arch]
         md = m.metadata
         check(md["arch"] == arch and md["classes"] == 1000 and len(md["labels"]) == 1000, "arch/classes/labels")
         check(md["labels"][281] == "tabby, tabby cat", "labels[281] is %r" % md["labels"][281])
@@ -188,11 +201,11 @@ def article_case(arch):
             os.unlink(path)       # kept ones are used by later cases
         return "%.1f s, %.1f MB, max diff %s" % (dt, size / 1e6, ", ".join(
             "%.2g at %s" % (d, s) for s, d in diffs.items()))
-    run.__name__ = "article model " + arch
+    run.__name__ = ("article model " if arch in ARTICLE else "model ") + arch
     return run
 
 
-for _arch in ARTICLE:
+for _arch in list(ARTICLE) + list(MORE):
     case(article_case(_arch))
 
 
@@ -307,6 +320,156 @@ def every_functional_spelling():
     return "max diff " + ", ".join("%.2g" % d for d in diffs.values())
 
 
+@case
+def leaky_relu_elu_batchnorm1d():
+    """tests/models/common_ops.py:everyday: LeakyReLU and ELU as modules and in
+    each functional spelling, with their attributes; BatchNorm1d on N x C x L
+    and N x F, affine and not; logits against PyTorch."""
+    path = out("everyday.ccm")
+    r, _, _ = convert("--module", os.path.join(MODELS, "common_ops.py:everyday"), "--random-init", "--seed", 2,
+                      "--labels", four_labels(), "-o", path)
+    m, model = ccm.read(path), r.model
+    check_tensors(m, model)
+    ops = {n.name: n for n in m.nodes}
+    got = [(n.op, n.attrs) for n in m.nodes if n.op in ("leaky_relu", "elu")]
+    want = [("leaky_relu", {"negative_slope": [0.1]}), ("leaky_relu", {"negative_slope": [0.2]}),
+            ("elu", {"alpha": [0.7]}), ("elu", {"alpha": [1.0]}), ("leaky_relu", {"negative_slope": [-0.3]}),
+            ("elu", {"alpha": [2.0]}), ("leaky_relu", {"negative_slope": [0.01]}), ("elu", {"alpha": [0.4]})]
+    check(got == want, "activations and attributes %r" % got)
+    for name, rank_in, affine, eps in (("bn_seq", 3, True, 1e-5), ("bn_fc", 2, True, 1e-3),
+                                       ("bn_plain", 2, False, 1e-5)):
+        n = ops[name]
+        check(n.op == "batchnorm1d" and ("weight" in n.params) == affine and n.attrs["eps"] == [eps],
+              "%s: %s %r %r" % (name, n.op, n.params, n.attrs))
+        check(len(r.graph.shapes[m.names[n.inputs[0]]]) == rank_in, "%s input rank" % name)
+    diffs = logit_diffs(m, model)
+    return "8 activations, 3 batchnorm1d; max diff " + ", ".join("%.2g" % d for d in diffs.values())
+
+
+def four_labels():
+    path = out("four.labels")
+    with open(path, "w") as f:
+        f.write("a\nb\nc\nd\n")
+    return path
+
+
+@case
+def softmax_and_log_softmax_heads():
+    """Each spelling of a final softmax / log-softmax over the classes
+    converts to one softmax / log_softmax node (axis 1) at the output, the
+    file says output probabilities / log_probabilities, and the graph's
+    output matches PyTorch's; --multi-label and a softmax over the batch are
+    refused with a message and no file."""
+    spellings = ["softmax_module", "softmax_functional", "softmax_torch", "softmax_method", "softmax_implicit",
+                 "log_softmax_module", "log_softmax_functional", "log_softmax_torch", "log_softmax_method"]
+    worst = 0.0
+    for fn in spellings:
+        path = out(fn + ".ccm")
+        r, stdout, _ = convert("--module", os.path.join(MODELS, "common_ops.py:" + fn), "--random-init",
+                               "--labels", four_labels(), "-o", path)
+        m = ccm.read(path)
+        op = "log_softmax" if fn.startswith("log") else "softmax"
+        last = m.nodes[m.output - len(m.inputs)]
+        check(last.op == op and last.attrs == {"axis": [1]}, "%s: output node %s %r" % (fn, last.op, last.attrs))
+        kind = "log_probabilities" if op == "log_softmax" else "probabilities"
+        check(m.metadata["output"] == kind, "%s: output %r" % (fn, m.metadata["output"]))
+        check("4 classes (%s)" % kind in stdout, "%s: summary %r" % (fn, stdout))
+        with torch.no_grad():
+            probs = r.model(PHOTOS["224x224"])
+        p = probs.exp() if op == "log_softmax" else probs
+        check(torch.allclose(p.sum(1), torch.ones(2)) and float(p.max()) > 0.5,
+              "%s: not a peaked distribution over the classes: %s" % (fn, p))
+        worst = max(worst, max(logit_diffs(m, r.model).values()))
+        os.unlink(path)
+    fail_case(["--module", os.path.join(MODELS, "common_ops.py:softmax_module"), "--labels", four_labels(),
+               "--multi-label"], ["--multi-label, but the model ends in Softmax ('out')", "drop --multi-label"])
+    fail_case(["--module", os.path.join(MODELS, "common_ops.py:log_softmax_method"), "--labels", four_labels(),
+               "--multi-label"], ["ends in LogSoftmax"])
+    fail_case(["--module", os.path.join(MODELS, "common_ops.py:softmax_dim0"), "--labels", four_labels()],
+              ["softmax: torch.nn.functional.softmax along dim=0 is not supported (only dim=1 of N x classes)"])
+    _, stdout, _ = convert("--help", process=True)
+    for word in ("BatchNorm1d", "LeakyReLU", "ELU", "Softmax or LogSoftmax", "log_probabilities"):
+        check(word in stdout, "--help does not mention " + word)
+    return "%d spellings; max |output diff| %.2g; --multi-label and dim=0 refused" % (len(spellings), worst)
+
+
+# ---- shape and resampling ops (tests/models/shape_ops.py) ----------------------------------
+
+def shape_ops_model(name, seed=4):
+    path = out(name + ".ccm")
+    r, _, _ = convert("--module", os.path.join(MODELS, "shape_ops.py:" + name), "--random-init", "--seed", seed,
+                      "--labels", os.path.join(MODELS, "shape_ops.labels"), "-o", path)
+    m = ccm.read(path)
+    check_tensors(m, r.model)
+    return m, r.model, {n.name: n for n in m.nodes}
+
+
+@case
+def flattening_views_and_spatial_means():
+    m, model, ops = shape_ops_model("views")
+    flat = [n for n in m.nodes if n.op == "flatten"]
+    check(len(flat) == 5 and all(n.attrs == {"start_dim": [1]} for n in flat), "views: %s" % [
+        (n.name, n.op, n.attrs) for n in m.nodes if n.name.startswith(("view", "reshape"))])
+    check(ops["mean"].op == "spatial_mean" and ops["mean:2"].op == "adaptive_avgpool2d" and
+          ops["mean:2"].attrs["output_size"] == [1, 1] and ops["mean:3"].op == "adaptive_avgpool2d",
+          "means: %s" % [(n.name, n.op) for n in m.nodes if n.name.startswith("mean")])
+    check(not any(n.name.startswith(("size", "getattr", "getitem")) for n in m.nodes), "a size became a node")
+    diffs = logit_diffs(m, model)
+    return "max diff " + ", ".join("%.2g" % d for d in diffs.values())
+
+
+@case
+def interpolate_and_upsample():
+    m, model, ops = shape_ops_model("resampling")
+    got = [(n.op, n.attrs) for n in m.nodes if n.op.startswith("upsample")]
+    want = [("upsample_nearest", {"scale_factor": [2, 2]}),
+            ("upsample_bilinear", {"scale_factor": [2, 2], "align_corners": [0]}),
+            ("upsample_nearest", {"scale_factor": [2, 2]}),
+            ("upsample_bilinear", {"scale_factor": [0.5, 0.5], "recompute_scale_factor": [1], "align_corners": [1]}),
+            ("upsample_nearest", {"scale_factor": [1.7, 1.7]}),
+            ("upsample_nearest", {"scale_factor": [0.45, 0.45]}),
+            ("upsample_bilinear", {"scale_factor": [2, 2], "align_corners": [1]})]
+    check(got == want, "upsample nodes %s" % got)
+    diffs = logit_diffs(m, model)
+    m2, model2, _ = shape_ops_model("fixed_size")
+    sizes = [n.attrs.get("output_size") for n in m2.nodes if n.op.startswith("upsample")]
+    check(sizes == [[20, 30]] * 3, "size= nodes %s" % sizes)
+    diffs2 = logit_diffs(m2, model2)
+    return "max diff %s; fixed size %s" % (", ".join("%.2g" % d for d in diffs.values()),
+                                           ", ".join("%.2g" % d for d in diffs2.values()))
+
+
+@case
+def channel_pieces_and_shuffles():
+    m, model, ops = shape_ops_model("shuffles")
+    names = m.names
+    for unit in ("stage.0", "stage.1", "stage.2", "stage.3"):
+        pieces = [n for n in m.nodes if n.name.startswith(unit + ".") and n.op == "slice"]
+        check([(n.attrs["start"][0], n.attrs["end"][0]) for n in pieces] == [(0, 6), (6, 12)],
+              "%s slices %s" % (unit, [(n.name, n.attrs) for n in pieces]))
+        shuffle = [n for n in m.nodes if n.name.startswith(unit + ".") and n.op == "channel_shuffle"]
+        check(len(shuffle) == 1 and shuffle[0].attrs["groups"] == [2], "%s shuffle %s" % (unit, shuffle))
+    check(ops["stage.0.chunk"].op == "slice" and ops["stage.0.chunk:2"].op == "slice", "chunk names")
+    check(ops["stage.0.channel_shuffle"].op == "channel_shuffle", "torchvision's channel_shuffle as one node")
+    check(ops["stage.1.view:2"].op == "channel_shuffle" and "stage.1.view" not in ops and
+          "stage.1.transpose" not in ops, "the written-out shuffle: %s" % [n for n in names if "stage.1" in n])
+    split = [(n.attrs["start"][0], n.attrs["end"][0]) for n in m.nodes if n.name.startswith("split")]
+    check(split == [(0, 5), (5, 11), (11, 16)], "uneven torch.split %s" % split)
+    diffs = logit_diffs(m, model)
+    return "max diff " + ", ".join("%.2g" % d for d in diffs.values())
+
+
+@case
+def shape_ops_refused_clearly():
+    err = fail_case(["--module", os.path.join(MODELS, "shape_ops.py:bad_views"), "--labels",
+                     os.path.join(MODELS, "shape_ops.labels")],
+                    ["uses 5 things", "view: Tensor.view to [1, -1] with the constant batch size 1",
+                     "view:2: Tensor.view to [N, 2, -1], 1x8x112x112 -> 1x2x50176 is not supported",
+                     "mean: Tensor.mean over dims 1", "interpolate: torch.nn.functional.interpolate with "
+                     "mode='bicubic' is not supported (only 'nearest' and 'bilinear')"])
+    return "; ".join(line.strip() for line in err.splitlines()[1:3])
+
+
 # ---- f16 -----------------------------------------------------------------------------
 
 @case
@@ -334,7 +497,8 @@ def output_softmax_by_default_sigmoid_with_multi_label():
     labels = out("two.labels")
     with open(labels, "w") as f:
         f.write("a\nb\n")
-    ex1 = ["--module", os.path.join(MODELS, "worked_examples.py:example1"), "--labels", labels, "--layer", "conv"]
+    ex1 = ["--module", os.path.join(MODELS, "worked_examples.py:example1"), "--input-size", "1,3,3", "--mean", "0",
+           "--std", "1", "--labels", labels, "--layer", "conv"]
     path = out("ex1.ccm")
     convert(*ex1, "-o", path)
     m = ccm.read(path)
@@ -356,7 +520,8 @@ def output_softmax_by_default_sigmoid_with_multi_label():
     try:
         ccm.read(path)
     except ccm.FormatError as e:
-        check("'output' is 'sigmoxd'" in str(e) and "'softmax' or 'sigmoid'" in str(e), "message %r" % str(e))
+        check("'output' is 'sigmoxd'" in str(e) and "'softmax', 'sigmoid', 'probabilities' or "
+              "'log_probabilities'" in str(e), "message %r" % str(e))
     else:
         raise AssertionError("ccm.py accepts output 'sigmoxd'")
     os.unlink(path)
@@ -430,8 +595,8 @@ def missing_and_unexpected_keys():
 def unsupported_ops_are_all_reported():
     err = fail_case(["--module", os.path.join(MODELS, "zoo.py:unsupported")],
                     ["features.3.foo: torch.nn.modules.activation.GELU is not supported",
-                     "view: Tensor.view is not supported", "size: Tensor.size is not supported"],
-                    process=True)
+                     "uses 1 thing cnncam cannot run"], process=True)
+    check("view" not in err and "size" not in err, "x.view(x.size(0), -1) refused:\n" + err)
     fail_case(["--module", os.path.join(MODELS, "zoo.py:tuple_out")], ["returns a tuple"])
     fail_case(["--module", os.path.join(MODELS, "zoo.py:inplace_shared")],
               ["relu: torch.nn.modules.activation.ReLU overwrites its input in place, and add reads"])

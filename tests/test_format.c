@@ -729,11 +729,19 @@ static const bad_case GRAPHS[] = {
     {"invalid UTF-8 tensor name", "name has a NUL or invalid UTF-8 byte 0xc3", NULL, 0},
     {"empty tensor name", "tensor 0 has an empty name", NULL, 0},
     {"bad eps", "attribute 'eps'", NULL, 0},
-    {"unknown output", "metadata 'output' is 'multilabel'", "expected 'softmax' (one class per image) or 'sigmoid'",
-     0},
-    {"output not a string", "metadata 'output' has type 2", "'softmax' or 'sigmoid'", 0},
+    {"unknown output", "metadata 'output' is 'multilabel'",
+     "'probabilities' (the model ends in a softmax) or 'log_probabilities'", 0},
+    {"output not a string", "metadata 'output' has type 2", "'softmax', 'sigmoid', 'probabilities' or", 0},
     {"output softmax", NULL, NULL, 0},
+    {"output probabilities", NULL, NULL, 0},
+    {"output log_probabilities", NULL, NULL, 0},
 };
+
+/* What cc_model_output gives for each loadable case of GRAPHS: the stored value, "softmax" when absent. */
+static const char *expected_output(int k)
+{
+    return k == 33 ? "probabilities" : k == 34 ? "log_probabilities" : "softmax";
+}
 
 static void tiny_tensor(cc_model_writer *w, const char *name)
 {
@@ -752,8 +760,8 @@ static cc_model_writer *tiny(int k)
         cc_writer_meta_int(w, "k", 1);
     if (k == 6)
         cc_writer_meta_int(w, "", 1);
-    if (k == 30 || k == 32)
-        cc_writer_meta_string(w, "output", k == 30 ? "multilabel" : "softmax");
+    if (k == 30 || k >= 32)
+        cc_writer_meta_string(w, "output", k == 30 ? "multilabel" : expected_output(k));
     if (k == 31)
         cc_writer_meta_int(w, "output", 1);
     tiny_tensor(w, k == 27 ? "caf\xc3" : k == 28 ? "" : "conv.weight");
@@ -809,9 +817,10 @@ static void test_malformed_graphs(void)
         if (!GRAPHS[k].needle) {
             cc_model *m = NULL;
             st = cc_model_load_memory(buf, size, &m, &err);
-            /* Neither has output 'sigmoid': absent and 'softmax' both mean one class per image. */
-            tu_check(st == CC_OK && check_loaded(m) && !cc_model_multi_label(m), "%s: %s", GRAPHS[k].what,
-                     st ? err.msg : "invalid, or read as multi-label");
+            /* None has output 'sigmoid': absent and 'softmax' both mean one class per image. */
+            tu_check(st == CC_OK && check_loaded(m) && !cc_model_multi_label(m) &&
+                     !strcmp(cc_model_output(m), expected_output(k)), "%s: %s", GRAPHS[k].what,
+                     st ? err.msg : "invalid, read as multi-label, or the wrong cc_model_output");
             cc_model_free(m);
         } else {
             expect_fail(GRAPHS[k].what, buf, size, GRAPHS[k].needle, GRAPHS[k].needle2);
@@ -889,6 +898,43 @@ static void test_metadata_references(void)
     tu_expect_error("gradcam.layer as an int", st, CC_EFORMAT, &err, "'gradcam.layer' has type 2", NULL);
 }
 
+/* ---- a concat of CC_MAX_INPUTS inputs loads; one more is refused ---------- */
+
+static cc_status load_concat(int n, cc_error *err)
+{
+    cc_model_writer *w = cc_writer_create();
+    int ins[CC_MAX_INPUTS + 1];
+    const int x = cc_writer_input(w, "x");
+    for (int i = 0; i < n; i++)
+        ins[i] = x;
+    const double one[] = {1};
+    const cc_writer_attr a[] = {{"axis", one, 1}};
+    cc_writer_node(w, "cat", "concat", ins, n, NULL, 0, a, 1);
+    unsigned char *buf = NULL;
+    size_t size = 0;
+    cc_status st = cc_writer_to_memory(w, &buf, &size, err);
+    cc_writer_free(w);
+    tu_check(st == CC_OK, "writing a %d-input concat: %s", n, st ? err->msg : "");
+    cc_model *m = NULL;
+    if (!st)
+        st = cc_model_load_memory(buf, size, &m, err);
+    cc_model_free(m);
+    free(buf);
+    return st;
+}
+
+static void test_wide_concat(void)
+{
+    cc_error err;
+    /* torchvision's densenet201 concatenates 49 tensors in one torch.cat. */
+    cc_status st = load_concat(CC_MAX_INPUTS, &err);
+    tu_check(CC_MAX_INPUTS >= 49 && st == CC_OK, "a concat of %d inputs is refused: %s", CC_MAX_INPUTS,
+             st ? err.msg : "");
+    st = load_concat(CC_MAX_INPUTS + 1, &err);
+    tu_expect_error("a concat of CC_MAX_INPUTS + 1 inputs", st, CC_EFORMAT, &err, "ninputs 65",
+                    "concat takes 2 to 64 inputs", NULL);
+}
+
 int main(void)
 {
     char dir[] = "/tmp/cnncam_test_format_XXXXXX";
@@ -909,6 +955,7 @@ int main(void)
     }
     test_malformed_graphs();
     test_metadata_references();
+    test_wide_concat();
     free(file);
     rmdir(dir);
     return tu_finish("format");

@@ -43,7 +43,11 @@ class with -c (printed), since either engine may then rank them differently.
 Prints one line per check, per-model timings (for information, never asserted)
 and a closing "gradcam: N passed, N failed"; exits non-zero on any failure.
 
-Usage: tests/test_gradcam.py [ARCH ...]   (default: all five)
+Models ending in Softmax / LogSoftmax (tests/models/common_ops.py, the
+pseudo-name softmax_heads): the target stays the model's output, as in the
+reference, and the probabilities shown are that output as is / exp of it.
+
+Usage: tests/test_gradcam.py [ARCH ... | softmax_heads]   (default: all five, then softmax_heads)
 """
 import json
 import os
@@ -410,14 +414,79 @@ def check_mobilenet_extras(path, model, meta, workdir):
                               f"{same}/{total} outputs identical to one-by-one runs")
 
 
+SOFTMAX_HEADS = {"softmax_module": ("probabilities", "output"), "log_softmax_module": ("log_probabilities", "log p")}
+
+
+def check_softmax_heads(workdir):
+    """Models that end in Softmax / LogSoftmax (tests/models/common_ops.py):
+    Grad-CAM's target stays the model's output, as pytorch-grad-cam's
+    ClassifierOutputTarget takes it (the softmax or log-softmax value of the
+    class, not the logit before it), so dy/dA, the weights and the maps match
+    the reference hooked on the same torch module; the reference for the
+    logit itself must differ (else this would not tell the two apart). The
+    probabilities shown are the output as is / exp of it, in --json (with
+    "output") and in predict's text; cnncam info says the output already is one."""
+    sys.path.insert(0, os.path.join(ROOT, "tests", "models"))
+    import common_ops  # noqa: E402
+    labels = os.path.join(workdir, "four.labels")
+    with open(labels, "w") as f:
+        f.write("a\nb\nc\nd\n")
+    photo = PHOTOS[0]
+    for fn, (kind, shown) in SOFTMAX_HEADS.items():
+        path = os.path.join(workdir, fn + ".ccm")
+        subprocess.run([CONVERT, "--module", os.path.join(ROOT, "tests", "models", "common_ops.py:" + fn),
+                        "--labels", labels, "--random-init", "--seed", "3", "-o", path],
+                       check=True, stdout=subprocess.DEVNULL)
+        f = ccm.read(path)
+        state = {k: torch.from_numpy(np.array(f.tensor(k), dtype=np.float32)) for k in f.tensors}
+        model, bare = getattr(common_ops, fn)().eval(), common_ops.Head("logits").eval()
+        for m in (model, bare):
+            missing, unexpected = m.load_state_dict(state, strict=False)
+            assert not [k for k in missing if not k.endswith("num_batches_tracked")] and not unexpected
+        layer = f.metadata["gradcam.layer"]
+        rgbf, x = load_photo(photo, f.metadata["input.mean"], f.metadata["input.std"])
+        refs, _ = reference_gradcam(model, [layer], x, [None, 2])
+        logit_refs, _ = reference_gradcam(bare, [layer], x, [refs[0]["class"], 2])
+        out = os.path.join(workdir, "out")
+        for ref, logit_ref, cls in zip(refs, logit_refs, (None, 2)):
+            recs, _ = run_cnncam(path, [photo], out, cls=cls)
+            rec = recs[0]
+            values = np.load(os.path.join(out, "logits.npy"))[0]
+            p_ref = np.exp(ref["logits"]) if kind == "log_probabilities" else ref["logits"]
+            got_p = {t["index"]: t["probability"] for t in rec["top"]} if "top" in rec else \
+                {t["index"]: t["probability"] for t in rec["top5"]}
+            dp = max(abs(got_p[i] - float(p_ref[i])) for i in got_p)
+            dv = float(np.abs(values - ref["logits"]).max())
+            apart = rel_err(logit_ref["G"][0], ref["G"][0])
+            report(rec["output"] == kind and dp <= 1e-5 and dv <= 1e-5 and apart > 100 * TOL_REL and
+                   rec["explained"][0]["index"] == ref["class"],
+                   f"{fn}: --json output {rec['output']!r} (want {kind!r}); probabilities max|d| {dp:.2g} vs "
+                   f"torch's {'exp(output)' if kind == 'log_probabilities' else 'output'}; output values max|d| "
+                   f"{dv:.2g}; explained {rec['explained'][0]['index']} (want {ref['class']}); dy/dA for the "
+                   f"logit instead would differ by {apart:.2g} (rel)")
+            compare_case(f"{fn} {os.path.basename(photo)} {layer} class {ref['class']} (target: the "
+                         f"{'log-softmax' if kind == 'log_probabilities' else 'softmax'} output)", out, ref, rgbf)
+        info = subprocess.run([CNNCAM, "info", path], capture_output=True, text=True).stdout
+        pred = subprocess.run([CNNCAM, "predict", "-m", path, "--top", "4", photo], capture_output=True,
+                              text=True).stdout
+        p_ref = np.exp(refs[0]["logits"]) if kind == "log_probabilities" else refs[0]["logits"]
+        top = int(np.argmax(p_ref))
+        line = next((ln for ln in pred.splitlines() if ln.split()[:1] == [str(top)]), "")
+        want = f"{shown} {refs[0]['logits'][top]:9.4f}  p {p_ref[top]:.4f}"
+        report(f"output        {kind} (the model ends in a" in info and "is already the" in info and want in line,
+               f"{fn}: cnncam info says output {kind}, already the probability; predict prints {line.strip()!r} "
+               f"(want {want!r})")
+        os.remove(path)
+
+
 def main():
     torch.set_num_threads(2)
-    names = sys.argv[1:] or MODELS
+    names = sys.argv[1:] or MODELS + ["softmax_heads"]
     t_start = time.time()
     with tempfile.TemporaryDirectory() as workdir:
         for name in names:
             try:
-                check_model(name, workdir)
+                check_softmax_heads(workdir) if name == "softmax_heads" else check_model(name, workdir)
             except Exception as e:  # report and go on with the next model
                 report(False, f"{name}: {type(e).__name__}: {e}")
             finally:

@@ -7,6 +7,7 @@ into the torchvision module through tools/ccm.py (an independent reader of the
 file), run both on crops of real photos at 224x224 and at 227x301, and compare
 the logits (max |d| <= 1e-4 * max(1, max|logit|), same top-1) and the
 recommended Grad-CAM layer's activations (max |d| <= 1e-4 * max(1, max|A|)).
+An all-NaN input must give all-NaN logits, as PyTorch's do.
 The same run with 2 and with 3 threads must give the 1-thread logits and
 activations to within float rounding, max |d| <= 2e-5 * max(1, max|v|), five
 times tighter than the PyTorch tolerance: work is split along independent
@@ -19,7 +20,7 @@ cnncam_forward's planned forward with its tape, cnncam_logits and
 cnncam_activation), as `cnncam cam` does. Prints one line per model and size
 and a closing "models: N passed, N failed"; exits non-zero on any failure.
 
-Usage: tests/test_models.py [ARCH ...]   (default: all nine)
+Usage: tests/test_models.py [ARCH ...]   (default: all)
 """
 import os
 import subprocess
@@ -45,8 +46,10 @@ STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 SIZES = [(224, 224), (227, 301)]
 THREADS_TOL = 2e-5
 
+sys.path.insert(0, os.path.join(ROOT, "tests", "models"))
+
+
 def nurse_doctor():
-    sys.path.insert(0, os.path.join(ROOT, "tests", "models"))
     import nurse_doctor as nd  # noqa: E402
     return nd.build()
 
@@ -54,8 +57,18 @@ def nurse_doctor():
 MODELS = {
     name: (lambda name=name: getattr(torchvision.models, name)(), ["--arch", name])
     for name in ["mobilenet_v3_large", "resnet34", "vgg16", "regnet_y_800mf", "efficientnet_b0",
-                 "mobilenet_v3_small", "resnet18", "resnet50"]
+                 "mobilenet_v3_small", "resnet18", "resnet50",
+                 "densenet121", "shufflenet_v2_x1_0", "mnasnet1_0", "googlenet"]
 }
+# tests/models/shape_ops.py: views and means, resampling by size and scale, channel pieces and shuffles.
+for _name, _layer in (("views", "features"), ("resampling", "decoder"), ("fixed_size", "features"),
+                      ("shuffles", "head")):
+    MODELS["shape_ops." + _name] = (
+        lambda _name=_name: getattr(__import__("shape_ops"), _name)(),
+        ["--module", os.path.join(ROOT, "tests", "models", "shape_ops.py") + ":" + _name, "--layer", _layer,
+         "--labels", os.path.join(ROOT, "tests", "models", "shape_ops.labels")])
+# State the converted graph never reads: googlenet's auxiliary heads (training only).
+UNUSED = {"googlenet": ("aux1.", "aux2.")}
 MODELS["nurse_doctor"] = (nurse_doctor, [
     "--module", os.path.join(ROOT, "tests", "models", "nurse_doctor.py") + ":build",
     "--labels", os.path.join(ROOT, "tests", "models", "nurse_doctor.labels")])
@@ -91,11 +104,19 @@ def check(name, workdir, photos):
     torch.manual_seed(0)
     model = build().eval()
     state = {k: torch.from_numpy(np.array(f.tensor(k), dtype=np.float32)) for k in f.tensors}
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    missing = [k for k in missing if not k.endswith("num_batches_tracked")]
+    # Copied into the module's own tensors (load_state_dict would want the
+    # state_dict's version metadata, which mnasnet checks).
+    own = model.state_dict()
+    missing = [k for k in own if k not in state and not k.endswith("num_batches_tracked")
+               and not k.startswith(UNUSED.get(name, ()))]
+    unexpected = [k for k in state if k not in own]
     assert not missing and not unexpected, (missing, unexpected)
+    with torch.no_grad():
+        for k, v in state.items():
+            own[k].copy_(v)
     captured = {}
-    module_at(model, layer).register_forward_hook(lambda m, i, o: captured.__setitem__("a", o))
+    # A copy: densenet's forward overwrites `features` with an in-place ReLU.
+    module_at(model, layer).register_forward_hook(lambda m, i, o: captured.__setitem__("a", o.clone()))
 
     ok = True
     for (h, w), photo in zip(SIZES, photos):
@@ -142,6 +163,19 @@ def check(name, workdir, photos):
               f"{layer} max|d| {da:.3g} (tol {tol_a:.3g})  top-1 {'same' if same_top1 else 'DIFFERS'}  "
               f"2-3 threads vs 1: rel max|d| {threads_d:.3g} (tol {THREADS_TOL:g})  "
               f"convert {convert_s:.1f}s  cnncam {run_s:.2f}s  file {os.path.getsize(path) / 1e6:.1f} MB")
+    # An all-NaN image (a corrupt input): PyTorch's logits are all NaN, and so must cnncam's be,
+    # not a confident class (ReLU once mapped NaN to 0). At the first size, through the same path.
+    (h, w) = SIZES[0]
+    x = np.full((1, 3, h, w), np.nan, dtype=np.float32)
+    with torch.no_grad():
+        want_nan = np.isnan(model(torch.from_numpy(x)).numpy()[0])
+    x.tofile(xin)
+    subprocess.run([RUN_MODEL, path, xin, str(h), str(w), layer, out_l, out_a], check=True)
+    got_nan = np.isnan(np.fromfile(out_l, dtype=np.float32))
+    good = bool(want_nan.all()) and got_nan.shape == want_nan.shape and bool((got_nan == want_nan).all())
+    ok &= good
+    print(f"{'ok  ' if good else 'FAIL'} {name:20s} all-NaN {h}x{w} input: NaN logits {int(got_nan.sum())} of "
+          f"{got_nan.size} (PyTorch {int(want_nan.sum())} of {want_nan.size})")
     # An unknown layer is an input error (exit 2) that names the nearest ones.
     bad = subprocess.run([CNNCAM, "info", "--layer", layer + "x9", path], capture_output=True, text=True)
     if bad.returncode != 2 or "nearest: " + layer not in bad.stderr:

@@ -10,7 +10,7 @@ the field and the value; 1: usage):
 As a module (numpy only; run() also needs torch):
     m = ccm.read("resnet34.ccm")       # rejects everything FORMAT.md says a reader rejects
     m.metadata["labels"], m.nodes, m.aliases, m.tensors, m.tensor("fc.weight")
-    logits = ccm.run(m, x)             # the graph on x (N x 3 x H x W), with torch.nn.functional
+    logits = ccm.run(m, x)             # the graph on x (N x C x H x W), with torch.nn.functional
 
 The reader shares no code with the converter's writer (tools/cnncam_convert/writer.py),
 so each checks the other. It enforces FORMAT.md's "Clarifications" too (exact
@@ -41,7 +41,9 @@ MAX_NUMEL = 1 << 30          # CC_MAX_NUMEL in layers/op.h
 ALIGN = 64
 DTYPES = {1: ("f32", np.dtype("<f4")), 2: ("f16", np.dtype("<f2"))}
 META_TYPES = {1: "string", 2: "int", 3: "float", 4: "string list", 5: "float list"}
-OUTPUTS = ("softmax", "sigmoid")     # metadata 'output'; absent means softmax
+# metadata 'output'; absent means softmax. probabilities / log_probabilities:
+# the graph ends in softmax / log_softmax, so its output is already one.
+OUTPUTS = ("softmax", "sigmoid", "probabilities", "log_probabilities")
 
 # layers/registry.c and each op's descriptor: op -> (min inputs, max inputs,
 # parameter roles in param_names order, roles that must be present).
@@ -54,16 +56,24 @@ OPS = {
     "hardsigmoid": (1, 1, (), ()), "sigmoid": (1, 1, (), ()), "silu": (1, 1, (), ()),
     "maxpool2d": (1, 1, (), ()), "avgpool2d": (1, 1, (), ()), "adaptive_avgpool2d": (1, 1, (), ()),
     "add": (2, 2, (), ()), "mul": (2, 2, (), ()), "flatten": (1, 1, (), ()),
-    "identity": (1, 1, (), ()), "concat": (2, 8, (), ()),
+    "identity": (1, 1, (), ()), "concat": (2, 64, (), ()),       # 64: CC_MAX_INPUTS
+    "spatial_mean": (1, 1, (), ()), "slice": (1, 1, (), ()), "channel_shuffle": (1, 1, (), ()),
+    "upsample_nearest": (1, 1, (), ()), "upsample_bilinear": (1, 1, (), ()),
+    "leaky_relu": (1, 1, (), ()), "elu": (1, 1, (), ()),
+    "batchnorm1d": (1, 1, ("weight", "bias", "running_mean", "running_var"),
+                    ("running_mean", "running_var")),
+    "softmax": (1, 1, (), ()), "log_softmax": (1, 1, (), ()),
 }
 
 # layers/op.c cc_attrs_set: key -> (value counts it takes, smallest value).
-# Values are integers in [smallest, 1e6]; eps is one number in (0, 1).
+# Values are integers in [smallest, 1e6]; eps is one number in (0, 1);
+# negative_slope (leaky_relu) and alpha (elu) one number in [-1e6, 1e6].
 ATTRS = {
     "kernel_size": ((1, 2), 1), "stride": ((1, 2), 1), "dilation": ((1, 2), 1),
     "padding": ((1, 2, 4), 0), "groups": ((1,), 1), "ceil_mode": ((1,), 0),
     "count_include_pad": ((1,), 0), "output_size": ((1, 2), 1), "start_dim": ((1,), 0),
-    "axis": ((1,), 0), "eps": ((1,), None),
+    "axis": ((1,), 0), "start": ((1,), 0), "end": ((1,), 1), "align_corners": ((1,), 0),
+    "recompute_scale_factor": ((1,), 0), "scale_factor": ((1, 2), None), "eps": ((1,), None), "negative_slope": ((1,), None), "alpha": ((1,), None),
 }
 
 Node = namedtuple("Node", "name op inputs params attrs")   # params: {role: tensor}, attrs: {key: [f64]}
@@ -172,13 +182,18 @@ def _check_attr(where, key, vals):
     for v in vals:
         if key == "eps":
             ok = 0 < v < 1
+        elif key == "scale_factor":
+            ok = 0 < v <= 1e4
+        elif ATTRS[key][1] is None:
+            ok = abs(v) <= 1e6              # False for NaN
         else:
             ok = v == int(v) if np.isfinite(v) else False
             ok = ok and lo <= v <= 1e6
         if not ok:
             raise FormatError("%s: attribute '%s' value %r is out of range (%s)"
-                              % (where, key, v, "(0, 1)" if key == "eps" else
-                                 "an integer in [%d, 1000000]" % lo))
+                              % (where, key, v, "(0, 1)" if key == "eps" else "(0, 10000]"
+                                 if key == "scale_factor" else "[-1000000, 1000000]"
+                                 if lo is None else "an integer in [%d, 1000000]" % lo))
 
 
 def _sections(buf, size):
@@ -303,7 +318,8 @@ def _read_metadata(m, c):
     c.done()
     # 'output' says what the probabilities are: an unknown value must not read as softmax.
     if "output" in m.metadata and (m.metadata_types["output"] != 1 or m.metadata["output"] not in OUTPUTS):
-        raise FormatError("metadata: 'output' is %r (%s); expected the string 'softmax' or 'sigmoid'"
+        raise FormatError("metadata: 'output' is %r (%s); expected the string 'softmax', 'sigmoid', "
+                          "'probabilities' or 'log_probabilities'"
                           % (m.metadata["output"], META_TYPES[m.metadata_types["output"]]))
 
 
@@ -431,6 +447,37 @@ def _check_model(m):
     layer = m.metadata.get("gradcam.layer")
     if layer is not None and m.find(layer) is None and layer != "input":   # "input": the first graph input
         raise FormatError("metadata: gradcam.layer '%s' is neither a node nor an alias" % layer)
+    _check_input(m.metadata, m.metadata_types)
+
+
+def _check_input(md, types):
+    """input.channels 1..64 (3 when absent), input.height/width both or neither
+    (1..16384), input.mean/std one finite value per channel (std > 0), absent
+    only for 3 channels: weights/model.c cc_model_read_input."""
+    for key in ("input.channels", "input.height", "input.width"):
+        if key in md and types[key] != 2:
+            raise FormatError("metadata: '%s' is a %s; expected an int" % (key, META_TYPES[types[key]]))
+    c = md.get("input.channels", 3)
+    if not 1 <= c <= 64:
+        raise FormatError("metadata: 'input.channels' is %d; the engine takes 1 to 64 channels" % c)
+    if ("input.height" in md) != ("input.width" in md):
+        raise FormatError("metadata: a fixed input size needs both input.height and input.width")
+    for key in ("input.height", "input.width"):
+        if key in md and not 1 <= md[key] <= 16384:
+            raise FormatError("metadata: '%s' is %d; an input side is 1 to 16384 pixels" % (key, md[key]))
+    for key in ("input.mean", "input.std"):
+        if key not in md:
+            if c != 3:
+                raise FormatError("metadata: '%s' is absent; a %d-channel model must give one value per "
+                                  "channel" % (key, c))
+            continue
+        v = md[key]
+        if types[key] != 5 or len(v) != c:
+            raise FormatError("metadata: '%s' must be a float list of %d values (input.channels), not %r"
+                              % (key, c, v))
+        if not all(np.isfinite(x) and (key == "input.mean" or x > 0) for x in v):
+            raise FormatError("metadata: '%s' is %r; its values must be finite%s"
+                              % (key, v, "" if key == "input.mean" else " and positive"))
 
 
 # ---- the reference interpreter ---------------------------------------------
@@ -482,7 +529,7 @@ def run(m, x, keep=False):
                     inp, pad = F.pad(inp, (l, r, t, b)), (0, 0)
                 y = F.conv2d(inp, p["weight"], p.get("bias"), _pair(a, "stride", (1, 1)), pad,
                              _pair(a, "dilation", (1, 1)), _int(a, "groups", 1))
-            elif op == "batchnorm2d":
+            elif op in ("batchnorm2d", "batchnorm1d"):
                 y = F.batch_norm(xs[0], p["running_mean"], p["running_var"], p.get("weight"),
                                  p.get("bias"), False, 0.0, a.get("eps", [1e-5])[0])
             elif op == "linear":
@@ -509,6 +556,26 @@ def run(m, x, keep=False):
                 y = torch.cat(xs, _int(a, "axis", 1))
             elif op == "identity":
                 y = xs[0]
+            elif op == "spatial_mean":
+                y = xs[0].mean((2, 3))
+            elif op == "slice":
+                y = xs[0][:, _int(a, "start", 0):_int(a, "end", 1)]
+            elif op == "channel_shuffle":
+                shape, g = xs[0].shape, _int(a, "groups", 1)
+                y = xs[0].unflatten(1, (g, shape[1] // g)).transpose(1, 2).reshape(shape)
+            elif op in ("upsample_nearest", "upsample_bilinear"):
+                sf = a.get("scale_factor")
+                size = None if sf else _pair(a, "output_size", (1, 1))
+                sf = None if sf is None else (sf[0], sf[0]) if len(sf) == 1 else tuple(sf)
+                mode = op[len("upsample_"):]
+                y = F.interpolate(xs[0], size, sf, mode, bool(_int(a, "align_corners", 0))
+                                  if mode == "bilinear" else None, bool(_int(a, "recompute_scale_factor", 0)))
+            elif op == "leaky_relu":
+                y = F.leaky_relu(xs[0], a.get("negative_slope", [0.01])[0])
+            elif op == "elu":
+                y = F.elu(xs[0], a.get("alpha", [1.0])[0])
+            elif op in ("softmax", "log_softmax"):
+                y = getattr(torch, op)(xs[0], _int(a, "axis", 1))
             else:
                 y = {"relu": F.relu, "relu6": F.relu6, "hardswish": F.hardswish,
                      "hardsigmoid": F.hardsigmoid, "sigmoid": torch.sigmoid, "silu": F.silu}[op](xs[0])

@@ -5,6 +5,7 @@
  * says something failed. */
 #include "cli.h"
 #include "cnncam.h"
+#include "gradcam/channels.h"
 #include "io/image.h"
 #include "io/npy.h"
 
@@ -27,6 +28,7 @@ typedef struct {
     int json, threads;
     int low_memory;          /* --low-memory 1, --no-low-memory 0, neither -1 (one pass: on) */
     int resize, crop_h, crop_w, torchvision_eval;
+    int keep_stored_orientation;  /* --no-exif-orientation: pixels as stored, EXIF Orientation ignored */
     size_t max_pixels;
     cnncam_overlay_mode overlay;
     float alpha;
@@ -41,13 +43,26 @@ static const char cam_usage[] =
     "                  [--json] [--threads N] [other options] IMAGE...\n"
     "       cnncam predict -m MODEL [--top K] [--json] [--logits-out F.npy] IMAGE...\n"
     "\n"
-    "IMAGE is a JPEG or PNG photo (any bit depth, gray, palette or alpha; read as RGB),\n"
-    "or a .npy float32 tensor of 3xHxW or 1x3xHxW, already normalised, used as is.\n"
+    "IMAGE is a JPEG or PNG photo (any bit depth, gray, palette or alpha), read as\n"
+    "the model takes it (cnncam info: input): RGB; for a 1-channel model its\n"
+    "luminance, as Pillow's convert(\"L\"); for a 4-channel one RGBA, alpha as\n"
+    "stored (255 where the file has none). Or a .npy float32 tensor of CxHxW or\n"
+    "1xCxHxW for the model's C channels, already normalised, used as is. A model\n"
+    "with a fixed input size (a flatten feeding a linear layer) takes that size\n"
+    "only: --resize and --crop bring a photo to it.\n"
     "By default the network sees the photo at its own size, normalised with the\n"
-    "model's mean and std, as the reference Python Grad-CAM does.\n"
+    "model's mean and std, as the reference Python Grad-CAM does, turned upright\n"
+    "first as its EXIF Orientation tag says (JPEG, and PNG eXIf), as cv2.imread does;\n"
+    "overlays are drawn on the upright photo.\n"
+    "An input that gives NaN or infinite logits (a NaN in a .npy) is an error for\n"
+    "that image (exit 2): the message says the input produced NaN scores, and\n"
+    "nothing is written for it.\n"
     "Classes are listed with their logit and a probability: p is the softmax over\n"
     "all classes; for a multi-label model (cnncam info: output sigmoid) it is\n"
-    "'sigmoid p', each class's own sigmoid(logit). --json names which in \"output\".\n"
+    "'sigmoid p', each class's own sigmoid(logit). A model that ends in a softmax\n"
+    "(output probabilities) lists its output as is, one that ends in a log-softmax\n"
+    "(log_probabilities) its output as 'log p' and p = exp(log p); Grad-CAM then\n"
+    "explains that output, as pytorch-grad-cam does. --json names which in \"output\".\n"
     "\n"
     "  -m, --model FILE      the .ccm model (tools/cnncam-convert makes one)\n"
     "  -l, --layer NAME      layer to explain, a PyTorch module path (features.16,\n"
@@ -64,21 +79,31 @@ static const char cam_usage[] =
     "      --alpha A         weight of the heatmap in the overlay (default 0.5)\n"
     "      --cam-out F.npy   the map, float32 HxW in [0, 1] at the input's resolution\n"
     "      --logits-out F.npy  float32, one row of logits per image (NaN rows for\n"
-    "                        images that failed)\n"
+    "                        images that failed; not written when all failed)\n"
     "      --act-out F.npy   the first layer's activations A, float32 CxHxW\n"
     "      --grad-out F.npy  the gradient dy^c/dA at the first layer, float32 CxHxW\n"
     "      --weights-out F.npy  the first layer's channel weights, float32 C\n"
     "      --raw-out F.npy   the first layer's map before normalisation, float32 hxw\n"
-    "      --json            one JSON object per image on stdout (predictions,\n"
-    "                        explained classes, layers, milliseconds per stage;\n"
-    "                        for an image that failed: image and error)\n"
+    "      --json            one JSON object per image on stdout: image, width,\n"
+    "                        height, output (softmax or sigmoid), top (the K best\n"
+    "                        classes of --top K, default 5: index, label, logit,\n"
+    "                        probability), explained, layers and method (cam),\n"
+    "                        files (every file written for the image, in order;\n"
+    "                        not --logits-out, which holds all images), ms (per\n"
+    "                        stage), threads; for an image that failed: image\n"
+    "                        and error\n"
     "      --resize S        resize the shorter side to S first (bilinear, antialiased,\n"
     "                        as torchvision's Resize on a PIL image)\n"
     "      --crop H[xW]      then centre-crop to HxW\n"
     "      --torchvision-eval  the model's stored evaluation recipe (e.g. resize 256,\n"
     "                        crop 224, with its filter: bicubic for EfficientNet)\n"
     "                        instead of the photo as is\n"
-    "      --max-pixels N    refuse larger images (default 64000000)\n"
+    "      --max-pixels N    refuse larger images (default 64000000); the cost grows\n"
+    "                        with the pixels: a 12-megapixel photo at its own size\n"
+    "                        takes a ResNet-18 1.9 GB and ~10 s, with --resize 256\n"
+    "                        90 MB and 0.6 s\n"
+    "      --no-exif-orientation  the pixels as stored, sideways or not: ignore the\n"
+    "                        EXIF Orientation tag (as Pillow's plain Image.open)\n"
     "      --jpeg-quality Q  quality of .jpg outputs (default 95)\n"
     "      --threads N       threads for the math (default: the environment's\n"
     "                        CNNCAM_NUM_THREADS, else every CPU this process may\n"
@@ -91,6 +116,11 @@ static const char cam_usage[] =
     "      --no-low-memory   keep every weight in memory: the default for several\n"
     "                        images or --top K > 1\n"
     "  -h, --help            this text\n"
+    "\n"
+    "cam writes what it is asked for and nothing else: at least one of -o,\n"
+    "--cam-out, --act-out, --grad-out, --weights-out, --raw-out, --logits-out or\n"
+    "--json is needed. Every F.npy output name must end in .npy. An option that\n"
+    "takes one value (all but -l) may be given once.\n"
     "\n"
     "Several images, or --top K > 1: output names get the image's name and the\n"
     "class before the extension: -o cam.png with cat.jpg and dog.jpg gives\n"
@@ -115,6 +145,37 @@ static int usage_error(const char *fmt, const char *arg)
     return EXIT_USAGE;
 }
 
+/* The long name of an option given in its short form, so "-m" and "--model"
+ * count as the same option. */
+static const char *long_name(const char *a)
+{
+    static const char *const pairs[][2] = {{"-m", "--model"}, {"-l", "--layer"}, {"-c", "--class"}, {"-o", "--out"}};
+    for (size_t k = 0; k < sizeof pairs / sizeof pairs[0]; k++)
+        if (!strcmp(a, pairs[k][0]))
+            return pairs[k][1];
+    return a;
+}
+
+/* An option that takes one value, given a second time: a mistake (which one
+ * was meant?), never "the last one wins". seen[] holds the argv index of each
+ * single-valued option's value so far. Returns 1 when argv[i] repeats one. */
+static int given_twice(char **argv, int i, const int *seen, int nseen, int *first)
+{
+    for (int k = 0; k < nseen; k++)
+        if (!strcmp(long_name(argv[seen[k] - 1]), long_name(argv[i]))) {
+            *first = seen[k];
+            return 1;
+        }
+    return 0;
+}
+
+/* The name ends in ext (".npy"), in any case. */
+static int ends_in(const char *name, const char *ext)
+{
+    const size_t n = strlen(name), e = strlen(ext);
+    return n > e && !strcasecmp(name + n - e, ext) && name[n - e - 1] != '/';
+}
+
 static int parse_int(const char *s, long lo, long hi, long *v)
 {
     char *end;
@@ -136,15 +197,26 @@ static int parse_options(int argc, char **argv, int predict_only, options *o)
     o->images = malloc(sizeof(char *) * (size_t)(argc ? argc : 1));
     if (!o->images)
         return EXIT_INTERNAL;
+    int seen[64], nseen = 0, first;  /* one per single-valued option at most: a repeat stops the parse */
+    char twice[512];
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         long n;
-#define TAKES_VALUE()                                                   \
-    do {                                                                \
-        if (!v)                                                         \
-            return usage_error("option %s needs a value", a);           \
-        i++;                                                            \
+#define TAKES_VALUE()                                                                         \
+    do {                                                                                      \
+        if (!v)                                                                               \
+            return usage_error("option %s needs a value", a);                                 \
+        if (strcmp(long_name(a), "--layer")) { /* -l is the one option given several times */ \
+            if (given_twice(argv, i, seen, nseen, &first)) {                                  \
+                snprintf(twice, sizeof twice, "%s is given twice ('%s' and '%s'); it takes one " \
+                         "value: give it once", long_name(a), argv[first], v);               \
+                return usage_error("%s", twice);                                              \
+            }                                                                                 \
+            if (nseen < (int)(sizeof seen / sizeof seen[0]))                                  \
+                seen[nseen++] = i + 1;                                                        \
+        }                                                                                     \
+        i++;                                                                                  \
     } while (0)
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             fputs(cam_usage, stdout);
@@ -189,7 +261,11 @@ static int parse_options(int argc, char **argv, int predict_only, options *o)
         } else if (!strcmp(a, "--json")) {
             o->json = 1;
         } else if (!strcmp(a, "--low-memory") || !strcmp(a, "--no-low-memory")) {
+            if (o->low_memory == !!strcmp(a, "--low-memory"))
+                return usage_error("%s", "--low-memory and --no-low-memory exclude each other; give one");
             o->low_memory = !strcmp(a, "--low-memory");
+        } else if (!strcmp(a, "--no-exif-orientation")) {
+            o->keep_stored_orientation = 1;
         } else if (!strcmp(a, "--threads")) {
             TAKES_VALUE();
             if (!parse_int(v, 1, 256, &n))
@@ -244,6 +320,15 @@ static int parse_options(int argc, char **argv, int predict_only, options *o)
             (strcasecmp(dot, ".png") && strcasecmp(dot, ".jpg") && strcasecmp(dot, ".jpeg")))
             return usage_error("-o '%s': the overlay is a picture; end the name in .png, .jpg or .jpeg", o->out);
     }
+    const struct { const char *option, *name; } npys[] = {
+        {"--cam-out", o->cam_out}, {"--logits-out", o->logits_out}, {"--act-out", o->act_out},
+        {"--grad-out", o->grad_out}, {"--weights-out", o->weights_out}, {"--raw-out", o->raw_out}};
+    for (size_t k = 0; k < sizeof npys / sizeof npys[0]; k++)
+        if (npys[k].name && !ends_in(npys[k].name, ".npy")) {
+            snprintf(twice, sizeof twice, "%s '%s': this output is a NumPy array; end the name in .npy",
+                     npys[k].option, npys[k].name);
+            return usage_error("%s", twice);
+        }
     if (!o->threads) {
         char why[256];
         if (!(o->threads = cli_default_threads(why, sizeof why)))
@@ -253,6 +338,11 @@ static int parse_options(int argc, char **argv, int predict_only, options *o)
         return usage_error("%s", "which model? (-m MODEL.ccm)");
     if (!o->nimages)
         return usage_error("%s", "no image given");
+    if (!predict_only && !o->json && !o->out && !o->logits_out && !o->cam_out && !o->act_out && !o->grad_out &&
+        !o->weights_out && !o->raw_out)
+        return usage_error("%s", "cam writes nothing unless asked: give -o OUT.png|.jpg (the overlay), --cam-out, "
+                           "--act-out, --grad-out, --weights-out, --raw-out or --logits-out (F.npy), or --json "
+                           "(the report on stdout); `cnncam predict` lists the top classes");
     if (o->class_name && o->top)
         return usage_error("%s", "-c and --top exclude each other: one names the class, the other ranks them");
     if (o->nlayers && !strcmp(o->layers[0], "input") && (o->weights_out || o->raw_out))
@@ -299,8 +389,8 @@ static void image_parts(const options *o, char (*part)[64])
 
 typedef struct {
     int is_tensor;   /* a .npy input: no photo */
-    cc_image rgb;    /* the photo as the network sees it */
-    float *x;        /* 3 x H x W, normalised */
+    cc_image rgb;    /* the photo as the network sees it (a 1-channel model's luminance as gray RGB) */
+    float *x;        /* C x H x W, normalised */
     int H, W;
     char err[600];
 } input;
@@ -334,6 +424,35 @@ static int transform_photo(cc_image *img, int resize, int crop_h, int crop_w, co
     return 1;
 }
 
+/* A model with a fixed input size takes that size only: say so before the
+ * forward, with the fix. */
+static int fits_model(const options *o, const cnncam_model *m, const char *path, input *in)
+{
+    int h, w;
+    if (!cnncam_model_input_size(m, &h, &w) || (in->H == h && in->W == w))
+        return 1;
+    snprintf(in->err, sizeof in->err, "%s: %s works at one input size, %dx%d (height x width: its flatten feeds a "
+             "linear layer), and this %s is %dx%d; %s", path, o->model, h, w, in->is_tensor ? "tensor" : "image",
+             in->H, in->W, in->is_tensor ? "give a tensor of that size" : "");
+    if (!in->is_tensor) {
+        size_t used = strlen(in->err);
+        snprintf(in->err + used, sizeof in->err - used, "resize and crop it to that size: --resize %d --crop %dx%d",
+                 h < w ? h : w, h, w);
+    }
+    return 0;
+}
+
+/* Each RGB pixel becomes its luminance L (Pillow's convert("L")) as L, L, L:
+ * what a 1-channel model sees, and the gray picture overlays are drawn on. */
+static void gray_in_place(unsigned char *rgb, size_t n)
+{
+    for (size_t i = 0; i < n; i++, rgb += 3) {
+        unsigned char l;
+        cc_channels_convert(&l, 1, rgb, 3, 1);
+        rgb[0] = rgb[1] = rgb[2] = l;
+    }
+}
+
 static int load_input(const options *o, const cnncam_model *m, const char *path, input *in)
 {
     cc_error err;
@@ -344,15 +463,15 @@ static int load_input(const options *o, const cnncam_model *m, const char *path,
             snprintf(in->err, sizeof in->err, "%s", err.msg);
             return 0;
         }
-        int off = rank - 3;
-        if ((rank != 3 && rank != 4) || (rank == 4 && shape[0] != 1) || shape[off] != 3) {
+        int off = rank - 3, C = cnncam_model_channels(m);
+        if ((rank != 3 && rank != 4) || (rank == 4 && shape[0] != 1) || shape[off] != C) {
             char got[96] = "";
             for (int d = 0; d < rank; d++) {
                 size_t used = strlen(got);
                 snprintf(got + used, sizeof got - used, "%s%d", d ? "x" : "", shape[d]);
             }
-            snprintf(in->err, sizeof in->err, "%s: the array is %s; a .npy input must be 3xHxW or 1x3xHxW",
-                     path, got);
+            snprintf(in->err, sizeof in->err, "%s: the array is %s; a .npy input for %s must be %dxHxW or "
+                     "1x%dxHxW (the model takes %d channel%s)", path, got, o->model, C, C, C, C == 1 ? "" : "s");
             return 0;
         }
         in->is_tensor = 1;
@@ -363,12 +482,28 @@ static int load_input(const options *o, const cnncam_model *m, const char *path,
                      o->max_pixels);
             return 0;
         }
-        return 1;
+        return fits_model(o, m, path, in);
     }
-    if (cc_image_read(path, o->max_pixels, &in->rgb, &err)) {
-        snprintf(in->err, sizeof in->err, "%s", err.msg);
+    const int C = cnncam_model_channels(m);
+    unsigned char *alpha = NULL;
+    if (C != 1 && C != 3 && C != 4) {
+        snprintf(in->err, sizeof in->err, "%s: %s takes %d input channels, and an image gives gray, RGB or RGBA; "
+                 "give it a .npy tensor of %dxHxW", path, o->model, C, C);
         return 0;
     }
+    if (C == 4 && (o->resize || o->crop_h || o->torchvision_eval)) {
+        snprintf(in->err, sizeof in->err, "%s: --resize, --crop and --torchvision-eval do not resample alpha yet, "
+                 "and %s takes RGBA: resize the image beforehand", path, o->model);
+        return 0;
+    }
+    if (cc_image_read_alpha(path, o->max_pixels, &in->rgb, C == 4 ? &alpha : NULL, &err) ||
+        (!o->keep_stored_orientation && cc_image_apply_orientation(&in->rgb, C == 4 ? &alpha : NULL, &err))) {
+        snprintf(in->err, sizeof in->err, "%s", err.msg);
+        free(alpha);
+        return 0;
+    }
+    if (C == 1)  /* Pillow's convert("L") first, as a gray model's Python pipeline does */
+        gray_in_place(in->rgb.rgb, (size_t)in->rgb.width * in->rgb.height);
     int resize = o->resize, crop_h = o->crop_h, crop_w = o->crop_w;
     const char *filter = "bilinear";
     if (o->torchvision_eval) {
@@ -383,12 +518,20 @@ static int load_input(const options *o, const cnncam_model *m, const char *path,
         return 0;
     }
     in->H = in->rgb.height, in->W = in->rgb.width;
-    in->x = malloc((size_t)3 * in->H * in->W * sizeof(float));
-    if (!in->x || cnncam_preprocess(m, in->rgb.rgb, in->W, in->H, in->x)) {
+    const size_t n = (size_t)in->H * in->W;
+    in->x = malloc((size_t)C * n * sizeof(float));
+    unsigned char *rgba = alpha ? malloc(4 * n) : NULL;
+    for (size_t i = 0; rgba && i < n; i++)
+        memcpy(rgba + 4 * i, in->rgb.rgb + 3 * i, 3), rgba[4 * i + 3] = alpha[i];
+    int ok = in->x && (!alpha || rgba) &&
+             !cnncam_preprocess_pixels(m, rgba ? rgba : in->rgb.rgb, rgba ? 4 : 3, in->W, in->H, in->x);
+    free(rgba);
+    free(alpha);
+    if (!ok) {
         snprintf(in->err, sizeof in->err, "%s: out of memory for a %dx%d image", path, in->W, in->H);
         return 0;
     }
-    return 1;
+    return fits_model(o, m, path, in);
 }
 
 static void free_input(input *in)
@@ -412,12 +555,18 @@ static void rank_classes(const float *logits, int n, int *order)
     }
 }
 
-/* Softmax over the logits; for a multi-label model each class's own sigmoid. */
-static void probabilities(const float *logits, int n, int multi_label, double *p)
+/* Each class's probability from the model's output values, as its metadata
+ * 'output' says: the softmax over them (logits), each one's own sigmoid
+ * (multi-label), the values as they are (the model ends in a softmax), or
+ * exp of them (it ends in a log-softmax). */
+static void probabilities(const cnncam_model *m, const float *logits, int n, double *p)
 {
-    if (multi_label) {
+    const char *output = cnncam_model_output(m);
+    const int sigmoid = !strcmp(output, "sigmoid"), as_is = !strcmp(output, "probabilities"),
+              log_p = !strcmp(output, "log_probabilities");
+    if (sigmoid || as_is || log_p) {
         for (int i = 0; i < n; i++)
-            p[i] = 1 / (1 + exp(-(double)logits[i]));
+            p[i] = sigmoid ? 1 / (1 + exp(-(double)logits[i])) : log_p ? exp((double)logits[i]) : logits[i];
         return;
     }
     double mx = logits[0], sum = 0;
@@ -439,9 +588,38 @@ static int write_npy(const char *path, const float *data, const int *shape, int 
     return 1;
 }
 
-/* Everything one explained class of one image writes. */
+/* The files written for one image, in order, for --json's "files". */
+typedef struct {
+    char **name;
+    int n, cap;
+} file_list;
+
+static int file_list_add(file_list *f, const char *name, char *err, size_t len)
+{
+    if (f->n == f->cap) {
+        int cap = f->cap ? 2 * f->cap : 8;
+        char **grown = realloc(f->name, sizeof *grown * (size_t)cap);
+        if (!grown)
+            return snprintf(err, len, "out of memory"), 0;
+        f->name = grown, f->cap = cap;
+    }
+    if (!(f->name[f->n] = strdup(name)))
+        return snprintf(err, len, "out of memory"), 0;
+    f->n++;
+    return 1;
+}
+
+static void file_list_free(file_list *f)
+{
+    for (int i = 0; i < f->n; i++)
+        free(f->name[i]);
+    free(f->name);
+}
+
+/* Everything one explained class of one image writes; each file written is
+ * added to files. */
 static int write_outputs(const options *o, cnncam_ctx *ctx, const input *in, const float *map,
-                         const char *image_part, int cls, char *err, size_t len)
+                         const char *image_part, int cls, file_list *files, char *err, size_t len)
 {
     char name[4096];
     int C, h, w;
@@ -465,6 +643,8 @@ static int write_outputs(const options *o, cnncam_ctx *ctx, const input *in, con
             snprintf(err, len, "%s", e.msg);
             return 0;
         }
+        if (!file_list_add(files, name, err, len))
+            return 0;
     }
     const int hw_shape[2] = {in->H, in->W}, chw[3] = {C, h, w}, small[2] = {h, w};
     const struct { const char *base; const float *data; const int *shape; int rank; } outs[] = {
@@ -482,7 +662,8 @@ static int write_outputs(const options *o, cnncam_ctx *ctx, const input *in, con
             return 0;
         }
         output_name(name, sizeof name, outs[k].base, image_part, cls);
-        if (!write_npy(name, outs[k].data, outs[k].shape, outs[k].rank, err, len))
+        if (!write_npy(name, outs[k].data, outs[k].shape, outs[k].rank, err, len) ||
+            !file_list_add(files, name, err, len))
             return 0;
     }
     return 1;
@@ -490,13 +671,13 @@ static int write_outputs(const options *o, cnncam_ctx *ctx, const input *in, con
 
 static void json_image(const options *o, const cnncam_model *m, const char *path, const input *in,
                        const float *logits, const int *order, const double *p, const int *explained,
-                       int nexplained, const double *ms)
+                       int nexplained, const file_list *files, const double *ms)
 {
-    const int classes = cnncam_model_classes(m), k = classes < 5 ? classes : 5;
+    const int classes = cnncam_model_classes(m), want = o->top ? o->top : 5, k = classes < want ? classes : want;
     printf("{\"image\":");
     cli_json_string(stdout, path);
-    printf(",\"width\":%d,\"height\":%d,\"output\":\"%s\",\"top5\":[", in->W, in->H,
-           cnncam_model_multi_label(m) ? "sigmoid" : "softmax");
+    printf(",\"width\":%d,\"height\":%d,\"output\":\"%s\",\"top\":[", in->W, in->H,
+           cnncam_model_output(m));
     for (int i = 0; i < k; i++) {
         const char *label = cnncam_model_label(m, order[i]);
         printf("%s{\"index\":%d,\"label\":", i ? "," : "", order[i]);
@@ -519,9 +700,42 @@ static void json_image(const options *o, const cnncam_model *m, const char *path
         }
         printf("],\"method\":\"gradcam\"");
     }
+    printf(",\"files\":[");
+    for (int i = 0; i < files->n; i++) {
+        printf("%s", i ? "," : "");
+        cli_json_string(stdout, files->name[i]);
+    }
+    printf("]");
     printf(",\"threads\":%d", o->threads);
     printf(",\"ms\":{\"load\":%.3f,\"forward\":%.3f,\"gradcam\":%.3f,\"write\":%.3f}}\n", ms[0], ms[1], ms[2],
            ms[3]);
+}
+
+static size_t count_nonfinite(const float *x, size_t n)
+{
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++)
+        bad += !isfinite(x[i]);
+    return bad;
+}
+
+/* NaN or infinite logits (PyTorch propagates a NaN input to NaN logits, and
+ * so does the engine) rank and explain nothing: the image fails, and the
+ * message says whether the input or the model made them. */
+static int finite_scores(const char *path, const float *logits, int classes, const float *x, size_t nx, char *err,
+                         size_t len)
+{
+    const size_t bad = count_nonfinite(logits, (size_t)classes), bad_in = count_nonfinite(x, nx);
+    if (!bad)
+        return 1;
+    if (bad_in)
+        snprintf(err, len, "%s: the input produced NaN scores: %zu of %d logits are NaN or infinite, from an input "
+                 "holding %zu NaN or infinite values (of %zu); nothing is written for this image", path, bad, classes, bad_in, nx);
+    else
+        snprintf(err, len, "%s: the input produced NaN scores: %zu of %d logits are NaN or infinite although the "
+                 "input is finite (the model overflows on it); nothing is written for this image", path, bad,
+                 classes);
+    return 0;
 }
 
 /* One image: forward, predictions, the explained classes and their outputs.
@@ -542,6 +756,7 @@ static int run_image(const options *o, const cnncam_model *m, cnncam_ctx *ctx, i
     double *p = malloc(sizeof(double) * (size_t)(classes > 0 ? classes : 1));
     int chosen = -1, nexplained = 0;
     const int *explained = &chosen;  /* the named class, or the first of order */
+    file_list files = {NULL, 0, 0};
     if (!order || !p) {
         snprintf(err, len, "out of memory");
         goto done;
@@ -551,16 +766,20 @@ static int run_image(const options *o, const cnncam_model *m, cnncam_ctx *ctx, i
         goto done;
     }
     ms[0] = now_ms() - t, t = now_ms();
-    if (cnncam_forward(ctx, in.x, 1, in.H, in.W)) {
-        snprintf(err, len, "%s: %s", path, cnncam_ctx_error(ctx));
+    cnncam_status st = cnncam_forward(ctx, in.x, 1, in.H, in.W);
+    if (st) {
+        snprintf(err, len, "%s: %s%s", path, cnncam_ctx_error(ctx),
+                 st == CNNCAM_ENOMEM && !in.is_tensor ? "; --resize S (e.g. 256) runs the network on a smaller copy" : "");
         goto done;
     }
     ms[1] = now_ms() - t, t = now_ms();
     const float *logits = cnncam_logits(ctx, 0);
+    if (!finite_scores(path, logits, classes, in.x, (size_t)cnncam_model_channels(m) * in.H * in.W, err, len))
+        goto done;  /* its --logits-out row stays NaN, as for any failed image */
     if (logits_rows)
         memcpy(logits_rows + (size_t)idx * classes, logits, sizeof(float) * (size_t)classes);
     rank_classes(logits, classes, order);
-    probabilities(logits, classes, multi_label, p);
+    probabilities(m, logits, classes, p);
 
     if (!o->predict && explain) {
         if (o->class_name) {
@@ -587,19 +806,21 @@ static int run_image(const options *o, const cnncam_model *m, cnncam_ctx *ctx, i
             }
             ms[2] += now_ms() - tc, tc = now_ms();
             if (!write_outputs(o, ctx, &in, map, o->nimages > 1 ? image_part : NULL,
-                               nexplained > 1 ? explained[i] : -1, err, len))
+                               nexplained > 1 ? explained[i] : -1, &files, err, len))
                 goto done;
             ms[3] += now_ms() - tc;
         }
     }
     if (o->json) {
-        json_image(o, m, path, &in, logits, order, p, explained, nexplained, ms);
+        json_image(o, m, path, &in, logits, order, p, explained, nexplained, &files, ms);
     } else if (o->predict || !nexplained) {
         printf("%s:\n", path);
         for (int i = 0; i < o->top && i < classes; i++) {
             const char *label = cnncam_model_label(m, order[i]);
-            printf("  %5d  %-40s logit %9.4f  %s %.4f\n", order[i], label ? label : "", logits[order[i]],
-                   multi_label ? "sigmoid p" : "p", p[order[i]]);
+            printf("  %5d  %-40s %s %9.4f  %s %.4f\n", order[i], label ? label : "",
+                   !strcmp(cnncam_model_output(m), "probabilities") ? "output" :
+                   !strcmp(cnncam_model_output(m), "log_probabilities") ? "log p" : "logit",
+                   logits[order[i]], multi_label ? "sigmoid p" : "p", p[order[i]]);
         }
     } else {
         for (int i = 0; i < nexplained; i++) {
@@ -610,6 +831,7 @@ static int run_image(const options *o, const cnncam_model *m, cnncam_ctx *ctx, i
     }
     ok = 1;
 done:
+    file_list_free(&files);
     free_input(&in);
     free(map);
     free(order);
@@ -705,7 +927,7 @@ int cmd_cam(int argc, char **argv, int predict_only)
     }
     if (progress)
         fprintf(stderr, "\r\033[K");
-    if (o.logits_out) {
+    if (o.logits_out && failed < o.nimages) {  /* all NaN rows would say nothing */
         const int shape[2] = {o.nimages, classes};
         if (!write_npy(o.logits_out, logits_rows, shape, 2, err, sizeof err)) {
             fprintf(stderr, "cnncam: %s\n", err);

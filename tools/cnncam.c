@@ -17,21 +17,42 @@ static const char usage[] =
     "commands:\n"
     "  cam -m MODEL [options] IMAGE...    Grad-CAM heatmaps and overlays\n"
     "  predict -m MODEL [options] IMAGE...  the top classes of each image\n"
-    "  (cnncam cam --help lists their options)\n"
+    "  (cnncam cam --help lists their options; cnncam info --help, info's)\n"
     "  info [--size HxW] [--layer NAME] MODEL.ccm\n"
     "                                describe a converted model: architecture,\n"
-    "                                parameters, classes, output (softmax, or\n"
-    "                                sigmoid: multi-label), input normalisation,\n"
+    "                                parameters, classes, output (softmax;\n"
+    "                                sigmoid: multi-label; probabilities or\n"
+    "                                log_probabilities: the model ends in a\n"
+    "                                softmax or log-softmax), input channels (1\n"
+    "                                gray, 3 RGB, 4 RGBA) and normalisation, the\n"
+    "                                fixed input size of a model that has one,\n"
     "                                recommended Grad-CAM layer, the threads cam\n"
     "                                and predict would use, and every layer\n"
     "                                with its output shape for a HxW input\n"
-    "                                (default: the model's evaluation crop, else\n"
-    "                                224x224); with --layer, only that layer (a\n"
-    "                                module path such as layer4 or features.16)\n"
+    "                                (default: the fixed size, else the model's\n"
+    "                                evaluation crop, else 224x224); with --layer,\n"
+    "                                only that layer (a module path such as\n"
+    "                                layer4 or features.16)\n"
     "  --help, -h                    this text\n"
     "  --version                     the version\n"
     "\n"
     "Models come from tools/cnncam-convert (see README.md).\n"
+    "\n"
+    "exit codes: 0 ok, 1 usage error, 2 input or model error, 3 internal error\n";
+
+static const char info_usage[] =
+    "usage: cnncam info [--size HxW] [--layer NAME] MODEL.ccm\n"
+    "\n"
+    "Describes a converted model: architecture, source, parameters, classes,\n"
+    "output, input channels and normalisation, a fixed input size if it has one,\n"
+    "the evaluation recipe, the recommended Grad-CAM layer, the threads cam and\n"
+    "predict would use, and every layer (name, op, output shape; containers as\n"
+    "'=' lines).\n"
+    "\n"
+    "  --size HxW    the input size the shapes are given for (S: SxS; default:\n"
+    "                the model's fixed size, else its evaluation crop, else 224)\n"
+    "  --layer NAME  only that layer: a module path such as layer4 or features.16\n"
+    "  -h, --help    this text\n"
     "\n"
     "exit codes: 0 ok, 1 usage error, 2 input or model error, 3 internal error\n";
 
@@ -45,18 +66,6 @@ int cli_parse_size(const char *s, int *h, int *w)
         return 0;
     *h = (int)a, *w = (int)b;
     return 1;
-}
-
-static void print_floats(const cc_model *m, const char *key)
-{
-    const double *v;
-    int n;
-    if (!cc_model_meta_floats(m, key, &v, &n)) {
-        printf(" (none)");
-        return;
-    }
-    for (int i = 0; i < n; i++)
-        printf(" %g", v[i]);
 }
 
 /* The containers whose forward returns node i, innermost (deepest path) first. */
@@ -106,6 +115,16 @@ int cmd_info(int argc, char **argv)
     const char *path = NULL, *only = NULL;
     int H = 0, W = 0;
     for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            fputs(info_usage, stdout);
+            return EXIT_OK;
+        }
+        const int single = !strcmp(argv[i], "--size") || !strcmp(argv[i], "--layer");
+        if (single && (i + 1 == argc || (!strcmp(argv[i], "--size") ? H != 0 : only != NULL))) {
+            fprintf(stderr, "cnncam info: %s %s\n(see cnncam info --help)\n", argv[i],
+                    i + 1 == argc ? "needs a value" : "is given twice; it takes one value: give it once");
+            return EXIT_USAGE;
+        }
         if (!strcmp(argv[i], "--size") && i + 1 < argc) {
             if (!cli_parse_size(argv[++i], &H, &W)) {
                 fprintf(stderr, "cnncam info: --size takes HxW or S (1 to 16384), got '%s'\n", argv[i]);
@@ -114,7 +133,7 @@ int cmd_info(int argc, char **argv)
         } else if (!strcmp(argv[i], "--layer") && i + 1 < argc) {
             only = argv[++i];
         } else if (argv[i][0] == '-' && argv[i][1]) {
-            fprintf(stderr, "cnncam info: unknown option '%s'\n%s", argv[i], usage);
+            fprintf(stderr, "cnncam info: unknown option '%s'\n%s", argv[i], info_usage);
             return EXIT_USAGE;
         } else if (!path) {
             path = argv[i];
@@ -124,7 +143,7 @@ int cmd_info(int argc, char **argv)
         }
     }
     if (!path) {
-        fprintf(stderr, "cnncam info: which model?\n%s", usage);
+        fprintf(stderr, "cnncam info: which model?\n%s", info_usage);
         return EXIT_USAGE;
     }
     cc_error err;
@@ -145,6 +164,15 @@ int cmd_info(int argc, char **argv)
     cc_model_meta_int(m, "eval.crop", &crop);
     cc_model_meta_int(m, "eval.resize", &resize);
     cc_model_meta_int(m, "classes", &classes);
+    const cc_model_input *mi = &m->input;
+    if (H && mi->height && (H != mi->height || W != mi->width)) {
+        fprintf(stderr, "cnncam: %s works at one input size, %dx%d (height x width: its flatten feeds a linear "
+                "layer), not at --size %dx%d\n", path, mi->height, mi->width, H, W);
+        cc_model_free(m);
+        return EXIT_INPUT;
+    }
+    if (!H && mi->height)
+        H = mi->height, W = mi->width;
     if (!H)
         H = W = crop > 0 && crop <= 16384 ? (int)crop : 224;
 
@@ -174,14 +202,34 @@ int cmd_info(int argc, char **argv)
         if (nlabels > 3)
             printf(", ...");
     }
-    const char *output = cc_model_multi_label(m) ? "sigmoid (multi-label: an independent probability per class)"
-                                                 : "softmax (one class per image)";
+    static const char *const outputs[][2] = {
+        {"softmax", "softmax (one class per image: probabilities are the softmax of the logits)"},
+        {"sigmoid", "sigmoid (multi-label: an independent probability per class)"},
+        {"probabilities", "probabilities (the model ends in a softmax: its output is already the "
+                          "probability of each class)"},
+        {"log_probabilities", "log_probabilities (the model ends in a log-softmax: its output is already "
+                              "the log-probability of each class; shown as exp)"},
+    };
+    const char *kind = cc_model_output(m), *output = kind;
+    for (size_t i = 0; i < sizeof outputs / sizeof outputs[0]; i++)
+        if (!strcmp(kind, outputs[i][0]))
+            output = outputs[i][1];
     printf("\noutput        %s%s\n", output, cc_model_meta(m, "output") ? "" : "; not recorded, the default");
-    printf("input         RGB / 255, mean");
-    print_floats(m, "input.mean");
+    static const char *const kinds[5] = {"", " (gray: an image's luminance, as Pillow's convert(\"L\"))", "",
+                                         " (RGB)", " (RGBA: alpha as stored, 255 where the file has none)"};
+    printf("input         %d channel%s%s, u8 / 255, mean", mi->channels, mi->channels == 1 ? "" : "s",
+           mi->channels <= 4 ? kinds[mi->channels] : " (.npy tensors only)");
+    for (int c = 0; c < mi->channels; c++)
+        printf(" %g", (double)mi->mean[c]);
     printf(", std");
-    print_floats(m, "input.std");
-    printf("\n");
+    for (int c = 0; c < mi->channels; c++)
+        printf(" %g", (double)mi->std[c]);
+    printf("%s\n", cc_model_meta(m, "input.mean") ? "" : " (not recorded: ImageNet's)");
+    if (mi->height)
+        printf("input size    %dx%d only (height x width: the graph works at this size alone, e.g. a flatten "
+               "feeding a linear layer; resize and crop images to it)\n", mi->height, mi->width);
+    else
+        printf("input size    any (the network sees each image at its own size unless resized)\n");
     if (resize > 0 || crop > 0)
         printf("eval recipe   resize %lld, centre crop %lld%s%s%s\n", (long long)resize, (long long)crop,
                interp ? " (" : "", interp ? interp : "", interp ? ")" : "");
@@ -195,7 +243,7 @@ int cmd_info(int argc, char **argv)
                getenv("CNNCAM_NUM_THREADS") ? "CNNCAM_NUM_THREADS" : "every CPU this process may use",
                threads > cpus ? ", no more running at once than the CPUs this process may use" : "");
 
-    const cc_shape in = cc_shape4(1, 3, H, W);
+    const cc_shape in = cc_shape4(1, mi->channels, H, W);
     cc_shape *shapes = malloc((size_t)m->graph->nnodes * sizeof *shapes);
     if (!shapes) {
         fprintf(stderr, "cnncam: out of memory\n");
@@ -210,12 +258,13 @@ int cmd_info(int argc, char **argv)
     }
     char buf[64];
     if (only_node >= 0) {
-        printf("\nlayer '%s' is node '%s' (%s), output %s for a 1x3x%dx%d input\n", only,
+        printf("\nlayer '%s' is node '%s' (%s), output %s for a 1x%dx%dx%d input\n", only,
                m->graph->nodes[only_node].name,
                m->graph->nodes[only_node].op ? m->graph->nodes[only_node].op->name : "input",
-               cc_shape_str(&shapes[only_node], buf, sizeof buf), H, W);
+               cc_shape_str(&shapes[only_node], buf, sizeof buf), mi->channels, H, W);
     } else {
-        printf("\nlayers for a 1x3x%dx%d input (name, op, output shape); '=' lines are containers:\n", H, W);
+        printf("\nlayers for a 1x%dx%dx%d input (name, op, output shape); '=' lines are containers:\n",
+               mi->channels, H, W);
         for (int i = 0; i < m->graph->nnodes; i++) {
             const cc_node *n = &m->graph->nodes[i];
             printf("  %-40s %-20s %s%s\n", n->name, n->op ? n->op->name : "input",

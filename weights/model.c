@@ -4,6 +4,7 @@
 #include "model.h"
 #include "layers/pages.h"
 
+#include <math.h>
 #include <stdalign.h>
 #include <stdlib.h>
 #include <string.h>
@@ -243,8 +244,79 @@ int cc_model_meta_strings(const cc_model *m, const char *key, const char *const 
 
 int cc_model_multi_label(const cc_model *m)
 {
+    return !strcmp(cc_model_output(m), "sigmoid");
+}
+
+const char *cc_model_output(const cc_model *m)
+{
     const char *output = cc_model_meta_string(m, "output");
-    return output && !strcmp(output, "sigmoid");
+    return output ? output : "softmax";
+}
+
+/* ---- the input image ---- */
+
+static cc_status meta_side(const cc_model *m, const char *key, int *v, cc_error *err)
+{
+    const cc_meta *e = cc_model_meta(m, key);
+    if (!e)
+        return CC_OK;
+    if (e->type != CC_META_INT)
+        return cc_fail(err, CC_EFORMAT, "metadata '%s' has type %d; expected 2 (int)", key, (int)e->type);
+    if (e->i < 1 || e->i > CC_MODEL_MAX_SIDE)
+        return cc_fail(err, CC_EFORMAT, "metadata '%s' is %lld; an input side is 1 to %d pixels", key,
+                       (long long)e->i, CC_MODEL_MAX_SIDE);
+    *v = (int)e->i;
+    return CC_OK;
+}
+
+static cc_status meta_per_channel(const cc_model *m, const char *key, int channels, const float *dflt,
+                                  float *out, cc_error *err)
+{
+    const cc_meta *e = cc_model_meta(m, key);
+    if (!e) {
+        if (!dflt)
+            return cc_fail(err, CC_EFORMAT, "metadata '%s' is absent; a %d-channel model must give one value "
+                           "per channel (only 3-channel models default to ImageNet's)", key, channels);
+        memcpy(out, dflt, (size_t)channels * sizeof *out);
+        return CC_OK;
+    }
+    if (e->type != CC_META_FLOATS)
+        return cc_fail(err, CC_EFORMAT, "metadata '%s' has type %d; expected 5 (float list)", key, (int)e->type);
+    if (e->n != channels)
+        return cc_fail(err, CC_EFORMAT, "metadata '%s' has %d values; input.channels is %d, and it needs one "
+                       "per channel", key, e->n, channels);
+    for (int c = 0; c < channels; c++) {
+        out[c] = (float)e->floats[c];
+        if (!isfinite(out[c]) || (!strcmp(key, "input.std") && !(out[c] > 0)))
+            return cc_fail(err, CC_EFORMAT, "metadata '%s'[%d] is %g; it must be finite%s", key, c,
+                           e->floats[c], strcmp(key, "input.std") ? "" : " and positive");
+    }
+    return CC_OK;
+}
+
+cc_status cc_model_read_input(const cc_model *m, cc_model_input *in, cc_error *err)
+{
+    static const float imagenet_mean[3] = {0.485f, 0.456f, 0.406f}, imagenet_std[3] = {0.229f, 0.224f, 0.225f};
+    memset(in, 0, sizeof *in);
+    in->channels = 3;
+    const cc_meta *e = cc_model_meta(m, "input.channels");
+    if (e && e->type != CC_META_INT)
+        return cc_fail(err, CC_EFORMAT, "metadata 'input.channels' has type %d; expected 2 (int)", (int)e->type);
+    if (e && (e->i < 1 || e->i > CC_MODEL_MAX_CHANNELS))
+        return cc_fail(err, CC_EFORMAT, "metadata 'input.channels' is %lld; the engine takes 1 to %d channels",
+                       (long long)e->i, CC_MODEL_MAX_CHANNELS);
+    if (e)
+        in->channels = (int)e->i;
+    cc_status st;
+    if ((st = meta_side(m, "input.height", &in->height, err)) || (st = meta_side(m, "input.width", &in->width, err)))
+        return st;
+    if (!in->height != !in->width)
+        return cc_fail(err, CC_EFORMAT, "metadata gives input.%s but not input.%s; a fixed input size needs both",
+                       in->height ? "height" : "width", in->height ? "width" : "height");
+    const int rgb = in->channels == 3;
+    if ((st = meta_per_channel(m, "input.mean", in->channels, rgb ? imagenet_mean : NULL, in->mean, err)))
+        return st;
+    return meta_per_channel(m, "input.std", in->channels, rgb ? imagenet_std : NULL, in->std, err);
 }
 
 /* ---- binary16 ----

@@ -54,6 +54,16 @@ typedef struct {
 
 struct cc_model_pool;
 
+enum { CC_MODEL_MAX_CHANNELS = 64, CC_MODEL_MAX_SIDE = 16384 };
+
+/* The image a model takes, from its metadata (FORMAT.md: input.channels,
+ * input.height/input.width, input.mean/input.std), checked at load. */
+typedef struct {
+    int channels;              /* input.channels; 3 when absent */
+    int height, width;         /* the one size the graph works at; 0, 0: any size */
+    float mean[CC_MODEL_MAX_CHANNELS], std[CC_MODEL_MAX_CHANNELS];  /* channels of each */
+} cc_model_input;
+
 typedef struct cc_model {
     cc_graph *graph;           /* nodes 0 .. ninputs-1 are the graph inputs */
     int output;                /* the node whose value is the logits */
@@ -72,6 +82,7 @@ typedef struct cc_model {
     float *converted;             /* tensors that could not be used in place, as f32 */
     size_t converted_bytes;
     struct cc_model_pool *pool;   /* strings and arrays of this model */
+    cc_model_input input;         /* from the metadata, validated */
 } cc_model;
 
 /* Maps path read-only (MAP_PRIVATE); falls back to reading it into memory
@@ -103,9 +114,21 @@ int cc_model_meta_float(const cc_model *m, const char *key, double *v);
 int cc_model_meta_floats(const cc_model *m, const char *key, const double **v, int *n);
 int cc_model_meta_strings(const cc_model *m, const char *key, const char *const **v, int *n);
 /* 1 when metadata 'output' is "sigmoid" (multi-label: an independent
- * probability per class); 0 when it is "softmax" or absent. The reader
- * accepts no other value. */
+ * probability per class); 0 for the other values or none. */
 int cc_model_multi_label(const cc_model *m);
+/* Metadata 'output': "softmax" (also when absent), "sigmoid",
+ * "probabilities" (the graph ends in softmax: its output is the probability)
+ * or "log_probabilities" (it ends in log_softmax); the reader accepts no
+ * other value. */
+const char *cc_model_output(const cc_model *m);
+
+/* Reads the input.* metadata into *in and checks it: input.channels an int
+ * of 1 to CC_MODEL_MAX_CHANNELS (3 when absent); input.height and
+ * input.width both or neither, ints of 1 to CC_MODEL_MAX_SIDE;
+ * input.mean/input.std float lists of one value per channel (absent: ImageNet's
+ * for 3 channels, an error for any other count), finite, std > 0. The loader
+ * calls it; the message names the key, the value and the limit. */
+cc_status cc_model_read_input(const cc_model *m, cc_model_input *in, cc_error *err);
 
 /* IEEE-754 binary16 bits to float, exact for every value: subnormals,
  * signed zeros, infinities, and NaNs (payload kept). */

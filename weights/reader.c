@@ -420,6 +420,9 @@ static cc_status parse(cc_reader *r)
     CC_TRY(check_header(r));
     cc_rd_begin(r, "metadata", r->sec_off[0], r->sec_size[0]);
     CC_TRY(cc_read_metadata(r));
+    cc_error e;
+    if (cc_model_read_input(r->m, &r->m->input, &e))
+        return cc_rd_fail(r, CC_EFORMAT, "%s", e.msg);
     cc_rd_begin(r, "tensor table", r->sec_off[2], r->sec_size[2]);
     CC_TRY(cc_read_tensors(r));
     CC_TRY(check_data(r));  /* after the table: it knows which tensors are big */

@@ -92,11 +92,13 @@ static cc_status check_output_key(cc_reader *r)
     if (!e)
         return CC_OK;
     if (e->type != CC_META_STRING)
-        return cc_rd_fail(r, CC_EFORMAT, "metadata 'output' has type %d; expected 1 (string): 'softmax' or "
-                          "'sigmoid'", (int)e->type);
-    if (strcmp(e->str, "softmax") && strcmp(e->str, "sigmoid"))
-        return cc_rd_fail(r, CC_EFORMAT, "metadata 'output' is '%s'; expected 'softmax' (one class per image) "
-                          "or 'sigmoid' (multi-label)", cc_rd_qname(e->str, q, sizeof q));
+        return cc_rd_fail(r, CC_EFORMAT, "metadata 'output' has type %d; expected 1 (string): 'softmax', "
+                          "'sigmoid', 'probabilities' or 'log_probabilities'", (int)e->type);
+    if (strcmp(e->str, "softmax") && strcmp(e->str, "sigmoid") && strcmp(e->str, "probabilities") &&
+        strcmp(e->str, "log_probabilities"))
+        return cc_rd_fail(r, CC_EFORMAT, "metadata 'output' is '%s'; expected 'softmax' (one class per image), "
+                          "'sigmoid' (multi-label), 'probabilities' (the model ends in a softmax) or "
+                          "'log_probabilities' (it ends in a log-softmax)", cc_rd_qname(e->str, q, sizeof q));
     return CC_OK;
 }
 

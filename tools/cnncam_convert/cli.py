@@ -7,8 +7,9 @@ it back with the independent reader (tools/ccm.py) and check that
   * every stored tensor equals the model's state_dict entry (f16: equals it
     rounded to float16),
   * the graph, run by ccm.run with torch.nn.functional, gives the model's
-    logits on a seeded 2 x 3 x 224 x 224 input (max |diff| <= 1e-4 * max(1, max |logit|);
-    in f16 mode against the model with its weights rounded the same way),
+    logits on a seeded 2 x C x H x W input at the traced size (max |diff| <=
+    1e-4 * max(1, max |logit|); in f16 mode against the model with its
+    weights rounded the same way),
 and only then rename it over the output. Nothing is written on any error.
 """
 import argparse
@@ -22,7 +23,7 @@ import numpy as np
 import torch
 import torchvision
 
-from . import ConvertError, models, trace, writer
+from . import ConvertError, inputs, models, outputs, trace, writer
 from .writer import FLOAT_LIST, INT, STRING, STRING_LIST
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -30,7 +31,8 @@ import ccm  # noqa: E402  (tools/ccm.py)
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2
 TOLERANCE = 1e-4          # relative to max(1, max |logit|)
-PROBE_SIZE = 224          # tracing, shape checks and the self-check run at this size
+PROBE_SIZE = inputs.DEFAULT_SIZE   # tracing, shape checks and the self-check run at this size
+                                   # unless --input-size gives another
 
 
 class SelfCheckError(Exception):
@@ -43,10 +45,17 @@ DESCRIPTION = """\
 Convert a PyTorch classification CNN to a cnncam model file (.ccm, weights/FORMAT.md).
 
 The model is traced with torch.fx; module paths become node names (layer4.2.conv1),
-containers become aliases (layer4). Supported: Conv2d, BatchNorm2d (running statistics),
-Linear, ReLU, ReLU6, Hardswish, Hardsigmoid, Sigmoid, SiLU, MaxPool2d, AvgPool2d,
-AdaptiveAvgPool2d, residual add, channel-scale mul (squeeze-excitation), flatten,
-torch.cat along channels, and Dropout/Identity/StochasticDepth (identity in eval).
+containers become aliases (layer4). Supported: Conv2d, BatchNorm2d and BatchNorm1d
+(running statistics), Linear, ReLU, ReLU6, Hardswish, Hardsigmoid, Sigmoid, SiLU,
+LeakyReLU, ELU, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, residual add, channel-scale
+mul (squeeze-excitation), flatten, torch.cat along channels (up to 64 tensors), a
+Softmax or LogSoftmax over the classes (dim 1), and Dropout/Identity/StochasticDepth
+(identity in eval); each also in its functional spelling (F.leaky_relu, F.elu,
+F.softmax, torch.softmax, x.softmax(1), F.log_softmax, ...). Also: flattening views
+(x.view(x.size(0), -1), x.reshape(N, -1), x.view(-1, F)), spatial means
+(x.mean((2, 3)), keepdim or not), F.interpolate/nn.Upsample (nearest, bilinear with
+either align_corners, by size or scale_factor), channel pieces (x.chunk(2, dim=1),
+torch.split, x[:, a:b], x.narrow) and ShuffleNet's channel shuffle.
 Anything else is listed with its module path and nothing is written."""
 
 EPILOG = """\
@@ -56,6 +65,9 @@ examples:
   cnncam-convert --arch vgg16 --random-init --seed 1 --dtype f16 -o vgg16.ccm
   cnncam-convert --module tests/models/nurse_doctor.py:build --weights nd.pth \\
                  --labels tests/models/nurse_doctor.labels -o nurse_doctor.ccm
+  cnncam-convert --module lenet.py:build --weights lenet.pth --input-size 1,28,28 \\
+                 --mean 0.1307 --std 0.3081 --labels digits.txt -o lenet.ccm
+  cnncam-convert --module aux_net.py:build --weights a.pth --output-key out --labels L.txt -o a.ccm
 
 The weights file may hold a state_dict, a whole pickled module, or a dict with a
 "state_dict" or "model" entry; it is loaded with torch.load (which unpickles:
@@ -66,7 +78,8 @@ only what is missing. --weights files that are torchvision releases (their SHA-2
 starts with the hash in the release's file name) are recognised.
 
 Metadata: labels (1000-class models get the ImageNet class names; others need
---labels), the output (softmax, or sigmoid with --multi-label), input mean/std,
+--labels), the output (softmax, or sigmoid with --multi-label; probabilities or
+log_probabilities when the model ends in Softmax or LogSoftmax), input mean/std,
 torchvision's evaluation recipe (resize, crop, interpolation) where known, the
 source file and its SHA-256, and the Grad-CAM layer: the seed article's choice
 for mobilenet_v3_large/small, vgg16, resnet18/34/50, regnet_y_800mf and
@@ -110,14 +123,30 @@ def parse_args(argv):
     p.add_argument("--multi-label", action="store_true",
                    help="the classes do not exclude each other (one sigmoid per class, trained with "
                         "BCEWithLogitsLoss): store output=sigmoid, so cnncam gives each class its own "
-                        "probability; default: output=softmax (one class per image)")
+                        "probability; default: output=softmax (one class per image). A model that ends "
+                        "in Softmax/LogSoftmax stores output=probabilities/log_probabilities instead, "
+                        "and refuses --multi-label")
     p.add_argument("--layer", metavar="NAME",
                    help="the recommended Grad-CAM layer stored in the file (a node or alias name)")
-    p.add_argument("--mean", type=float, nargs=3, metavar="M", default=models.IMAGENET_MEAN,
-                   help="per-channel input mean, for RGB in [0, 1] (default ImageNet's %s)"
+    p.add_argument("--input-size", metavar="C,H,W", type=_input_size,
+                   help="the input the model is traced with: channels, height, width (1,28,28 or 1x28x28); "
+                        "default: as many channels as the first Conv2d/BatchNorm2d that reads the input "
+                        "takes, at 224x224. A model that works at this size only (a flatten feeding a "
+                        "Linear) has it stored as its fixed size (input.height/input.width), and cnncam "
+                        "refuses other sizes")
+    p.add_argument("--mean", type=float, nargs="+", metavar="M",
+                   help="the input mean, one value per channel, for pixels / 255 (default ImageNet's %s "
+                        "for 3 channels; required for other channel counts, since no default would fit "
+                        "a gray or RGBA model without silently mis-normalising it)"
                         % " ".join(map(str, models.IMAGENET_MEAN)))
-    p.add_argument("--std", type=float, nargs=3, metavar="S", default=models.IMAGENET_STD,
-                   help="per-channel input std (default ImageNet's %s)" % " ".join(map(str, models.IMAGENET_STD)))
+    p.add_argument("--std", type=float, nargs="+", metavar="S",
+                   help="the input std, one value per channel (default ImageNet's %s for 3 channels)"
+                        % " ".join(map(str, models.IMAGENET_STD)))
+    p.add_argument("--output-key", metavar="KEY|INDEX",
+                   help="for a forward that returns a dict, tuple or namedtuple (auxiliary heads, "
+                        "{'out': ...}): the entry that holds the logits, by key or field name, or by "
+                        "index (0 the first, -1 the last); default: its first tensor, with a note "
+                        "naming it. Values that only the other entries use are left out")
     p.add_argument("--num-classes", type=int, metavar="N",
                    help="with --arch: build the model with N outputs (a fine-tuned classifier)")
     p.add_argument("--resize", type=int, metavar="N",
@@ -135,12 +164,19 @@ def parse_args(argv):
         p.error("--seed goes with --random-init")
     if args.seed is not None and not 0 <= args.seed < 2 ** 63:
         p.error("--seed must be a non-negative integer below 2**63")
-    if any(s <= 0 for s in args.std):
+    if args.std is not None and any(s <= 0 for s in args.std):
         p.error("--std values must be positive")
     for opt in ("num_classes", "resize", "crop"):
         if getattr(args, opt) is not None and getattr(args, opt) < 1:
             p.error("--%s must be at least 1" % opt.replace("_", "-"))
     return args
+
+
+def _input_size(text):
+    try:
+        return inputs.parse_size(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def read_labels(path):
@@ -171,7 +207,8 @@ def load_model(args, note):
     release, exact = (tv[0] if tv else None), False
     if args.random_init:
         seed = 0 if args.seed is None else args.seed
-        model = models.random_init(make, seed)
+        torch.manual_seed(seed)      # models.random_init's weights; convert() calibrates them
+        model = make()
         source = ("random-init seed %d" % seed,) * 2
     elif args.pretrained or args.weights:
         model = make()
@@ -235,6 +272,30 @@ def imagenet_labels():
     return labels
 
 
+# The graph's last op -> metadata 'output': the model already gives probabilities.
+ENDS_IN = {"softmax": ("probabilities", "Softmax"), "log_softmax": ("log_probabilities", "LogSoftmax")}
+
+
+def output_kind(args, g):
+    """metadata 'output' (weights/FORMAT.md): 'probabilities' or 'log_probabilities'
+    when the output node (past any identity, e.g. a dropout) is softmax or
+    log_softmax; otherwise 'sigmoid' with --multi-label, else 'softmax'.
+    --multi-label on a model that ends in a softmax is refused: its classes
+    exclude each other by construction."""
+    first = len(g.inputs)
+    node = g.nodes[g.output - first]
+    while node.op == "identity" and node.inputs[0] >= first:
+        node = g.nodes[node.inputs[0] - first]
+    if node.op not in ENDS_IN:
+        return "sigmoid" if args.multi_label else "softmax"
+    kind, module = ENDS_IN[node.op]
+    if args.multi_label:
+        raise ConvertError("--multi-label, but the model ends in %s ('%s'): its outputs are probabilities "
+                           "that sum to 1 over the classes, not one independent probability per class; drop "
+                           "--multi-label, or end the model in its logits" % (module, node.name))
+    return kind
+
+
 def build_metadata(args, arch, source, release, exact, g, layer, note):
     classes = g.shapes[g.names()[g.output]][1]
     rec = models.recipe(release) if release is not None else None
@@ -254,10 +315,13 @@ def build_metadata(args, arch, source, release, exact, g, layer, note):
             ("torch.version", STRING, torch.__version__),
             ("torchvision.version", STRING, torchvision.__version__),
             ("classes", INT, classes), ("labels", STRING_LIST, labels),
-            ("output", STRING, "sigmoid" if args.multi_label else "softmax"),
+            ("output", STRING, output_kind(args, g)),
             ("input.mean", FLOAT_LIST, [float(v) for v in args.mean]),
             ("input.std", FLOAT_LIST, [float(v) for v in args.std]),
-            ("gradcam.layer", STRING, layer)]
+            ("input.channels", INT, g.shapes[g.inputs[0]][1])]
+    if g.fixed_size:
+        meta += [("input.height", INT, g.fixed_size[0]), ("input.width", INT, g.fixed_size[1])]
+    meta.append(("gradcam.layer", STRING, layer))
     resize = args.resize if args.resize is not None else rec and rec["resize"]
     crop = args.crop if args.crop is not None else rec and rec["crop"]
     if resize:
@@ -310,11 +374,13 @@ def self_check(path, meta, g, arrays, model, dtype):
             for name in m.tensors:
                 state[name].copy_(torch.from_numpy(np.array(m.tensor(name), dtype=np.float32)))
     gen = torch.Generator().manual_seed(0)
-    mean = torch.tensor(models.IMAGENET_MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(models.IMAGENET_STD).view(1, 3, 1, 1)
-    x = (torch.rand(2, 3, PROBE_SIZE, PROBE_SIZE, generator=gen) - mean) / std
+    c, h, w = g.shapes[g.inputs[0]][1:]
+    md = dict((k, v) for k, _, v in meta)
+    mean = torch.tensor(md["input.mean"], dtype=torch.float32).view(1, c, 1, 1)
+    std = torch.tensor(md["input.std"], dtype=torch.float32).view(1, c, 1, 1)
+    x = (torch.rand(2, c, h, w, generator=gen) - mean) / std
     with torch.no_grad():
-        ref = model(x)
+        ref = outputs.pick(model(x), g.output_path)
     try:
         out = ccm.run(m, x)
     except Exception as e:          # a shape mismatch inside torch.nn.functional
@@ -367,11 +433,23 @@ def convert(args):
     note = lambda msg: print("cnncam-convert: note: %s" % msg, file=sys.stderr)
 
     model, arch, source, release, exact = load_model(args, note)
-    example = torch.randn(1, 3, PROBE_SIZE, PROBE_SIZE, generator=torch.Generator().manual_seed(0))
-    g = trace.convert(model, example)
+    traced = trace.trace_model(model)
+    shape = inputs.shape_for(args.input_size, traced[2])
+    args.mean, args.std = inputs.normalization(args.mean, args.std, shape[0])
+    if args.random_init:
+        models.calibrate_batchnorm(model, models.calibration_batches(
+            0 if args.seed is None else args.seed, args.mean, args.std, shape))
+    example = torch.randn(1, *shape, generator=torch.Generator().manual_seed(0))
+    g = trace.convert(model, example, args.output_key, note, traced)
+    g.fixed_size = inputs.fixed_size(traced[2], shape, g.output_path, g.shapes[g.names()[g.output]])
     if g.dropped:
         note("%d traced value(s) do not reach the output and are left out: %s"
              % (len(g.dropped), ", ".join(g.dropped[:8]) + (", ..." if len(g.dropped) > 8 else "")))
+    unused = sorted({k.split(".")[0] for k in model.state_dict()
+                     if k not in g.tensors and not k.endswith("num_batches_tracked")})
+    if unused:              # googlenet's auxiliary heads: trained with, never run in eval mode
+        note("state_dict entries under %s are not used by the eval-mode forward and are not stored"
+             % ", ".join(unused))
     layer = choose_layer(args, arch, g)
     meta, _ = build_metadata(args, arch, source, release, exact, g, layer, note)
     try:
@@ -398,11 +476,13 @@ def run(argv):
         return EXIT_INTERNAL, None
     meta = dict((k, v) for k, _, v in r.metadata)
     nvalues = sum(t.size for t in r.graph.tensors.values())
-    print("wrote %s: %s, %d nodes, %d aliases, %d tensors (%.2f M values, %s), %d classes (%s), %.1f MB "
-          "in %.1f s; gradcam.layer %s; self-check: logits match (max diff %.2g)"
+    c, h, w = r.graph.shapes[r.graph.inputs[0]][1:]
+    size = "fixed size %dx%d" % (h, w) if r.graph.fixed_size else "any size"
+    print("wrote %s: %s, %d nodes, %d aliases, %d tensors (%.2f M values, %s), %d classes (%s), input %d "
+          "channel%s at %s, %.1f MB in %.1f s; gradcam.layer %s; self-check: logits match (max diff %.2g)"
           % (args.output, r.arch, len(r.graph.nodes), len(r.graph.aliases), len(r.graph.tensors),
-             nvalues / 1e6, args.dtype, meta["classes"], meta["output"], r.size / 1e6, r.seconds,
-             meta["gradcam.layer"], r.diff))
+             nvalues / 1e6, args.dtype, meta["classes"], meta["output"], c, "" if c == 1 else "s", size,
+             r.size / 1e6, r.seconds, meta["gradcam.layer"], r.diff))
     return EXIT_OK, r
 
 

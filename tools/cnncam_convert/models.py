@@ -27,11 +27,14 @@ from . import ConvertError
 IMAGENET_MEAN = [0.485, 0.456, 0.406]
 IMAGENET_STD = [0.229, 0.224, 0.225]
 
-# The seed article's Grad-CAM layers; other models get trace.auto_gradcam_layer.
+# The seed article's Grad-CAM layers, and densenet121's (pytorch-grad-cam's
+# model.features[-1], norm5: the automatic choice would be the functional relu
+# after it, which has no module to hook in Python); other models get
+# trace.auto_gradcam_layer.
 GRADCAM_LAYERS = {
     "mobilenet_v3_large": "features.16", "mobilenet_v3_small": "features.12",
     "vgg16": "features", "resnet18": "layer4", "resnet34": "layer4", "resnet50": "layer4",
-    "regnet_y_800mf": "trunk_output", "efficientnet_b0": "features",
+    "regnet_y_800mf": "trunk_output", "efficientnet_b0": "features", "densenet121": "features",
 }
 
 # The photos --random-init calibrates on (assets/images in the repository).
@@ -241,20 +244,24 @@ def photos(directory=IMAGES_DIR):
 
 
 def to_tensor(img, mean=IMAGENET_MEAN, std=IMAGENET_STD):
-    """A PIL RGB image as a normalised 3 x H x W float32 tensor."""
+    """A PIL image (L, RGB or RGBA) as a normalised C x H x W float32 tensor."""
     a = np.asarray(img, dtype=np.float32) / 255.0
+    if a.ndim == 2:
+        a = a[:, :, None]
     a = (a - np.array(mean, np.float32)) / np.array(std, np.float32)
     return torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))
 
 
 def center_crop(img, resize=256, crop=224):
-    """torchvision's eval transform: shorter side to resize, centre crop."""
+    """torchvision's eval transform: shorter side to resize, centre crop
+    (crop: a side, or (height, width))."""
+    ch, cw = (crop, crop) if isinstance(crop, int) else crop
     w, h = img.size
     s = resize / min(w, h)
-    img = img.resize((max(crop, round(w * s)), max(crop, round(h * s))), Image.BILINEAR)
+    img = img.resize((max(cw, round(w * s)), max(ch, round(h * s))), Image.BILINEAR)
     w, h = img.size
-    left, top = (w - crop) // 2, (h - crop) // 2
-    return img.crop((left, top, left + crop, top + crop))
+    left, top = (w - cw) // 2, (h - ch) // 2
+    return img.crop((left, top, left + cw, top + ch))
 
 
 def random_crop(img, g, size=224):
@@ -266,18 +273,28 @@ def random_crop(img, g, size=224):
     cw = int(min(w, round((area * aspect) ** 0.5)))
     ch = int(min(h, round((area / aspect) ** 0.5)))
     left, top = int(u[2] * (w - cw)), int(u[3] * (h - ch))
-    img = img.crop((left, top, left + cw, top + ch)).resize((size, size), Image.BILINEAR)
+    sh, sw = (size, size) if isinstance(size, int) else size
+    img = img.crop((left, top, left + cw, top + ch)).resize((sw, sh), Image.BILINEAR)
     return img.transpose(Image.FLIP_LEFT_RIGHT) if u[4] < 0.5 else img
 
 
-def calibration_batches(seed, mean=IMAGENET_MEAN, std=IMAGENET_STD):
-    """Two batches of 8 at 224x224: the 7 photos centre-cropped and one mirrored,
-    then 8 random crops."""
-    imgs = photos()
+# Photo modes for the channel counts --random-init calibrates: gray, RGB, RGBA (alpha 255).
+PHOTO_MODES = {1: "L", 3: "RGB", 4: "RGBA"}
+
+
+def calibration_batches(seed, mean=IMAGENET_MEAN, std=IMAGENET_STD, shape=(3, 224, 224)):
+    """Two batches of 8 at shape's H x W (C x H x W; C 1, 3 or 4: the photos as
+    L, RGB or RGBA): the 7 photos centre-cropped and one mirrored, then 8
+    random crops."""
+    c, h, w = shape
+    if c not in PHOTO_MODES:
+        raise ConvertError("--random-init calibrates batchnorm on photos (gray, RGB or RGBA); the model takes "
+                           "%d channels: convert it with its own weights (--weights)" % c)
+    imgs = [i.convert(PHOTO_MODES[c]) for i in photos()]
     g = torch.Generator().manual_seed(seed)
-    first = [center_crop(i) for i in imgs]
+    first = [center_crop(i, round(max(h, w) * 256 / 224), (h, w)) for i in imgs]
     first.append(first[0].transpose(Image.FLIP_LEFT_RIGHT))
-    second = [random_crop(imgs[int(torch.randint(len(imgs), (1,), generator=g))], g) for _ in range(8)]
+    second = [random_crop(imgs[int(torch.randint(len(imgs), (1,), generator=g))], g, (h, w)) for _ in range(8)]
     return [torch.stack([to_tensor(i, mean, std) for i in b]) for b in (first, second)]
 
 
@@ -302,11 +319,12 @@ def calibrate_batchnorm(model, batches):
     model.eval()
 
 
-def random_init(make, seed):
-    """make() under torch.manual_seed(seed), batchnorm calibrated on photos."""
+def random_init(make, seed, shape=(3, 224, 224), mean=IMAGENET_MEAN, std=IMAGENET_STD):
+    """make() under torch.manual_seed(seed), batchnorm calibrated on photos
+    (C x H x W: shape; normalised with mean and std)."""
     torch.manual_seed(seed)
     model = make()
-    calibrate_batchnorm(model, calibration_batches(seed))
+    calibrate_batchnorm(model, calibration_batches(seed, mean, std, shape))
     return model
 
 

@@ -19,6 +19,11 @@ takes N x F, mul only scales channels, flatten's dims) are made on real shapes.
 Nodes that do not reach the output are dropped. Every remaining node is mapped
 to an op; all that cannot be are collected and reported together.
 """
+import contextlib
+import dis
+import inspect
+import io
+import math
 import operator
 from collections import Counter
 
@@ -27,10 +32,11 @@ import torch.fx as fx
 import torch.nn as nn
 import torch.nn.functional as F
 from torch.fx.passes.shape_prop import ShapeProp, TensorMetadata
+import torchvision.models.shufflenetv2
 import torchvision.ops
 import torchvision.ops.misc
 
-from . import ConvertError
+from . import ConvertError, outputs
 
 
 class Unsupported(ConvertError):
@@ -60,6 +66,8 @@ class Graph:
         self.tensors = {}        # state_dict key -> float32 numpy array, in first-use order
         self.shapes = {}         # node or input name -> shape on the probe input
         self.dropped = []        # names of traced nodes that do not reach the output
+        self.output_path = ()    # keys and indices to the logits in forward's result (outputs.py)
+        self.fixed_size = None   # (H, W) when the graph works at that size only (inputs.fixed_size)
 
     def names(self):
         return self.inputs + [n.name for n in self.nodes]
@@ -73,13 +81,35 @@ class Graph:
         return names.index(name) if name in names else None
 
 
+class _Proxy(fx.Proxy):
+    """fx.Proxy whose tuple unpacking works on Python 3.11 (`x1, x2 = x.chunk(2, dim=1)`,
+    `n, c, h, w = x.size()`). torch 1.13's Proxy.__iter__ looks for the
+    UNPACK_SEQUENCE it serves at index f_lasti // 2 of the caller's instructions;
+    3.11's inline caches (which dis hides) make that another instruction, so every
+    unpacking raised "Proxy object cannot be iterated". Here the instruction is
+    found by its byte offset, which is what f_lasti is."""
+
+    def __iter__(self):
+        caller = inspect.currentframe().f_back
+        for inst in dis.get_instructions(caller.f_code):
+            if inst.offset == caller.f_lasti:
+                if inst.opname == "UNPACK_SEQUENCE":
+                    return (self[i] for i in range(inst.argval))
+                break
+        return self.tracer.iter(self)
+
+
+# Functions traced as one call (their insides reshape to rank 5, which the engine has not).
+_AUTOWRAP = (torchvision.models.shufflenetv2.channel_shuffle,)
+
+
 class _Tracer(fx.Tracer):
     """fx.Tracer that records module paths, call counts and container results."""
 
     EXTRA_LEAVES = (torchvision.ops.StochasticDepth, torchvision.ops.misc.FrozenBatchNorm2d)
 
     def __init__(self):
-        super().__init__()
+        super().__init__(autowrap_functions=_AUTOWRAP)
         self.scope = []            # paths of the module calls in progress, innermost last
         self.calls = Counter()     # module path -> calls so far
         self.containers = []       # (alias name, what the container's forward returned)
@@ -102,6 +132,9 @@ class _Tracer(fx.Tracer):
             self.containers.append((name, out))
         return out
 
+    def proxy(self, node):
+        return _Proxy(node, self)
+
     def create_node(self, kind, target, args, kwargs, name=None, type_expr=None):
         node = super().create_node(kind, target, args, kwargs, name, type_expr)
         node.meta["cc_scope"] = self.scope[-1] if self.scope else ""
@@ -122,21 +155,31 @@ def _function_name(node):
     return _RENAME.get(base, base)
 
 
+def _is_tuple_producer(n):
+    """x.chunk / torch.split ...: a node whose value is a tuple of tensors, read by getitem."""
+    return (n.op == "call_method" and n.target in ("chunk", "split")) or \
+        (n.op == "call_function" and n.target in (torch.chunk, torch.split))
+
+
 def _name_nodes(graph):
-    """fx node -> FORMAT.md name, for every node of the traced graph."""
+    """fx node -> FORMAT.md name, for every node of the traced graph. The pieces
+    of `x1, x2 = x.chunk(2, dim=1)` are named after the call that made them
+    ('chunk', 'chunk:2'); the tuple itself, never a node of the model, is named last."""
     names, used, count = {}, set(), Counter()
     for n in graph.nodes:
         if n.op == "call_module" and "cc_name" in n.meta:
             names[n] = n.meta["cc_name"]
             used.add(names[n])
-    for n in graph.nodes:
+    for n in sorted(graph.nodes, key=_is_tuple_producer):      # stable: the tuples go last
         if n in names or n.op == "output":
             continue
         if n.op == "placeholder":      # FORMAT.md names the image input "input"
             base = "input" if not any(v.op == "placeholder" for v in names) else n.target
         else:
             scope = n.meta.get("cc_scope", "")
-            base = (scope + "." if scope else "") + _function_name(n)
+            piece = n.target is operator.getitem and isinstance(n.args[0], fx.Node) and \
+                _is_tuple_producer(n.args[0])
+            base = (scope + "." if scope else "") + _function_name(n.args[0] if piece else n)
         while True:
             count[base] += 1
             name = base if count[base] == 1 else "%s:%d" % (base, count[base])
@@ -217,13 +260,30 @@ def _conv(m, shape):
 
 
 def _batchnorm(m, shape):
-    if isinstance(m, nn.BatchNorm2d) and (not m.track_running_stats or m.running_mean is None):
+    """BatchNorm2d (and torchvision's FrozenBatchNorm2d) on N x C x H x W,
+    BatchNorm1d on N x C or N x C x L: eval mode, running statistics."""
+    torch_bn = isinstance(m, nn.modules.batchnorm._BatchNorm)
+    if torch_bn and (not m.track_running_stats or m.running_mean is None):
         raise _NotHere("with track_running_stats=False (it normalises with batch statistics)")
-    if len(shape) != 4:
+    one_d = type(m) is nn.BatchNorm1d
+    if len(shape) not in ((2, 3) if one_d else (4,)):
         raise _NotHere("on a rank-%d input" % len(shape))
-    affine = not isinstance(m, nn.BatchNorm2d) or m.affine
+    affine = not torch_bn or m.affine
     params = (["weight", "bias"] if affine else []) + ["running_mean", "running_var"]
-    return "batchnorm2d", params, [("eps", [float(m.eps)])]
+    return "batchnorm1d" if one_d else "batchnorm2d", params, [("eps", [float(m.eps)])]
+
+
+def _softmax(op, shape, dim, dtype=None):
+    """Softmax / LogSoftmax along the classes of N x classes. dim None is
+    PyTorch's implicit choice, 1 for a 2-D input (it warns)."""
+    if dtype is not None:
+        raise _NotHere("with dtype=%s (only the input's float32)" % (dtype,))
+    if len(shape) != 2:
+        raise _NotHere("on a %s input (cnncam normalises along dim 1 of N x classes)"
+                       % "x".join(map(str, shape)))
+    if dim not in (None, 1, -1):
+        raise _NotHere("along dim=%s (only dim=1 of N x classes)" % (dim,))
+    return op, [], [("axis", [1])]
 
 
 def _pool(op, shape, kernel, stride, padding, ceil_mode, dilation=1, count_include_pad=None,
@@ -266,6 +326,221 @@ def _flatten(shape, start_dim, end_dim):
     return "flatten", [], [("start_dim", [start])]
 
 
+# ---- sizes as values, views, means, slices, resampling ------------------------
+
+MAX_INPUTS = 64          # CC_MAX_INPUTS in layers/op.h: the most tensors one concat takes
+
+
+class _Batch:
+    """The batch size as a view argument (x.size(0), x.shape[0]): whatever N the engine runs."""
+
+    def __repr__(self):
+        return "N"
+
+
+BATCH = _Batch()
+_ARITH = (operator.mul, operator.floordiv, operator.add, operator.sub)
+
+
+def _is_shape_node(n):
+    """A node whose value is a size, not a tensor: x.size(), x.shape, x.dim(),
+    their items, and integer arithmetic on them. Never a node of the model:
+    the view that reads it is resolved with ShapeProp's real sizes."""
+    if n.op == "call_method":
+        return n.target in ("size", "dim")
+    if n.op != "call_function":
+        return False
+    if n.target is getattr:
+        return len(n.args) == 2 and n.args[1] in ("shape", "ndim")
+    if n.target is operator.getitem:
+        return isinstance(n.args[0], fx.Node) and _is_shape_node(n.args[0])
+    if n.target in _ARITH:
+        nodes = [a for a in n.args if isinstance(a, fx.Node)]
+        return bool(nodes) and all(_is_shape_node(a) for a in nodes)
+    return False
+
+
+def _shape_eval(n, shape_of):
+    """The value of a shape node: an int, BATCH, or a tuple of them (x.size())."""
+    if n.op == "call_method" and n.target == "dim" or n.target is getattr and n.args[1] == "ndim":
+        return len(shape_of(n.args[0]))
+    if n.op == "call_method" or n.target is getattr:           # x.size(), x.size(d), x.shape
+        dims = (BATCH,) + tuple(shape_of(n.args[0])[1:])
+        d = _arg(n, 1, "dim") if n.op == "call_method" else None
+        return dims if d is None else dims[_const(d, "dim")]
+    vals = [_shape_eval(a, shape_of) if isinstance(a, fx.Node) else a for a in n.args]
+    if n.target is operator.getitem:
+        if not isinstance(vals[1], int):
+            raise _NotHere("with a size indexed by %r" % (vals[1],))
+        return vals[0][vals[1]]
+    if any(v is BATCH or not isinstance(v, int) for v in vals):
+        raise _NotHere("with arithmetic on the batch size (only x.size(0) itself can stand for it)")
+    return n.target(*vals)
+
+
+def _view(node, shape_of):
+    """x.view(x.size(0), -1), x.reshape(N, -1), x.view(-1, F), torch.reshape(x, (N, C)):
+    flatten, when ShapeProp's shapes show N x ... x prod(rest) and the batch is
+    x.size(0)/x.shape[0] or -1. Anything else (rank-5 views, splitting dims) is refused."""
+    x = node.args[0]
+    spec = list(node.args[1:]) or list(node.kwargs.get("shape", node.kwargs.get("size", ())))
+    if len(spec) == 1 and isinstance(spec[0], (list, tuple)):
+        spec = list(spec[0])
+    vals = []
+    for v in spec:
+        if isinstance(v, fx.Node) and _is_shape_node(v):
+            v = _shape_eval(v, shape_of)
+        if not (v is BATCH or isinstance(v, int) and not isinstance(v, bool)):
+            raise _NotHere("with a computed size %s (only constants and x.size(...)/x.shape[...])" % (v,))
+        vals.append(v)
+    sx, sy = shape_of(x), shape_of(node)
+    k = len(sy) - 1
+    shown = "to [%s]" % ", ".join(map(str, vals))
+    if not (k >= 1 and sy[:k] == sx[:k] and sy[k] == math.prod(sx[k:])):
+        raise _NotHere("%s, %s -> %s (only views that flatten the trailing dims, N x C x H x W "
+                       "to N x CHW)" % (shown, "x".join(map(str, sx)), "x".join(map(str, sy))))
+    if vals[0] is not BATCH and vals[0] != -1:
+        raise _NotHere("%s with the constant batch size %d (write x.size(0) or -1 so that any batch "
+                       "works)" % (shown, vals[0]))
+    if any(v is BATCH for v in vals[1:]):
+        raise _NotHere("%s (the batch size only as the first dimension)" % shown)
+    return "flatten", [x], [("start_dim", [k])]
+
+
+def _mean(node, shape_of):
+    """x.mean((2, 3)) -> spatial_mean (N x C); with keepdim=True the global
+    average pool itself (adaptive_avgpool2d to 1x1, N x C x 1 x 1)."""
+    x = node.args[0]
+    dims = _const(_arg(node, 1, "dim"), "dim")
+    keep = _const(_arg(node, 2, "keepdim", False), "keepdim")
+    if node.kwargs.get("dtype") is not None:
+        raise _NotHere("with dtype=%s" % node.kwargs["dtype"])
+    s = shape_of(x)
+    norm = None if dims is None else sorted(d % len(s) for d in ([dims] if isinstance(dims, int) else dims))
+    if len(s) != 4 or norm != [2, 3]:
+        raise _NotHere("over dims %s of a %s tensor (only the spatial dims (2, 3) of N x C x H x W)"
+                       % ("all" if dims is None else tuple(dims) if not isinstance(dims, int) else dims,
+                          "x".join(map(str, s))))
+    if keep:
+        return "adaptive_avgpool2d", [x], [("output_size", [1, 1])]
+    return "spatial_mean", [x], []
+
+
+def _int_of(v, what, shape_of):
+    """A constant, or a size computed from shapes (x.shape[1] // 2), as an int."""
+    if isinstance(v, fx.Node) and _is_shape_node(v):
+        v = _shape_eval(v, shape_of)
+        if not isinstance(v, int):
+            raise _NotHere("with the batch size as its %s" % what)
+        return v
+    return _const(v, what)
+
+
+def _channel_slice(x, start, end, shape_of):
+    s = shape_of(x)
+    if len(s) < 2 or not 0 <= start < end <= s[1]:
+        raise _NotHere("of channels %d..%d of %s" % (start, end, "x".join(map(str, s))))
+    return "slice", [x], [("start", [start]), ("end", [end])]
+
+
+def _getitem(node, shape_of):
+    """x[:, a:b] (channels, step 1), or one piece of x.chunk(k, dim=1) /
+    torch.split(x, s, dim=1), whose channel range ShapeProp's shapes give."""
+    src, idx = node.args[0], node.args[1]
+    if _is_tuple_producer(src):
+        dim = _const(_arg(src, 2, "dim", 0), "dim")
+        metas = src.meta.get("tensor_meta")
+        rank = len(shape_of(src.args[0]))
+        if dim % rank != 1 or not isinstance(metas, (tuple, list)) or not isinstance(idx, int):
+            raise _NotHere("of %s along dim %d (only channel pieces, dim=1)" % (_function_name(src), dim))
+        sizes = [m.shape[1] for m in metas]
+        i = idx % len(sizes)
+        return _channel_slice(src.args[0], sum(sizes[:i]), sum(sizes[:i + 1]), shape_of)
+    idx = idx if isinstance(idx, tuple) else (idx,)
+    whole = slice(None)
+    if len(idx) >= 2 and idx[0] == whole and isinstance(idx[1], slice) and \
+            all(i is Ellipsis or i == whole for i in idx[2:]):
+        bounds = [None if v is None else _int_of(v, "slice bound", shape_of)
+                  for v in (idx[1].start, idx[1].stop, idx[1].step)]
+        start, end, step = slice(*bounds).indices(shape_of(src)[1])
+        if step == 1:
+            return _channel_slice(src, start, end, shape_of)
+    raise _NotHere("[%s] (only x[:, a:b], a channel range with step 1)"
+                   % ", ".join("..." if i is Ellipsis else ":" if i == whole else str(i) for i in idx))
+
+
+def _shuffle_patterns(fxg, shape_of):
+    """The generic channel shuffle, written out: view(N, G, C/G, H, W) ->
+    transpose(1, 2) -> [contiguous ->] view(N, C, H, W). Returns {last view:
+    (x, G)} and the nodes inside (rank 5, which the engine does not hold) that
+    the pattern replaces."""
+    views = ("view", "reshape")
+
+    def is_view(n):
+        return n.op == "call_method" and n.target in views or n.op == "call_function" and n.target is torch.reshape
+
+    def shape(n):
+        try:
+            return shape_of(n)
+        except _NotHere:
+            return None
+
+    found, inside = {}, set()
+    for v4 in fxg.nodes:
+        if not is_view(v4) or not isinstance(v4.args[0], fx.Node):
+            continue
+        chain, y = [], v4.args[0]
+        if y.op == "call_method" and y.target == "contiguous":
+            chain.append(y)
+            y = y.args[0]
+        t = y
+        dims = t.args[1:] if t.target in ("transpose", torch.transpose) else ()
+        swap = len(dims) == 2 and all(isinstance(a, int) for a in dims) and sorted(a % 5 for a in dims) == [1, 2]
+        if not swap or not isinstance(t.args[0], fx.Node) or not is_view(t.args[0]):
+            continue
+        v5 = t.args[0]
+        x = v5.args[0]
+        sx, s5, s4 = shape(x), shape(v5), shape(v4)
+        if sx is None or len(sx) != 4 or s5 is None or len(s5) != 5 or s4 != sx:
+            continue
+        n_, c, h, w = sx
+        g = s5[1]
+        if s5 != (n_, g, c // g, h, w) or c % g:
+            continue
+        chain += [t, v5]
+        if any(len(u.users) != 1 for u in chain):
+            continue            # an intermediate value read elsewhere: leave it to be reported
+        found[v4] = (x, g)
+        inside.update(chain)
+    return found, inside
+
+
+def _interpolate(shape, size, scale_factor, mode, align_corners, recompute, antialias=False):
+    """F.interpolate / nn.Upsample: upsample_nearest or upsample_bilinear, by a
+    fixed output size or by a scale factor (the output size then follows the input's)."""
+    if len(shape) != 4:
+        raise _NotHere("on a rank-%d input (N x C x H x W only)" % len(shape))
+    if mode not in ("nearest", "bilinear"):
+        raise _NotHere("with mode='%s' (only 'nearest' and 'bilinear')" % mode)
+    if antialias:
+        raise _NotHere("with antialias=True")
+    if size is not None:
+        sz = [size] * 2 if isinstance(size, int) else list(size)
+        if len(sz) != 2 or any(not isinstance(v, int) for v in sz):
+            raise _NotHere("with size=%s (two integers)" % (size,))
+        attrs = [("output_size", sz)]
+    elif scale_factor is not None:
+        sf = [scale_factor] * 2 if isinstance(scale_factor, (int, float)) else list(scale_factor)
+        attrs = [("scale_factor", [float(v) for v in sf])]
+        if recompute:
+            attrs.append(("recompute_scale_factor", [1]))
+    else:
+        raise _NotHere("without size or scale_factor")
+    if mode == "bilinear":
+        attrs.append(("align_corners", [int(bool(align_corners))]))
+    return "upsample_" + mode, [], attrs
+
+
 _ACT_MODULES = [(nn.ReLU, "relu"), (nn.ReLU6, "relu6"), (nn.Hardswish, "hardswish"),
                 (nn.Hardsigmoid, "hardsigmoid"), (nn.Sigmoid, "sigmoid"), (nn.SiLU, "silu")]
 
@@ -279,9 +554,15 @@ def _map_module(m, shapes):
         if (m.min_val, m.max_val) == (0.0, 6.0):
             return "relu6", [], []
         raise _NotHere("with min_val=%g, max_val=%g (only 0 and 6, as ReLU6)" % (m.min_val, m.max_val))
+    if type(m) is nn.LeakyReLU:
+        return "leaky_relu", [], [("negative_slope", [float(m.negative_slope)])]
+    if type(m) is nn.ELU:
+        return "elu", [], [("alpha", [float(m.alpha)])]
+    if type(m) in (nn.Softmax, nn.LogSoftmax):
+        return _softmax("softmax" if type(m) is nn.Softmax else "log_softmax", shape, m.dim)
     if type(m) is nn.Conv2d:
         return _conv(m, shape)
-    if type(m) in (nn.BatchNorm2d, torchvision.ops.misc.FrozenBatchNorm2d):
+    if type(m) in (nn.BatchNorm2d, nn.BatchNorm1d, torchvision.ops.misc.FrozenBatchNorm2d):
         return _batchnorm(m, shape)
     if type(m) is nn.Linear:
         if len(shape) != 2:
@@ -298,6 +579,8 @@ def _map_module(m, shapes):
         return _adaptive(m.output_size, shape)
     if type(m) is nn.Flatten:
         return _flatten(shape, m.start_dim, m.end_dim)
+    if isinstance(m, nn.Upsample):          # and its UpsamplingNearest2d/UpsamplingBilinear2d
+        return _interpolate(shape, m.size, m.scale_factor, m.mode, m.align_corners, m.recompute_scale_factor)
     if isinstance(m, (nn.modules.dropout._DropoutNd, nn.Identity, torchvision.ops.StochasticDepth)):
         return "identity", [], []         # eval mode: dropout and stochastic depth pass through
     raise _NotHere("")
@@ -310,6 +593,10 @@ _ACT_FUNCS = {F.relu: "relu", F.relu_: "relu", torch.relu: "relu", torch.relu_: 
               torch.sigmoid: "sigmoid", F.sigmoid: "sigmoid", F.silu: "silu"}
 _ACT_METHODS = {"relu": "relu", "relu_": "relu", "sigmoid": "sigmoid", "sigmoid_": "sigmoid"}
 _HARDTANH = (F.hardtanh, F.hardtanh_)
+_LEAKY_RELU = (F.leaky_relu, F.leaky_relu_)
+_ELU = (F.elu, F.elu_)
+_SOFTMAX = {F.softmax: "softmax", torch.softmax: "softmax", F.log_softmax: "log_softmax",
+            torch.log_softmax: "log_softmax"}
 _ADD = (operator.add, operator.iadd, torch.add)
 _MUL = (operator.mul, operator.imul, torch.mul)
 _MAXPOOL = (F.max_pool2d, F._max_pool2d)
@@ -349,6 +636,30 @@ def _map_function(node, shape_of):
         return op, ins, []
     if not isinstance(x, (fx.Node, list, tuple)):
         raise _NotHere("")
+    if (not meth and t is torch.reshape) or (meth and t in ("view", "reshape")):
+        return _view(node, shape_of)
+    if (not meth and t is torch.mean) or (meth and t == "mean"):
+        return _mean(node, shape_of)
+    if not meth and t is operator.getitem:
+        return _getitem(node, shape_of)
+    if meth and t == "contiguous":
+        return "identity", [x], []
+    if (not meth and t is torch.narrow) or (meth and t == "narrow"):
+        dim, start, length = (_int_of(_arg(node, i, k), k, shape_of)
+                              for i, k in ((1, "dim"), (2, "start"), (3, "length")))
+        if dim % len(shape_of(x)) != 1:
+            raise _NotHere("along dim %d (only channels, dim=1)" % dim)
+        return _channel_slice(x, start, start + length, shape_of)
+    if not meth and t is torchvision.models.shufflenetv2.channel_shuffle:
+        g, s = _const(_arg(node, 1, "groups"), "groups"), shape_of(x)
+        if len(s) != 4 or s[1] % g:
+            raise _NotHere("of %s in %d groups" % ("x".join(map(str, s)), g))
+        return "channel_shuffle", [x], [("groups", [g])]
+    if not meth and t is F.interpolate:
+        a = [_const(_arg(node, i, k, None), k) for i, k in enumerate(
+            ["size", "scale_factor", "mode", "align_corners", "recompute_scale_factor", "antialias"], 1)]
+        op, _, attrs = _interpolate(shape_of(x), a[0], a[1], a[2] or "nearest", a[3], a[4], a[5])
+        return op, [x], attrs
     if (not meth and t in _ACT_FUNCS) or (meth and t in _ACT_METHODS):
         return (_ACT_METHODS[t] if meth else _ACT_FUNCS[t]), [x], []
     if not meth and t in _HARDTANH:
@@ -356,12 +667,26 @@ def _map_function(node, shape_of):
         if (lo, hi) != (0, 6):
             raise _NotHere("with min_val=%g, max_val=%g (only 0 and 6, as relu6)" % (lo, hi))
         return "relu6", [x], []
+    if not meth and t in _LEAKY_RELU:
+        slope = _const(_arg(node, 1, "negative_slope", 0.01), "negative_slope")
+        return "leaky_relu", [x], [("negative_slope", [float(slope)])]
+    if not meth and t in _ELU:
+        alpha = _const(_arg(node, 1, "alpha", 1.0), "alpha")
+        return "elu", [x], [("alpha", [float(alpha)])]
+    if (not meth and t in _SOFTMAX) or (meth and t in ("softmax", "log_softmax")):
+        # F.softmax(x, dim, _stacklevel, dtype); torch.softmax(x, dim, dtype); x.softmax(dim, dtype)
+        dtype_at = 3 if t in (F.softmax, F.log_softmax) else 2
+        op, _, attrs = _softmax(t if meth else _SOFTMAX[t], shape_of(x), _const(_arg(node, 1, "dim"), "dim"),
+                                _const(_arg(node, dtype_at, "dtype"), "dtype"))
+        return op, [x], attrs
     if (not meth and t is torch.flatten) or (meth and t == "flatten"):
         start = _const(_arg(node, 1, "start_dim", 0), "start_dim")
         end = _const(_arg(node, 2, "end_dim", -1), "end_dim")
         op, _, attrs = _flatten(shape_of(x), start, end)
         return op, [x], attrs
     if not meth and t in (torch.cat, torch.concat):
+        if isinstance(x, fx.Node):
+            raise _NotHere("of a computed sequence (only a list of tensors)")
         xs, dim = list(x), _const(_arg(node, 1, "dim", 0), "dim")
         if not all(isinstance(v, fx.Node) for v in xs):
             raise _NotHere("of a constant tensor")
@@ -371,8 +696,9 @@ def _map_function(node, shape_of):
                            % (dim, ", ".join("x".join(map(str, s)) for s in shapes)))
         if len(xs) == 1:
             return "identity", xs, []
-        if len(xs) > 8:
-            raise _NotHere("of %d tensors (the engine concatenates at most 8)" % len(xs))
+        if len(xs) > MAX_INPUTS:
+            raise _NotHere("of %d tensors (the engine concatenates at most %d: concatenate in two steps)"
+                           % (len(xs), MAX_INPUTS))
         return "concat", xs, [("axis", [1])]
     if not meth and t is F.adaptive_avg_pool2d:
         op, _, attrs = _adaptive(_const(_arg(node, 1, "output_size"), "output_size"), shape_of(x))
@@ -403,14 +729,15 @@ def _map_function(node, shape_of):
 
 
 # What to write instead, for common unsupported spellings.
-_HINTS = {"view": "(torch.flatten(x, 1) is supported)", "reshape": "(torch.flatten(x, 1) is supported)",
-          "mean": "(F.adaptive_avg_pool2d(x, 1) then torch.flatten(x, 1) is supported)"}
+_HINTS = {"squeeze": "(torch.flatten(x, 1) is supported)", "permute": "(only channel shuffles and flattening views)",
+          "transpose": "(only channel shuffles and flattening views)"}
 
 
 # ---- the whole conversion ----------------------------------------------------
 
 # Where F.<activation> takes `inplace` positionally.
-_INPLACE_ARG = {F.relu: 1, F.relu6: 1, F.hardswish: 1, F.hardsigmoid: 1, F.silu: 1, F.hardtanh: 3}
+_INPLACE_ARG = {F.relu: 1, F.relu6: 1, F.hardswish: 1, F.hardsigmoid: 1, F.silu: 1, F.hardtanh: 3,
+                F.leaky_relu: 2, F.elu: 2}
 
 
 def _read_after_overwrite(n, gm, keep):
@@ -443,9 +770,9 @@ def _reachable(output):
     return seen
 
 
-def convert(model, example):
-    """The Graph of model (in eval mode) and the state_dict tensors it binds.
-    example: a 1 x 3 x H x W input for shape propagation. Raises ConvertError."""
+def trace_model(model):
+    """(tracer, fx graph, GraphModule) of model in eval mode; the GraphModule
+    shares the model's submodules. Raises ConvertError."""
     model.eval()
     tracer = _Tracer()
     try:
@@ -454,13 +781,26 @@ def convert(model, example):
         raise ConvertError("torch.fx cannot trace %s: %s: %s (data-dependent control flow, or a "
                            "module called that is not a submodule?)"
                            % (type(model).__name__, type(e).__name__, e)) from None
-    gm = fx.GraphModule(tracer.root, fxg)
+    return tracer, fxg, fx.GraphModule(tracer.root, fxg)
+
+
+def convert(model, example, output_key=None, note=lambda msg: None, traced=None):
+    """The Graph of model (in eval mode) and the state_dict tensors it binds.
+    example: a 1 x C x H x W input for shape propagation; output_key: which
+    entry of a dict or tuple result is the logits (outputs.py); traced: what
+    trace_model(model) gave, if the caller has it. Raises ConvertError."""
+    model.eval()
+    tracer, fxg, gm = traced or trace_model(model)
     try:
-        with torch.no_grad():
+        with torch.no_grad(), contextlib.redirect_stderr(io.StringIO()):   # ShapeProp prints a traceback
             ShapeProp(gm).propagate(example)
     except Exception as e:
-        raise ConvertError("running the traced model on a %s input failed: %s: %s"
-                           % ("x".join(map(str, example.shape)), type(e).__name__, e)) from None
+        cause = e                        # ShapeProp's own error wraps the model's
+        while cause.__cause__ or cause.__context__:
+            cause = cause.__cause__ or cause.__context__
+        raise ConvertError("running the traced model on a %s input failed: %s: %s (if it takes another "
+                           "size or channel count, pass --input-size C,H,W)"
+                           % ("x".join(map(str, example.shape)), type(cause).__name__, cause)) from None
 
     names = _name_nodes(fxg)
     state = model.state_dict()
@@ -473,18 +813,22 @@ def convert(model, example):
         return tuple(meta.shape)
 
     out_node = next(n for n in fxg.nodes if n.op == "output")
-    result = out_node.args[0]
-    if not isinstance(result, fx.Node):
-        raise Unsupported(["the model returns a %s; cnncam needs one tensor of logits"
-                           % type(result).__name__])
+    result, output_path = outputs.choose(out_node.args[0], output_key, note)
     keep = _reachable(result)
+    shuffles, inside = _shuffle_patterns(fxg, shape_of)
     g = Graph()
+    g.output_path = output_path
     index = {}
+    skipped = set()          # sizes, tuples and the insides of shuffles: read by the nodes that use them
     for n in fxg.nodes:
         if n.op == "output":
             continue
         if n not in keep:
-            g.dropped.append(names[n])
+            if not _is_shape_node(n):       # `n, c, h, w = x.size()` leaves unused sizes: not worth a note
+                g.dropped.append(names[n])
+            continue
+        if n in inside or _is_shape_node(n) or _is_tuple_producer(n):
+            skipped.add(n)
             continue
         if n.op == "placeholder":
             if index:
@@ -508,11 +852,16 @@ def convert(model, example):
                         raise _NotHere("whose %s is not the state_dict entry '%s' (a parametrization?)"
                                        % (role, key))
                     params.append((role, key))
+            elif n in shuffles:
+                op, ins, attrs = "channel_shuffle", [shuffles[n][0]], [("groups", [shuffles[n][1]])]
+                params = []
             elif n.op in ("call_function", "call_method"):
                 op, ins, attrs = _map_function(n, shape_of)
                 params = []
             else:
                 raise _NotHere("")
+            if any(a in skipped for a in ins):
+                raise _NotHere("on a size or a tuple of tensors (it takes one tensor)")
             if any(a not in index for a in ins):
                 continue        # an input is already reported
             shape = shape_of(n)
