@@ -597,7 +597,12 @@ def unsupported_ops_are_all_reported():
                     ["features.3.foo: torch.nn.modules.activation.GELU is not supported",
                      "uses 1 thing cnncam cannot run"], process=True)
     check("view" not in err and "size" not in err, "x.view(x.size(0), -1) refused:\n" + err)
-    fail_case(["--module", os.path.join(MODELS, "zoo.py:tuple_out")], ["returns a tuple"])
+    # A tuple result converts (its first tensor, with a note); a result with no tensor does not.
+    d = tempfile.mkdtemp(dir=TMP)
+    _, _, note = convert("--module", os.path.join(MODELS, "zoo.py:tuple_out"), "-o", os.path.join(d, "x.ccm"))
+    check("the logits are entry 0" in note, "tuple_out: no note naming the entry taken:\n" + note)
+    fail_case(["--module", os.path.join(MODELS, "zoo.py:no_tensor_out"), "--input-size", "3,8,8"],
+              ["returns a tuple without any tensor"])
     fail_case(["--module", os.path.join(MODELS, "zoo.py:inplace_shared")],
               ["relu: torch.nn.modules.activation.ReLU overwrites its input in place, and add reads"])
     return "; ".join(line.strip() for line in err.splitlines()[1:4])

@@ -112,6 +112,15 @@ def tuple_out():
     return TupleOut()
 
 
+class NoTensorOut(nn.Module):
+    def forward(self, x):
+        return (x.shape[0], "logits")
+
+
+def no_tensor_out():
+    return NoTensorOut()
+
+
 def not_a_module():
     return 42
 
