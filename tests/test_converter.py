@@ -387,6 +387,14 @@ def softmax_and_log_softmax_heads():
                "--multi-label"], ["ends in LogSoftmax"])
     fail_case(["--module", os.path.join(MODELS, "common_ops.py:softmax_dim0"), "--labels", four_labels()],
               ["softmax: torch.nn.functional.softmax along dim=0 is not supported (only dim=1 of N x classes)"])
+    # A final sigmoid: each output is its class's own probability, with or without --multi-label.
+    for extra in ([], ["--multi-label"]):
+        path = out("sigmoid_head.ccm")
+        convert("--module", os.path.join(MODELS, "common_ops.py:sigmoid_head"), "--random-init",
+                "--labels", four_labels(), "-o", path, *extra)
+        check(ccm.read(path).metadata["output"] == "probabilities", "sigmoid head %s: output %r"
+              % (extra, ccm.read(path).metadata["output"]))
+        os.unlink(path)
     _, stdout, _ = convert("--help", process=True)
     for word in ("BatchNorm1d", "LeakyReLU", "ELU", "Softmax or LogSoftmax", "log_probabilities"):
         check(word in stdout, "--help does not mention " + word)

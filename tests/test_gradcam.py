@@ -307,7 +307,7 @@ def check_model(name, workdir):
                   f"apart (< {TIE}): the top-1 run names class {top1} with -c")
         recs, wall = run_cnncam(path, [photo], out, cls=top1 if tied else None)
         rec = recs[0]
-        ours = rec["top5"][0]["index"]
+        ours = rec["top"][0]["index"]
         dl = float(np.abs(np.load(os.path.join(out, "logits.npy"))[0] - logits).max())
         tol_l = 1e-4 * max(1.0, float(np.abs(logits).max()))
         report((tied or ours == top1) and rec["explained"][0]["index"] == top1 and dl <= tol_l,
@@ -363,7 +363,7 @@ def check_mobilenet_extras(path, model, meta, workdir):
     top_dir = os.path.join(workdir, "top")
     recs, _ = run_cnncam(path, [photo], top_dir, top=3)
     explained = [c["index"] for c in recs[0]["explained"]]
-    best3 = [c["index"] for c in recs[0]["top5"][:3]]
+    best3 = [c["index"] for c in recs[0]["top"][:3]]
     refs, _ = reference_gradcam(model, [meta["gradcam.layer"]], x, explained)
     logits = refs[0]["logits"]
     torch3 = [int(c) for c in np.argsort(-logits, kind="stable")[:3]]
@@ -453,8 +453,7 @@ def check_softmax_heads(workdir):
             rec = recs[0]
             values = np.load(os.path.join(out, "logits.npy"))[0]
             p_ref = np.exp(ref["logits"]) if kind == "log_probabilities" else ref["logits"]
-            got_p = {t["index"]: t["probability"] for t in rec["top"]} if "top" in rec else \
-                {t["index"]: t["probability"] for t in rec["top5"]}
+            got_p = {t["index"]: t["probability"] for t in rec["top"]}
             dp = max(abs(got_p[i] - float(p_ref[i])) for i in got_p)
             dv = float(np.abs(values - ref["logits"]).max())
             apart = rel_err(logit_ref["G"][0], ref["G"][0])

@@ -37,7 +37,6 @@ Usage: /usr/bin/python3 tests/test_inputs.py   (after `make all`; CNNCAM_BUILD
      by key, index and -1, and the C engine's logits against PyTorch's entry.
 Prints one line per check and "inputs: N passed, N failed"; exits 1 on any failure.
 """
-import json
 import os
 import shutil
 import subprocess
@@ -58,6 +57,7 @@ import inputs as nets  # noqa: E402  (tests/models/inputs.py)
 import worked_examples  # noqa: E402
 from reference_gradcam import show_cam_on_image  # noqa: E402
 from test_gradcam import reference_gradcam  # noqa: E402
+from tally import check, finish  # noqa: E402
 
 BUILD = os.path.join(ROOT, os.environ.get("CNNCAM_BUILD", "build"))
 CNNCAM = os.path.join(BUILD, "cnncam")
@@ -69,17 +69,6 @@ CHELSEA = os.path.join(PHOTOS, "chelsea.png")
 TOL_LOGITS, TOL_MAP = 1e-4, 1e-3
 
 W = tempfile.mkdtemp(prefix="cnncam-test-inputs.")
-PASSED, FAILED = [0], [0]
-
-
-def check(name, ok, detail=""):
-    if ok:
-        PASSED[0] += 1
-        print(f"ok   {name}")
-    else:
-        FAILED[0] += 1
-        print(f"FAIL {name}" + (f": {detail}" if detail else ""))
-    return ok
 
 
 def path(*parts):
@@ -410,8 +399,7 @@ def main():
     finally:
         shutil.rmtree(W, ignore_errors=True)
     print(f"({time.time() - t0:.0f} s)")
-    print(f"inputs: {PASSED[0]} passed, {FAILED[0]} failed")
-    return 1 if FAILED[0] or not PASSED[0] else 0
+    return finish("inputs")
 
 
 if __name__ == "__main__":

@@ -36,20 +36,11 @@ sys.path.insert(0, os.path.join(ROOT, "tools"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "models"))
 from cnncam_convert import models as cc_models  # noqa: E402
 import subnormal  # noqa: E402
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+from tally import check, finish  # noqa: E402
 
 FLT_MIN = np.float32(1.1754944e-38)
 W = tempfile.mkdtemp(prefix="cnncam-test-threads.")
-PASSED, FAILED = [0], [0]
-
-
-def check(name, ok, detail=""):
-    if ok:
-        PASSED[0] += 1
-        print(f"ok   {name}")
-    else:
-        FAILED[0] += 1
-        print(f"FAIL {name}" + (f": {detail}" if detail else ""))
-    return ok
 
 
 def run(args, env_extra=None, prefix=()):
@@ -163,8 +154,7 @@ def main():
     net.eval()
     parity("EfficientNet-B0, photo x 1e-39", effnet, net, x * np.float32(1e-39))
     parity("EfficientNet-B0, photo", effnet, net, x)
-    print(f"threads: {PASSED[0]} passed, {FAILED[0]} failed")
-    return 1 if FAILED[0] or not PASSED[0] else 0
+    return finish("threads")
 
 
 if __name__ == "__main__":

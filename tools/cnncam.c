@@ -205,12 +205,13 @@ int cmd_info(int argc, char **argv)
     static const char *const outputs[][2] = {
         {"softmax", "softmax (one class per image: probabilities are the softmax of the logits)"},
         {"sigmoid", "sigmoid (multi-label: an independent probability per class)"},
-        {"probabilities", "probabilities (the model ends in a softmax: its output is already the "
-                          "probability of each class)"},
+        {"probabilities", "probabilities (the model ends in a softmax or sigmoid: its output is already "
+                          "the probability of each class)"},
         {"log_probabilities", "log_probabilities (the model ends in a log-softmax: its output is already "
                               "the log-probability of each class; shown as exp)"},
     };
     const char *kind = cc_model_output(m), *output = kind;
+    const char *output_tag = strstr(kind, "probabilities") ? "  (output: already probabilities)" : "  (logits)";
     for (size_t i = 0; i < sizeof outputs / sizeof outputs[0]; i++)
         if (!strcmp(kind, outputs[i][0]))
             output = outputs[i][1];
@@ -268,7 +269,7 @@ int cmd_info(int argc, char **argv)
         for (int i = 0; i < m->graph->nnodes; i++) {
             const cc_node *n = &m->graph->nodes[i];
             printf("  %-40s %-20s %s%s\n", n->name, n->op ? n->op->name : "input",
-                   cc_shape_str(&shapes[i], buf, sizeof buf), i == m->output ? "  (logits)" : "");
+                   cc_shape_str(&shapes[i], buf, sizeof buf), i == m->output ? output_tag : "");
             print_aliases(m, i);
         }
     }

@@ -117,7 +117,7 @@ int cc_model_meta_strings(const cc_model *m, const char *key, const char *const 
  * probability per class); 0 for the other values or none. */
 int cc_model_multi_label(const cc_model *m);
 /* Metadata 'output': "softmax" (also when absent), "sigmoid",
- * "probabilities" (the graph ends in softmax: its output is the probability)
+ * "probabilities" (the graph ends in softmax or sigmoid: its output is the probability)
  * or "log_probabilities" (it ends in log_softmax); the reader accepts no
  * other value. */
 const char *cc_model_output(const cc_model *m);

@@ -12,6 +12,7 @@ softmax_<how>(): a conv net whose head ends in a softmax over the classes,
                 (x.softmax(1)), implicit (nn.Softmax() on N x classes: dim 1).
 log_softmax_<how>(): the same with LogSoftmax (module, functional, torch, method).
 softmax_dim0(): a softmax over the batch (dim 0), which must be refused.
+sigmoid_head(): the same net ending in torch.sigmoid (output "probabilities").
 Head("logits"): the same net without the final op (tests/test_gradcam.py's
                 check that explaining the softmax differs from explaining the logit).
 All take 1 x 3 x H x W at any size (adaptive pooling); 4 classes.
@@ -75,7 +76,7 @@ class Head(nn.Module):
         return {"logits": lambda: x, "functional": lambda: F.softmax(x, dim=1), "torch": lambda: torch.softmax(x, 1),
                 "method": lambda: x.softmax(1), "log_functional": lambda: F.log_softmax(x, 1),
                 "log_torch": lambda: torch.log_softmax(x, dim=-1), "log_method": lambda: x.log_softmax(dim=1),
-                "dim0": lambda: F.softmax(x, dim=0)}[e]()
+                "dim0": lambda: F.softmax(x, dim=0), "sigmoid": lambda: torch.sigmoid(x)}[e]()
 
 
 def everyday():
@@ -93,5 +94,5 @@ for _name, _end in [("softmax_module", "module"), ("softmax_functional", "functi
                     ("softmax_method", "method"), ("softmax_implicit", "implicit"),
                     ("log_softmax_module", "log_module"), ("log_softmax_functional", "log_functional"),
                     ("log_softmax_torch", "log_torch"), ("log_softmax_method", "log_method"),
-                    ("softmax_dim0", "dim0")]:
+                    ("softmax_dim0", "dim0"), ("sigmoid_head", "sigmoid")]:
     globals()[_name] = _head(_end)

@@ -124,8 +124,9 @@ def parse_args(argv):
                    help="the classes do not exclude each other (one sigmoid per class, trained with "
                         "BCEWithLogitsLoss): store output=sigmoid, so cnncam gives each class its own "
                         "probability; default: output=softmax (one class per image). A model that ends "
-                        "in Softmax/LogSoftmax stores output=probabilities/log_probabilities instead, "
-                        "and refuses --multi-label")
+                        "in Softmax, LogSoftmax or Sigmoid stores output=probabilities, log_probabilities "
+                        "or probabilities instead (its outputs are shown as they are, or exp of them); "
+                        "Softmax and LogSoftmax refuse --multi-label")
     p.add_argument("--layer", metavar="NAME",
                    help="the recommended Grad-CAM layer stored in the file (a node or alias name)")
     p.add_argument("--input-size", metavar="C,H,W", type=_input_size,
@@ -273,13 +274,16 @@ def imagenet_labels():
 
 
 # The graph's last op -> metadata 'output': the model already gives probabilities.
-ENDS_IN = {"softmax": ("probabilities", "Softmax"), "log_softmax": ("log_probabilities", "LogSoftmax")}
+# A final Sigmoid gives one probability per class: shown as is too, with or without --multi-label.
+ENDS_IN = {"softmax": ("probabilities", "Softmax"), "log_softmax": ("log_probabilities", "LogSoftmax"),
+           "sigmoid": ("probabilities", "Sigmoid")}
 
 
 def output_kind(args, g):
     """metadata 'output' (weights/FORMAT.md): 'probabilities' or 'log_probabilities'
     when the output node (past any identity, e.g. a dropout) is softmax or
-    log_softmax; otherwise 'sigmoid' with --multi-label, else 'softmax'.
+    log_softmax ('probabilities' for a final sigmoid too: its outputs are each class's
+    own probability, not logits); otherwise 'sigmoid' with --multi-label, else 'softmax'.
     --multi-label on a model that ends in a softmax is refused: its classes
     exclude each other by construction."""
     first = len(g.inputs)
@@ -289,7 +293,7 @@ def output_kind(args, g):
     if node.op not in ENDS_IN:
         return "sigmoid" if args.multi_label else "softmax"
     kind, module = ENDS_IN[node.op]
-    if args.multi_label:
+    if args.multi_label and node.op != "sigmoid":
         raise ConvertError("--multi-label, but the model ends in %s ('%s'): its outputs are probabilities "
                            "that sum to 1 over the classes, not one independent probability per class; drop "
                            "--multi-label, or end the model in its logits" % (module, node.name))

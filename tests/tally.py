@@ -1,0 +1,23 @@
+"""tests/tally.py — the tally the Python test runners share: one line per
+check ("ok   name" or "FAIL name: what differed") and an exit status that fails
+when a check failed or when none ran (a run that checked nothing proves
+nothing)."""
+
+PASSED, FAILED = [0], [0]
+
+
+def check(name, ok, detail=""):
+    """Counts one check and prints it; returns ok so callers can go on only when it held."""
+    if ok:
+        PASSED[0] += 1
+        print(f"ok   {name}")
+    else:
+        FAILED[0] += 1
+        print(f"FAIL {name}" + (f": {detail}" if detail else ""))
+    return ok
+
+
+def finish(suite):
+    """Prints '<suite>: N passed, N failed'; the process exit status."""
+    print(f"{suite}: {PASSED[0]} passed, {FAILED[0]} failed")
+    return 1 if FAILED[0] or not PASSED[0] else 0
