@@ -14,8 +14,8 @@ Writes
                          it), the same relabelled YCCK (Adobe transform 2), CMYK without the
                          Adobe marker, an EXIF orientation 6 photo, 1x1; exif_orient1..8.jpg and
                          .png: each EXIF orientation, in a JPEG APP1 and a PNG eXIf chunk.
-  tests/data/img/truncated.jpg   a real truncated JPEG (python3-skimage data, CC0), copied from
-                         /work/shared/images when that exists; kept as committed otherwise
+  tests/data/img/truncated.jpg   a real truncated JPEG (python3-skimage data, CC0), committed
+                         as it is (not generated)
   tests/fixtures/image_pixels.txt   per image: size, byte sum and FNV-1a-64 of all RGB bytes,
                          and pixels: every pixel of the tiny images, a 16x16 grid plus 64
                          seeded random points of the photos in assets/images; for a file that
@@ -33,7 +33,6 @@ samples (palette lookup, alpha dropped, low bit depths scaled by 255/(2^d-1), hi
 """
 import io
 import os
-import shutil
 import struct
 import sys
 import warnings
@@ -45,7 +44,6 @@ from PIL import Image, ImageOps
 
 DATA = "tests/data/img"
 FIXTURE = "tests/fixtures/image_pixels.txt"
-TRUNCATED_SRC = "/work/shared/images/truncated.jpg"
 PHOTOS = ["astronaut.png", "chelsea.png", "coffee.png", "kite.png", "person.png", "scream.png",
           "rocket.jpg"]
 
@@ -303,10 +301,8 @@ def main():
         if up is not None:
             h, w, _ = up.shape
             record(out, path, up, "upright", [(x, y) for y in range(h) for x in range(w)])
-    if os.path.exists(TRUNCATED_SRC):  # the shared image folder of the machine this was made on
-        shutil.copyfile(TRUNCATED_SRC, os.path.join(DATA, "truncated.jpg"))
-    elif not os.path.exists(os.path.join(DATA, "truncated.jpg")):
-        raise SystemExit("%s is missing and %s is not there to copy it from" % (DATA + "/truncated.jpg", TRUNCATED_SRC))
+    if not os.path.exists(os.path.join(DATA, "truncated.jpg")):   # committed data, not generated
+        raise SystemExit("%s/truncated.jpg is missing (git checkout it)" % DATA)
     for name in PHOTOS:
         path = "assets/images/" + name
         ref, _ = pil_rgb(path)
