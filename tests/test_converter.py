@@ -354,6 +354,31 @@ def four_labels():
 
 
 @case
+def transform_input_is_a_normalisation():
+    """googlenet's released weights run with transform_input=True; the converter
+    stores mean = std = 0.5 for them instead (models.TRANSFORM_INPUT_*). The
+    torchvision model with the transform on ImageNet-normalised photos must
+    equal the one without it on photos normalised that way."""
+    net = models.random_init(lambda: torchvision.models.googlenet(weights=None, aux_logits=False,
+                                                                  transform_input=True, init_weights=True), 0).eval()
+    plain = torchvision.models.googlenet(weights=None, aux_logits=False, transform_input=False,
+                                         init_weights=True).eval()
+    plain.load_state_dict(net.state_dict())
+    photos = [Image.open(os.path.join(models.IMAGES_DIR, p)).convert("RGB") for p in ("chelsea.png", "kite.png")]
+    raw = torch.stack([models.to_tensor(models.center_crop(i), [0, 0, 0], [1, 1, 1]) for i in photos])
+    norm = lambda m, s: (raw - torch.tensor(m).view(1, 3, 1, 1)) / torch.tensor(s).view(1, 3, 1, 1)
+    with torch.no_grad():
+        want = net(norm(models.IMAGENET_MEAN, models.IMAGENET_STD))
+        got = plain(norm(models.TRANSFORM_INPUT_MEAN, models.TRANSFORM_INPUT_STD))
+        imagenet = plain(norm(models.IMAGENET_MEAN, models.IMAGENET_STD))
+    tol = TOLERANCE * max(1.0, float(want.abs().max()))
+    diff, apart = float((got - want).abs().max()), float((imagenet - want).abs().max())
+    check(diff <= tol, "max |diff| %.3g (tolerance %.3g)" % (diff, tol))
+    check(apart > 100 * tol, "ImageNet's normalisation without the transform differs by only %.3g" % apart)
+    return "max |logit diff| %.2g; ImageNet's normalisation without it: %.2g" % (diff, apart)
+
+
+@case
 def softmax_and_log_softmax_heads():
     """Each spelling of a final softmax / log-softmax over the classes
     converts to one softmax / log_softmax node (axis 1) at the output, the

@@ -439,6 +439,10 @@ def convert(args):
     model, arch, source, release, exact = load_model(args, note)
     traced = trace.trace_model(model)
     shape = inputs.shape_for(args.input_size, traced[2])
+    if exact and arch in models.TRANSFORM_INPUT_ARCHS and args.mean is None and args.std is None:
+        args.mean, args.std = models.TRANSFORM_INPUT_MEAN, models.TRANSFORM_INPUT_STD
+        note("%s's released weights expect transform_input=True, which is normalising with mean = std = "
+             "0.5: storing that (--mean/--std override it)" % arch)
     args.mean, args.std = inputs.normalization(args.mean, args.std, shape[0])
     if args.random_init:
         models.calibrate_batchnorm(model, models.calibration_batches(

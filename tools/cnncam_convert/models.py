@@ -94,6 +94,16 @@ def release_of(arch, sha256):
     return None
 
 
+# torchvision builds these with transform_input=True when given their released
+# weights: the forward first maps ImageNet-normalised channels c to
+# x * (std_c / 0.5) + (mean_c - 0.5) / 0.5, i.e. the pixels normalised with
+# mean = std = 0.5. The converter builds them with weights=None
+# (transform_input=False) and stores that normalisation instead, so the file
+# computes what the released model computes.
+TRANSFORM_INPUT_ARCHS = ("googlenet", "inception_v3")
+TRANSFORM_INPUT_MEAN = TRANSFORM_INPUT_STD = [0.5, 0.5, 0.5]
+
+
 def recipe(w):
     """Evaluation recipe of a release: resize, crop, interpolation, labels."""
     t = w.transforms()
