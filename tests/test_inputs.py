@@ -257,9 +257,10 @@ def against_torch(label, model, ccm_path, image, pil, layer, mean, std, *opts):
     ref = ref[0]
     scale = float(np.abs(ref["logits"]).max())
     d = float(np.abs(got["logits"][0] - ref["logits"]).max())
-    check(f"{label}: logits match PyTorch", d <= TOL_LOGITS * max(scale, 1.0), f"max|d| {d:.3g}")
+    check(f"{label}: logits match PyTorch (max|d| {d:.2g})", d <= TOL_LOGITS * max(scale, 1.0),
+          f"tolerance {TOL_LOGITS * max(scale, 1.0):.3g}")
     d = float(np.abs(got["cam"] - ref["map"]).max()) if got["cam"].shape == ref["map"].shape else float("inf")
-    check(f"{label}: the Grad-CAM map at {layer} matches PyTorch's", d <= TOL_MAP,
+    check(f"{label}: the Grad-CAM map at {layer} matches PyTorch's (max|d| {d:.2g})", d <= TOL_MAP,
           f"max|d| {d:.3g}, shapes {got['cam'].shape} {ref['map'].shape}")
 
 
@@ -369,7 +370,7 @@ def heads_case():
                 got = np.load(path("hl.npy"))[0]
                 d = float(np.abs(got - ref).max()) if got.shape == ref.shape else float("inf")
                 check(f"{factory} --output-key {key}: the C engine's {ref.size} logits match PyTorch's entry "
-                      f"{shown}", d <= TOL_LOGITS * max(1.0, float(np.abs(ref).max())), f"max|d| {d:.3g}")
+                      f"{shown} (max|d| {d:.2g})", d <= TOL_LOGITS * max(1.0, float(np.abs(ref).max())), f"max|d| {d:.3g}")
     code, err = convert("bad_key.ccm", "--module", os.path.join(MODELS, "inputs.py:dict_head"), "--labels",
                         labels(6), "--output-key", "logits")
     check("--output-key naming no entry: exit 2, lists the keys", code == 2 and "out, aux" in err and
