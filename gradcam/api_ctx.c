@@ -222,9 +222,7 @@ cnncam_status cnncam_forward(cnncam_ctx *ctx, const float *input, int batch, int
 
 const float *cnncam_logits(const cnncam_ctx *ctx, int image)
 {
-    if (!ctx)
-        return NULL;
-    if (!ctx->have_forward || image < 0 || image >= ctx->N)
+    if (!ctx || !ctx->have_forward || image < 0 || image >= ctx->N)
         return NULL;
     return cc_plan_value(ctx->tape->plan, ctx->model->file->output) + (size_t)image * ctx->classes;
 }
@@ -307,9 +305,7 @@ cnncam_status cnncam_gradcam(cnncam_ctx *ctx, const int *classes, float *maps)
 
 cnncam_status cnncam_layer_shape(const cnncam_ctx *ctx, int l, int *channels, int *h, int *w)
 {
-    if (!ctx || !channels || !h || !w)
-        return CNNCAM_EINVAL;
-    if (!ctx->tape || l < 0 || l >= ctx->nlayers)
+    if (!ctx || !channels || !h || !w || !ctx->tape || l < 0 || l >= ctx->nlayers)
         return CNNCAM_EINVAL;
     const cc_shape *s = &ctx->tape->plan->shape[ctx->layer_node[l]];
     *channels = s->d[1], *h = s->d[2], *w = s->d[3];
@@ -324,36 +320,28 @@ static size_t layer_chw(const cnncam_ctx *ctx, int l)
 
 const float *cnncam_activation(const cnncam_ctx *ctx, int l, int image)
 {
-    if (!ctx)
-        return NULL;
-    if (!ctx->have_forward || l < 0 || l >= ctx->nlayers || image < 0 || image >= ctx->N)
+    if (!ctx || !ctx->have_forward || l < 0 || l >= ctx->nlayers || image < 0 || image >= ctx->N)
         return NULL;
     return cc_plan_value(ctx->tape->plan, ctx->layer_node[l]) + (size_t)image * layer_chw(ctx, l);
 }
 
 const float *cnncam_gradient(const cnncam_ctx *ctx, int l, int image)
 {
-    if (!ctx)
-        return NULL;
-    if (!ctx->have_maps || l < 0 || l >= ctx->nlayers || image < 0 || image >= ctx->N)
+    if (!ctx || !ctx->have_maps || l < 0 || l >= ctx->nlayers || image < 0 || image >= ctx->N)
         return NULL;
     return cc_tape_grad(ctx->tape, ctx->layer_node[l]) + (size_t)image * layer_chw(ctx, l);
 }
 
 const float *cnncam_channel_weights(const cnncam_ctx *ctx, int l, int image)
 {
-    if (!ctx)
-        return NULL;
-    if (!ctx->have_maps || l < 0 || l >= ctx->nlayers || image < 0 || image >= ctx->N || ctx->is_input[l])
+    if (!ctx || !ctx->have_maps || l < 0 || l >= ctx->nlayers || image < 0 || image >= ctx->N || ctx->is_input[l])
         return NULL;
     return ctx->alpha[l] + (size_t)image * ctx->tape->plan->shape[ctx->layer_node[l]].d[1];
 }
 
 const float *cnncam_raw_map(const cnncam_ctx *ctx, int l, int image)
 {
-    if (!ctx)
-        return NULL;
-    if (!ctx->have_maps || l < 0 || l >= ctx->nlayers || image < 0 || image >= ctx->N || ctx->is_input[l])
+    if (!ctx || !ctx->have_maps || l < 0 || l >= ctx->nlayers || image < 0 || image >= ctx->N || ctx->is_input[l])
         return NULL;
     const cc_shape *s = &ctx->tape->plan->shape[ctx->layer_node[l]];
     return ctx->raw[l] + (size_t)image * s->d[2] * s->d[3];

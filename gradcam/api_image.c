@@ -65,8 +65,8 @@ cnncam_status cnncam_image_read_channels(const char *path, size_t max_pixels, in
     }
     if (channels == 1)
         cc_channels_convert(px, 1, img.rgb, 3, n);
-    for (size_t i = 0; channels == 4 && i < n; i++)
-        memcpy(px + 4 * i, img.rgb + 3 * i, 3), px[4 * i + 3] = alpha[i];
+    if (channels == 4)
+        cc_channels_join_alpha(px, img.rgb, alpha, n);
     *pixels = px, *width = img.width, *height = img.height;
     if (px != img.rgb)
         cc_image_free(&img);

@@ -39,6 +39,12 @@ void cc_channels_convert(unsigned char *dst, int to, const unsigned char *src, i
     }
 }
 
+void cc_channels_join_alpha(unsigned char *rgba, const unsigned char *rgb, const unsigned char *alpha, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        memcpy(rgba + 4 * i, rgb + 3 * i, 3), rgba[4 * i + 3] = alpha[i];
+}
+
 void cc_channels_normalize(float *out, const unsigned char *px, int C, size_t n, const float *mean,
                            const float *std)
 {

@@ -31,6 +31,10 @@ int cc_channels_convertible(int from, int to);
  * must hold. dst and src must not overlap unless from == to and dst == src. */
 void cc_channels_convert(unsigned char *dst, int to, const unsigned char *src, int from, size_t n);
 
+/* rgba (n x 4 bytes) = rgb (n x 3) with alpha (n) as the fourth channel: an
+ * RGBA image as io/ reads it (RGB and its alpha plane apart). */
+void cc_channels_join_alpha(unsigned char *rgba, const unsigned char *rgb, const unsigned char *alpha, size_t n);
+
 /* out (C planes of n floats) from px (n x C bytes). */
 void cc_channels_normalize(float *out, const unsigned char *px, int C, size_t n, const float *mean,
                            const float *std);

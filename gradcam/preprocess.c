@@ -1,6 +1,7 @@
 /* gradcam/preprocess.c — normalisation, torchvision's resize rule and centre
  * crop, and the recipe that chains them; see preprocess.h. */
 #include "preprocess.h"
+#include "channels.h"
 
 #include <math.h>
 #include <string.h>
@@ -8,12 +9,7 @@
 void cc_preprocess_normalize(float *out, const unsigned char *rgb, int H, int W,
                              const float mean[3], const float std[3])
 {
-    size_t n = (size_t)H * W;
-    for (int c = 0; c < 3; c++) {
-        float *o = out + (size_t)c * n;
-        for (size_t i = 0; i < n; i++)
-            o[i] = ((float)rgb[3 * i + c] / 255.0f - mean[c]) / std[c];
-    }
+    cc_channels_normalize(out, rgb, 3, (size_t)H * W, mean, std);
 }
 
 cc_status cc_preprocess_resize_size(int h, int w, int S, int *H, int *W, cc_error *err)

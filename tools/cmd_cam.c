@@ -521,8 +521,8 @@ static int load_input(const options *o, const cnncam_model *m, const char *path,
     const size_t n = (size_t)in->H * in->W;
     in->x = malloc((size_t)C * n * sizeof(float));
     unsigned char *rgba = alpha ? malloc(4 * n) : NULL;
-    for (size_t i = 0; rgba && i < n; i++)
-        memcpy(rgba + 4 * i, in->rgb.rgb + 3 * i, 3), rgba[4 * i + 3] = alpha[i];
+    if (rgba)
+        cc_channels_join_alpha(rgba, in->rgb.rgb, alpha, n);
     int ok = in->x && (!alpha || rgba) &&
              !cnncam_preprocess_pixels(m, rgba ? rgba : in->rgb.rgb, rgba ? 4 : 3, in->W, in->H, in->x);
     free(rgba);
