@@ -21,3 +21,21 @@ def finish(suite):
     """Prints '<suite>: N passed, N failed'; the process exit status."""
     print(f"{suite}: {PASSED[0]} passed, {FAILED[0]} failed")
     return 1 if FAILED[0] or not PASSED[0] else 0
+
+
+def run(suite, body, workdir):
+    """Runs body(); a crash of the test itself counts as a failed check, not a
+    pass. Then removes workdir, prints the time taken, and finishes."""
+    import shutil
+    import time
+    import traceback
+    t0 = time.time()
+    try:
+        body()
+    except Exception as e:
+        traceback.print_exc()
+        check(f"the test ran to the end ({type(e).__name__}: {e})", False)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    print(f"({time.time() - t0:.0f} s)")
+    return finish(suite)

@@ -43,14 +43,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 
 import cv2
 import numpy as np
 from PIL import Image, ImageOps
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tally import check, finish  # noqa: E402
+from tally import check, run as run_suite  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(ROOT, os.environ.get("CNNCAM_BUILD", "build"))   # make test passes its $(BUILD)
@@ -843,35 +842,29 @@ def help_and_version():
                                   "cam.0.png")), text)
 
 
+def all_parts():
+    convert(path("m.ccm"), "--arch", "mobilenet_v3_small", "--random-init", "--seed", "1")
+    open(path("crane.txt"), "w").write("crane, wading bird\ncrane, lifting machine\n")
+    open(path("one.txt"), "w").write("the only class\n")
+    ex1 = ["--module", EXAMPLES + ":example1", "--input-size", "1,3,3", "--mean", "0", "--std", "1"]
+    convert(path("e1.ccm"), *ex1, "--labels", path("crane.txt"), "--layer", "conv")
+    convert(path("e2.ccm"), "--module", EXAMPLES + ":example2", "--input-size", "2,3,3", "--mean", "0", "0",
+            "--std", "1", "1", "--labels", path("one.txt"), "--layer", "features")
+    convert(path("e1_ml.ccm"), *ex1, "--labels", path("crane.txt"), "--layer", "conv", "--multi-label")
+    open(path("two.txt"), "w").write("a\nb\n")
+    convert(path("e2_recipe.ccm"), "--module", os.path.join(ROOT, "tests", "models", "inputs.py:identity3"),
+            "--labels", path("two.txt"), "--resize", "40", "--crop", "32")
+    for part in (worked_examples, bad_inputs, pictures, every_image_kind, names_and_json, json_with_a_failure,
+                 predict_and_sizes, recipe_against_torchvision, multi_label, low_memory, help_and_version,
+                 new_user_fixes):
+        part()
+
+
 def main():
-    t0 = time.time()
     if not os.access(CNNCAM, os.X_OK):
         print(f"FAIL {CNNCAM} is missing: run make all")
         return 1
-    try:
-        convert(path("m.ccm"), "--arch", "mobilenet_v3_small", "--random-init", "--seed", "1")
-        open(path("crane.txt"), "w").write("crane, wading bird\ncrane, lifting machine\n")
-        open(path("one.txt"), "w").write("the only class\n")
-        ex1 = ["--module", EXAMPLES + ":example1", "--input-size", "1,3,3", "--mean", "0", "--std", "1"]
-        convert(path("e1.ccm"), *ex1, "--labels", path("crane.txt"), "--layer", "conv")
-        convert(path("e2.ccm"), "--module", EXAMPLES + ":example2", "--input-size", "2,3,3", "--mean", "0", "0",
-                "--std", "1", "1", "--labels", path("one.txt"), "--layer", "features")
-        convert(path("e1_ml.ccm"), *ex1, "--labels", path("crane.txt"), "--layer", "conv", "--multi-label")
-        open(path("two.txt"), "w").write("a\nb\n")
-        convert(path("e2_recipe.ccm"), "--module", os.path.join(ROOT, "tests", "models", "inputs.py:identity3"),
-                "--labels", path("two.txt"), "--resize", "40", "--crop", "32")
-        for part in (worked_examples, bad_inputs, pictures, every_image_kind, names_and_json, json_with_a_failure,
-                     predict_and_sizes, recipe_against_torchvision, multi_label, low_memory, help_and_version,
-                     new_user_fixes):
-            part()
-    except Exception as e:  # a crash of the test itself is a failure, not a pass
-        import traceback
-        traceback.print_exc()
-        check(f"the test ran to the end ({type(e).__name__}: {e})", False)
-    finally:
-        shutil.rmtree(W, ignore_errors=True)
-    print(f"({time.time() - t0:.0f} s)")
-    return finish("cli")
+    return run_suite("cli", all_parts, W)
 
 
 if __name__ == "__main__":

@@ -42,7 +42,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 
 import numpy as np
 import torch
@@ -57,7 +56,7 @@ import inputs as nets  # noqa: E402  (tests/models/inputs.py)
 import worked_examples  # noqa: E402
 from reference_gradcam import show_cam_on_image  # noqa: E402
 from test_gradcam import reference_gradcam  # noqa: E402
-from tally import check, finish  # noqa: E402
+from tally import check, run as run_suite  # noqa: E402
 
 BUILD = os.path.join(ROOT, os.environ.get("CNNCAM_BUILD", "build"))
 CNNCAM = os.path.join(BUILD, "cnncam")
@@ -384,23 +383,16 @@ def heads_case():
 
 
 def main():
-    t0 = time.time()
     if not os.access(CNNCAM, os.X_OK):
         print(f"FAIL {CNNCAM} is missing: run make all")
         return 1
-    try:
-        images = test_images()
-        for part in (worked_examples_case, lambda: pixels_case(images), lenet_case, rgba_case, refusals,
-                     heads_case):
-            part()
-    except Exception as e:  # a crash of the test itself is a failure
-        import traceback
-        traceback.print_exc()
-        check(f"the test ran to the end ({type(e).__name__}: {e})", False)
-    finally:
-        shutil.rmtree(W, ignore_errors=True)
-    print(f"({time.time() - t0:.0f} s)")
-    return finish("inputs")
+    return run_suite("inputs", all_parts, W)
+
+
+def all_parts():
+    images = test_images()
+    for part in (worked_examples_case, lambda: pixels_case(images), lenet_case, rgba_case, refusals, heads_case):
+        part()
 
 
 if __name__ == "__main__":
