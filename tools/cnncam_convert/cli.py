@@ -31,7 +31,6 @@ import ccm  # noqa: E402  (tools/ccm.py)
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2
 TOLERANCE = 1e-4          # relative to max(1, max |logit|)
-PROBE_SIZE = inputs.DEFAULT_SIZE   # tracing, shape checks and the self-check run at this size
                                    # unless --input-size gives another
 
 

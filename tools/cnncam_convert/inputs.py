@@ -17,15 +17,15 @@ adaptive pool.
 import re
 
 import torch
-import torch.fx as fx
 import torch.nn as nn
 import torchvision.ops.misc
 
 from . import ConvertError, models, outputs
+from .mappers import _function_name
 
 DEFAULT_SIZE = 224
 
-# Calls that keep the channel count of their first argument (trace._function_name spellings).
+# Calls that keep the channel count of their first argument (mappers._function_name spellings).
 _KEEPS_CHANNELS = {"relu", "relu6", "leaky_relu", "elu", "hardswish", "hardsigmoid", "sigmoid", "silu",
                    "hardtanh", "tanh", "gelu", "dropout", "dropout2d", "add", "sub", "mul", "truediv", "div",
                    "neg", "abs", "clamp", "pad", "interpolate", "max_pool2d", "avg_pool2d",
@@ -59,7 +59,6 @@ def _channels_of(m):
 
 def first_channels(gm):
     """The input channel count the first consuming layers agree on, or None."""
-    from .trace import _function_name       # trace imports outputs, not this module
     start = [n for n in gm.graph.nodes if n.op == "placeholder"][:1]
     found, seen, todo = {}, set(), list(start)
     while todo:
