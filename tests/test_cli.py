@@ -25,7 +25,7 @@ assets/images and on .npy tensors, and checks:
      output names for several images and --top K as `cnncam cam --help`
      documents them, --json, predict --top, --resize/--crop,
      --torchvision-eval, --version/--help, and that `cnncam cam --help`
-     names every option tools/cmd_cam.c accepts (and no other);
+     names every option tools/cam_options.c accepts (and no other);
   4. a multi-label model (--multi-label): predict, --json and cam give each
      class 1/(1+exp(-logit)) of its --logits-out logit, say "sigmoid", and
      cnncam info says output sigmoid; the softmax model says softmax.
@@ -60,7 +60,7 @@ ZOO = os.path.join(ROOT, "tests", "models", "zoo.py")
 PHOTOS = os.path.join(ROOT, "assets", "images")
 KITE, CHELSEA = os.path.join(PHOTOS, "kite.png"), os.path.join(PHOTOS, "chelsea.png")  # 320x213, 451x300
 TRUNCATED_JPG = os.path.join(ROOT, "tests", "data", "img", "truncated.jpg")
-CMD_CAM_C = os.path.join(ROOT, "tools", "cmd_cam.c")
+CAM_OPTIONS_C = os.path.join(ROOT, "tools", "cam_options.c")   # the option parser of cam and predict
 
 # The article's numbers (docs/NUMERICS.md, the worked examples).
 X = np.array([[1, 2, 3], [1, 1, 2], [2, 1, 2]], np.float32)
@@ -829,13 +829,13 @@ def help_and_version():
                  f"exit {r.returncode}"):
         return
     text = r.stdout
-    code = open(CMD_CAM_C).read()
+    code = open(CAM_OPTIONS_C).read()
     accepted = set(re.findall(r'strcmp\(a, "(-[-a-z]*)"\)', code))
     mentioned = set(re.findall(r"(?<![\w-])(--?[a-z][-a-z]*)", text))
-    check("cmd_cam.c accepts options (the parse found them)", len(accepted) >= 25, str(sorted(accepted)))
-    check("cam --help mentions every option tools/cmd_cam.c accepts", accepted <= mentioned,
+    check("cam_options.c accepts options (the parse found them)", len(accepted) >= 25, str(sorted(accepted)))
+    check("cam --help mentions every option tools/cam_options.c accepts", accepted <= mentioned,
           f"not in the help: {sorted(accepted - mentioned)}")
-    check("cam --help mentions no option tools/cmd_cam.c rejects", mentioned <= accepted,
+    check("cam --help mentions no option tools/cam_options.c rejects", mentioned <= accepted,
           f"not accepted: {sorted(mentioned - accepted)}")
     check("cam --help documents the exit codes and the output names",
           all(s in text for s in ("exit codes: 0 ok, 1 usage error, 2 input", "cam.cat.png", "cam.cat.c281.png",

@@ -3,354 +3,24 @@
  * (temporary file + rename), so a failure never leaves a half-written file.
  * A failing image is reported and the others still run; the exit code then
  * says something failed. */
+#include "cam_options.h"
 #include "cli.h"
 #include "cnncam.h"
 #include "gradcam/channels.h"
 #include "io/image.h"
 #include "io/npy.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <unistd.h>
-
-typedef struct {
-    const char *model;
-    const char *layers[CNNCAM_MAX_LAYERS];
-    int nlayers;
-    const char *class_name;  /* -c */
-    int top;                 /* --top K (cam: classes to explain; predict: classes to list) */
-    const char *out, *cam_out, *logits_out, *act_out, *grad_out, *weights_out, *raw_out;
-    int predict;             /* `cnncam predict`: no maps */
-    int json, threads;
-    int low_memory;          /* --low-memory 1, --no-low-memory 0, neither -1 (one pass: on) */
-    int resize, crop_h, crop_w, torchvision_eval;
-    int keep_stored_orientation;  /* --no-exif-orientation: pixels as stored, EXIF Orientation ignored */
-    size_t max_pixels;
-    cnncam_overlay_mode overlay;
-    float alpha;
-    int jpeg_quality;
-    char **images;
-    int nimages;
-} options;
-
-static const char cam_usage[] =
-    "usage: cnncam cam -m MODEL [-l LAYER]... [-c CLASS | --top K] [-o OUT.png|.jpg]\n"
-    "                  [--cam-out F.npy] [--logits-out F.npy] [--act-out F.npy] [--grad-out F.npy]\n"
-    "                  [--json] [--threads N] [other options] IMAGE...\n"
-    "       cnncam predict -m MODEL [--top K] [--json] [--logits-out F.npy] IMAGE...\n"
-    "\n"
-    "IMAGE is a JPEG or PNG photo (any bit depth, gray, palette or alpha), read as\n"
-    "the model takes it (cnncam info: input): RGB; for a 1-channel model its\n"
-    "luminance, as Pillow's convert(\"L\"); for a 4-channel one RGBA, alpha as\n"
-    "stored (255 where the file has none). Or a .npy float32 tensor of CxHxW or\n"
-    "1xCxHxW for the model's C channels, already normalised, used as is. A model\n"
-    "with a fixed input size (a flatten feeding a linear layer) takes that size\n"
-    "only: --resize and --crop bring a photo to it.\n"
-    "By default the network sees the photo at its own size, normalised with the\n"
-    "model's mean and std, as the reference Python Grad-CAM does, turned upright\n"
-    "first as its EXIF Orientation tag says (JPEG, and PNG eXIf), as cv2.imread does;\n"
-    "overlays are drawn on the upright photo.\n"
-    "An input that gives NaN or infinite logits (a NaN in a .npy) is an error for\n"
-    "that image (exit 2): the message says the input produced NaN scores, and\n"
-    "nothing is written for it.\n"
-    "Classes are listed with their logit and a probability: p is the softmax over\n"
-    "all classes; for a multi-label model (cnncam info: output sigmoid) it is\n"
-    "'sigmoid p', each class's own sigmoid(logit). A model that ends in a softmax\n"
-    "(output probabilities) lists its output as is, one that ends in a log-softmax\n"
-    "(log_probabilities) its output as 'log p' and p = exp(log p); Grad-CAM then\n"
-    "explains that output, as pytorch-grad-cam does. --json names which in \"output\".\n"
-    "\n"
-    "  -m, --model FILE      the .ccm model (tools/cnncam-convert makes one)\n"
-    "  -l, --layer NAME      layer to explain, a PyTorch module path (features.16,\n"
-    "                        layer4, ...); repeat for several (maps are averaged);\n"
-    "                        'input' gives gradient saliency; default: the model's\n"
-    "                        recommended layer (see `cnncam info`)\n"
-    "  -c, --class CLASS     class to explain: an index (281) or a label ('tabby' or\n"
-    "                        'tabby, tabby cat'); default: the top-scoring class\n"
-    "      --top K           cam: explain the K best classes from one forward pass;\n"
-    "                        predict: list the K best (default 5)\n"
-    "  -o, --out FILE        the overlay picture, .png or .jpg\n"
-    "      --overlay MODE    reference (default: as pytorch-grad-cam's show_cam_on_image)\n"
-    "                        or clean (plain alpha blend, no brightening)\n"
-    "      --alpha A         weight of the heatmap in the overlay (default 0.5)\n"
-    "      --cam-out F.npy   the map, float32 HxW in [0, 1] at the input's resolution\n"
-    "      --logits-out F.npy  float32, one row of logits per image (NaN rows for\n"
-    "                        images that failed; not written when all failed)\n"
-    "      --act-out F.npy   the first layer's activations A, float32 CxHxW\n"
-    "      --grad-out F.npy  the gradient dy^c/dA at the first layer, float32 CxHxW\n"
-    "      --weights-out F.npy  the first layer's channel weights, float32 C\n"
-    "      --raw-out F.npy   the first layer's map before normalisation, float32 hxw\n"
-    "      --json            one JSON object per image on stdout: image, width,\n"
-    "                        height, output (softmax or sigmoid), top (the K best\n"
-    "                        classes of --top K, default 5: index, label, logit,\n"
-    "                        probability), explained, layers and method (cam),\n"
-    "                        files (every file written for the image, in order;\n"
-    "                        not --logits-out, which holds all images), ms (per\n"
-    "                        stage), threads; for an image that failed: image\n"
-    "                        and error\n"
-    "      --resize S        resize the shorter side to S first (bilinear, antialiased,\n"
-    "                        as torchvision's Resize on a PIL image)\n"
-    "      --crop H[xW]      then centre-crop to HxW\n"
-    "      --torchvision-eval  the model's stored evaluation recipe (e.g. resize 256,\n"
-    "                        crop 224, with its filter: bicubic for EfficientNet)\n"
-    "                        instead of the photo as is\n"
-    "      --max-pixels N    refuse larger images (default 64000000); the cost grows\n"
-    "                        with the pixels: a 12-megapixel photo at its own size\n"
-    "                        takes a ResNet-18 1.9 GB and ~10 s, with --resize 256\n"
-    "                        90 MB and 0.6 s\n"
-    "      --no-exif-orientation  the pixels as stored, sideways or not: ignore the\n"
-    "                        EXIF Orientation tag (as Pillow's plain Image.open)\n"
-    "      --jpeg-quality Q  quality of .jpg outputs (default 95)\n"
-    "      --threads N       threads for the math (default: the environment's\n"
-    "                        CNNCAM_NUM_THREADS, else every CPU this process may\n"
-    "                        use; no more run at once than those CPUs)\n"
-    "      --low-memory      drop weights of 32 MiB or more (VGG's classifier) from\n"
-    "                        memory once read, and map them again from the file\n"
-    "                        when next needed: a VGG-16 run peaks at 142 MiB\n"
-    "                        instead of 588, but each further pass over them costs\n"
-    "                        ~40 ms; the default for one image and one class\n"
-    "      --no-low-memory   keep every weight in memory: the default for several\n"
-    "                        images or --top K > 1\n"
-    "  -h, --help            this text\n"
-    "\n"
-    "cam writes what it is asked for and nothing else: at least one of -o,\n"
-    "--cam-out, --act-out, --grad-out, --weights-out, --raw-out, --logits-out or\n"
-    "--json is needed. Every F.npy output name must end in .npy. An option that\n"
-    "takes one value (all but -l) may be given once.\n"
-    "\n"
-    "Several images, or --top K > 1: output names get the image's name and the\n"
-    "class before the extension: -o cam.png with cat.jpg and dog.jpg gives\n"
-    "cam.cat.png and cam.dog.png; with --top 2, cam.cat.c281.png and\n"
-    "cam.cat.c285.png. Images with the same name are numbered instead (cam.0.png).\n"
-    "\n"
-    "exit codes: 0 ok, 1 usage error, 2 input or model error (also when some\n"
-    "images failed), 3 internal error\n";
 
 static double now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int usage_error(const char *fmt, const char *arg)
-{
-    fprintf(stderr, "cnncam: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\n(see cnncam cam --help)\n");
-    return EXIT_USAGE;
-}
-
-/* The long name of an option given in its short form, so "-m" and "--model"
- * count as the same option. */
-static const char *long_name(const char *a)
-{
-    static const char *const pairs[][2] = {{"-m", "--model"}, {"-l", "--layer"}, {"-c", "--class"}, {"-o", "--out"}};
-    for (size_t k = 0; k < sizeof pairs / sizeof pairs[0]; k++)
-        if (!strcmp(a, pairs[k][0]))
-            return pairs[k][1];
-    return a;
-}
-
-/* An option that takes one value, given a second time: a mistake (which one
- * was meant?), never "the last one wins". seen[] holds the argv index of each
- * single-valued option's value so far. Returns 1 when argv[i] repeats one. */
-static int given_twice(char **argv, int i, const int *seen, int nseen, int *first)
-{
-    for (int k = 0; k < nseen; k++)
-        if (!strcmp(long_name(argv[seen[k] - 1]), long_name(argv[i]))) {
-            *first = seen[k];
-            return 1;
-        }
-    return 0;
-}
-
-/* The name ends in ext (".npy"), in any case. */
-static int ends_in(const char *name, const char *ext)
-{
-    const size_t n = strlen(name), e = strlen(ext);
-    return n > e && !strcasecmp(name + n - e, ext) && name[n - e - 1] != '/';
-}
-
-static int parse_int(const char *s, long lo, long hi, long *v)
-{
-    char *end;
-    errno = 0;
-    *v = strtol(s, &end, 10);
-    return *s && !*end && !errno && *v >= lo && *v <= hi;
-}
-
-static int parse_options(int argc, char **argv, int predict_only, options *o)
-{
-    memset(o, 0, sizeof *o);
-    o->predict = predict_only;
-    o->top = predict_only ? 5 : 0;
-    o->threads = 0;  /* none given: cli_default_threads() */
-    o->low_memory = -1;
-    o->max_pixels = 64000000;
-    o->alpha = 0.5f;
-    o->jpeg_quality = 95;
-    o->images = malloc(sizeof(char *) * (size_t)(argc ? argc : 1));
-    if (!o->images)
-        return EXIT_INTERNAL;
-    int seen[64], nseen = 0, first;  /* one per single-valued option at most: a repeat stops the parse */
-    char twice[512];
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        long n;
-#define TAKES_VALUE()                                                                         \
-    do {                                                                                      \
-        if (!v)                                                                               \
-            return usage_error("option %s needs a value", a);                                 \
-        if (strcmp(long_name(a), "--layer")) { /* -l is the one option given several times */ \
-            if (given_twice(argv, i, seen, nseen, &first)) {                                  \
-                snprintf(twice, sizeof twice, "%s is given twice ('%s' and '%s'); it takes one " \
-                         "value: give it once", long_name(a), argv[first], v);               \
-                return usage_error("%s", twice);                                              \
-            }                                                                                 \
-            if (nseen < (int)(sizeof seen / sizeof seen[0]))                                  \
-                seen[nseen++] = i + 1;                                                        \
-        }                                                                                     \
-        i++;                                                                                  \
-    } while (0)
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(cam_usage, stdout);
-            return -1;
-        } else if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
-            TAKES_VALUE();
-            o->model = v;
-        } else if (!predict_only && (!strcmp(a, "-l") || !strcmp(a, "--layer"))) {
-            TAKES_VALUE();
-            if (o->nlayers == CNNCAM_MAX_LAYERS)
-                return usage_error("at most 8 layers (-l) at once; '%s' is one too many", v);
-            o->layers[o->nlayers++] = v;
-        } else if (!predict_only && (!strcmp(a, "-c") || !strcmp(a, "--class"))) {
-            TAKES_VALUE();
-            o->class_name = v;
-        } else if (!strcmp(a, "--top")) {
-            TAKES_VALUE();
-            if (!parse_int(v, 1, 1000000, &n))
-                return usage_error("--top takes a positive count, not '%s'", v);
-            o->top = (int)n;
-        } else if (!predict_only && (!strcmp(a, "-o") || !strcmp(a, "--out"))) {
-            TAKES_VALUE();
-            o->out = v;
-        } else if (!predict_only && !strcmp(a, "--cam-out")) {
-            TAKES_VALUE();
-            o->cam_out = v;
-        } else if (!strcmp(a, "--logits-out")) {
-            TAKES_VALUE();
-            o->logits_out = v;
-        } else if (!predict_only && !strcmp(a, "--act-out")) {
-            TAKES_VALUE();
-            o->act_out = v;
-        } else if (!predict_only && !strcmp(a, "--grad-out")) {
-            TAKES_VALUE();
-            o->grad_out = v;
-        } else if (!predict_only && !strcmp(a, "--weights-out")) {
-            TAKES_VALUE();
-            o->weights_out = v;
-        } else if (!predict_only && !strcmp(a, "--raw-out")) {
-            TAKES_VALUE();
-            o->raw_out = v;
-        } else if (!strcmp(a, "--json")) {
-            o->json = 1;
-        } else if (!strcmp(a, "--low-memory") || !strcmp(a, "--no-low-memory")) {
-            if (o->low_memory == !!strcmp(a, "--low-memory"))
-                return usage_error("%s", "--low-memory and --no-low-memory exclude each other; give one");
-            o->low_memory = !strcmp(a, "--low-memory");
-        } else if (!strcmp(a, "--no-exif-orientation")) {
-            o->keep_stored_orientation = 1;
-        } else if (!strcmp(a, "--threads")) {
-            TAKES_VALUE();
-            if (!parse_int(v, 1, 256, &n))
-                return usage_error("--threads takes 1 to 256, not '%s'", v);
-            o->threads = (int)n;
-        } else if (!strcmp(a, "--resize")) {
-            TAKES_VALUE();
-            if (!parse_int(v, 1, 16384, &n))
-                return usage_error("--resize takes a size of 1 to 16384 pixels, not '%s'", v);
-            o->resize = (int)n;
-        } else if (!strcmp(a, "--crop")) {
-            TAKES_VALUE();
-            if (!cli_parse_size(v, &o->crop_h, &o->crop_w))
-                return usage_error("--crop takes H or HxW (1 to 16384), not '%s'", v);
-        } else if (!strcmp(a, "--torchvision-eval")) {
-            o->torchvision_eval = 1;
-        } else if (!strcmp(a, "--max-pixels")) {
-            TAKES_VALUE();
-            if (!parse_int(v, 1, 2000000000L, &n))
-                return usage_error("--max-pixels takes 1 to 2000000000, not '%s'", v);
-            o->max_pixels = (size_t)n;
-        } else if (!predict_only && !strcmp(a, "--overlay")) {
-            TAKES_VALUE();
-            if (!strcmp(v, "reference"))
-                o->overlay = CNNCAM_OVERLAY_REFERENCE;
-            else if (!strcmp(v, "clean"))
-                o->overlay = CNNCAM_OVERLAY_CLEAN;
-            else
-                return usage_error("--overlay is 'reference' or 'clean', not '%s'", v);
-        } else if (!predict_only && !strcmp(a, "--alpha")) {
-            TAKES_VALUE();
-            char *end;
-            double x = strtod(v, &end);
-            if (*end || !(x >= 0 && x <= 1))
-                return usage_error("--alpha takes a number in [0, 1], not '%s'", v);
-            o->alpha = (float)x;
-        } else if (!predict_only && !strcmp(a, "--jpeg-quality")) {
-            TAKES_VALUE();
-            if (!parse_int(v, 1, 100, &n))
-                return usage_error("--jpeg-quality takes 1 to 100, not '%s'", v);
-            o->jpeg_quality = (int)n;
-        } else if (a[0] == '-' && a[1]) {
-            return usage_error("unknown option '%s'", a);
-        } else {
-            o->images[o->nimages++] = argv[i];
-        }
-#undef TAKES_VALUE
-    }
-    if (o->out) {  /* a bad name is known before any image runs */
-        const char *slash = strrchr(o->out, '/'), *dot = strrchr(o->out, '.');
-        if (!dot || (slash && dot < slash) ||
-            (strcasecmp(dot, ".png") && strcasecmp(dot, ".jpg") && strcasecmp(dot, ".jpeg")))
-            return usage_error("-o '%s': the overlay is a picture; end the name in .png, .jpg or .jpeg", o->out);
-    }
-    const struct { const char *option, *name; } npys[] = {
-        {"--cam-out", o->cam_out}, {"--logits-out", o->logits_out}, {"--act-out", o->act_out},
-        {"--grad-out", o->grad_out}, {"--weights-out", o->weights_out}, {"--raw-out", o->raw_out}};
-    for (size_t k = 0; k < sizeof npys / sizeof npys[0]; k++)
-        if (npys[k].name && !ends_in(npys[k].name, ".npy")) {
-            snprintf(twice, sizeof twice, "%s '%s': this output is a NumPy array; end the name in .npy",
-                     npys[k].option, npys[k].name);
-            return usage_error("%s", twice);
-        }
-    if (!o->threads) {
-        char why[256];
-        if (!(o->threads = cli_default_threads(why, sizeof why)))
-            return usage_error("%s", why);
-    }
-    if (!o->model)
-        return usage_error("%s", "which model? (-m MODEL.ccm)");
-    if (!o->nimages)
-        return usage_error("%s", "no image given");
-    if (!predict_only && !o->json && !o->out && !o->logits_out && !o->cam_out && !o->act_out && !o->grad_out &&
-        !o->weights_out && !o->raw_out)
-        return usage_error("%s", "cam writes nothing unless asked: give -o OUT.png|.jpg (the overlay), --cam-out, "
-                           "--act-out, --grad-out, --weights-out, --raw-out or --logits-out (F.npy), or --json "
-                           "(the report on stdout); `cnncam predict` lists the top classes");
-    if (o->class_name && o->top)
-        return usage_error("%s", "-c and --top exclude each other: one names the class, the other ranks them");
-    if (o->nlayers && !strcmp(o->layers[0], "input") && (o->weights_out || o->raw_out))
-        return usage_error("%s", "--weights-out and --raw-out need a Grad-CAM layer first: -l input "
-                           "(gradient saliency) has no channel weights and no raw map");
-    if ((o->resize || o->crop_h) && o->torchvision_eval)
-        return usage_error("%s", "--torchvision-eval sets resize and crop itself; drop --resize/--crop");
-    return EXIT_OK;
 }
 
 /* "base.ext" with ".part" segments inserted before the extension. */
@@ -369,7 +39,7 @@ static void output_name(char *buf, size_t len, const char *base, const char *ima
 
 /* The name an image contributes to output names: its file stem, or its
  * position when two inputs share a stem. */
-static void image_parts(const options *o, char (*part)[64])
+static void image_parts(const cam_options *o, char (*part)[64])
 {
     int clash = 0;
     for (int i = 0; i < o->nimages; i++) {
@@ -426,7 +96,7 @@ static int transform_photo(cc_image *img, int resize, int crop_h, int crop_w, co
 
 /* A model with a fixed input size takes that size only: say so before the
  * forward, with the fix. */
-static int fits_model(const options *o, const cnncam_model *m, const char *path, input *in)
+static int fits_model(const cam_options *o, const cnncam_model *m, const char *path, input *in)
 {
     int h, w;
     if (!cnncam_model_input_size(m, &h, &w) || (in->H == h && in->W == w))
@@ -453,7 +123,7 @@ static void gray_in_place(unsigned char *rgb, size_t n)
     }
 }
 
-static int load_input(const options *o, const cnncam_model *m, const char *path, input *in)
+static int load_input(const cam_options *o, const cnncam_model *m, const char *path, input *in)
 {
     cc_error err;
     memset(in, 0, sizeof *in);
@@ -618,7 +288,7 @@ static void file_list_free(file_list *f)
 
 /* Everything one explained class of one image writes; each file written is
  * added to files. */
-static int write_outputs(const options *o, cnncam_ctx *ctx, const input *in, const float *map,
+static int write_outputs(const cam_options *o, cnncam_ctx *ctx, const input *in, const float *map,
                          const char *image_part, int cls, file_list *files, char *err, size_t len)
 {
     char name[4096];
@@ -669,7 +339,7 @@ static int write_outputs(const options *o, cnncam_ctx *ctx, const input *in, con
     return 1;
 }
 
-static void json_image(const options *o, const cnncam_model *m, const char *path, const input *in,
+static void json_image(const cam_options *o, const cnncam_model *m, const char *path, const input *in,
                        const float *logits, const int *order, const double *p, const int *explained,
                        int nexplained, const file_list *files, const double *ms)
 {
@@ -740,7 +410,7 @@ static int finite_scores(const char *path, const float *logits, int classes, con
 
 /* One image: forward, predictions, the explained classes and their outputs.
  * Returns 1 on success; on failure err says why. */
-static int run_image(const options *o, const cnncam_model *m, cnncam_ctx *ctx, int idx,
+static int run_image(const cam_options *o, const cnncam_model *m, cnncam_ctx *ctx, int idx,
                      const char *image_part, float *logits_rows, char *err, size_t len)
 {
     const char *path = o->images[idx];
@@ -841,8 +511,8 @@ done:
 
 int cmd_cam(int argc, char **argv, int predict_only)
 {
-    options o;
-    int rc = parse_options(argc, argv, predict_only, &o);
+    cam_options o;
+    int rc = cam_parse_options(argc, argv, predict_only, &o);
     if (rc) {
         free(o.images);
         return rc < 0 ? EXIT_OK : rc;
