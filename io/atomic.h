@@ -17,7 +17,7 @@
 #ifndef CC_ATOMIC_H
 #define CC_ATOMIC_H
 
-#include "layers/op.h"
+#include "core/base.h"
 
 #include <stdio.h>
 

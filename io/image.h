@@ -32,7 +32,7 @@
 #ifndef CC_IMAGE_H
 #define CC_IMAGE_H
 
-#include "layers/op.h"
+#include "core/base.h"
 
 #include <stddef.h>
 

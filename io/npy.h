@@ -12,7 +12,7 @@
 #ifndef CC_NPY_H
 #define CC_NPY_H
 
-#include "layers/op.h"
+#include "core/base.h"
 
 /* Writes data (shape[0] x ... x shape[rank-1] floats, row-major) as a '<f4'
  * version 1.0 file; rank is 1..CC_MAX_RANK, every dimension at least 1, at

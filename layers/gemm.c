@@ -9,7 +9,7 @@
  * thread of the pool (parallel.h), each one single-threaded OpenBLAS call:
  * every entry is the same dot product whatever the thread count. */
 #include "kernels.h"
-#include "parallel.h"
+#include "runtime/parallel.h"
 
 #include <cblas.h>
 #include <pthread.h>

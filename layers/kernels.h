@@ -9,7 +9,7 @@
 #define CC_KERNELS_H
 
 #include "op.h"
-#include "parallel.h"
+#include "runtime/parallel.h"
 
 /* Hot loops are compiled for AVX2 and AVX-512 as well as the baseline, and
  * the CPU picks at load time (GCC's target_clones through glibc's ifunc).

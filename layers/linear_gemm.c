@@ -17,7 +17,7 @@
  * that a Grad-CAM never holds all of it at once (VGG-16's first one is
  * 392 MiB). */
 #include "kernels.h"
-#include "pages.h"
+#include "runtime/pages.h"
 
 enum { CHUNK_BYTES = 8 << 20 };
 

@@ -1,5 +1,5 @@
 /* tests/test_fpenv.c — runs flush subnormals to zero and give the caller its
- * floating-point mode back (layers/fpenv.h, include/cnncam.h).
+ * floating-point mode back (runtime/fpenv.h, include/cnncam.h).
  *
  * A model written here: features.0 conv 3->16 k3 p1 without bias,
  * features.1 relu ("features"), global average pool, flatten, classifier
@@ -11,7 +11,7 @@
  * cnncam_gradcam the caller's MXCSR control bits (rounding, masks, FTZ, DAZ)
  * are what it set: the default, round-toward-zero, and FTZ+DAZ already on. */
 #include "cnncam.h"
-#include "layers/fpenv.h"
+#include "runtime/fpenv.h"
 #include "testutil.h"
 #include "weights/model.h"
 #include "weights/writer.h"

@@ -21,7 +21,7 @@
  * float where the reference sums the forward in double, so the error scales
  * with the size of the terms, not of each (possibly cancelled) result.
  *
- * Everything runs with 1 thread, then with 3 (layers/parallel.h splits the
+ * Everything runs with 1 thread, then with 3 (runtime/parallel.h splits the
  * products and transforms into uneven ranges).
  *
  * 3x3 stride-1 undilated ungrouped cases also run the Winograd forward

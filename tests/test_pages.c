@@ -1,5 +1,5 @@
 /* tests/test_pages.c — the low-memory mode: dropping the pages of a mapped
- * model file after use (layers/pages.c), and the streamed linear layer that
+ * model file after use (runtime/pages.c), and the streamed linear layer that
  * relies on it (layers/linear_gemm.c), measured on the process's resident set
  * (/proc/self/statm). Streaming is turned on for all but the last check.
  *
@@ -20,7 +20,7 @@
 #include "testutil.h"
 #include "tu_files.h"
 #include "layers/kernels.h"
-#include "layers/pages.h"
+#include "runtime/pages.h"
 
 #include <fcntl.h>
 #include <math.h>

@@ -1,4 +1,4 @@
-/* tests/test_parallel.c — the kernels' thread pool (layers/parallel.h).
+/* tests/test_parallel.c — the kernels' thread pool (runtime/parallel.h).
  *
  * cc_parallel must call fn on chunks that cover [0, n) exactly once, in
  * contiguous pieces no shorter than grain (except when n < grain: one piece),
@@ -23,8 +23,8 @@
  * it; without, it is the subnormal result in every chunk. */
 #define _GNU_SOURCE  /* sched_setaffinity, gettid-free /proc/self/task walk */
 #include "testutil.h"
-#include "layers/fpenv.h"
-#include "layers/parallel.h"
+#include "runtime/fpenv.h"
+#include "runtime/parallel.h"
 
 #include <dirent.h>
 #include <pthread.h>

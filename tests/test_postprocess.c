@@ -17,11 +17,11 @@
  *     it is exact here, and the counts are printed;
  *   - the clean overlay's endpoints and rounding.
  * Usage: test_postprocess [FIXTURE]   (default tests/fixtures/gradcam.ccgf) */
-#include "gradcam/colormap.h"
-#include "gradcam/combine.h"
-#include "gradcam/normalize.h"
-#include "gradcam/overlay.h"
-#include "gradcam/resize.h"
+#include "image/colormap.h"
+#include "cam/combine.h"
+#include "cam/normalize.h"
+#include "image/overlay.h"
+#include "cam/resize.h"
 #include "tensorfile.h"
 #include "testutil.h"
 

@@ -12,8 +12,8 @@
  *     1 ulp (exact: printed);
  *   - the argument checks of the plan.
  * Usage: test_preprocess [FIXTURE]   (default tests/fixtures/gradcam.ccgf) */
-#include "gradcam/preprocess.h"
-#include "gradcam/resample.h"
+#include "image/preprocess.h"
+#include "image/resample.h"
 #include "tensorfile.h"
 #include "testutil.h"
 

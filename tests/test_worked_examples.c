@@ -2,7 +2,7 @@
  * (docs/NUMERICS.md, the worked examples), numbers derived by hand, reproduced
  * through the graph, the tape and the Grad-CAM kernels. */
 #include "autograd/tape.h"
-#include "gradcam/cam.h"
+#include "cam/gradcam.h"
 #include "testutil.h"
 
 #include <stdio.h>

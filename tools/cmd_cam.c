@@ -6,7 +6,7 @@
 #include "cam_options.h"
 #include "cli.h"
 #include "cnncam.h"
-#include "gradcam/channels.h"
+#include "image/channels.h"
 #include "io/image.h"
 #include "io/npy.h"
 

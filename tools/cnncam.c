@@ -3,7 +3,7 @@
 #include "cli.h"
 #include "cnncam.h"
 #include "engine/plan.h"
-#include "layers/parallel.h"
+#include "runtime/parallel.h"
 #include "weights/model.h"
 
 #include <stdlib.h>

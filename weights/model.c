@@ -2,7 +2,7 @@
  * suggestions for a mistyped name (Levenshtein distance), typed metadata,
  * and the binary16 -> float conversion. Loading is in reader.c. */
 #include "model.h"
-#include "layers/pages.h"
+#include "runtime/pages.h"
 
 #include <math.h>
 #include <stdalign.h>

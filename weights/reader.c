@@ -11,7 +11,7 @@
  * cleaned up by cc_model_free. */
 #include "reader_internal.h"
 #include "crc32.h"
-#include "layers/pages.h"
+#include "runtime/pages.h"
 
 #include <errno.h>
 #include <fcntl.h>

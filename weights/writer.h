@@ -8,7 +8,7 @@
 #ifndef CC_WRITER_H
 #define CC_WRITER_H
 
-#include "layers/op.h"
+#include "core/base.h"
 
 #include <stddef.h>
 #include <stdint.h>
