@@ -27,7 +27,7 @@ IMG_LIBS    := $(shell pkg-config --libs libpng 2>/dev/null || echo -lpng) -ljpe
 LDLIBS   := $(BLAS_LIBS) $(IMG_LIBS) -lpthread -lm
 
 ENGINE_SRC := $(wildcard core/*.c runtime/*.c layers/*.c engine/*.c autograd/*.c)
-LIB_SRC    := $(ENGINE_SRC) $(wildcard api/*.c cam/*.c image/*.c weights/*.c io/*.c)
+LIB_SRC    := $(ENGINE_SRC) $(wildcard api/*.c cam/*.c cam/methods/*.c image/*.c weights/*.c io/*.c)
 LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 LIB64_OBJ  := $(ENGINE_SRC:%.c=$(BUILD)/obj64/%.o)
 # Test support code: every tests/*.c that is not a test_*.c main.

@@ -1,9 +1,8 @@
-/* api/api_ctx.c — contexts of include/cnncam.h: the planned forward with its
- * tape, the backward from the chosen classes down to the chosen layers only,
- * and the maps (docs/NUMERICS.md). */
+/* api/api_ctx.c — contexts of include/cnncam.h: layers, threads, the plan
+ * for one input size with its tape, the forward and its logits. The methods
+ * run in api_cam.c. */
 #include "api/api_internal.h"
 #include "autograd/tape.h"
-#include "cam/gradcam.h"
 #include "runtime/fpenv.h"
 #include "layers/kernels.h"
 #include "cam/combine.h"
@@ -14,27 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct cnncam_ctx {
-    const cnncam_model *model;
-    cc_error err;
-    int nlayers;
-    int layer_node[CNNCAM_MAX_LAYERS];
-    int is_input[CNNCAM_MAX_LAYERS];
-    cc_tape *tape;            /* planned for N x C x H x W and these layers */
-    int N, H, W, classes;
-    int threads;
-    int have_forward, have_maps;
-    cc_real *seed;            /* N x classes */
-    float *alpha[CNNCAM_MAX_LAYERS];     /* N x C per layer */
-    float *raw[CNNCAM_MAX_LAYERS];       /* N x h x w per layer (the input: saliency, N x H x W) */
-    float *scratch;                      /* for cc_cam_combine */
-};
-
-/* Keeps the message on the handle (cnncam_ctx_error) and returns st. */
-#if defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
-#endif
-static cnncam_status fail(cnncam_ctx *ctx, cnncam_status st, const char *fmt, ...)
+cnncam_status cc_ctx_fail(cnncam_ctx *ctx, cnncam_status st, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -52,6 +31,8 @@ cnncam_ctx *cnncam_ctx_create(const cnncam_model *m)
         return NULL;
     ctx->model = m;
     ctx->threads = cnncam_default_threads();
+    cnncam_cam_options_init(&ctx->options);
+    cc_ctx_resolve_options(ctx, &ctx->options, &ctx->method, &ctx->params);
     /* The recommended layer, if the file names one; else the caller must choose. */
     const char *layer = cnncam_model_default_layer(m);
     const int node = layer ? cc_model_find_layer(m->file, layer) : -1;
@@ -63,18 +44,16 @@ cnncam_ctx *cnncam_ctx_create(const cnncam_model *m)
     return ctx;
 }
 
-static void drop_plan(cnncam_ctx *ctx)
+void cc_ctx_drop_plan(cnncam_ctx *ctx)
 {
     cc_tape_free(ctx->tape);
     ctx->tape = NULL;
-    free(ctx->seed);
-    ctx->seed = NULL;
+    free(ctx->seed), free(ctx->input), free(ctx->method_scratch), free(ctx->scratch);
+    ctx->seed = ctx->input = ctx->method_scratch = ctx->scratch = NULL;
     for (int l = 0; l < CNNCAM_MAX_LAYERS; l++) {
-        free(ctx->alpha[l]), free(ctx->raw[l]);
-        ctx->alpha[l] = ctx->raw[l] = NULL;
+        free(ctx->weights[l]), free(ctx->raw[l]);
+        ctx->weights[l] = ctx->raw[l] = NULL;
     }
-    free(ctx->scratch);
-    ctx->scratch = NULL;
     ctx->have_forward = ctx->have_maps = 0;
     ctx->N = ctx->H = ctx->W = 0;
 }
@@ -83,7 +62,7 @@ void cnncam_ctx_free(cnncam_ctx *ctx)
 {
     if (!ctx)
         return;
-    drop_plan(ctx);
+    cc_ctx_drop_plan(ctx);
     free(ctx);
 }
 
@@ -99,9 +78,9 @@ cnncam_status cnncam_ctx_set_layers(cnncam_ctx *ctx, const char *const *layers, 
     if (!ctx)
         return CNNCAM_EINVAL;
     if (!layers)
-        return fail(ctx, CNNCAM_EINVAL, "cnncam_ctx_set_layers: layers is NULL; pass n layer names");
+        return cc_ctx_fail(ctx, CNNCAM_EINVAL, "cnncam_ctx_set_layers: layers is NULL; pass n layer names");
     if (n < 1 || n > CNNCAM_MAX_LAYERS)
-        return fail(ctx, CNNCAM_EINVAL, "between 1 and %d layers can be explained at once, not %d",
+        return cc_ctx_fail(ctx, CNNCAM_EINVAL, "between 1 and %d layers can be explained at once, not %d",
                     CNNCAM_MAX_LAYERS, n);
     int node[CNNCAM_MAX_LAYERS], is_input[CNNCAM_MAX_LAYERS];
     const cc_model *f = ctx->model->file;
@@ -110,15 +89,15 @@ cnncam_status cnncam_ctx_set_layers(cnncam_ctx *ctx, const char *const *layers, 
         if (node[i] < 0) {
             char near[400];
             cc_model_suggest(f, layers[i] ? layers[i] : "", near, sizeof near);
-            return fail(ctx, CNNCAM_EINVAL, "the model has no layer '%s'; nearest: %s",
+            return cc_ctx_fail(ctx, CNNCAM_EINVAL, "the model has no layer '%s'; nearest: %s",
                         layers[i] ? layers[i] : "(null)", near);
         }
         if (node[i] == f->output)
-            return fail(ctx, CNNCAM_EINVAL, "layer '%s' is the logits themselves; choose a layer below them",
+            return cc_ctx_fail(ctx, CNNCAM_EINVAL, "layer '%s' is the logits themselves; choose a layer below them",
                         layers[i]);
         is_input[i] = f->graph->nodes[node[i]].op == NULL;
     }
-    drop_plan(ctx);
+    cc_ctx_drop_plan(ctx);
     ctx->nlayers = n;
     memcpy(ctx->layer_node, node, sizeof(int) * (size_t)n);
     memcpy(ctx->is_input, is_input, sizeof(int) * (size_t)n);
@@ -130,7 +109,7 @@ cnncam_status cnncam_ctx_set_threads(cnncam_ctx *ctx, int n)
     if (!ctx)
         return CNNCAM_EINVAL;
     if (n < 1 || n > 256)
-        return fail(ctx, CNNCAM_EINVAL, "threads must be 1 to 256, not %d", n);
+        return cc_ctx_fail(ctx, CNNCAM_EINVAL, "threads must be 1 to 256, not %d", n);
     ctx->threads = n;
     return CNNCAM_OK;
 }
@@ -147,7 +126,7 @@ static cnncam_status plan(cnncam_ctx *ctx, int N, int H, int W)
 {
     if (ctx->tape && ctx->N == N && ctx->H == H && ctx->W == W)
         return CNNCAM_OK;
-    drop_plan(ctx);
+    cc_ctx_drop_plan(ctx);
     const cc_model *f = ctx->model->file;
     const int C = ctx->model->input->channels;
     const cc_shape in = cc_shape4(N, C, H, W);
@@ -164,7 +143,7 @@ static cnncam_status plan(cnncam_ctx *ctx, int N, int H, int W)
     const int classes = (int)(cc_shape_numel(out) / (size_t)N);
     if (ctx->model->classes && classes != ctx->model->classes) {
         cc_tape_free(t);
-        return fail(ctx, CNNCAM_EFORMAT, "the model file says %d classes but its graph gives %d logits",
+        return cc_ctx_fail(ctx, CNNCAM_EFORMAT, "the model file says %d classes but its graph gives %d logits",
                     ctx->model->classes, classes);
     }
     ctx->tape = t;
@@ -175,17 +154,29 @@ static cnncam_status plan(cnncam_ctx *ctx, int N, int H, int W)
         h[l] = s->rank == 4 ? s->d[2] : 1, w[l] = s->rank == 4 ? s->d[3] : 1;
     }
     ctx->seed = malloc((size_t)N * classes * sizeof *ctx->seed);
+    ctx->input = malloc((size_t)N * C * H * W * sizeof *ctx->input);
     ctx->scratch = malloc(cc_cam_combine_scratch_floats(h, w, ctx->nlayers, H, W) * sizeof(float));
-    int ok = ctx->seed && ctx->scratch;
+    int ok = ctx->seed && ctx->input && ctx->scratch;
+    size_t method_floats = 0;
     for (int l = 0; l < ctx->nlayers && ok; l++) {
         const cc_shape *s = &t->plan->shape[ctx->layer_node[l]];
-        ctx->alpha[l] = malloc((size_t)N * s->d[1] * sizeof(float));
+        const int K = s->rank == 4 ? s->d[1] : 1;
+        ctx->weights[l] = malloc((size_t)N * K * sizeof(float));
         ctx->raw[l] = malloc((size_t)N * h[l] * w[l] * sizeof(float));
-        ok = ctx->alpha[l] && ctx->raw[l];
+        ok = ctx->weights[l] && ctx->raw[l];
+        /* the largest any method run on this plan needs: the context's, and Grad-CAM's (cnncam_gradcam) */
+        for (int pass = 0; pass < 2; pass++) {
+            const cc_cam_method *m = pass ? ctx->method : cc_cam_methods[0];
+            const size_t need = m->scratch_floats ? m->scratch_floats(K, h[l], w[l], &ctx->params,
+                                                                      ctx->params.batch_size, C, H, W) : 0;
+            method_floats = need > method_floats ? need : method_floats;
+        }
     }
+    if (ok && method_floats)
+        ok = (ctx->method_scratch = malloc(method_floats * sizeof(float))) != NULL;
     if (!ok) {
-        drop_plan(ctx);
-        return fail(ctx, CNNCAM_ENOMEM, "out of memory planning a %dx%dx%dx%d input", N, C, H, W);
+        cc_ctx_drop_plan(ctx);
+        return cc_ctx_fail(ctx, CNNCAM_ENOMEM, "out of memory planning a %dx%dx%dx%d input", N, C, H, W);
     }
     return CNNCAM_OK;
 }
@@ -196,10 +187,10 @@ cnncam_status cnncam_forward(cnncam_ctx *ctx, const float *input, int batch, int
         return CNNCAM_EINVAL;
     const cc_model_input *mi = ctx->model->input;
     if (!input || batch < 1 || height < 1 || width < 1)
-        return fail(ctx, CNNCAM_EINVAL, "forward needs an input of at least 1x%dx1x1, got %dx%dx%dx%d%s",
+        return cc_ctx_fail(ctx, CNNCAM_EINVAL, "forward needs an input of at least 1x%dx1x1, got %dx%dx%dx%d%s",
                     mi->channels, batch, mi->channels, height, width, input ? "" : " at NULL");
     if (mi->height && (height != mi->height || width != mi->width))
-        return fail(ctx, CNNCAM_EINVAL, "the model works at one input size, %dx%d (height x width), and the input "
+        return cc_ctx_fail(ctx, CNNCAM_EINVAL, "the model works at one input size, %dx%d (height x width), and the input "
                     "is %dx%d", mi->height, mi->width, height, width);
     cnncam_status st = plan(ctx, batch, height, width);
     if (st)
@@ -207,17 +198,23 @@ cnncam_status cnncam_forward(cnncam_ctx *ctx, const float *input, int batch, int
     for (int l = 0; l < ctx->nlayers; l++) {
         const cc_shape *s = &ctx->tape->plan->shape[ctx->layer_node[l]];
         if (s->rank != 4)
-            return fail(ctx, CNNCAM_EINVAL, "layer '%s' has shape of rank %d; Grad-CAM needs an NxCxHxW layer",
+            return cc_ctx_fail(ctx, CNNCAM_EINVAL, "layer '%s' has shape of rank %d; Grad-CAM needs an NxCxHxW layer",
                         ctx->model->file->graph->nodes[ctx->layer_node[l]].name, s->rank);
     }
+    memcpy(ctx->input, input, (size_t)batch * mi->channels * height * width * sizeof *ctx->input);
+    cc_ctx_run_forward(ctx, input);
+    ctx->have_forward = 1;
+    ctx->have_maps = 0;
+    return CNNCAM_OK;
+}
+
+void cc_ctx_run_forward(cnncam_ctx *ctx, const float *input)
+{
     const cc_real *in[1] = {input};
     cc_set_threads(ctx->threads);
     const unsigned fp = cc_fpenv_enter();  /* subnormals flushed, on the pool's threads too */
     cc_tape_forward(ctx->tape, in);
     cc_fpenv_leave(fp);
-    ctx->have_forward = 1;
-    ctx->have_maps = 0;
-    return CNNCAM_OK;
 }
 
 const float *cnncam_logits(const cnncam_ctx *ctx, int image)
@@ -237,70 +234,6 @@ int cnncam_top_class(const cnncam_ctx *ctx, int image)
         if (y[c] > y[best])
             best = c;
     return best;
-}
-
-/* Gradient saliency of one image: per pixel max over channels of |dy/dx|. */
-static void saliency(float *map, const cc_real *grad, int C, size_t hw)
-{
-    for (size_t i = 0; i < hw; i++) {
-        float best = 0;
-        for (int c = 0; c < C; c++) {
-            const float g = fabsf(grad[(size_t)c * hw + i]);
-            best = g > best ? g : best;
-        }
-        map[i] = best;
-    }
-}
-
-cnncam_status cnncam_gradcam(cnncam_ctx *ctx, const int *classes, float *maps)
-{
-    if (!ctx)
-        return CNNCAM_EINVAL;
-    if (!classes || !maps)
-        return fail(ctx, CNNCAM_EINVAL, "cnncam_gradcam: %s is NULL; it needs one class per image and room for "
-                    "batch x height x width floats", !classes ? "classes" : "maps");
-    if (!ctx->have_forward)
-        return fail(ctx, CNNCAM_ESTATE, "gradcam needs a forward first");
-    if (!ctx->nlayers)
-        return fail(ctx, CNNCAM_ESTATE, "no layer to explain: the model file recommends none, so choose one");
-    for (int i = 0; i < ctx->N; i++)
-        if (classes[i] < 0 || classes[i] >= ctx->classes)
-            return fail(ctx, CNNCAM_EINVAL, "class %d is out of range: the model has %d classes (0 to %d)",
-                        classes[i], ctx->classes, ctx->classes - 1);
-    memset(ctx->seed, 0, (size_t)ctx->N * ctx->classes * sizeof *ctx->seed);
-    for (int i = 0; i < ctx->N; i++)
-        ctx->seed[(size_t)i * ctx->classes + classes[i]] = 1;
-    cc_set_threads(ctx->threads);
-    const unsigned fp = cc_fpenv_enter();  /* until the maps are made */
-    cc_tape_backward(ctx->tape, ctx->seed);
-
-    for (int i = 0; i < ctx->N; i++) {
-        const float *cams[CNNCAM_MAX_LAYERS];
-        int h[CNNCAM_MAX_LAYERS], w[CNNCAM_MAX_LAYERS];
-        for (int l = 0; l < ctx->nlayers; l++) {
-            const int node = ctx->layer_node[l];
-            const cc_shape *s = &ctx->tape->plan->shape[node];
-            const int C = s->d[1];
-            h[l] = s->d[2], w[l] = s->d[3];
-            const size_t hw = (size_t)h[l] * w[l], chw = (size_t)C * hw;
-            const cc_real *A = cc_plan_value(ctx->tape->plan, node) + (size_t)i * chw;
-            const cc_real *G = cc_tape_grad(ctx->tape, node) + (size_t)i * chw;
-            float *raw = ctx->raw[l] + (size_t)i * hw;
-            if (ctx->is_input[l]) {
-                saliency(raw, G, C, hw);
-            } else {
-                float *alpha = ctx->alpha[l] + (size_t)i * C;
-                cc_gradcam_alpha(alpha, G, C, (int)hw);
-                cc_gradcam_map(raw, alpha, A, C, (int)hw);
-            }
-            cams[l] = raw;
-        }
-        cc_cam_combine(maps + (size_t)i * ctx->H * ctx->W, cams, h, w, ctx->nlayers, ctx->H, ctx->W,
-                       ctx->scratch);
-    }
-    cc_fpenv_leave(fp);
-    ctx->have_maps = 1;
-    return CNNCAM_OK;
 }
 
 cnncam_status cnncam_layer_shape(const cnncam_ctx *ctx, int l, int *channels, int *h, int *w)
@@ -334,9 +267,10 @@ const float *cnncam_gradient(const cnncam_ctx *ctx, int l, int image)
 
 const float *cnncam_channel_weights(const cnncam_ctx *ctx, int l, int image)
 {
-    if (!ctx || !ctx->have_maps || l < 0 || l >= ctx->nlayers || image < 0 || image >= ctx->N || ctx->is_input[l])
+    if (!ctx || !ctx->have_maps || !ctx->has_weights || l < 0 || l >= ctx->nlayers || image < 0 ||
+        image >= ctx->N || ctx->is_input[l])
         return NULL;
-    return ctx->alpha[l] + (size_t)image * ctx->tape->plan->shape[ctx->layer_node[l]].d[1];
+    return ctx->weights[l] + (size_t)image * ctx->tape->plan->shape[ctx->layer_node[l]].d[1];
 }
 
 const float *cnncam_raw_map(const cnncam_ctx *ctx, int l, int image)

@@ -208,6 +208,83 @@ const float *cnncam_gradient(const cnncam_ctx *ctx, int l, int image);
 const float *cnncam_channel_weights(const cnncam_ctx *ctx, int l, int image);
 const float *cnncam_raw_map(const cnncam_ctx *ctx, int l, int image);
 
+/* ---- explanation methods ------------------------------------------------------ */
+/* The CAM family of pytorch-grad-cam 1.5, by the names its cam.py uses
+ * ("gradcam", "hirescam", "gradcam++", "scorecam", "ablationcam", "fullgrad",
+ * ...): cnncam_method_name(i) for i = 0, 1, ... until NULL lists them, with a
+ * one-line summary each. docs/METHODS.md gives every method's formula, its
+ * cost and where cnncam deliberately differs from the reference. */
+const char *cnncam_method_name(int i);
+const char *cnncam_method_summary(int i);
+
+/* What the explanation differentiates (or scores), for class c of logits z:
+ * pytorch-grad-cam's ClassifierOutputTarget, ClassifierOutputSoftmaxTarget,
+ * ClassifierOutputReST and BinaryClassifierOutputTarget. */
+typedef enum {
+    CNNCAM_TARGET_LOGIT = 0,   /* z_c, the model's output value (default) */
+    CNNCAM_TARGET_SOFTMAX = 1, /* softmax(z)_c */
+    CNNCAM_TARGET_REST = 2,    /* 2 z_c - logsumexp(z) (ReST) */
+    CNNCAM_TARGET_BINARY = 3   /* a one-output model: z_0 for c = 1, -z_0 for c = 0 */
+} cnncam_target;
+
+/* Progress of a method that runs many forwards (scorecam, ablationcam,
+ * aug_smooth): done of total forwards, from the thread that called cnncam_cam. */
+typedef void (*cnncam_progress_fn)(void *user, int done, int total);
+
+/* Every choice an explanation takes. Fill it with cnncam_cam_options_init
+ * (the defaults: Grad-CAM of the logit), change what you need, and give it to
+ * cnncam_ctx_set_cam_options. Fields a method does not take must stay at
+ * their initial value: setting one is CNNCAM_EINVAL, the message naming the
+ * method and the option. New fields are only ever added at the end. */
+typedef struct {
+    const char *method;       /* a cnncam_method_name; NULL: "gradcam" */
+    cnncam_target target;
+    int aug_smooth;           /* 1: the reference's six test-time augmentations (horizontal
+                               * flip x multiply 0.9, 1, 1.1), maps un-flipped and averaged */
+    int eigen_smooth;         /* 1: the first principal component of the weighted
+                               * activations instead of their channel sum */
+    int batch_size;           /* scorecam (default 16), ablationcam (32): images per forward; 0: default */
+    double ablation_ratio;    /* ablationcam's ratio_channels_to_ablate, in (0, 1]; 0: 1 */
+    long long seed;           /* randomcam's numpy seed, 0 to 2^32-1; -1: 0 */
+    const char *kpca_kernel;  /* kpcacam: "sigmoid" (default), "rbf", "poly", "linear", "cosine"; NULL: default */
+    double kpca_gamma;        /* kpcacam's gamma; 0: 1 / channels */
+    double finer_alpha;       /* finercam's alpha; 0: 1 */
+    int eigen_sign;           /* sign of a principal component: CNNCAM_SIGN_* */
+    int guided;               /* 1: plan guided backpropagation too (cnncam_guided_backprop) */
+    int guided_extended;      /* guided backprop also through ReLU6, Hardswish, Hardsigmoid,
+                               * SiLU and Sigmoid modules (docs/METHODS.md) */
+    cnncam_progress_fn progress;  /* NULL: none */
+    void *progress_user;
+} cnncam_cam_options;
+
+/* Principal components have no sign of their own; after the ReLU a flipped
+ * one is another map. */
+enum {
+    CNNCAM_SIGN_DEFAULT = 0,  /* cnncam's rule (docs/METHODS.md) */
+    CNNCAM_SIGN_LAPACK = 1    /* whatever LAPACK's dgesdd returns, as the reference */
+};
+
+void cnncam_cam_options_init(cnncam_cam_options *o);
+/* Validates and copies o (its strings too) into the context; the next
+ * cnncam_forward plans what the method needs, and cnncam_cam runs it.
+ * Changing what the plan needs drops the forward (CNNCAM_ESTATE until the
+ * next one). */
+cnncam_status cnncam_ctx_set_cam_options(cnncam_ctx *ctx, const cnncam_cam_options *o);
+/* After a forward: the context's method for class classes[i] of each image
+ * (CNNCAM_TOP_CLASS: the image's best class in each forward, as the
+ * reference's targets=None), maps as cnncam_gradcam's. The layer accessors
+ * above then show this method's channel weights (NULL for methods without
+ * any) and raw map; with aug_smooth, those of the un-augmented input. */
+#define CNNCAM_TOP_CLASS (-1)
+cnncam_status cnncam_cam(cnncam_ctx *ctx, const int *classes, float *maps);
+/* Guided backpropagation of image `image` for class cls (CNNCAM_TOP_CLASS:
+ * its best): the gradient of the class's output with respect to the
+ * normalised input, every ReLU module's backward passing only positive
+ * gradients to positive inputs (and with guided_extended, the other
+ * activations too). out: height x width x channels floats, as the reference
+ * returns it. CNNCAM_ESTATE unless the options set guided before the forward. */
+cnncam_status cnncam_guided_backprop(cnncam_ctx *ctx, int image, int cls, float *out);
+
 /* ---- image files ---------------------------------------------------------------- */
 /* Reads a JPEG or PNG (any bit depth, gray, palette, alpha: returned as 8-bit RGB,
  * alpha dropped) into *rgb (width x height x 3, free with cnncam_image_free).

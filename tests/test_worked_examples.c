@@ -2,7 +2,7 @@
  * (docs/NUMERICS.md, the worked examples), numbers derived by hand, reproduced
  * through the graph, the tape and the Grad-CAM kernels. */
 #include "autograd/tape.h"
-#include "cam/gradcam.h"
+#include "cam/channel_map.h"
 #include "testutil.h"
 
 #include <stdio.h>
@@ -89,9 +89,11 @@ static void example_gradcam(void)
     const cc_real seed[1] = {1};
     cc_tape_backward(t, seed);
     cc_real alpha[2], cam[9];
-    cc_gradcam_alpha(alpha, cc_tape_grad(t, a), 2, 9);
+    cc_cam_channel_mean(alpha, cc_tape_grad(t, a), 2, 9);
     expect("example 2: alpha", alpha, (const double[]){1.0 / 3, -2.0 / 3}, 2);
-    cc_gradcam_map(cam, alpha, cc_plan_value(t->plan, a), 2, 9);
+    cc_cam_channel_sum(cam, alpha, cc_plan_value(t->plan, a), 2, 9);
+    for (int i = 0; i < 9; i++)
+        cam[i] = cam[i] > 0 ? cam[i] : 0;
     expect("example 2: ReLU(alpha . A)", cam,
            (const double[]){1.0 / 3, 0, 2.0 / 3, 0, 1, 0, 0, 1.0 / 3, 0}, 9);
     cc_tape_free(t);
