@@ -6,7 +6,9 @@
 
 BUILD    ?= build
 PREFIX   ?= /usr/local
-VERSION  := 0.1.0
+# The version has one source, the header's CNNCAM_VERSION (cnncam_version()
+# returns it at run time; tests/test_install.py checks the three agree).
+VERSION  := $(shell sed -n 's/^\#define CNNCAM_VERSION "\(.*\)"$$/\1/p' include/cnncam.h)
 SOVERSION := 0
 CC       ?= cc
 PYTHON   := /usr/bin/python3
@@ -51,6 +53,12 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(ALLFLAGS) -c $< -o $@
 
+# The tool sees the public header only, as any program built against the
+# library does: an internal include in tools/ fails to compile.
+$(BUILD)/obj/tools/%.o: tools/%.c
+	@mkdir -p $(@D)
+	$(CC) -Iinclude -D_POSIX_C_SOURCE=200809L -MMD -MP $(ALLFLAGS) -c $< -o $@
+
 $(BUILD)/obj64/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -DCC_REAL_DOUBLE $(ALLFLAGS) -c $< -o $@
@@ -63,8 +71,10 @@ $(BUILD)/libcnncam64.a: $(LIB64_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/libcnncam.so: $(LIB_OBJ)
-	$(CC) $(ALLFLAGS) -shared -Wl,-soname,libcnncam.so.$(SOVERSION) -o $@ $^ $(LDLIBS)
+# Exports the cnncam_* functions only (api/exports.map).
+$(BUILD)/libcnncam.so: $(LIB_OBJ) api/exports.map
+	$(CC) $(ALLFLAGS) -shared -Wl,-soname,libcnncam.so.$(SOVERSION) -Wl,--version-script=api/exports.map \
+	  -o $@ $(LIB_OBJ) $(LDLIBS)
 
 $(BUILD)/cnncam: $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tools/*.c)) $(BUILD)/libcnncam.a
 	$(CC) $(ALLFLAGS) -o $@ $^ $(LDLIBS)
@@ -146,6 +156,7 @@ test-py: all $(TEST_TOOLS) $(BUILD)/bias_figure
 	$(PYTHON) tests/test_gradcam.py
 	$(PYTHON) tests/test_install.py
 	$(PYTHON) tests/test_cli.py
+	$(PYTHON) tests/test_cli_methods.py
 	$(PYTHON) tests/test_inputs.py
 	$(PYTHON) tests/test_scenes.py
 	$(PYTHON) tests/test_examples.py
@@ -181,10 +192,14 @@ $(BUILD)/make_fuzz_corpus: $(BUILD)/obj/tests/fuzz/make_fuzz_corpus.o $(BUILD)/l
 
 # Regenerates the committed fixtures: PyTorch parity (needs python3-torch),
 # Grad-CAM post-processing and preprocessing by numpy, OpenCV, Pillow and torchvision,
-# image pixels decoded by Pillow and .npy files written by NumPy.
+# guided backprop and FullGrad gradients of a converted net (tests/models/guided_net.py),
+# image pixels decoded by Pillow and .npy files written by NumPy, and numpy's
+# SVD, eigen and RandomState answers for the eigen / KPCA / random CAMs.
 fixtures:
 	$(PYTHON) tests/gen_fixtures.py tests/fixtures/ops.ccfx
+	$(PYTHON) tests/gen_linalg_fixtures.py tests/fixtures/linalg.ccgf
 	$(PYTHON) tests/gen_gradcam_fixtures.py tests/fixtures/gradcam.ccgf
+	$(PYTHON) tests/gen_guided_fixtures.py tests/fixtures
 	$(PYTHON) tests/gen_image_fixtures.py
 	$(PYTHON) tests/gen_npy_fixtures.py
 

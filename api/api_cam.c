@@ -6,6 +6,7 @@
  * averages the de-augmented maps. */
 #include "api/api_internal.h"
 #include "cam/combine.h"
+#include "cam/normalize.h"
 #include "cam/target.h"
 #include "runtime/fpenv.h"
 #include "layers/kernels.h"
@@ -184,24 +185,83 @@ static void saliency(float *map, const cc_real *grad, int C, size_t hw)
     }
 }
 
+/* Seeds the backward from each image's target (or the method's own) and
+ * runs a pass to the given targets of the tape. */
+static void backward(cnncam_ctx *ctx, const cc_cam_method *m, const cc_cam_params *p, const int *cls,
+                     const int *targets, int ntargets)
+{
+    for (int i = 0; i < ctx->N; i++) {
+        const float *z = cnncam_logits(ctx, i);
+        float *dz = ctx->seed + (size_t)i * ctx->classes;
+        if (m->seed)
+            m->seed(z, ctx->classes, cls[i], p, dz);
+        else
+            cc_target_seed(p->target, z, ctx->classes, cls[i], dz);
+    }
+    const cc_tape_pass pass = {.targets = targets, .ntargets = ntargets};
+    cc_tape_backward_pass(ctx->tape, ctx->seed, &pass);
+}
+
+/* An image method (FullGrad): its map per image, normalised once. */
+static cnncam_status run_image_method(cnncam_ctx *ctx, const cc_cam_method *m, const cc_cam_params *p,
+                                      const int *cls, float *maps)
+{
+    const cc_plan *plan = ctx->tape->plan;
+    int *targets = malloc((size_t)(1 + ctx->nbias) * sizeof *targets);
+    cc_cam_bias_layer *layers = malloc((size_t)(ctx->nbias ? ctx->nbias : 1) * sizeof *layers);
+    if (!targets || !layers) {
+        free(targets), free(layers);
+        return cc_ctx_fail(ctx, CNNCAM_ENOMEM, "out of memory");
+    }
+    int n = 0;
+    targets[n++] = ctx->input_target;
+    for (int b = 0; b < ctx->nbias; b++)
+        targets[n++] = ctx->bias_target + b;
+    backward(ctx, m, p, cls, targets, n);
+    free(targets);
+    const int C = ctx->model->input->channels;
+    const size_t chw = (size_t)C * ctx->H * ctx->W, HW = (size_t)ctx->H * ctx->W;
+    for (int i = 0; i < ctx->N; i++) {
+        for (int b = 0; b < ctx->nbias; b++) {
+            const int node = ctx->bias_node[b];
+            const cc_shape *s = &plan->shape[node];
+            const size_t one = cc_shape_numel(s) / (size_t)ctx->N;
+            layers[b] = (cc_cam_bias_layer){.K = s->d[1], .h = s->rank == 4 ? s->d[2] : 1,
+                                            .w = s->rank == 4 ? s->d[3] : 1, .bias = ctx->bias[b],
+                                            .G = cc_tape_grad(ctx->tape, node) + (size_t)i * one};
+        }
+        const cc_cam_image_call call = {.C = C, .H = ctx->H, .W = ctx->W,
+                                        .input = ctx->forward_input + (size_t)i * chw,
+                                        .input_grad = cc_tape_grad(ctx->tape, 0) + (size_t)i * chw,
+                                        .bias_layers = layers, .nbias_layers = ctx->nbias, .params = p,
+                                        .scratch = ctx->method_scratch};
+        float *map = maps + (size_t)i * HW;
+        cc_status st = m->image_map(&call, map, &ctx->err);
+        if (st) {
+            free(layers);
+            return (cnncam_status)st;
+        }
+        cc_cam_normalize(map, map, HW);
+    }
+    free(layers);
+    ctx->has_weights = ctx->has_raw = 0;
+    return CNNCAM_OK;
+}
+
 /* One run of method m on the current forward: the backward it needs, each
  * layer's map, and the post-processed maps (N x H x W). */
 static cnncam_status run_once(cnncam_ctx *ctx, const cc_cam_method *m, const cc_cam_params *p, const int *cls,
                               float *maps)
 {
+    if (m->image_map)
+        return run_image_method(ctx, m, p, cls, maps);
     const cc_plan *plan = ctx->tape->plan;
     if (m->uses & CC_CAM_USES_GRADIENT) {
-        for (int i = 0; i < ctx->N; i++) {
-            const float *z = cnncam_logits(ctx, i);
-            float *dz = ctx->seed + (size_t)i * ctx->classes;
-            if (m->seed)
-                m->seed(z, ctx->classes, cls[i], p, dz);
-            else
-                cc_target_seed(p->target, z, ctx->classes, cls[i], dz);
-        }
-        cc_tape_backward(ctx->tape, ctx->seed);
+        int layers[CNNCAM_MAX_LAYERS];
+        for (int l = 0; l < ctx->nlayers; l++)
+            layers[l] = l;  /* the layers are the tape's first targets */
+        backward(ctx, m, p, cls, layers, ctx->nlayers);
     }
-    const int C = ctx->model->input->channels;
     for (int l = 0; l < ctx->nlayers; l++) {
         const int node = ctx->layer_node[l];
         const cc_shape *s = &plan->shape[node];
@@ -218,10 +278,10 @@ static cnncam_status run_once(cnncam_ctx *ctx, const cc_cam_method *m, const cc_
                 saliency(raw, G, K, hw);
                 continue;
             }
-            const cc_cam_services svc = {.input = ctx->input + (size_t)i * C * ctx->H * ctx->W, .C = C,
-                                         .H = ctx->H, .W = ctx->W, .batch = p->batch_size};
+            cc_ctx_services svc;
+            cc_ctx_services_init(&svc, ctx, i, cls[i], p);
             const cc_cam_layer_call call = {.layer = l, .K = K, .h = h, .w = w, .A = A, .G = G, .params = p,
-                                            .svc = &svc, .scratch = ctx->method_scratch};
+                                            .svc = &svc.svc, .scratch = ctx->method_scratch};
             cc_status st = m->layer_map(&call, ctx->weights[l] + (size_t)i * K, raw, &ctx->err);
             if (st)
                 return (cnncam_status)st;
@@ -240,6 +300,7 @@ static cnncam_status run_once(cnncam_ctx *ctx, const cc_cam_method *m, const cc_
         cc_cam_combine(maps + (size_t)i * ctx->H * ctx->W, cams, h, w, ctx->nlayers, ctx->H, ctx->W, ctx->scratch);
     }
     ctx->has_weights = m->has_weights;
+    ctx->has_raw = 1;
     return CNNCAM_OK;
 }
 
@@ -257,6 +318,18 @@ static void flip_width(float *dst, const float *src, size_t rows, int W)
             dst[r * W + x] = src[r * W + (W - 1 - x)];
 }
 
+/* RandomCAM's stream where transform t starts drawing: the reference runs
+ * the transforms in order, each drawing K weights per image per layer. */
+static void position_stream(cnncam_ctx *ctx, const cc_cam_params *p, int t)
+{
+    size_t per_run = 0;
+    for (int l = 0; l < ctx->nlayers; l++)
+        per_run += (size_t)ctx->N * ctx->tape->plan->shape[ctx->layer_node[l]].d[1];
+    cc_numpy_random_seed(&ctx->rng, (uint32_t)p->seed);
+    for (size_t q = 0; q < per_run * (size_t)t; q++)
+        cc_numpy_random_sample(&ctx->rng);
+}
+
 /* The reference's forward_augmentation_smoothing: the mean of the six
  * de-augmented maps, in transform order, in float32, not normalised again. */
 static cnncam_status run_aug_smooth(cnncam_ctx *ctx, const cc_cam_method *m, const cc_cam_params *p,
@@ -271,6 +344,8 @@ static cnncam_status run_aug_smooth(cnncam_ctx *ctx, const cc_cam_method *m, con
         st = cc_ctx_fail(ctx, CNNCAM_ENOMEM, "out of memory for aug_smooth's six maps");
     for (int r = 0; r < 6 && !st; r++) {
         const int t = AUG_RUN_ORDER[r];
+        if (m->takes & CC_CAM_TAKES_SEED)
+            position_stream(ctx, p, t);
         const float *src = ctx->input;
         if (AUGMENTATIONS[t].flip) {
             flip_width(tmp, ctx->input, in_n / ctx->W, ctx->W);
@@ -285,8 +360,6 @@ static cnncam_status run_aug_smooth(cnncam_ctx *ctx, const cc_cam_method *m, con
             flip_width(tmp, each + (size_t)t * map_n, map_n / ctx->W, ctx->W);
             memcpy(each + (size_t)t * map_n, tmp, map_n * sizeof *tmp);
         }
-        if (m->uses & (CC_CAM_USES_INPUT_BATCHES | CC_CAM_USES_UPPER_BATCHES) && ctx->options.progress)
-            ctx->options.progress(ctx->options.progress_user, r + 1, 6);
     }
     for (size_t q = 0; q < map_n && !st; q++) {
         float sum = 0;
@@ -312,6 +385,13 @@ static cnncam_status run(cnncam_ctx *ctx, const cc_cam_method *m, const cc_cam_p
     if (!cls)
         return cc_ctx_fail(ctx, CNNCAM_ENOMEM, "out of memory");
     cnncam_status st = resolve_classes(ctx, classes, p->target, cls);
+    ctx->forwards_done = ctx->forwards_total = 0;
+    if (m->uses & (CC_CAM_USES_INPUT_BATCHES | CC_CAM_USES_UPPER_BATCHES))
+        for (int l = 0; l < ctx->nlayers; l++) {
+            const int K = ctx->tape->plan->shape[ctx->layer_node[l]].d[1];
+            ctx->forwards_total += ctx->N * ((K + p->batch_size - 1) / p->batch_size) * (p->aug_smooth ? 6 : 1);
+        }
+    cc_numpy_random_seed(&ctx->rng, (uint32_t)p->seed);
     if (!st) {
         cc_set_threads(ctx->threads);
         const unsigned fp = cc_fpenv_enter();  /* until the maps are made */
@@ -338,10 +418,3 @@ cnncam_status cnncam_gradcam(cnncam_ctx *ctx, const int *classes, float *maps)
     return run(ctx, cc_cam_methods[0], &p, classes, maps);
 }
 
-cnncam_status cnncam_guided_backprop(cnncam_ctx *ctx, int image, int cls, float *out)
-{
-    (void)image, (void)cls, (void)out;
-    if (!ctx)
-        return CNNCAM_EINVAL;
-    return cc_ctx_fail(ctx, CNNCAM_ESTATE, "guided backpropagation is not implemented yet");
-}

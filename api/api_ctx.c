@@ -46,6 +46,10 @@ cnncam_ctx *cnncam_ctx_create(const cnncam_model *m)
 
 void cc_ctx_drop_plan(cnncam_ctx *ctx)
 {
+    cc_ctx_drop_services(ctx);
+    cc_ctx_drop_bias_layers(ctx);
+    free(ctx->target_node), free(ctx->guided);
+    ctx->target_node = NULL, ctx->guided = NULL, ctx->ntargets = 0;
     cc_tape_free(ctx->tape);
     ctx->tape = NULL;
     free(ctx->seed), free(ctx->input), free(ctx->method_scratch), free(ctx->scratch);
@@ -121,6 +125,45 @@ int cnncam_ctx_threads(const cnncam_ctx *ctx)
     return ctx->threads;
 }
 
+/* The tape's targets (api_internal.h): the layers, the input when the
+ * method or guided backprop needs its gradient, FullGrad's bias layers. */
+static cnncam_status plan_targets(cnncam_ctx *ctx, const cc_shape *in)
+{
+    const cc_model *f = ctx->model->file;
+    const unsigned uses = ctx->method->uses;
+    cc_shape *shapes = NULL;
+    if (uses & CC_CAM_USES_BIAS_GRADIENTS) {
+        shapes = malloc((size_t)f->graph->nnodes * sizeof *shapes);
+        if (!shapes)
+            return cc_ctx_fail(ctx, CNNCAM_ENOMEM, "out of memory planning the bias layers");
+        cnncam_status st = cc_plan_shapes(f->graph, in, shapes, &ctx->err) ? CNNCAM_EINVAL
+                                                                          : cc_ctx_find_bias_layers(ctx, shapes);
+        free(shapes);
+        if (st)
+            return st;
+    }
+    if (ctx->options.guided && cc_ctx_plan_guided(ctx))
+        return CNNCAM_ENOMEM;
+    ctx->target_node = malloc(((size_t)ctx->nlayers + 1 + ctx->nbias) * sizeof *ctx->target_node);
+    if (!ctx->target_node)
+        return cc_ctx_fail(ctx, CNNCAM_ENOMEM, "out of memory planning the backward");
+    ctx->ntargets = 0;
+    ctx->input_target = ctx->bias_target = -1;
+    for (int l = 0; l < ctx->nlayers; l++) {
+        if (ctx->is_input[l])
+            ctx->input_target = ctx->ntargets;
+        ctx->target_node[ctx->ntargets++] = ctx->layer_node[l];
+    }
+    if (ctx->input_target < 0 && (uses & CC_CAM_USES_INPUT_GRADIENT || ctx->options.guided)) {
+        ctx->input_target = ctx->ntargets;
+        ctx->target_node[ctx->ntargets++] = 0;  /* the graph's first input: the image */
+    }
+    ctx->bias_target = ctx->ntargets;
+    for (int b = 0; b < ctx->nbias; b++)
+        ctx->target_node[ctx->ntargets++] = ctx->bias_node[b];
+    return CNNCAM_OK;
+}
+
 /* Plans the tape for N x C x H x W (the model's C) unless it is planned already. */
 static cnncam_status plan(cnncam_ctx *ctx, int N, int H, int W)
 {
@@ -130,15 +173,34 @@ static cnncam_status plan(cnncam_ctx *ctx, int N, int H, int W)
     const cc_model *f = ctx->model->file;
     const int C = ctx->model->input->channels;
     const cc_shape in = cc_shape4(N, C, H, W);
-    int keep[CNNCAM_MAX_LAYERS + 1];
+    /* kept after the forward: the layers, the logits, and what the method's
+     * services read (the values that skip over a layer, for AblationCAM) */
+    int *keep = malloc(((size_t)f->graph->nnodes + CNNCAM_MAX_LAYERS + 1) * sizeof *keep);
+    if (!keep)
+        return cc_ctx_fail(ctx, CNNCAM_ENOMEM, "out of memory planning a %dx%dx%dx%d input", N, C, H, W);
+    int nkeep = 0;
     for (int l = 0; l < ctx->nlayers; l++)
-        keep[l] = ctx->layer_node[l];
-    keep[ctx->nlayers] = f->output;
-    const cc_tape_request req = {.seed = f->output, .targets = ctx->layer_node, .ntargets = ctx->nlayers,
-                                 .keep = keep, .nkeep = ctx->nlayers + 1};
+        keep[nkeep++] = ctx->layer_node[l];
+    keep[nkeep++] = f->output;
+    cnncam_status st = cc_ctx_plan_services(ctx, C, H, W, keep, &nkeep);
+    if (st) {
+        free(keep);
+        return st;
+    }
+    st = plan_targets(ctx, &in);
+    if (st) {
+        free(keep);
+        cc_ctx_drop_plan(ctx);
+        return st;
+    }
+    const cc_tape_request req = {.seed = f->output, .targets = ctx->target_node, .ntargets = ctx->ntargets,
+                                 .keep = keep, .nkeep = nkeep};
     cc_tape *t = cc_tape_create(f->graph, &in, &req, &ctx->err);
-    if (!t)
+    free(keep);
+    if (!t) {
+        cc_ctx_drop_plan(ctx);
         return CNNCAM_EINVAL;
+    }
     const cc_shape *out = &t->plan->shape[f->output];
     const int classes = (int)(cc_shape_numel(out) / (size_t)N);
     if (ctx->model->classes && classes != ctx->model->classes) {
@@ -167,10 +229,22 @@ static cnncam_status plan(cnncam_ctx *ctx, int N, int H, int W)
         /* the largest any method run on this plan needs: the context's, and Grad-CAM's (cnncam_gradcam) */
         for (int pass = 0; pass < 2; pass++) {
             const cc_cam_method *m = pass ? ctx->method : cc_cam_methods[0];
-            const size_t need = m->scratch_floats ? m->scratch_floats(K, h[l], w[l], &ctx->params,
-                                                                      ctx->params.batch_size, C, H, W) : 0;
-            method_floats = need > method_floats ? need : method_floats;
+            if (m->scratch_floats && !m->image_map) {
+                const size_t need = m->scratch_floats(K, h[l], w[l], &ctx->params, ctx->params.batch_size, C, H, W);
+                method_floats = need > method_floats ? need : method_floats;
+            }
         }
+    }
+    if (ctx->method->image_map && ctx->method->scratch_floats) {
+        /* an image method's scratch, from its largest layer (by pixels) */
+        int K = 1, bh = 1, bw = 1;
+        for (int b = 0; b < ctx->nbias; b++) {
+            const cc_shape *s = &t->plan->shape[ctx->bias_node[b]];
+            if (s->rank == 4 && (size_t)s->d[2] * s->d[3] > (size_t)bh * bw)
+                K = s->d[1], bh = s->d[2], bw = s->d[3];
+        }
+        const size_t need = ctx->method->scratch_floats(K, bh, bw, &ctx->params, ctx->params.batch_size, C, H, W);
+        method_floats = need > method_floats ? need : method_floats;
     }
     if (ok && method_floats)
         ok = (ctx->method_scratch = malloc(method_floats * sizeof(float))) != NULL;
@@ -202,7 +276,7 @@ cnncam_status cnncam_forward(cnncam_ctx *ctx, const float *input, int batch, int
                         ctx->model->file->graph->nodes[ctx->layer_node[l]].name, s->rank);
     }
     memcpy(ctx->input, input, (size_t)batch * mi->channels * height * width * sizeof *ctx->input);
-    cc_ctx_run_forward(ctx, input);
+    cc_ctx_run_forward(ctx, ctx->input);
     ctx->have_forward = 1;
     ctx->have_maps = 0;
     return CNNCAM_OK;
@@ -211,6 +285,7 @@ cnncam_status cnncam_forward(cnncam_ctx *ctx, const float *input, int batch, int
 void cc_ctx_run_forward(cnncam_ctx *ctx, const float *input)
 {
     const cc_real *in[1] = {input};
+    ctx->forward_input = input;
     cc_set_threads(ctx->threads);
     const unsigned fp = cc_fpenv_enter();  /* subnormals flushed, on the pool's threads too */
     cc_tape_forward(ctx->tape, in);
@@ -262,7 +337,8 @@ const float *cnncam_gradient(const cnncam_ctx *ctx, int l, int image)
 {
     if (!ctx || !ctx->have_maps || l < 0 || l >= ctx->nlayers || image < 0 || image >= ctx->N)
         return NULL;
-    return cc_tape_grad(ctx->tape, ctx->layer_node[l]) + (size_t)image * layer_chw(ctx, l);
+    const cc_real *g = cc_tape_grad(ctx->tape, ctx->layer_node[l]);  /* NULL after a pass that did not reach it */
+    return g ? g + (size_t)image * layer_chw(ctx, l) : NULL;
 }
 
 const float *cnncam_channel_weights(const cnncam_ctx *ctx, int l, int image)
@@ -275,7 +351,7 @@ const float *cnncam_channel_weights(const cnncam_ctx *ctx, int l, int image)
 
 const float *cnncam_raw_map(const cnncam_ctx *ctx, int l, int image)
 {
-    if (!ctx || !ctx->have_maps || l < 0 || l >= ctx->nlayers || image < 0 || image >= ctx->N || ctx->is_input[l])
+    if (!ctx || !ctx->have_maps || !ctx->has_raw || l < 0 || l >= ctx->nlayers || image < 0 || image >= ctx->N || ctx->is_input[l])
         return NULL;
     const cc_shape *s = &ctx->tape->plan->shape[ctx->layer_node[l]];
     return ctx->raw[l] + (size_t)image * s->d[2] * s->d[3];

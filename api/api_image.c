@@ -1,7 +1,8 @@
-/* api/api_image.c — the public image-file functions of include/cnncam.h,
- * over io/image.h. */
+/* api/api_image.c — the public image functions of include/cnncam.h: files
+ * (over io/image.h) and guided-backpropagation pictures (image/deprocess.h). */
 #include "cnncam.h"
 #include "image/channels.h"
+#include "image/deprocess.h"
 #include "io/image.h"
 
 #include <stdio.h>
@@ -36,13 +37,20 @@ cnncam_status cnncam_image_read(const char *path, size_t max_pixels, unsigned ch
 cnncam_status cnncam_image_read_channels(const char *path, size_t max_pixels, int channels, unsigned char **pixels,
                                          int *width, int *height, char *err, size_t errlen)
 {
+    return cnncam_image_read_pixels(path, max_pixels, channels, 0, pixels, width, height, err, errlen);
+}
+
+cnncam_status cnncam_image_read_pixels(const char *path, size_t max_pixels, int channels, int flags,
+                                       unsigned char **pixels, int *width, int *height, char *err, size_t errlen)
+{
     cc_image img = {0};
     cc_error e;
     unsigned char *alpha = NULL;
     if (!pixels || !width || !height) {
-        snprintf(e.msg, sizeof e.msg, "cnncam_image_read_channels: pixels, width and height must point somewhere");
+        snprintf(e.msg, sizeof e.msg, "cnncam_image_read_pixels: pixels, width and height must point somewhere");
         return report(CC_EINVAL, &e, err, errlen);
     }
+    const int upright = !(flags & CNNCAM_IMAGE_STORED_ORIENTATION);
     *pixels = NULL;
     if (channels != 1 && channels != 3 && channels != 4) {
         snprintf(e.msg, sizeof e.msg, "an image file gives 1 (gray), 3 (RGB) or 4 (RGBA) channels, not %d",
@@ -51,7 +59,7 @@ cnncam_status cnncam_image_read_channels(const char *path, size_t max_pixels, in
     }
     cc_status st = cc_image_read_alpha(path, max_pixels ? max_pixels : 64000000, &img,
                                        channels == 4 ? &alpha : NULL, &e);
-    if (!st && (st = cc_image_apply_orientation(&img, channels == 4 ? &alpha : NULL, &e)))
+    if (!st && upright && (st = cc_image_apply_orientation(&img, channels == 4 ? &alpha : NULL, &e)))
         cc_image_free(&img), free(alpha);
     if (st)
         return report(st, &e, err, errlen);
@@ -82,7 +90,27 @@ void cnncam_image_free(unsigned char *rgb)
 cnncam_status cnncam_image_write(const char *path, const unsigned char *rgb, int width, int height,
                                  char *err, size_t errlen)
 {
+    return cnncam_image_write_quality(path, rgb, width, height, 0, err, errlen);
+}
+
+cnncam_status cnncam_image_write_quality(const char *path, const unsigned char *rgb, int width, int height,
+                                         int quality, char *err, size_t errlen)
+{
     const cc_image img = {width, height, (unsigned char *)rgb, 0};
     cc_error e;
-    return report(cc_image_write(path, &img, 0, &e), &e, err, errlen);
+    return report(cc_image_write(path, &img, quality, &e), &e, err, errlen);
+}
+
+cnncam_status cnncam_deprocess_image(const float *gb, const float *mask, int width, int height, int channels,
+                                     unsigned char *out, char *err, size_t errlen)
+{
+    cc_error e;
+    if (!gb || !out || width < 1 || height < 1 || channels < 1 || channels > CNNCAM_MAX_CHANNELS ||
+        (size_t)width * (size_t)height > CC_MAX_NUMEL) {
+        snprintf(e.msg, sizeof e.msg, "cnncam_deprocess_image: %s", !gb || !out ? "gb and out are needed"
+                 : "the gradient must be 1 to 2^30 pixels of 1 to 64 channels");
+        return report(CC_EINVAL, &e, err, errlen);
+    }
+    cc_deprocess(out, gb, mask, (size_t)width * (size_t)height, channels);
+    return CNNCAM_OK;
 }

@@ -116,7 +116,8 @@ static int names_match(const char *label, const char *name)
     return 0;
 }
 
-int cnncam_model_find_class(const cnncam_model *m, const char *name, char *err, size_t errlen)
+/* The class name means: its index, -1 (no match, out of range) or -2 (several match), err saying why. */
+static int lookup_class(const cnncam_model *m, const char *name, char *err, size_t errlen)
 {
     if (!err)
         errlen = 0;  /* snprintf(NULL, 0, ...) writes nothing */
@@ -156,6 +157,26 @@ int cnncam_model_find_class(const cnncam_model *m, const char *name, char *err, 
                                      : "no class is named '%s': the model has no labels, give an index",
              name);
     return -1;
+}
+
+int cnncam_model_find_class(const cnncam_model *m, const char *name, char *err, size_t errlen)
+{
+    return lookup_class(m, name, err, errlen);
+}
+
+cnncam_status cnncam_model_class_index(const cnncam_model *m, const char *name, int *index, char *err,
+                                       size_t errlen)
+{
+    if (!index) {
+        copy_message(err, errlen, "cnncam_model_class_index: index is NULL");
+        return CNNCAM_EINVAL;
+    }
+    *index = lookup_class(m, name, err, errlen);
+    if (*index < 0) {
+        *index = -1;
+        return CNNCAM_EINVAL;
+    }
+    return CNNCAM_OK;
 }
 
 const char *cnncam_model_default_layer(const cnncam_model *m)

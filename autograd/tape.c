@@ -1,6 +1,7 @@
 /* autograd/tape.c — planning and running the backward; see tape.h. */
 #include "tape.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,10 +12,12 @@ void cc_tape_free(cc_tape *t)
     cc_plan_free(t->plan);
     free(t->order);
     free(t->grad);
-    free(t->grad_first);
     free(t->param_grad);
     free(t->reads);
     free(t->requested);
+    free(t->targets);
+    free(t->active);
+    free(t->zeroed);
     free(t);
 }
 
@@ -101,16 +104,20 @@ cc_tape *cc_tape_create(const cc_graph *g, const cc_shape *input_shapes,
     if (!t || !below || !reaches || !param_wanted || !live_until || !keep || !extra ||
         !extra_of_node || !extra_of_param || !shapes || !(t->order = malloc((size_t)nn * sizeof(int))) ||
         !(t->grad = calloc((size_t)nn, sizeof *t->grad)) ||
-        !(t->grad_first = malloc((size_t)nn * sizeof(int))) ||
         !(t->param_grad = calloc((size_t)(np ? np : 1), sizeof *t->param_grad)) ||
         !(t->reads = calloc((size_t)nn, sizeof *t->reads)) ||
-        !(t->requested = calloc((size_t)nn, 1))) {
+        !(t->requested = calloc((size_t)nn, 1)) ||
+        !(t->targets = malloc((size_t)(req->ntargets ? req->ntargets : 1) * sizeof(int))) ||
+        !(t->active = calloc((size_t)nn, 1)) || !(t->zeroed = calloc((size_t)nn, 1))) {
         cc_fail(err, CC_ENOMEM, "out of memory planning the backward of %d nodes", nn);
         goto fail;
     }
     t->seed = req->seed;
     if (mark(g, req, below, reaches, param_wanted, err) || cc_plan_shapes(g, input_shapes, shapes, err))
         goto fail;
+    for (int k = 0; k < req->ntargets; k++)
+        t->targets[k] = req->targets[k];
+    t->ntargets = req->ntargets;
 
     /* The backward order: nodes on a path from a request to the seed, last first. */
     for (int i = nn - 1; i >= 0; i--)
@@ -135,14 +142,12 @@ cc_tape *cc_tape_create(const cc_graph *g, const cc_shape *input_shapes,
                 live_until[g->nodes[i].input[k]] = nsteps - 1;
     }
 
-    /* A gradient buffer starts at the first backward that writes it (the seed
-     * step for the seed) and ends after its producer's backward read it;
+    /* A gradient buffer starts at the first backward that may write it (the
+     * seed step for the seed) and ends after its producer's backward read it;
      * requested ones last to the end. */
     int nextra = 0;
-    for (int i = 0; i < nn; i++) {
+    for (int i = 0; i < nn; i++)
         extra_of_node[i] = -1;
-        t->grad_first[i] = -1;
-    }
     for (int i = 0; i < nn; i++)
         if (reaches[i] && below[i]) {
             int first = i == req->seed ? nn : nsteps, last = nn;
@@ -161,7 +166,6 @@ cc_tape *cc_tape_create(const cc_graph *g, const cc_shape *input_shapes,
                 }
             if (last < first)
                 last = first;
-            t->grad_first[i] = first;
             extra_of_node[i] = nextra;
             extra[nextra++] = (cc_buffer_req){cc_shape_numel(&shapes[i]) * sizeof(cc_real), first, last};
         }
@@ -206,6 +210,8 @@ done:
 void cc_tape_forward(cc_tape *t, const cc_real *const *inputs)
 {
     cc_plan_forward(t->plan, inputs);
+    memset(t->active, 0, (size_t)t->plan->graph->nnodes);  /* no gradient of this forward yet */
+    t->have_param_grads = 0;
 }
 
 static void zero(cc_real *p, const cc_shape *s)
@@ -213,21 +219,61 @@ static void zero(cc_real *p, const cc_shape *s)
     memset(p, 0, cc_shape_numel(s) * sizeof(cc_real));
 }
 
-void cc_tape_backward(cc_tape *t, const cc_real *seed_grad)
+/* active[i]: the pass wants node i's gradient: a selected target lies at or
+ * below i (or a wanted parameter, when the pass takes them) and i feeds the
+ * seed, i.e. has a gradient buffer. A node that does not feed the seed feeds
+ * only nodes that do not either, so clearing it in the same sweep is safe. */
+static void select_nodes(cc_tape *t, const cc_tape_pass *pass)
+{
+    const cc_graph *g = t->plan->graph;
+    const int nn = g->nnodes;
+    memset(t->active, 0, (size_t)nn);
+    const int n = pass->targets ? pass->ntargets : t->ntargets;
+    for (int k = 0; k < n; k++) {
+        const int which = pass->targets ? pass->targets[k] : k;
+        assert(which >= 0 && which < t->ntargets);
+        t->active[t->targets[which]] = 1;
+    }
+    for (int i = 0; i < nn; i++) {
+        const cc_node *nd = &g->nodes[i];
+        for (int k = 0; k < nd->ninputs; k++)
+            t->active[i] |= t->active[nd->input[k]];
+        for (int k = 0; k < CC_MAX_PARAMS && pass->param_grads; k++)
+            if (nd->param[k] >= 0 && !(nd->op->buffer_params >> k & 1) && t->param_grad[nd->param[k]])
+                t->active[i] = 1;
+        t->active[i] &= t->grad[i] != NULL;
+    }
+}
+
+void cc_tape_backward_pass(cc_tape *t, const cc_real *seed_grad, const cc_tape_pass *pass)
 {
     const cc_plan *p = t->plan;
     const cc_graph *g = p->graph;
     const int nn = g->nnodes;
-    for (int q = 0; q < g->nparams; q++)
+    select_nodes(t, pass);
+    t->have_param_grads = pass->param_grads;
+    for (int q = 0; q < g->nparams && pass->param_grads; q++)
         if (t->param_grad[q])
             zero(t->param_grad[q], &g->params[q].shape);
-    if (!t->grad[t->seed])
-        return;  /* nothing requested lies under the seed */
+    if (!t->active[t->seed])
+        return;  /* nothing selected lies under the seed */
     memcpy(t->grad[t->seed], seed_grad, cc_shape_numel(&p->shape[t->seed]) * sizeof(cc_real));
+    /* A gradient buffer is zeroed by the first node of THIS pass that writes
+     * it, not at a planned step, so a pass never depends on which writers
+     * another pass ran. The arena stays sound: the plan gave each buffer the
+     * steps from its first possible writer to its producer's backward (to the
+     * end if requested), the union of what every pass can use; a pass uses it
+     * from its first executed writer to that same end, inside that interval,
+     * where no other buffer or saved value shares its memory. Inactive nodes
+     * are neither read nor written. */
+    memset(t->zeroed, 0, (size_t)nn);
     for (int s = 0; s < t->norder; s++) {
-        const int i = t->order[s], step = nn + 1 + s;
+        const int i = t->order[s];
+        if (!t->active[i])
+            continue;
         const cc_node *n = &g->nodes[i];
         cc_op_args a = cc_plan_args(p, i);
+        int writes = 0;
         /* Only what the tape saved is passed: anything else may be overwritten. */
         if (!(t->reads[i] & CC_SAVES_OUTPUT))
             a.out = NULL;
@@ -235,33 +281,43 @@ void cc_tape_backward(cc_tape *t, const cc_real *seed_grad)
             const int v = n->input[k];
             if (!(t->reads[i] & CC_SAVES_INPUTS))
                 a.in[k] = NULL;
-            a.din[k] = t->grad[v];
-            if (t->grad[v] && t->grad_first[v] == step) {
-                int repeated = 0;  /* the same tensor twice (x + x) is zeroed once */
-                for (int j = 0; j < k; j++)
-                    repeated |= n->input[j] == v;
-                if (!repeated)
-                    zero(t->grad[v], &p->shape[v]);
+            a.din[k] = t->active[v] ? t->grad[v] : NULL;
+            if (a.din[k] && !t->zeroed[v]) {  /* the same tensor twice (x + x) is zeroed once */
+                zero(t->grad[v], &p->shape[v]);
+                t->zeroed[v] = 1;
             }
+            writes |= a.din[k] != NULL;
         }
-        for (int k = 0; k < CC_MAX_PARAMS; k++)
-            if (n->param[k] >= 0 && !(n->op->buffer_params >> k & 1))
+        for (int k = 0; k < CC_MAX_PARAMS && pass->param_grads; k++)
+            if (n->param[k] >= 0 && !(n->op->buffer_params >> k & 1)) {
                 a.dparam[k] = t->param_grad[n->param[k]];
+                writes |= a.dparam[k] != NULL;
+            }
+        if (!writes)
+            continue;  /* a lowest target: nothing under it is wanted */
         a.dout = t->grad[i];
-        n->op->backward(&a);
+        const int guided = pass->guided && pass->guided[i];
+        assert(!guided || n->op->guided_backward);
+        (guided ? n->op->guided_backward : n->op->backward)(&a);
     }
+}
+
+void cc_tape_backward(cc_tape *t, const cc_real *seed_grad)
+{
+    const cc_tape_pass all = {.targets = NULL, .param_grads = 1, .guided = NULL};
+    cc_tape_backward_pass(t, seed_grad, &all);
 }
 
 const cc_real *cc_tape_grad(const cc_tape *t, int node)
 {
-    if (node < 0 || node >= t->plan->graph->nnodes || !t->requested[node])
+    if (node < 0 || node >= t->plan->graph->nnodes || !t->requested[node] || !t->active[node])
         return NULL;
     return t->grad[node];
 }
 
 const cc_real *cc_tape_param_grad(const cc_tape *t, int param)
 {
-    if (param < 0 || param >= t->plan->graph->nparams)
+    if (param < 0 || param >= t->plan->graph->nparams || !t->have_param_grads)
         return NULL;
     return t->param_grad[param];
 }

@@ -10,6 +10,12 @@
 #define CC_CAM_CHANNEL_MAP_H
 
 #include "cam/method.h"
+#include "cam/projection.h"
+
+/* The sign rule of cnncam's principal components when the caller does not
+ * ask for LAPACK's (docs/METHODS.md, "The sign of a principal component",
+ * gives the measurements behind the choice). */
+#define CC_CAM_DEFAULT_SIGN CC_PROJECTION_SIGN_MAX_ABS
 
 /* mean[k] = (1 / hw) sum_i X[k, i]   (X: K x hw) */
 void cc_cam_channel_mean(float *mean, const float *X, int K, int hw);
@@ -25,8 +31,14 @@ cc_status cc_gradcam_layer_map(const cc_cam_layer_call *c, float *w, float *cam,
 cc_status cc_cam_weighted_map(const cc_cam_layer_call *c, const float *w, float *cam, cc_error *err);
 /* The same for an element-wise product E (K x h x w, which it may overwrite). */
 cc_status cc_cam_elementwise_map(const cc_cam_layer_call *c, float *E, float *cam, cc_error *err);
-/* Scratch floats the two above need besides E: nothing without
- * eigen_smooth. */
+/* The projection of E (K x h x w of c's shape) into cam (h x w), with
+ * cc_cam_project_floats of scratch. */
+cc_status cc_cam_project(const cc_cam_layer_call *c, const float *E, cc_projection_sign sign, float *cam,
+                         float *scratch, cc_error *err);
+size_t cc_cam_project_floats(int K, int hw);
+cc_projection_sign cc_cam_projection_sign(const cc_cam_params *p);
+/* Scratch floats the two above need besides an element-wise E: nothing
+ * without eigen_smooth; with it, a product E and the projection's. */
 size_t cc_cam_map_scratch(int K, int h, int w, const cc_cam_params *p);
 /* A method's scratch_floats: for weights (cc_cam_weighted_map alone), and
  * for an element-wise product E kept at the start of the scratch. */

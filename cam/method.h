@@ -21,6 +21,7 @@
 #ifndef CC_CAM_METHOD_H
 #define CC_CAM_METHOD_H
 
+#include "cam/numpy_random.h"
 #include "core/base.h"
 
 /* What a method needs computed before it runs. */
@@ -78,6 +79,7 @@ typedef struct cc_cam_services {
     int C, H, W;
     double score;                /* the target of this image's own forward */
     int batch;                   /* the batch the two calls above take */
+    cc_numpy_random *rng;        /* the run's generator, seeded with the options' seed */
 } cc_cam_services;
 
 typedef struct {

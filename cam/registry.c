@@ -5,11 +5,14 @@
 #include <string.h>
 
 extern const cc_cam_method cc_cam_gradcam, cc_cam_hirescam, cc_cam_gradcam_elementwise, cc_cam_gradcam_plusplus,
-    cc_cam_xgradcam, cc_cam_layercam, cc_cam_fem, cc_cam_finercam;
+    cc_cam_xgradcam, cc_cam_layercam, cc_cam_eigencam, cc_cam_eigengradcam, cc_cam_kpcacam, cc_cam_scorecam,
+    cc_cam_ablationcam, cc_cam_fullgrad, cc_cam_fem, cc_cam_finercam, cc_cam_segeigencam, cc_cam_randomcam;
 
 const cc_cam_method *const cc_cam_methods[] = {
     &cc_cam_gradcam, &cc_cam_hirescam, &cc_cam_gradcam_elementwise, &cc_cam_gradcam_plusplus, &cc_cam_xgradcam,
-    &cc_cam_layercam, &cc_cam_fem, &cc_cam_finercam, NULL,
+    &cc_cam_layercam, &cc_cam_eigencam, &cc_cam_eigengradcam, &cc_cam_kpcacam, &cc_cam_scorecam,
+    &cc_cam_ablationcam, &cc_cam_fullgrad, &cc_cam_fem, &cc_cam_finercam, &cc_cam_segeigencam, &cc_cam_randomcam,
+    NULL,
 };
 
 const cc_cam_method *cc_cam_method_find(const char *name)

@@ -1,6 +1,7 @@
 /* engine/plan.c — shape inference, buffer lifetimes, arena layout, forward. */
 #include "plan.h"
 
+#include <assert.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -228,18 +229,29 @@ cc_op_args cc_plan_args(const cc_plan *p, int i)
     return a;
 }
 
+static void run_node(cc_plan *p, int i)
+{
+    cc_op_args a = cc_plan_args(p, i);
+    p->graph->nodes[i].op->forward(&a);
+}
+
 void cc_plan_forward(cc_plan *p, const cc_real *const *inputs)
 {
     int next_input = 0;
     for (int i = 0; i < p->graph->nnodes; i++) {
-        const cc_node *n = &p->graph->nodes[i];
-        if (!n->op) {
+        if (!p->graph->nodes[i].op)
             memcpy(p->value[i], inputs[next_input++], cc_shape_numel(&p->shape[i]) * sizeof(cc_real));
-            continue;
-        }
-        cc_op_args a = cc_plan_args(p, i);
-        n->op->forward(&a);
+        else
+            run_node(p, i);
     }
+}
+
+void cc_plan_forward_range(cc_plan *p, int first, int last)
+{
+    assert(0 <= first && last < p->graph->nnodes);
+    for (int i = first; i <= last; i++)
+        if (p->graph->nodes[i].op)
+            run_node(p, i);
 }
 
 const cc_real *cc_plan_value(const cc_plan *p, int node)

@@ -58,6 +58,17 @@ void cc_plan_free(cc_plan *p);
 /* Copies the inputs in and runs every node. */
 void cc_plan_forward(cc_plan *p, const cc_real *const *inputs);
 
+/* Runs nodes first..last (inclusive) on the values already in the arena;
+ * graph inputs in the range are not copied in (write p->value[i] first).
+ * Ranges run in order, each from where the last ended (0..a, a+1..b, ...),
+ * compute what cc_plan_forward does: a value's bytes are not reused before
+ * its last reader, so whatever a range reads from below `first` is intact,
+ * including a value the caller overwrote in between (a substituted layer).
+ * Running a range AGAIN is safe only if the values it reads from below
+ * `first` are kept (cc_plan_opts.keep or live_until): the first run may have
+ * reused the bytes of those whose last reader had run. */
+void cc_plan_forward_range(cc_plan *p, int first, int last);
+
 /* A value after the forward, or NULL when it was not kept. */
 const cc_real *cc_plan_value(const cc_plan *p, int node);
 

@@ -17,12 +17,25 @@
  * Numerics follow the reference Python implementation (pytorch-grad-cam 1.5):
  * channel weights = mean over positions of dy^c/dA, map = ReLU(sum_k w_k A^k),
  * min-max normalised, bilinear (half-pixel) to the input size; several layers are
- * averaged and normalised again. Every function that can fail returns a status;
- * a context keeps the message of its last failure (cnncam_ctx_error). Nothing
- * here prints, exits or aborts on bad input. A NULL handle or pointer where one
- * is needed is CNNCAM_EINVAL (the context's message, or err, names it); the
- * queries give 0, -1 or NULL for a NULL model or context, and the void
- * functions then do nothing. A model is immutable once loaded
+ * averaged and normalised again.
+ *
+ * Errors, one rule for the whole API: every function that can fail returns a
+ * cnncam_status (CNNCAM_OK is 0; cnncam_status_name names the others). One
+ * that takes a context leaves the message of its failure on it
+ * (cnncam_ctx_error); the others take (char *err, size_t errlen) and write
+ * the message there (err may be NULL). Three kinds of function stand apart,
+ * each saying so where it is declared: queries (counts, names, lookups,
+ * cnncam_logits) cannot fail and give 0, -1 or NULL for "none", also for a
+ * NULL model or context, and the void functions then do nothing;
+ * cnncam_ctx_create gives NULL (out of memory, or a NULL model); and the pure
+ * computations cnncam_preprocess, cnncam_preprocess_pixels, cnncam_overlay and
+ * cnncam_layer_shape return the status alone, their comment listing when it
+ * is not CNNCAM_OK. cnncam_model_find_class, from before this rule, is kept
+ * as a convenience: cnncam_model_class_index is it with a status. Nothing
+ * here prints, exits or aborts on bad input: a NULL handle or pointer where
+ * one is needed is CNNCAM_EINVAL, the message naming it.
+ *
+ * A model is immutable once loaded
  * and may be used by any number of contexts on any threads; a context belongs
  * to one thread at a time. A run takes up to ~200 KB of its thread's stack
  * (the products' packing buffers): give threads you create at least 512 KB
@@ -89,7 +102,9 @@ int cnncam_model_multi_label(const cnncam_model *m);
 const char *cnncam_model_output(const cnncam_model *m);
 /* A class by index ("281"), full label ("tabby, tabby cat") or one of its
  * comma-separated names ("tabby"), case-insensitive. Returns the index, -1 when
- * nothing matches, -2 when several classes match (err says which). */
+ * nothing matches, -2 when several classes match (err says which). A
+ * convenience kept from before the error rule: cnncam_model_class_index is
+ * the same with a status. */
 int cnncam_model_find_class(const cnncam_model *m, const char *name, char *err, size_t errlen);
 /* The recommended Grad-CAM layer stored in the file, or NULL. */
 const char *cnncam_model_default_layer(const cnncam_model *m);
@@ -121,7 +136,9 @@ int cnncam_model_input_size(const cnncam_model *m, int *height, int *width);
  * for the model's C channels, (u8 / 255 - mean) / std in float32, as
  * torchvision's ToTensor + Normalize. A 1-channel model gets the luminance
  * Pillow's convert("L") gives, a 4-channel one alpha 255; a model of any
- * other count but 3 is CNNCAM_EINVAL (give it its own tensor). */
+ * other count but 3 is CNNCAM_EINVAL (give it its own tensor). Status only,
+ * no message: CNNCAM_EINVAL for a NULL pointer, a size below 1 or over 2^30
+ * pixels; CNNCAM_ENOMEM. */
 cnncam_status cnncam_preprocess(const cnncam_model *m, const unsigned char *rgb, int width,
                                 int height, float *chw);
 /* The same from pixels of `channels` bytes each (height x width x channels):
@@ -129,7 +146,7 @@ cnncam_status cnncam_preprocess(const cnncam_model *m, const unsigned char *rgb,
  * does (RGB or RGBA to L: 601-2 luma; L to RGB: replicated; to RGBA: alpha
  * 255; RGBA to RGB: alpha dropped); any count converts to itself.
  * CNNCAM_EINVAL when no such conversion exists (2 channels for a 3-channel
- * model). */
+ * model); otherwise as cnncam_preprocess. */
 cnncam_status cnncam_preprocess_pixels(const cnncam_model *m, const unsigned char *pixels, int channels,
                                        int width, int height, float *chw);
 /* torchvision's evaluation resize and crop on a PIL image, on the photo itself
@@ -201,7 +218,9 @@ cnncam_status cnncam_gradcam(cnncam_ctx *ctx, const int *classes, float *maps);
  * image i: its shape (channels x h x w), its activations A, the gradient
  * dy^c/dA, the channel weights (channels values) and the map before
  * normalisation, ReLU(sum_k w_k A^k) (h x w). NULL when out of range; for the
- * "input" layer the weights and raw map are NULL. Valid until the next call. */
+ * "input" layer the weights and raw map are NULL. Valid until the next call.
+ * cnncam_layer_shape gives the status alone (the context is const):
+ * CNNCAM_EINVAL for a NULL pointer, no plan yet or l out of range. */
 cnncam_status cnncam_layer_shape(const cnncam_ctx *ctx, int l, int *channels, int *h, int *w);
 const float *cnncam_activation(const cnncam_ctx *ctx, int l, int image);
 const float *cnncam_gradient(const cnncam_ctx *ctx, int l, int image);
@@ -307,6 +326,134 @@ cnncam_status cnncam_image_read_channels(const char *path, size_t max_pixels, in
 cnncam_status cnncam_image_write(const char *path, const unsigned char *rgb, int width, int height,
                                  char *err, size_t errlen);
 
+/* ---- image files: orientation and JPEG quality ----------------------------------- */
+/* Flags of cnncam_image_read_pixels. */
+enum {
+    /* The pixels as stored, sideways or not: the EXIF Orientation tag is
+     * ignored (as Pillow's plain Image.open). */
+    CNNCAM_IMAGE_STORED_ORIENTATION = 1
+};
+/* cnncam_image_read_channels with flags (0: the same as it). */
+cnncam_status cnncam_image_read_pixels(const char *path, size_t max_pixels, int channels, int flags,
+                                       unsigned char **pixels, int *width, int *height, char *err, size_t errlen);
+/* cnncam_image_write with a JPEG quality of 1 to 100 (0: 95, cnncam_image_write's),
+ * checked for a PNG too. JPEGs are baseline 4:4:4 (no chroma subsampling, so a
+ * heatmap's sharp colour edges survive) with optimised Huffman tables. */
+cnncam_status cnncam_image_write_quality(const char *path, const unsigned char *rgb, int width, int height,
+                                         int quality, char *err, size_t errlen);
+
+/* ---- .npy arrays ------------------------------------------------------------------- */
+#define CNNCAM_MAX_RANK 4
+/* Reads a NumPy .npy file (format 1.0 to 3.0) of a C-order float32 ('<f4') or
+ * float64 ('<f8', rounded to float; a finite value beyond float's range is an
+ * error) array of rank 1 to CNNCAM_MAX_RANK, every dimension at least 1. The
+ * header must be the dict numpy writes and the file exactly as long as the
+ * shape says. shape: room for CNNCAM_MAX_RANK ints. *data: free with
+ * cnncam_npy_free. On failure *data is NULL and *rank 0. */
+cnncam_status cnncam_npy_read(const char *path, float **data, int *shape, int *rank, char *err, size_t errlen);
+void cnncam_npy_free(float *data);
+/* Writes data (shape[0] x ... x shape[rank-1] floats, row-major) as the bytes
+ * numpy.save writes for a float32 array of that shape (format 1.0),
+ * atomically as cnncam_image_write. rank 1 to CNNCAM_MAX_RANK, every
+ * dimension at least 1. */
+cnncam_status cnncam_npy_write(const char *path, const float *data, const int *shape, int rank, char *err,
+                               size_t errlen);
+
+/* ---- model introspection ------------------------------------------------------------ */
+/* What `cnncam info` shows, for any tool. The graph is a list of nodes in the
+ * order they run, graph inputs first (op "input"); each node is named by its
+ * PyTorch module path, and a container module whose forward returns a
+ * node's value is an alias of that node. These are queries: a NULL model or
+ * an index out of range gives 0, -1 or NULL. Strings live as long as the
+ * model. */
+int cnncam_model_node_count(const cnncam_model *m);
+const char *cnncam_model_node_name(const cnncam_model *m, int node);
+/* The op's name ("conv2d", "relu", "linear", ...: weights/FORMAT.md), "input" for a graph input. */
+const char *cnncam_model_node_op(const cnncam_model *m, int node);
+/* The node whose value is the model's output (the logits). */
+int cnncam_model_output_node(const cnncam_model *m);
+/* The node a layer name means (a node, an alias, or "input"), or -1:
+ * cnncam_model_suggest_layers then says what is near. */
+int cnncam_model_find_node(const cnncam_model *m, const char *name);
+int cnncam_model_alias_count(const cnncam_model *m);
+const char *cnncam_model_alias_name(const cnncam_model *m, int i);
+int cnncam_model_alias_node(const cnncam_model *m, int i);
+
+typedef struct {
+    int rank;
+    int dims[CNNCAM_MAX_RANK];  /* outermost first: N x C x H x W, N x F after a flatten */
+} cnncam_shape;
+/* Every node's output shape for one 1 x C x height x width input (C =
+ * cnncam_model_channels); shapes: room for cnncam_model_node_count(m). When
+ * the graph does not work at that size (CNNCAM_EINVAL), err names the node
+ * and the sizes. */
+cnncam_status cnncam_model_node_shapes(const cnncam_model *m, int height, int width, cnncam_shape *shapes,
+                                       char *err, size_t errlen);
+
+/* The stored tensors (weights and batchnorm statistics), by name. */
+int cnncam_model_tensor_count(const cnncam_model *m);
+const char *cnncam_model_tensor_name(const cnncam_model *m, int i);
+/* "f32" or "f16", as the file stores it (f16 is converted to float once, at load). */
+const char *cnncam_model_tensor_dtype(const cnncam_model *m, int i);
+/* 1 with *shape set, 0 when i is out of range. */
+int cnncam_model_tensor_shape(const cnncam_model *m, int i, cnncam_shape *shape);
+/* The values in every tensor together. */
+long long cnncam_model_parameter_count(const cnncam_model *m);
+/* The .ccm file's size in bytes. */
+long long cnncam_model_file_size(const cnncam_model *m);
+
+/* The file's metadata (weights/FORMAT.md lists the keys cnncam reads:
+ * "arch", "classes", "labels", "output", "gradcam.layer", "eval.resize",
+ * "source.file", ...). cnncam_model_meta_key(m, i) for i = 0, 1, ... until
+ * NULL lists every key. */
+const char *cnncam_model_meta_key(const cnncam_model *m, int i);
+/* "string", "int", "float", "strings" or "floats"; NULL when the key is absent. */
+const char *cnncam_model_meta_type(const cnncam_model *m, const char *key);
+/* The value when the key holds that type: NULL, or 0 with *value untouched, otherwise. */
+const char *cnncam_model_meta_string(const cnncam_model *m, const char *key);
+int cnncam_model_meta_int(const cnncam_model *m, const char *key, long long *value);
+int cnncam_model_meta_float(const cnncam_model *m, const char *key, double *value);
+int cnncam_model_meta_strings(const cnncam_model *m, const char *key, const char *const **values, int *n);
+int cnncam_model_meta_floats(const cnncam_model *m, const char *key, const double **values, int *n);
+
+/* ---- classes and probabilities ------------------------------------------------------- */
+/* cnncam_model_find_class with a status: *index the class, or -1 and
+ * CNNCAM_EINVAL when nothing matches, the index is out of range or several
+ * classes match (err says which). */
+cnncam_status cnncam_model_class_index(const cnncam_model *m, const char *name, int *index, char *err,
+                                       size_t errlen);
+/* Each class's probability from the model's n output values (cnncam_logits),
+ * as cnncam_model_output says: the softmax over them ("softmax"), each one's
+ * own sigmoid ("sigmoid"), the values as they are ("probabilities") or exp
+ * of them ("log_probabilities"). In double, so a probability near 1 keeps
+ * its digits. */
+cnncam_status cnncam_probabilities(const cnncam_model *m, const float *outputs, int n, double *p, char *err,
+                                   size_t errlen);
+
+/* ---- guided backpropagation pictures ------------------------------------------------- */
+/* pytorch-grad-cam's deprocess_image (utils/image.py), as cam.py draws a
+ * guided gradient gb (height x width x channels floats, as
+ * cnncam_guided_backprop gives it): x minus its mean, over its population
+ * std + 1e-5, times 0.1, plus 0.5, clipped to [0, 1], times 255, truncated to
+ * bytes, every step in numpy's float32 arithmetic (its pairwise sums). With
+ * mask (height x width, e.g. the Grad-CAM map) the picture of mask * gb
+ * instead, the mask broadcast over the channels: cam.py's _cam_gb; NULL:
+ * its _gb. out: height x width x channels bytes, in gb's channel order (cam.py's
+ * cv2.imwrite stores them as BGR, so its files show red and blue swapped). */
+cnncam_status cnncam_deprocess_image(const float *gb, const float *mask, int width, int height, int channels,
+                                     unsigned char *out, char *err, size_t errlen);
+
+/* ---- the library ------------------------------------------------------------------- */
+/* CNNCAM_VERSION as the library was built: compare with the header's to catch
+ * a program built against another version. */
+const char *cnncam_version(void);
+/* The status's name, "CNNCAM_OK", "CNNCAM_EINVAL", ...; "CNNCAM_UNKNOWN" for
+ * a value that is none of them. */
+const char *cnncam_status_name(cnncam_status st);
+/* The CPUs this process may run on (sched_getaffinity: taskset, a
+ * container's cpuset), at most 256: no run uses more threads at once. */
+int cnncam_cpu_count(void);
+
 /* ---- overlay ------------------------------------------------------------------ */
 typedef enum {
     /* The reference's show_cam_on_image(rgb/255, map, use_rgb=True): JET colour
@@ -318,7 +465,9 @@ typedef enum {
 } cnncam_overlay_mode;
 
 /* rgb and out: height x width x 3 bytes (may be the same buffer); map: height x
- * width values in [0, 1]; alpha in [0, 1] (the reference uses 0.5). */
+ * width values in [0, 1]; alpha in [0, 1] (the reference uses 0.5). Status
+ * only, no message: CNNCAM_EINVAL for a NULL pointer, a size below 1, alpha
+ * outside [0, 1] or an unknown mode. */
 cnncam_status cnncam_overlay(const unsigned char *rgb, int width, int height, const float *map,
                              cnncam_overlay_mode mode, float alpha, unsigned char *out);
 

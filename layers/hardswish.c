@@ -37,6 +37,21 @@ void cc_hardswish_backward(cc_real *dinp, const cc_real *dout, const cc_real *in
     cc_parallel_map_grad(backward_range, dinp, dout, inp, n);
 }
 
+/* Guided (op.h): the backward's slope, clamped; it is negative on [-3, -3/2),
+ * the kink -3 included, so only x > -3/2 passes anything. */
+CC_VECTORISED static void guided_range(cc_real *dinp, const cc_real *dout, const cc_real *inp, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const cc_real x = inp[i], g = cc_positive_part(dout[i]);
+        dinp[i] += x >= 3 ? g : x < -3 ? 0 : cc_positive_part(g * (x / 3 + (cc_real)0.5));
+    }
+}
+
+void cc_hardswish_guided_backward(cc_real *dinp, const cc_real *dout, const cc_real *inp, size_t n)
+{
+    cc_parallel_map_grad(guided_range, dinp, dout, inp, n);
+}
+
 static void forward(const cc_op_args *a)
 {
     cc_hardswish_forward(a->out, a->in[0], cc_shape_numel(&a->out_shape));
@@ -48,8 +63,14 @@ static void backward(const cc_op_args *a)
         cc_hardswish_backward(a->din[0], a->dout, a->in[0], cc_shape_numel(&a->out_shape));
 }
 
+static void guided_backward(const cc_op_args *a)
+{
+    if (a->din[0])
+        cc_hardswish_guided_backward(a->din[0], a->dout, a->in[0], cc_shape_numel(&a->out_shape));
+}
+
 const cc_op cc_op_hardswish = {
     .name = "hardswish", .min_inputs = 1, .max_inputs = 1,
     .saves_for_dinput = CC_SAVES_INPUTS,
-    .infer = cc_infer_unary, .forward = forward, .backward = backward,
+    .infer = cc_infer_unary, .forward = forward, .backward = backward, .guided_backward = guided_backward,
 };

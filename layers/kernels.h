@@ -201,6 +201,19 @@ void cc_sigmoid_forward(cc_real *out, const cc_real *inp, size_t n);
 void cc_sigmoid_backward(cc_real *dinp, const cc_real *dout, const cc_real *out, size_t n);
 void cc_silu_forward(cc_real *out, const cc_real *inp, size_t n);
 void cc_silu_backward(cc_real *dinp, const cc_real *dout, const cc_real *inp, size_t n);
+/* Guided backwards (op.h's rule): dinp += max(0, f'(x) * max(0, dout)), f'
+ * computed as in the op's backward (sigmoid's from its output). */
+void cc_relu_guided_backward(cc_real *dinp, const cc_real *dout, const cc_real *inp, size_t n);
+void cc_relu6_guided_backward(cc_real *dinp, const cc_real *dout, const cc_real *inp, size_t n);
+void cc_hardswish_guided_backward(cc_real *dinp, const cc_real *dout, const cc_real *inp, size_t n);
+void cc_hardsigmoid_guided_backward(cc_real *dinp, const cc_real *dout, const cc_real *inp, size_t n);
+void cc_sigmoid_guided_backward(cc_real *dinp, const cc_real *dout, const cc_real *out, size_t n);
+void cc_silu_guided_backward(cc_real *dinp, const cc_real *dout, const cc_real *inp, size_t n);
+/* max(v, 0), and 0 for NaN: the clamp of the guided rule. */
+static inline cc_real cc_positive_part(cc_real v)
+{
+    return v > 0 ? v : 0;
+}
 /* leaky_relu'(0) = negative_slope, elu'(0) = alpha (PyTorch tests x > 0 and x <= 0). */
 void cc_leaky_relu_forward(cc_real *out, const cc_real *inp, double negative_slope, size_t n);
 void cc_leaky_relu_backward(cc_real *dinp, const cc_real *dout, const cc_real *inp, double negative_slope,

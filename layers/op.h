@@ -83,6 +83,19 @@ typedef struct cc_op {
                        cc_shape *out, cc_error *err);
     void (*forward)(const cc_op_args *args);
     void (*backward)(const cc_op_args *args);
+    /* Guided backpropagation (Springenberg et al., arXiv 1412.6806), one rule
+     * for every op that has it (the element-wise activations):
+     *     dinp += max(0, f'(x) * max(0, dout)),
+     * f' as the op's backward has it at every finite x, kinks included: relu
+     * [x > 0] (0 at x = 0), relu6 0 at 0 and 6, hardswish -1/2 at -3 (so 0
+     * here) and 1 at 3, hardsigmoid 0 at -3 and 3. A NaN input or dout
+     * contributes 0 (relu's backward passes a NaN input's gradient; the
+     * reference's mask x > 0 does not). For relu this is pytorch-grad-cam's
+     * GuidedBackpropReLU, dx = dy [x > 0] [dy > 0]; for the others it keeps
+     * only positive local slopes of positive upstream gradients. Reads what
+     * saves_for_dinput names, writes din[0] only (skipped when NULL).
+     * NULL: the op cannot be guided. */
+    void (*guided_backward)(const cc_op_args *args);
     /* Bytes of args->scratch that one forward or one backward call needs, from
      * the shapes infer accepted (an absent parameter has rank 0); 64-byte
      * alignment suffices. NULL: the op needs none. Kernels never allocate, so

@@ -28,6 +28,19 @@ void cc_relu_backward(cc_real *dinp, const cc_real *dout, const cc_real *inp, si
     cc_parallel_map_grad(backward_range, dinp, dout, inp, n);
 }
 
+/* Guided (op.h): the reference's masks, x > 0 and dout > 0; a NaN x or dout
+ * gives 0 (its dy [x > 0] [dy > 0] is NaN for a NaN dy). */
+CC_VECTORISED static void guided_range(cc_real *dinp, const cc_real *dout, const cc_real *inp, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        dinp[i] += inp[i] > 0 ? cc_positive_part(dout[i]) : 0;
+}
+
+void cc_relu_guided_backward(cc_real *dinp, const cc_real *dout, const cc_real *inp, size_t n)
+{
+    cc_parallel_map_grad(guided_range, dinp, dout, inp, n);
+}
+
 static void forward(const cc_op_args *a)
 {
     cc_relu_forward(a->out, a->in[0], cc_shape_numel(&a->out_shape));
@@ -39,8 +52,14 @@ static void backward(const cc_op_args *a)
         cc_relu_backward(a->din[0], a->dout, a->in[0], cc_shape_numel(&a->out_shape));
 }
 
+static void guided_backward(const cc_op_args *a)
+{
+    if (a->din[0])
+        cc_relu_guided_backward(a->din[0], a->dout, a->in[0], cc_shape_numel(&a->out_shape));
+}
+
 const cc_op cc_op_relu = {
     .name = "relu", .min_inputs = 1, .max_inputs = 1,
     .saves_for_dinput = CC_SAVES_INPUTS,
-    .infer = cc_infer_unary, .forward = forward, .backward = backward,
+    .infer = cc_infer_unary, .forward = forward, .backward = backward, .guided_backward = guided_backward,
 };

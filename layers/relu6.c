@@ -27,6 +27,18 @@ void cc_relu6_backward(cc_real *dinp, const cc_real *dout, const cc_real *inp, s
     cc_parallel_map_grad(backward_range, dinp, dout, inp, n);
 }
 
+/* Guided (op.h): the backward's slope, 1 strictly inside (0, 6). */
+CC_VECTORISED static void guided_range(cc_real *dinp, const cc_real *dout, const cc_real *inp, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        dinp[i] += inp[i] > 0 && inp[i] < 6 ? cc_positive_part(dout[i]) : 0;
+}
+
+void cc_relu6_guided_backward(cc_real *dinp, const cc_real *dout, const cc_real *inp, size_t n)
+{
+    cc_parallel_map_grad(guided_range, dinp, dout, inp, n);
+}
+
 static void forward(const cc_op_args *a)
 {
     cc_relu6_forward(a->out, a->in[0], cc_shape_numel(&a->out_shape));
@@ -38,9 +50,15 @@ static void backward(const cc_op_args *a)
         cc_relu6_backward(a->din[0], a->dout, a->in[0], cc_shape_numel(&a->out_shape));
 }
 
+static void guided_backward(const cc_op_args *a)
+{
+    if (a->din[0])
+        cc_relu6_guided_backward(a->din[0], a->dout, a->in[0], cc_shape_numel(&a->out_shape));
+}
+
 /* The input, not the output: y = 6 cannot tell x = 6 (gradient 0) from 5.999. */
 const cc_op cc_op_relu6 = {
     .name = "relu6", .min_inputs = 1, .max_inputs = 1,
     .saves_for_dinput = CC_SAVES_INPUTS,
-    .infer = cc_infer_unary, .forward = forward, .backward = backward,
+    .infer = cc_infer_unary, .forward = forward, .backward = backward, .guided_backward = guided_backward,
 };

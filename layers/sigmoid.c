@@ -27,6 +27,19 @@ void cc_sigmoid_backward(cc_real *dinp, const cc_real *dout, const cc_real *out,
     cc_parallel_map_grad(backward_range, dinp, dout, out, n);
 }
 
+/* Guided (op.h): y (1 - y) is never negative, so only dout is clamped; the
+ * outer clamp turns a NaN output into 0. */
+CC_VECTORISED static void guided_range(cc_real *dinp, const cc_real *dout, const cc_real *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        dinp[i] += cc_positive_part(cc_positive_part(dout[i]) * (1 - out[i]) * out[i]);
+}
+
+void cc_sigmoid_guided_backward(cc_real *dinp, const cc_real *dout, const cc_real *out, size_t n)
+{
+    cc_parallel_map_grad(guided_range, dinp, dout, out, n);
+}
+
 static void forward(const cc_op_args *a)
 {
     cc_sigmoid_forward(a->out, a->in[0], cc_shape_numel(&a->out_shape));
@@ -38,8 +51,14 @@ static void backward(const cc_op_args *a)
         cc_sigmoid_backward(a->din[0], a->dout, a->out, cc_shape_numel(&a->out_shape));
 }
 
+static void guided_backward(const cc_op_args *a)
+{
+    if (a->din[0])
+        cc_sigmoid_guided_backward(a->din[0], a->dout, a->out, cc_shape_numel(&a->out_shape));
+}
+
 const cc_op cc_op_sigmoid = {
     .name = "sigmoid", .min_inputs = 1, .max_inputs = 1,
     .saves_for_dinput = CC_SAVES_OUTPUT,
-    .infer = cc_infer_unary, .forward = forward, .backward = backward,
+    .infer = cc_infer_unary, .forward = forward, .backward = backward, .guided_backward = guided_backward,
 };

@@ -43,3 +43,15 @@ def show_cam_on_image(img, mask, use_rgb=False, colormap=cv2.COLORMAP_JET, image
     cam = (1 - image_weight) * heatmap + image_weight * img
     cam = cam / np.max(cam)
     return np.uint8(255 * cam)
+
+
+def deprocess_image(img):
+    """utils/image.py's deprocess_image (for guided backprop pictures): minus the
+    mean, over (population std + 1e-5), * 0.1 + 0.5, clipped to [0, 1], then
+    np.uint8(255 * img), which truncates."""
+    img = img - np.mean(img)
+    img = img / (np.std(img) + 1e-5)
+    img = img * 0.1
+    img = img + 0.5
+    img = np.clip(img, 0, 1)
+    return np.uint8(img * 255)

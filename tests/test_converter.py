@@ -18,6 +18,9 @@ directory, then reads each file with tools/ccm.py and checks:
   * every functional spelling the converter maps (tests/models/zoo.py), and
     LeakyReLU, ELU, BatchNorm1d and final Softmax/LogSoftmax in each of their
     spellings (tests/models/common_ops.py);
+  * metadata node.module: nn.ReLU modules told from F.relu and torch.relu calls,
+    FullGrad's Conv2d/BatchNorm2d bias layers (tests/models/guided_net.py), and
+    ccm.py's refusals of a bad list;
   * f16 storage; metadata 'output' (softmax, or sigmoid with --multi-label;
     probabilities / log_probabilities for a model ending in a softmax, which
     refuses --multi-label);
@@ -52,7 +55,7 @@ sys.path.insert(0, os.path.join(ROOT, "tools"))
 sys.path.insert(0, MODELS)
 
 import ccm  # noqa: E402
-from cnncam_convert import cli, models  # noqa: E402
+from cnncam_convert import cli, models, writer  # noqa: E402
 from PIL import Image  # noqa: E402
 
 torch.set_num_threads(2)
@@ -724,6 +727,59 @@ def usage_errors():
     for opt in ("--arch", "--module", "--weights", "--pretrained", "--random-init", "--labels", "--dtype",
                 "--layer", "--multi-label", "--mean", "--std", "exit status"):
         check(opt in stdout, "--help does not mention " + opt)
+
+
+@case
+def module_types():
+    """Metadata node.module (tests/models/guided_net.py): the class of the module
+    each node calls, "" for F.relu, torch.relu and the other calls in forward,
+    which guided backprop and FullGrad choose their layers by; tools/ccm.py
+    reads it (None for a file without it) and refuses a list of another length,
+    another type, or ReLU/Conv2d/BatchNorm2d on a node of another op."""
+    import guided_net
+    labels = out("guided.labels")
+    with open(labels, "w") as f:
+        f.write("".join("c%d\n" % k for k in range(guided_net.CLASSES)))
+    path = out("guided_net.ccm")
+    r, _, _ = convert("--module", os.path.join(MODELS, "guided_net.py:build"), "--labels", labels,
+                      "--input-size", "3,12,12", "-o", path)
+    m = ccm.read(path)
+    check(m.node_module == guided_net.NODE_MODULES, "node.module %r" % m.node_module)
+    relus = [n.name for n in m.nodes if n.op == "relu"]
+    modules = [n.name for n, c in zip(m.nodes, m.node_module) if n.op == "relu" and c == "ReLU"]
+    check(relus == ["act", "relu", "act:2", "relu:2"] and modules == guided_net.GUIDED,
+          "relu nodes %s, of them nn.ReLU modules %s" % (relus, modules))
+    bias = [n.name for n, c in zip(m.nodes, m.node_module) if c in ("Conv2d", "BatchNorm2d") and "bias" in n.params]
+    check(bias == guided_net.BIAS_LAYERS, "bias layers %s" % bias)
+    p = subprocess.run([sys.executable, CCM, "--dump", path], capture_output=True, text=True)
+    check("act  relu(bn1)  module=ReLU" in p.stdout and "relu  relu(bn2)\n" in p.stdout, "--dump:\n" + p.stdout)
+
+    def rewritten(module):
+        """The file again with node.module as given: None leaves it out, a str stores a string."""
+        meta = [e for e in r.metadata if e[0] != "node.module"]
+        if module is not None:
+            meta.append(("node.module", writer.STRING if isinstance(module, str) else writer.STRING_LIST, module))
+        p = out("guided_net_edit.ccm")
+        with open(p, "wb") as f:
+            writer.write(f, meta, r.graph, writer.stored_arrays(r.graph.tensors, "f32"), "f32")
+        return p
+    check(ccm.read(rewritten(None)).node_module is None, "a file without node.module")
+    names = guided_net.NODE_MODULES
+    for module, phrase in ((names[:-1], "'node.module' has 16 entries for 17 nodes"),
+                           (names + [""], "has 18 entries for 17 nodes"),
+                           ("ReLU", "'node.module' is a string; expected a string list"),
+                           (["ReLU"] + names[1:], "entry 0 says node 'conv1' calls a ReLU module, but its op is "
+                                                  "conv2d, not relu"),
+                           (names[:1] + ["Conv2d"] + names[2:], "node 'bn1' calls a Conv2d module"),
+                           (names[:5] + ["BatchNorm2d"] + names[6:], "node 'relu' calls a BatchNorm2d module")):
+        try:
+            ccm.read(rewritten(module))
+        except ccm.FormatError as e:
+            check(phrase in str(e), "expected %r, got %r" % (phrase, str(e)))
+        else:
+            raise AssertionError("node.module %r accepted" % (module,))
+    os.unlink(path)
+    return "%d nodes, nn.ReLU modules %s, bias layers %s" % (len(names), ", ".join(modules), ", ".join(bias))
 
 
 # ---- the reader ------------------------------------------------------------------------

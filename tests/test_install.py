@@ -8,9 +8,14 @@ archive, and fully static: -static, every library from its .a, so
 `pkg-config --static` must list libpng's -lz), runs each on a photo and
 checks each overlay is byte-identical to `cnncam cam -o` on the same model
 and photo (the same library, so the same bytes); also that the header
-compiles as C++. Prints one line per check and "install: N passed, N failed".
+compiles as C++, that the shared library exports the functions the header
+declares and nothing else (nm -D --defined-only: every symbol cnncam_*), and
+that the header's CNNCAM_VERSION, the installed pkg-config file's version
+and `cnncam --version` (the library's cnncam_version()) agree. Prints one
+line per check and "install: N passed, N failed".
 """
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -25,8 +30,49 @@ def check(name, ok, detail=""):
     print(f"{'ok  ' if ok else 'FAIL'} {name}{': ' + detail if detail else ''}")
 
 
+def check_quiet(name, ok, detail):
+    """check() with detail printed only on a failure."""
+    check(name, ok, "" if ok else detail)
+
+
 def run(cmd, **kw):
     return subprocess.run(cmd, capture_output=True, text=True, **kw)
+
+
+def header_functions(header):
+    """The functions include/cnncam.h declares: cnncam_NAME( outside comments."""
+    text = re.sub(r"/\*.*?\*/|//[^\n]*", " ", open(header).read(), flags=re.S)
+    return set(re.findall(r"\b(cnncam_[a-z0-9_]+)\s*\(", text))
+
+
+def exported_symbols(prefix):
+    """What the installed libcnncam.so exports (defined dynamic symbols), or None."""
+    r = run(["nm", "-D", "--defined-only", os.path.join(prefix, "lib", "libcnncam.so")])
+    check("nm -D --defined-only libcnncam.so", r.returncode == 0, r.stderr.strip())
+    return {line.split()[-1] for line in r.stdout.splitlines() if line.strip()} if r.returncode == 0 else None
+
+
+def check_exports_and_version(prefix):
+    declared = header_functions(os.path.join(prefix, "include", "cnncam.h"))
+    exported = exported_symbols(prefix)
+    check_quiet(f"cnncam.h declares functions ({len(declared)})", len(declared) >= 60, str(sorted(declared)))
+    if exported is not None:
+        internal = sorted(s for s in exported if not s.startswith("cnncam_"))
+        check_quiet(f"libcnncam.so exports cnncam_* symbols only ({len(exported)} exported)", not internal,
+                    f"{len(internal)} others: {internal[:20]}")
+        missing = sorted(declared - exported)
+        check_quiet("libcnncam.so exports every function cnncam.h declares", not missing, f"missing: {missing}")
+    version = re.search(r'#define CNNCAM_VERSION "([^"]+)"', open(os.path.join(ROOT, "include", "cnncam.h")).read())
+    version = version.group(1) if version else "(none)"
+    pc = open(os.path.join(prefix, "lib", "pkgconfig", "cnncam.pc")).read()
+    pc_version = re.search(r"^Version:\s*(\S+)", pc, re.M)
+    check_quiet(f"cnncam.pc's Version is the header's CNNCAM_VERSION {version}",
+                pc_version is not None and pc_version.group(1) == version, pc)
+    r = run([os.path.join(prefix, "bin", "cnncam"), "--version"])
+    check_quiet("cnncam --version prints cnncam_version(), the header's CNNCAM_VERSION",
+                r.stdout == f"cnncam {version}\n", repr(r.stdout))
+    check(f"the shared library is installed as libcnncam.so.{version}",
+          os.path.exists(os.path.join(prefix, "lib", f"libcnncam.so.{version}")))
 
 
 def main():
@@ -38,6 +84,7 @@ def main():
                   "bin/cnncam", "lib/pkgconfig/cnncam.pc", "bin/cnncam-convert", "share/cnncam/python/ccm.py",
                   "share/cnncam/python/cnncam_convert/cli.py"]:
             check(f"installed {f}", os.path.exists(os.path.join(prefix, f)))
+        check_exports_and_version(prefix)
         env = dict(os.environ, PKG_CONFIG_PATH=os.path.join(prefix, "lib", "pkgconfig"))
         model = os.path.join(tmp, "m.ccm")
         # The installed converter, from outside the repository, with nothing on the environment

@@ -5,6 +5,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,8 +13,8 @@
 
 static const char cam_usage[] =
     "usage: cnncam cam -m MODEL [-l LAYER]... [-c CLASS | --top K] [-o OUT.png|.jpg]\n"
-    "                  [--cam-out F.npy] [--logits-out F.npy] [--act-out F.npy] [--grad-out F.npy]\n"
-    "                  [--json] [--threads N] [other options] IMAGE...\n"
+    "                  [--method NAME] [--cam-out F.npy] [--logits-out F.npy] [--act-out F.npy]\n"
+    "                  [--grad-out F.npy] [--json] [--threads N] [other options] IMAGE...\n"
     "       cnncam predict -m MODEL [--top K] [--json] [--logits-out F.npy] IMAGE...\n"
     "\n"
     "IMAGE is a JPEG or PNG photo (any bit depth, gray, palette or alpha), read as\n"
@@ -60,7 +61,7 @@ static const char cam_usage[] =
     "      --json            one JSON object per image on stdout: image, width,\n"
     "                        height, output (softmax or sigmoid), top (the K best\n"
     "                        classes of --top K, default 5: index, label, logit,\n"
-    "                        probability), explained, layers and method (cam),\n"
+    "                        probability), explained, layers, method and target (cam),\n"
     "                        files (every file written for the image, in order;\n"
     "                        not --logits-out, which holds all images), ms (per\n"
     "                        stage), threads; for an image that failed: image\n"
@@ -90,10 +91,51 @@ static const char cam_usage[] =
     "                        images or --top K > 1\n"
     "  -h, --help            this text\n"
     "\n"
+    "Explanation methods (cam only; `cnncam methods` lists them, one line each, and\n"
+    "docs/METHODS.md gives their formulas). A method refuses an option it does not\n"
+    "take (exit 1), before anything is written.\n"
+    "      --method NAME     the method, by pytorch-grad-cam's names: gradcam (default),\n"
+    "                        hirescam, gradcam++, xgradcam, layercam, scorecam,\n"
+    "                        ablationcam, eigencam, fullgrad, ...\n"
+    "      --target T        what is explained for the class: logit (default: its\n"
+    "                        output value), softmax (its probability), rest (ReST:\n"
+    "                        2 z_c minus logsumexp z) or binary (a one-output model:\n"
+    "                        its output for class 1, minus it for class 0)\n"
+    "      --aug-smooth      the mean over the reference's six test-time augmentations\n"
+    "                        (horizontal flip x input times 0.9, 1, 1.1): six runs\n"
+    "      --eigen-smooth    the first principal component of the weighted\n"
+    "                        activations instead of their sum over channels\n"
+    "      --batch-size N    images per forward of scorecam (default 16) and\n"
+    "                        ablationcam (default 32); N >= 1\n"
+    "      --ablation-ratio R  ablationcam: the fraction of channels to ablate, in\n"
+    "                        (0, 1] (default 1: every channel)\n"
+    "      --seed N          randomcam's seed, as numpy's (0 to 4294967295; default 0)\n"
+    "      --kpca-kernel K   kpcacam's kernel: sigmoid (default), rbf, poly, linear or\n"
+    "                        cosine\n"
+    "      --kpca-gamma G    kpcacam's gamma, > 0 (default 1 / channels)\n"
+    "      --finer-alpha A   finercam's alpha, > 0 (default 1)\n"
+    "      --eigen-sign S    the sign of a principal component: default (cnncam's rule,\n"
+    "                        docs/METHODS.md) or lapack (what LAPACK returns, as the\n"
+    "                        reference)\n"
+    "      --guided-npy F.npy  guided backpropagation's gradient for the explained\n"
+    "                        class, float32 HxWxC (C: the model's channels), as the\n"
+    "                        reference's GuidedBackpropReLUModel returns it\n"
+    "      --guided-out F.png  that gradient as a picture (.png or .jpg): the\n"
+    "                        reference's deprocess_image, cam.py's _gb file (in RGB\n"
+    "                        order; cam.py's own file has red and blue swapped)\n"
+    "      --guided-cam-out F.png  the map times that gradient as a picture: cam.py's\n"
+    "                        _cam_gb file\n"
+    "      --guided-extended  guided backpropagation through ReLU6, Hardswish,\n"
+    "                        Hardsigmoid, SiLU and Sigmoid modules too, not ReLU alone\n"
+    "      --progress        report a method's forwards on stderr (\"scorecam: 128/512\n"
+    "                        forwards\") even when stderr is not a terminal, a line per\n"
+    "                        tenth; on a terminal they are always shown, on one line\n"
+    "\n"
     "cam writes what it is asked for and nothing else: at least one of -o,\n"
-    "--cam-out, --act-out, --grad-out, --weights-out, --raw-out, --logits-out or\n"
-    "--json is needed. Every F.npy output name must end in .npy. An option that\n"
-    "takes one value (all but -l) may be given once.\n"
+    "--cam-out, --act-out, --grad-out, --weights-out, --raw-out, --logits-out,\n"
+    "--guided-npy, --guided-out, --guided-cam-out or --json is needed. Every F.npy\n"
+    "output name must end in .npy. An option that takes one value (all but -l) may\n"
+    "be given once.\n"
     "\n"
     "Several images, or --top K > 1: output names get the image's name and the\n"
     "class before the extension: -o cam.png with cat.jpg and dog.jpg gives\n"
@@ -150,6 +192,29 @@ static int parse_int(const char *s, long lo, long hi, long *v)
     return *s && !*end && !errno && *v >= lo && *v <= hi;
 }
 
+/* A finite number above lo and at most hi. */
+static int parse_number(const char *s, double lo, double hi, double *v)
+{
+    char *end;
+    *v = strtod(s, &end);
+    return *s && !*end && isfinite(*v) && *v > lo && *v <= hi;
+}
+
+static const char *const TARGETS[] = {"logit", "softmax", "rest", "binary"};  /* CNNCAM_TARGET_* order */
+
+const char *cam_target_name(cnncam_target t)
+{
+    return (unsigned)t < sizeof TARGETS / sizeof TARGETS[0] ? TARGETS[t] : "logit";
+}
+
+/* A picture output's name ends in .png, .jpg or .jpeg: known before any image runs. */
+static int picture_name(const char *name)
+{
+    const char *slash = strrchr(name, '/'), *dot = strrchr(name, '.');
+    return dot && (!slash || dot > slash) &&
+           (!strcasecmp(dot, ".png") || !strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg"));
+}
+
 int cam_parse_options(int argc, char **argv, int predict_only, cam_options *o)
 {
     memset(o, 0, sizeof *o);
@@ -160,6 +225,7 @@ int cam_parse_options(int argc, char **argv, int predict_only, cam_options *o)
     o->max_pixels = 64000000;
     o->alpha = 0.5f;
     o->jpeg_quality = 95;
+    cnncam_cam_options_init(&o->cam);
     o->images = malloc(sizeof(char *) * (size_t)(argc ? argc : 1));
     if (!o->images)
         return EXIT_INTERNAL;
@@ -273,6 +339,64 @@ int cam_parse_options(int argc, char **argv, int predict_only, cam_options *o)
             if (!parse_int(v, 1, 100, &n))
                 return usage_error("--jpeg-quality takes 1 to 100, not '%s'", v);
             o->jpeg_quality = (int)n;
+        } else if (!predict_only && !strcmp(a, "--method")) {
+            TAKES_VALUE();
+            o->cam.method = v;  /* cnncam_ctx_set_cam_options knows the names */
+        } else if (!predict_only && !strcmp(a, "--target")) {
+            TAKES_VALUE();
+            size_t t = 0;
+            while (t < sizeof TARGETS / sizeof TARGETS[0] && strcmp(v, TARGETS[t]))
+                t++;
+            if (t == sizeof TARGETS / sizeof TARGETS[0])
+                return usage_error("--target is logit, softmax, rest or binary, not '%s'", v);
+            o->cam.target = (cnncam_target)t;
+        } else if (!predict_only && !strcmp(a, "--aug-smooth")) {
+            o->cam.aug_smooth = 1;
+        } else if (!predict_only && !strcmp(a, "--eigen-smooth")) {
+            o->cam.eigen_smooth = 1;
+        } else if (!predict_only && !strcmp(a, "--batch-size")) {
+            TAKES_VALUE();
+            if (!parse_int(v, 1, 4096, &n))
+                return usage_error("--batch-size takes 1 to 4096 images per forward, not '%s'", v);
+            o->cam.batch_size = (int)n;
+        } else if (!predict_only && !strcmp(a, "--ablation-ratio")) {
+            TAKES_VALUE();
+            if (!parse_number(v, 0, 1, &o->cam.ablation_ratio))
+                return usage_error("--ablation-ratio takes a fraction of the channels in (0, 1], not '%s'", v);
+        } else if (!predict_only && !strcmp(a, "--seed")) {
+            TAKES_VALUE();
+            if (!parse_int(v, 0, 4294967295L, &n))
+                return usage_error("--seed takes 0 to 4294967295 (numpy's seeds), not '%s'", v);
+            o->cam.seed = n;
+        } else if (!predict_only && !strcmp(a, "--kpca-kernel")) {
+            TAKES_VALUE();
+            o->cam.kpca_kernel = v;  /* the library checks the name */
+        } else if (!predict_only && !strcmp(a, "--kpca-gamma")) {
+            TAKES_VALUE();
+            if (!parse_number(v, 0, HUGE_VAL, &o->cam.kpca_gamma))
+                return usage_error("--kpca-gamma takes a number above 0, not '%s'", v);
+        } else if (!predict_only && !strcmp(a, "--finer-alpha")) {
+            TAKES_VALUE();
+            if (!parse_number(v, 0, HUGE_VAL, &o->cam.finer_alpha))
+                return usage_error("--finer-alpha takes a number above 0, not '%s'", v);
+        } else if (!predict_only && !strcmp(a, "--eigen-sign")) {
+            TAKES_VALUE();
+            if (strcmp(v, "default") && strcmp(v, "lapack"))
+                return usage_error("--eigen-sign is 'default' or 'lapack', not '%s'", v);
+            o->cam.eigen_sign = strcmp(v, "default") ? CNNCAM_SIGN_LAPACK : CNNCAM_SIGN_DEFAULT;
+        } else if (!predict_only && !strcmp(a, "--guided-npy")) {
+            TAKES_VALUE();
+            o->guided_npy = v;
+        } else if (!predict_only && !strcmp(a, "--guided-out")) {
+            TAKES_VALUE();
+            o->guided_out = v;
+        } else if (!predict_only && !strcmp(a, "--guided-cam-out")) {
+            TAKES_VALUE();
+            o->guided_cam_out = v;
+        } else if (!predict_only && !strcmp(a, "--guided-extended")) {
+            o->cam.guided_extended = 1;
+        } else if (!predict_only && !strcmp(a, "--progress")) {
+            o->progress = 1;
         } else if (a[0] == '-' && a[1]) {
             return usage_error("unknown option '%s'", a);
         } else {
@@ -280,15 +404,20 @@ int cam_parse_options(int argc, char **argv, int predict_only, cam_options *o)
         }
 #undef TAKES_VALUE
     }
-    if (o->out) {  /* a bad name is known before any image runs */
-        const char *slash = strrchr(o->out, '/'), *dot = strrchr(o->out, '.');
-        if (!dot || (slash && dot < slash) ||
-            (strcasecmp(dot, ".png") && strcasecmp(dot, ".jpg") && strcasecmp(dot, ".jpeg")))
-            return usage_error("-o '%s': the overlay is a picture; end the name in .png, .jpg or .jpeg", o->out);
-    }
+    if (o->out && !picture_name(o->out))  /* a bad name is known before any image runs */
+        return usage_error("-o '%s': the overlay is a picture; end the name in .png, .jpg or .jpeg", o->out);
+    const struct { const char *option, *name; } pictures[] = {
+        {"--guided-out", o->guided_out}, {"--guided-cam-out", o->guided_cam_out}};
+    for (size_t k = 0; k < sizeof pictures / sizeof pictures[0]; k++)
+        if (pictures[k].name && !picture_name(pictures[k].name)) {
+            snprintf(twice, sizeof twice, "%s '%s': this output is a picture; end the name in .png, .jpg or .jpeg",
+                     pictures[k].option, pictures[k].name);
+            return usage_error("%s", twice);
+        }
     const struct { const char *option, *name; } npys[] = {
         {"--cam-out", o->cam_out}, {"--logits-out", o->logits_out}, {"--act-out", o->act_out},
-        {"--grad-out", o->grad_out}, {"--weights-out", o->weights_out}, {"--raw-out", o->raw_out}};
+        {"--grad-out", o->grad_out}, {"--weights-out", o->weights_out}, {"--raw-out", o->raw_out},
+        {"--guided-npy", o->guided_npy}};
     for (size_t k = 0; k < sizeof npys / sizeof npys[0]; k++)
         if (npys[k].name && !ends_in(npys[k].name, ".npy")) {
             snprintf(twice, sizeof twice, "%s '%s': this output is a NumPy array; end the name in .npy",
@@ -304,11 +433,16 @@ int cam_parse_options(int argc, char **argv, int predict_only, cam_options *o)
         return usage_error("%s", "which model? (-m MODEL.ccm)");
     if (!o->nimages)
         return usage_error("%s", "no image given");
+    o->cam.guided = o->guided_npy || o->guided_out || o->guided_cam_out;
     if (!predict_only && !o->json && !o->out && !o->logits_out && !o->cam_out && !o->act_out && !o->grad_out &&
-        !o->weights_out && !o->raw_out)
+        !o->weights_out && !o->raw_out && !o->cam.guided)
         return usage_error("%s", "cam writes nothing unless asked: give -o OUT.png|.jpg (the overlay), --cam-out, "
-                           "--act-out, --grad-out, --weights-out, --raw-out or --logits-out (F.npy), or --json "
-                           "(the report on stdout); `cnncam predict` lists the top classes");
+                           "--act-out, --grad-out, --weights-out, --raw-out, --logits-out or --guided-npy (F.npy), "
+                           "--guided-out or --guided-cam-out (pictures), or --json (the report on stdout); "
+                           "`cnncam predict` lists the top classes");
+    if (o->cam.guided_extended && !o->cam.guided)
+        return usage_error("%s", "--guided-extended changes guided backpropagation: give it with --guided-npy, "
+                           "--guided-out or --guided-cam-out");
     if (o->class_name && o->top)
         return usage_error("%s", "-c and --top exclude each other: one names the class, the other ranks them");
     if (o->nlayers && !strcmp(o->layers[0], "input") && (o->weights_out || o->raw_out))

@@ -14,6 +14,7 @@ typedef struct {
     const char *class_name;  /* -c */
     int top;                 /* --top K (cam: classes to explain; predict: classes to list) */
     const char *out, *cam_out, *logits_out, *act_out, *grad_out, *weights_out, *raw_out;
+    const char *guided_npy, *guided_out, *guided_cam_out;  /* guided backpropagation's gradient and pictures */
     int predict;             /* `cnncam predict`: no maps */
     int json, threads;
     int low_memory;          /* --low-memory 1, --no-low-memory 0, neither -1 (one pass: on) */
@@ -23,6 +24,8 @@ typedef struct {
     cnncam_overlay_mode overlay;
     float alpha;
     int jpeg_quality;
+    cnncam_cam_options cam;  /* --method, --target, ...; the library validates the combination */
+    int progress;            /* --progress: report a method's forwards even when stderr is not a terminal */
     char **images;
     int nimages;
 } cam_options;
@@ -31,5 +34,8 @@ typedef struct {
  * -1 after printing --help, or a usage error's exit code (the message
  * printed); o->images is allocated in every case: free it. */
 int cam_parse_options(int argc, char **argv, int predict_only, cam_options *o);
+
+/* What --target names CNNCAM_TARGET_* ("logit", "softmax", "rest", "binary"). */
+const char *cam_target_name(cnncam_target t);
 
 #endif

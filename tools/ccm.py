@@ -10,6 +10,7 @@ the field and the value; 1: usage):
 As a module (numpy only; run() also needs torch):
     m = ccm.read("resnet34.ccm")       # rejects everything FORMAT.md says a reader rejects
     m.metadata["labels"], m.nodes, m.aliases, m.tensors, m.tensor("fc.weight")
+    m.node_module                      # per node its module's class ("ReLU"), or None
     logits = ccm.run(m, x)             # the graph on x (N x C x H x W), with torch.nn.functional
 
 The reader shares no code with the converter's writer (tools/cnncam_convert/writer.py),
@@ -44,6 +45,9 @@ META_TYPES = {1: "string", 2: "int", 3: "float", 4: "string list", 5: "float lis
 # metadata 'output'; absent means softmax. probabilities / log_probabilities:
 # the graph ends in softmax / log_softmax, so its output is already one.
 OUTPUTS = ("softmax", "sigmoid", "probabilities", "log_probabilities")
+# metadata 'node.module': the module classes the engine acts on (guided backprop,
+# FullGrad) and the only op each may sit on (weights/reader.c ACTED_ON).
+ACTED_ON = {"ReLU": "relu", "Conv2d": "conv2d", "BatchNorm2d": "batchnorm2d"}
 
 # layers/registry.c and each op's descriptor: op -> (min inputs, max inputs,
 # parameter roles in param_names order, roles that must be present).
@@ -163,6 +167,13 @@ class Model:
             return self.aliases[name]
         names = self.names
         return names.index(name) if name in names else None
+
+    @property
+    def node_module(self):
+        """Per node (not the graph inputs), the class name of the module it calls,
+        '' for a function call; None for a file without metadata 'node.module'
+        (weights/FORMAT.md, Module types, gives the fallback)."""
+        return self.metadata.get("node.module")
 
     def tensor(self, name):
         """The stored array (f32 or f16), read-only."""
@@ -448,6 +459,24 @@ def _check_model(m):
     if layer is not None and m.find(layer) is None and layer != "input":   # "input": the first graph input
         raise FormatError("metadata: gradcam.layer '%s' is neither a node nor an alias" % layer)
     _check_input(m.metadata, m.metadata_types)
+    _check_node_module(m)
+
+
+def _check_node_module(m):
+    """node.module: a string list of one class per node, ReLU/Conv2d/BatchNorm2d
+    only on relu/conv2d/batchnorm2d nodes (weights/reader.c read_node_modules)."""
+    if "node.module" not in m.metadata:
+        return
+    classes, t = m.metadata["node.module"], m.metadata_types["node.module"]
+    if t != 4:
+        raise FormatError("metadata: 'node.module' is a %s; expected a string list" % META_TYPES[t])
+    if len(classes) != len(m.nodes):
+        raise FormatError("metadata: 'node.module' has %d entries for %d nodes; it needs one per node"
+                          % (len(classes), len(m.nodes)))
+    for i, (cls, node) in enumerate(zip(classes, m.nodes)):
+        if cls in ACTED_ON and node.op != ACTED_ON[cls]:
+            raise FormatError("metadata: 'node.module' entry %d says node '%s' calls a %s module, but its op "
+                              "is %s, not %s" % (i, node.name, cls, node.op, ACTED_ON[cls]))
 
 
 def _check_input(md, types):
@@ -623,6 +652,8 @@ def dump(m, out=sys.stdout):
         ins = ", ".join(names[j] for j in n.inputs)
         extra = ["%s=%s" % kv for kv in n.params.items()]
         extra += ["%s=%s" % (k, ",".join("%g" % x for x in v)) for k, v in n.attrs.items()]
+        if m.node_module and m.node_module[i - len(m.inputs)]:
+            extra.append("module=" + m.node_module[i - len(m.inputs)])
         p("  [%d] %s  %s(%s)%s" % (i, n.name, n.op, ins, "".join("  " + e for e in extra)))
     p("aliases")
     for name, j in m.aliases.items():

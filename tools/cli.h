@@ -4,8 +4,6 @@
 
 #include <stdio.h>
 
-#define CNNCAM_CLI_VERSION "0.1.0"
-
 /* Exit codes, as --help documents them. */
 enum { EXIT_OK = 0, EXIT_USAGE = 1, EXIT_INPUT = 2, EXIT_INTERNAL = 3 };
 

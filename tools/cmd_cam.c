@@ -6,9 +6,6 @@
 #include "cam_options.h"
 #include "cli.h"
 #include "cnncam.h"
-#include "image/channels.h"
-#include "io/image.h"
-#include "io/npy.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -58,9 +55,11 @@ static void image_parts(const cam_options *o, char (*part)[64])
 }
 
 typedef struct {
-    int is_tensor;   /* a .npy input: no photo */
-    cc_image rgb;    /* the photo as the network sees it (a 1-channel model's luminance as gray RGB) */
-    float *x;        /* C x H x W, normalised */
+    int is_tensor;        /* a .npy input: no photo */
+    unsigned char *rgb;   /* H x W x 3: the photo as the network sees it (a 1-channel model's
+                           * luminance as gray RGB), what overlays are drawn on */
+    float *x;             /* C x H x W, normalised */
+    int x_from_npy;       /* x is cnncam_npy_read's (cnncam_npy_free), else malloc's */
     int H, W;
     char err[600];
 } input;
@@ -79,18 +78,17 @@ static int has_npy_magic(const char *path)
 /* torchvision's Resize(S) with PIL's filter, then CenterCrop, on the photo itself
  * (the library's one recipe: cnncam_resize_crop), so the overlay shows what the
  * network saw. */
-static int transform_photo(cc_image *img, int resize, int crop_h, int crop_w, const char *filter,
-                           cc_error *err)
+static int transform_photo(input *in, int resize, int crop_h, int crop_w, const char *filter, char *err,
+                           size_t len)
 {
     if (!resize && !crop_h)
         return 1;
     unsigned char *out;
     int W, H;
-    if (cnncam_resize_crop(img->rgb, img->width, img->height, resize, crop_w, crop_h, filter, &out, &W, &H,
-                           err->msg, sizeof err->msg))
+    if (cnncam_resize_crop(in->rgb, in->W, in->H, resize, crop_w, crop_h, filter, &out, &W, &H, err, len))
         return 0;
-    cnncam_image_free(img->rgb);
-    img->rgb = out, img->width = W, img->height = H;
+    cnncam_image_free(in->rgb);
+    in->rgb = out, in->W = W, in->H = H;
     return 1;
 }
 
@@ -112,27 +110,26 @@ static int fits_model(const cam_options *o, const cnncam_model *m, const char *p
     return 0;
 }
 
-/* Each RGB pixel becomes its luminance L (Pillow's convert("L")) as L, L, L:
- * what a 1-channel model sees, and the gray picture overlays are drawn on. */
-static void gray_in_place(unsigned char *rgb, size_t n)
+/* dst (n x 3 bytes) from src's first channels: a gray pixel L as L, L, L (what
+ * a 1-channel model sees, and the gray picture overlays are drawn on), RGBA's
+ * alpha dropped. */
+static void to_rgb(unsigned char *dst, const unsigned char *src, int channels, size_t n)
 {
-    for (size_t i = 0; i < n; i++, rgb += 3) {
-        unsigned char l;
-        cc_channels_convert(&l, 1, rgb, 3, 1);
-        rgb[0] = rgb[1] = rgb[2] = l;
+    for (size_t i = 0; i < n; i++, dst += 3, src += channels) {
+        dst[0] = src[0];
+        dst[1] = src[channels >= 3 ? 1 : 0];
+        dst[2] = src[channels >= 3 ? 2 : 0];
     }
 }
 
 static int load_input(const cam_options *o, const cnncam_model *m, const char *path, input *in)
 {
-    cc_error err;
     memset(in, 0, sizeof *in);
     if (has_npy_magic(path)) {
-        int shape[4], rank;
-        if (cc_npy_read(path, &in->x, shape, &rank, &err)) {
-            snprintf(in->err, sizeof in->err, "%s", err.msg);
+        int shape[CNNCAM_MAX_RANK], rank;
+        if (cnncam_npy_read(path, &in->x, shape, &rank, in->err, sizeof in->err))
             return 0;
-        }
+        in->x_from_npy = 1;
         int off = rank - 3, C = cnncam_model_channels(m);
         if ((rank != 3 && rank != 4) || (rank == 4 && shape[0] != 1) || shape[off] != C) {
             char got[96] = "";
@@ -155,7 +152,6 @@ static int load_input(const cam_options *o, const cnncam_model *m, const char *p
         return fits_model(o, m, path, in);
     }
     const int C = cnncam_model_channels(m);
-    unsigned char *alpha = NULL;
     if (C != 1 && C != 3 && C != 4) {
         snprintf(in->err, sizeof in->err, "%s: %s takes %d input channels, and an image gives gray, RGB or RGBA; "
                  "give it a .npy tensor of %dxHxW", path, o->model, C, C);
@@ -166,14 +162,24 @@ static int load_input(const cam_options *o, const cnncam_model *m, const char *p
                  "and %s takes RGBA: resize the image beforehand", path, o->model);
         return 0;
     }
-    if (cc_image_read_alpha(path, o->max_pixels, &in->rgb, C == 4 ? &alpha : NULL, &err) ||
-        (!o->keep_stored_orientation && cc_image_apply_orientation(&in->rgb, C == 4 ? &alpha : NULL, &err))) {
-        snprintf(in->err, sizeof in->err, "%s", err.msg);
-        free(alpha);
+    /* Pillow's convert("L") or convert("RGBA") first, as the model's Python pipeline does. */
+    unsigned char *pixels;
+    const int flags = o->keep_stored_orientation ? CNNCAM_IMAGE_STORED_ORIENTATION : 0;
+    if (cnncam_image_read_pixels(path, o->max_pixels, C, flags, &pixels, &in->W, &in->H, in->err, sizeof in->err))
+        return 0;
+    size_t n = (size_t)in->H * in->W;
+    if (!(in->rgb = C == 3 ? pixels : malloc(3 * n))) {
+        cnncam_image_free(pixels);
+        snprintf(in->err, sizeof in->err, "%s: out of memory for a %dx%d image", path, in->W, in->H);
         return 0;
     }
-    if (C == 1)  /* Pillow's convert("L") first, as a gray model's Python pipeline does */
-        gray_in_place(in->rgb.rgb, (size_t)in->rgb.width * in->rgb.height);
+    if (C != 3)
+        to_rgb(in->rgb, pixels, C, n);
+    if (C != 4) {  /* the network sees the RGB picture (gray as L, L, L): resized, if asked, as it */
+        if (in->rgb != pixels)
+            cnncam_image_free(pixels);
+        pixels = NULL;
+    }
     int resize = o->resize, crop_h = o->crop_h, crop_w = o->crop_w;
     const char *filter = "bilinear";
     if (o->torchvision_eval) {
@@ -183,20 +189,15 @@ static int load_input(const cam_options *o, const cnncam_model *m, const char *p
         }
         crop_w = crop_h;
     }
-    if (!transform_photo(&in->rgb, resize, crop_h, crop_w, filter, &err)) {
-        snprintf(in->err, sizeof in->err, "%s: %s", path, err.msg);
+    char why[512];
+    if (!transform_photo(in, resize, crop_h, crop_w, filter, why, sizeof why)) {
+        snprintf(in->err, sizeof in->err, "%s: %s", path, why);
         return 0;
     }
-    in->H = in->rgb.height, in->W = in->rgb.width;
-    const size_t n = (size_t)in->H * in->W;
+    n = (size_t)in->H * in->W;
     in->x = malloc((size_t)C * n * sizeof(float));
-    unsigned char *rgba = alpha ? malloc(4 * n) : NULL;
-    if (rgba)
-        cc_channels_join_alpha(rgba, in->rgb.rgb, alpha, n);
-    int ok = in->x && (!alpha || rgba) &&
-             !cnncam_preprocess_pixels(m, rgba ? rgba : in->rgb.rgb, rgba ? 4 : 3, in->W, in->H, in->x);
-    free(rgba);
-    free(alpha);
+    int ok = in->x && !cnncam_preprocess_pixels(m, pixels ? pixels : in->rgb, pixels ? 4 : 3, in->W, in->H, in->x);
+    cnncam_image_free(pixels);
     if (!ok) {
         snprintf(in->err, sizeof in->err, "%s: out of memory for a %dx%d image", path, in->W, in->H);
         return 0;
@@ -206,8 +207,11 @@ static int load_input(const cam_options *o, const cnncam_model *m, const char *p
 
 static void free_input(input *in)
 {
-    cc_image_free(&in->rgb);
-    free(in->x);
+    cnncam_image_free(in->rgb);
+    if (in->x_from_npy)
+        cnncam_npy_free(in->x);
+    else
+        free(in->x);
 }
 
 /* Classes of one image, best first (the lowest index first among equal logits). */
@@ -225,37 +229,9 @@ static void rank_classes(const float *logits, int n, int *order)
     }
 }
 
-/* Each class's probability from the model's output values, as its metadata
- * 'output' says: the softmax over them (logits), each one's own sigmoid
- * (multi-label), the values as they are (the model ends in a softmax), or
- * exp of them (it ends in a log-softmax). */
-static void probabilities(const cnncam_model *m, const float *logits, int n, double *p)
-{
-    const char *output = cnncam_model_output(m);
-    const int sigmoid = !strcmp(output, "sigmoid"), as_is = !strcmp(output, "probabilities"),
-              log_p = !strcmp(output, "log_probabilities");
-    if (sigmoid || as_is || log_p) {
-        for (int i = 0; i < n; i++)
-            p[i] = sigmoid ? 1 / (1 + exp(-(double)logits[i])) : log_p ? exp((double)logits[i]) : logits[i];
-        return;
-    }
-    double mx = logits[0], sum = 0;
-    for (int i = 1; i < n; i++)
-        mx = logits[i] > mx ? logits[i] : mx;
-    for (int i = 0; i < n; i++)
-        sum += (p[i] = exp((double)logits[i] - mx));
-    for (int i = 0; i < n; i++)
-        p[i] /= sum;
-}
-
 static int write_npy(const char *path, const float *data, const int *shape, int rank, char *err, size_t len)
 {
-    cc_error e;
-    if (cc_npy_write(path, data, shape, rank, &e)) {
-        snprintf(err, len, "%s", e.msg);
-        return 0;
-    }
-    return 1;
+    return !cnncam_npy_write(path, data, shape, rank, err, len);
 }
 
 /* The files written for one image, in order, for --json's "files". */
@@ -286,49 +262,98 @@ static void file_list_free(file_list *f)
     free(f->name);
 }
 
+static const char *method_name(const cam_options *o)
+{
+    return o->cam.method ? o->cam.method : "gradcam";
+}
+
+/* Writes an RGB picture as -o, --guided-out and --guided-cam-out do. */
+static int write_picture(const cam_options *o, const char *name, const unsigned char *rgb, int W, int H,
+                         file_list *files, char *err, size_t len)
+{
+    return !cnncam_image_write_quality(name, rgb, W, H, o->jpeg_quality, err, len) &&
+           file_list_add(files, name, err, len);
+}
+
+/* Guided backpropagation for class cls: its gradient (H x W x C) and cam.py's
+ * two pictures of it, the second weighted by the map. Runs after the map's
+ * own outputs are written: its backward may overwrite the layer's gradient. */
+static int write_guided(const cam_options *o, const cnncam_model *m, cnncam_ctx *ctx, const input *in,
+                        const float *map, const char *image_part, int cls, file_list *files, char *err, size_t len)
+{
+    const int C = cnncam_model_channels(m);
+    const size_t n = (size_t)in->H * in->W;
+    float *gb = malloc(n * (size_t)C * sizeof *gb);
+    unsigned char *pic = malloc(n * (size_t)(C > 3 ? C : 3)), *rgb = malloc(n * 3);
+    char name[4096];
+    int ok = gb && pic && rgb;
+    if (!ok)
+        snprintf(err, len, "out of memory for guided backpropagation of a %dx%d image", in->W, in->H);
+    if (ok && cnncam_guided_backprop(ctx, 0, cls, gb)) {
+        snprintf(err, len, "%s", cnncam_ctx_error(ctx));
+        ok = 0;
+    }
+    if (ok && o->guided_npy) {
+        const int shape[3] = {in->H, in->W, C};
+        output_name(name, sizeof name, o->guided_npy, image_part, cls);
+        ok = write_npy(name, gb, shape, 3, err, len) && file_list_add(files, name, err, len);
+    }
+    const struct { const char *base; const float *mask; } pictures[] = {{o->guided_out, NULL},
+                                                                         {o->guided_cam_out, map}};
+    for (size_t k = 0; ok && k < sizeof pictures / sizeof pictures[0]; k++) {
+        if (!pictures[k].base)
+            continue;
+        if ((ok = !cnncam_deprocess_image(gb, pictures[k].mask, in->W, in->H, C, pic, err, len))) {
+            to_rgb(rgb, pic, C, n);  /* C is 1 or 3 (checked before the first image) */
+            output_name(name, sizeof name, pictures[k].base, image_part, cls);
+            ok = write_picture(o, name, rgb, in->W, in->H, files, err, len);
+        }
+    }
+    free(gb), free(pic), free(rgb);
+    return ok;
+}
+
 /* Everything one explained class of one image writes; each file written is
  * added to files. */
-static int write_outputs(const cam_options *o, cnncam_ctx *ctx, const input *in, const float *map,
-                         const char *image_part, int cls, file_list *files, char *err, size_t len)
+static int write_outputs(const cam_options *o, const cnncam_model *m, cnncam_ctx *ctx, const input *in,
+                         const float *map, const char *image_part, int cls, file_list *files, char *err, size_t len)
 {
     char name[4096];
     int C, h, w;
     cnncam_layer_shape(ctx, 0, &C, &h, &w);
     if (o->out) {
-        cc_image pic = {in->W, in->H, malloc((size_t)3 * in->W * in->H), 0};
-        if (!pic.rgb) {
+        unsigned char *pic = malloc((size_t)3 * in->W * in->H);
+        if (!pic) {
             snprintf(err, len, "out of memory for the overlay");
             return 0;
         }
         if (in->is_tensor)  /* no photo: the heatmap alone */
-            memset(pic.rgb, 0, (size_t)3 * in->W * in->H);
-        cnncam_overlay(in->is_tensor ? pic.rgb : in->rgb.rgb, in->W, in->H, map,
-                       in->is_tensor ? CNNCAM_OVERLAY_CLEAN : o->overlay, in->is_tensor ? 1.0f : o->alpha,
-                       pic.rgb);
+            memset(pic, 0, (size_t)3 * in->W * in->H);
+        cnncam_overlay(in->is_tensor ? pic : in->rgb, in->W, in->H, map,
+                       in->is_tensor ? CNNCAM_OVERLAY_CLEAN : o->overlay, in->is_tensor ? 1.0f : o->alpha, pic);
         output_name(name, sizeof name, o->out, image_part, cls);
-        cc_error e;
-        int ok = !cc_image_write(name, &pic, o->jpeg_quality, &e);
-        free(pic.rgb);
-        if (!ok) {
-            snprintf(err, len, "%s", e.msg);
-            return 0;
-        }
-        if (!file_list_add(files, name, err, len))
+        int ok = write_picture(o, name, pic, in->W, in->H, files, err, len);
+        free(pic);
+        if (!ok)
             return 0;
     }
     const int hw_shape[2] = {in->H, in->W}, chw[3] = {C, h, w}, small[2] = {h, w};
-    const struct { const char *base; const float *data; const int *shape; int rank; } outs[] = {
-        {o->cam_out, map, hw_shape, 2},
-        {o->act_out, cnncam_activation(ctx, 0, 0), chw, 3},
-        {o->grad_out, cnncam_gradient(ctx, 0, 0), chw, 3},
-        {o->weights_out, cnncam_channel_weights(ctx, 0, 0), chw, 1},
-        {o->raw_out, cnncam_raw_map(ctx, 0, 0), small, 2},
+    const struct { const char *base, *what; const float *data; const int *shape; int rank; } outs[] = {
+        {o->cam_out, "map", map, hw_shape, 2},
+        {o->act_out, "activations", cnncam_activation(ctx, 0, 0), chw, 3},
+        {o->grad_out, "gradient", cnncam_gradient(ctx, 0, 0), chw, 3},
+        {o->weights_out, "channel weights", cnncam_channel_weights(ctx, 0, 0), chw, 1},
+        {o->raw_out, "raw map", cnncam_raw_map(ctx, 0, 0), small, 2},
     };
     for (size_t k = 0; k < sizeof outs / sizeof outs[0]; k++) {
         if (!outs[k].base)
             continue;
         if (!outs[k].data) {
-            snprintf(err, len, "%s: the 'input' layer has no channel weights or raw map", outs[k].base);
+            if (!strcmp(o->layers[0], "input"))
+                snprintf(err, len, "%s: the 'input' layer has no channel weights or raw map", outs[k].base);
+            else
+                snprintf(err, len, "%s: %s gives no %s (cnncam methods says what each method computes)",
+                         outs[k].base, method_name(o), outs[k].what);
             return 0;
         }
         output_name(name, sizeof name, outs[k].base, image_part, cls);
@@ -336,7 +361,7 @@ static int write_outputs(const cam_options *o, cnncam_ctx *ctx, const input *in,
             !file_list_add(files, name, err, len))
             return 0;
     }
-    return 1;
+    return !o->cam.guided || write_guided(o, m, ctx, in, map, image_part, cls, files, err, len);
 }
 
 static void json_image(const cam_options *o, const cnncam_model *m, const char *path, const input *in,
@@ -368,7 +393,9 @@ static void json_image(const cam_options *o, const cnncam_model *m, const char *
             printf("%s", l ? "," : "");
             cli_json_string(stdout, o->layers[l]);
         }
-        printf("],\"method\":\"gradcam\"");
+        printf("],\"method\":");
+        cli_json_string(stdout, method_name(o));
+        printf(",\"target\":\"%s\"", cam_target_name(o->cam.target));
     }
     printf(",\"files\":[");
     for (int i = 0; i < files->n; i++) {
@@ -408,15 +435,50 @@ static int finite_scores(const char *path, const float *logits, int classes, con
     return 0;
 }
 
+/* The progress of a method that runs many forwards (cnncam_progress_fn): on a
+ * terminal one line rewritten in place, elsewhere (--progress) a line per
+ * tenth of the work, so a log stays short. */
+typedef struct {
+    const char *method;
+    char prefix[96];  /* "[2/5] cat.jpg: " with several images */
+    int tty, last_tenth, shown;
+} progress_line;
+
+static void show_progress(void *user, int done, int total)
+{
+    progress_line *p = user;
+    if (p->tty) {
+        fprintf(stderr, "\r%s%s: %d/%d forwards\033[K", p->prefix, p->method, done, total);
+        p->shown = 1;
+        return;
+    }
+    const int tenth = total > 0 ? (int)(10LL * done / total) : 10;
+    if (tenth > p->last_tenth) {
+        fprintf(stderr, "%s%s: %d/%d forwards\n", p->prefix, p->method, done, total);
+        p->last_tenth = tenth;
+    }
+}
+
+/* After a run: the terminal's line cleared, the count ready for the next run. */
+static void end_progress(progress_line *p)
+{
+    if (!p)
+        return;
+    if (p->tty && p->shown)
+        fprintf(stderr, "\r\033[K");
+    p->shown = 0;
+    p->last_tenth = 0;
+}
+
 /* One image: forward, predictions, the explained classes and their outputs.
  * Returns 1 on success; on failure err says why. */
 static int run_image(const cam_options *o, const cnncam_model *m, cnncam_ctx *ctx, int idx,
-                     const char *image_part, float *logits_rows, char *err, size_t len)
+                     const char *image_part, float *logits_rows, progress_line *progress, char *err, size_t len)
 {
     const char *path = o->images[idx];
     const int classes = cnncam_model_classes(m), multi_label = cnncam_model_multi_label(m),
               explain = !o->top || o->out || o->cam_out || o->act_out || o->grad_out || o->weights_out ||
-                        o->raw_out;
+                        o->raw_out || o->cam.guided;
     double ms[4] = {0}, t = now_ms();
     input in;
     memset(&in, 0, sizeof in);
@@ -424,10 +486,11 @@ static int run_image(const cam_options *o, const cnncam_model *m, cnncam_ctx *ct
     float *map = NULL;
     int *order = malloc(sizeof(int) * (size_t)(classes > 0 ? classes : 1));
     double *p = malloc(sizeof(double) * (size_t)(classes > 0 ? classes : 1));
+    float *logits = malloc(sizeof(float) * (size_t)(classes > 0 ? classes : 1));
     int chosen = -1, nexplained = 0;
     const int *explained = &chosen;  /* the named class, or the first of order */
     file_list files = {NULL, 0, 0};
-    if (!order || !p) {
+    if (!order || !p || !logits) {
         snprintf(err, len, "out of memory");
         goto done;
     }
@@ -443,21 +506,20 @@ static int run_image(const cam_options *o, const cnncam_model *m, cnncam_ctx *ct
         goto done;
     }
     ms[1] = now_ms() - t, t = now_ms();
-    const float *logits = cnncam_logits(ctx, 0);
+    /* A copy: a method that runs more forwards (scorecam, aug_smooth) may plan them anew. */
+    memcpy(logits, cnncam_logits(ctx, 0), sizeof(float) * (size_t)classes);
     if (!finite_scores(path, logits, classes, in.x, (size_t)cnncam_model_channels(m) * in.H * in.W, err, len))
         goto done;  /* its --logits-out row stays NaN, as for any failed image */
     if (logits_rows)
         memcpy(logits_rows + (size_t)idx * classes, logits, sizeof(float) * (size_t)classes);
     rank_classes(logits, classes, order);
-    probabilities(m, logits, classes, p);
+    if (cnncam_probabilities(m, logits, classes, p, err, len))
+        goto done;
 
     if (!o->predict && explain) {
         if (o->class_name) {
-            char why[512];
-            if ((chosen = cnncam_model_find_class(m, o->class_name, why, sizeof why)) < 0) {
-                snprintf(err, len, "%s", why);
+            if (cnncam_model_class_index(m, o->class_name, &chosen, err, len))
                 goto done;
-            }
             nexplained = 1;
         } else {
             explained = order;
@@ -470,12 +532,14 @@ static int run_image(const cam_options *o, const cnncam_model *m, cnncam_ctx *ct
         }
         for (int i = 0; i < nexplained; i++) {
             double tc = now_ms();
-            if (cnncam_gradcam(ctx, &explained[i], map)) {
+            const int failed = cnncam_cam(ctx, &explained[i], map);
+            end_progress(progress);
+            if (failed) {
                 snprintf(err, len, "%s: %s", path, cnncam_ctx_error(ctx));
                 goto done;
             }
             ms[2] += now_ms() - tc, tc = now_ms();
-            if (!write_outputs(o, ctx, &in, map, o->nimages > 1 ? image_part : NULL,
+            if (!write_outputs(o, m, ctx, &in, map, o->nimages > 1 ? image_part : NULL,
                                nexplained > 1 ? explained[i] : -1, &files, err, len))
                 goto done;
             ms[3] += now_ms() - tc;
@@ -506,6 +570,7 @@ done:
     free(map);
     free(order);
     free(p);
+    free(logits);
     return ok;
 }
 
@@ -530,8 +595,11 @@ int cmd_cam(int argc, char **argv, int predict_only)
     /* One image and one class read the weights in one forward and one
      * backward: dropping the big ones costs one more mapping of them (about
      * 60 ms for VGG-16) and saves most of the memory. Each further image or
-     * class would add a mapping. */
-    const int one_pass = o.nimages == 1 && (predict_only || o.top <= 1);
+     * class would add a mapping, and so does every forward of a method
+     * that runs many. */
+    const int many_forwards = o.cam.aug_smooth || (o.cam.method && (!strcmp(o.cam.method, "scorecam") ||
+                                                                     !strcmp(o.cam.method, "ablationcam")));
+    const int one_pass = o.nimages == 1 && (predict_only || (o.top <= 1 && !many_forwards));
     cnncam_set_low_memory(o.low_memory < 0 ? one_pass : o.low_memory);
     if (cnncam_model_load(o.model, &m, err, sizeof err)) {
         fprintf(stderr, "cnncam: %s\n", err);
@@ -558,8 +626,26 @@ int cmd_cam(int argc, char **argv, int predict_only)
         rc = EXIT_INPUT;
         goto done;
     }
+    progress_line progress = {method_name(&o), "", isatty(STDERR_FILENO), 0, 0};
+    if (!predict_only) {  /* the library knows which method takes which option */
+        if (progress.tty || o.progress)
+            o.cam.progress = show_progress, o.cam.progress_user = &progress;
+        if (cnncam_ctx_set_cam_options(ctx, &o.cam)) {
+            fprintf(stderr, "cnncam: %s\n(see cnncam methods and cnncam cam --help)\n", cnncam_ctx_error(ctx));
+            rc = EXIT_USAGE;
+            goto done;
+        }
+        const int C = cnncam_model_channels(m);
+        if ((o.guided_out || o.guided_cam_out) && C != 1 && C != 3) {
+            fprintf(stderr, "cnncam: --guided-out and --guided-cam-out draw gray or RGB, and %s takes %d channels; "
+                    "--guided-npy writes the gradient itself\n", o.model, C);
+            rc = EXIT_USAGE;
+            goto done;
+        }
+    }
     if (o.class_name) {  /* a bad class is the caller's mistake once, not once per image */
-        if (cnncam_model_find_class(m, o.class_name, err, sizeof err) < 0) {
+        int cls;
+        if (cnncam_model_class_index(m, o.class_name, &cls, err, sizeof err)) {
             fprintf(stderr, "cnncam: %s\n", err);
             rc = EXIT_INPUT;
             goto done;
@@ -577,13 +663,15 @@ int cmd_cam(int argc, char **argv, int predict_only)
             logits_rows[i] = NAN;
     }
     image_parts(&o, parts);
-    const int progress = o.nimages > 1 && isatty(STDERR_FILENO);
+    const int show_images = o.nimages > 1 && progress.tty;
     int failed = 0;
     for (int i = 0; i < o.nimages; i++) {
-        if (progress)
+        if (show_images)
             fprintf(stderr, "\r[%d/%d] %s\033[K", i + 1, o.nimages, o.images[i]);
-        if (!run_image(&o, m, ctx, i, parts[i], logits_rows, err, sizeof err)) {
-            fprintf(stderr, "%scnncam: %s\n", progress ? "\n" : "", err);
+        if (o.nimages > 1)
+            snprintf(progress.prefix, sizeof progress.prefix, "[%d/%d] %.60s: ", i + 1, o.nimages, o.images[i]);
+        if (!run_image(&o, m, ctx, i, parts[i], logits_rows, predict_only ? NULL : &progress, err, sizeof err)) {
+            fprintf(stderr, "%scnncam: %s\n", show_images ? "\n" : "", err);
             if (o.json) {  /* one line per image, failed ones too */
                 printf("{\"image\":");
                 cli_json_string(stdout, o.images[i]);
@@ -595,7 +683,7 @@ int cmd_cam(int argc, char **argv, int predict_only)
         }
         fflush(stdout);
     }
-    if (progress)
+    if (show_images)
         fprintf(stderr, "\r\033[K");
     if (o.logits_out && failed < o.nimages) {  /* all NaN rows would say nothing */
         const int shape[2] = {o.nimages, classes};

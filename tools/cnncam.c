@@ -2,9 +2,6 @@
  * Exit codes: 0 ok, 1 usage error, 2 input or model error, 3 internal error. */
 #include "cli.h"
 #include "cnncam.h"
-#include "engine/plan.h"
-#include "runtime/parallel.h"
-#include "weights/model.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -15,9 +12,12 @@ static const char usage[] =
     "cnncam computes Grad-CAM heatmaps for CNNs without Python.\n"
     "\n"
     "commands:\n"
-    "  cam -m MODEL [options] IMAGE...    Grad-CAM heatmaps and overlays\n"
+    "  cam -m MODEL [options] IMAGE...    Grad-CAM heatmaps and overlays (--method:\n"
+    "                                another CAM method)\n"
     "  predict -m MODEL [options] IMAGE...  the top classes of each image\n"
     "  (cnncam cam --help lists their options; cnncam info --help, info's)\n"
+    "  methods                       the explanation methods cam --method takes,\n"
+    "                                with a line on each\n"
     "  info [--size HxW] [--layer NAME] MODEL.ccm\n"
     "                                describe a converted model: architecture,\n"
     "                                parameters, classes, output (softmax;\n"
@@ -69,18 +69,29 @@ int cli_parse_size(const char *s, int *h, int *w)
 }
 
 /* The containers whose forward returns node i, innermost (deepest path) first. */
-static void print_aliases(const cc_model *m, int node)
+static void print_aliases(const cnncam_model *m, int node)
 {
+    const int n = cnncam_model_alias_count(m);
     for (int depth = 64; depth >= 0; depth--)
-        for (int a = 0; a < m->naliases; a++) {
-            if (m->aliases[a].node != node)
+        for (int a = 0; a < n; a++) {
+            if (cnncam_model_alias_node(m, a) != node)
                 continue;
             int dots = 0;
-            for (const char *c = m->aliases[a].name; *c; c++)
+            for (const char *c = cnncam_model_alias_name(m, a); *c; c++)
                 dots += *c == '.';
             if (dots == depth)
-                printf("  %-40s = %s\n", m->aliases[a].name, m->graph->nodes[node].name);
+                printf("  %-40s = %s\n", cnncam_model_alias_name(m, a), cnncam_model_node_name(m, node));
         }
+}
+
+/* "2x3x5x7" into buf; returns buf. */
+static const char *shape_str(const cnncam_shape *s, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < s->rank && used < len; i++)
+        used += (size_t)snprintf(buf + used, len - used, i ? "x%d" : "%d", s->dims[i]);
+    return buf;
 }
 
 int cli_default_threads(char *err, size_t len)
@@ -146,56 +157,55 @@ int cmd_info(int argc, char **argv)
         fprintf(stderr, "cnncam info: which model?\n%s", info_usage);
         return EXIT_USAGE;
     }
-    cc_error err;
-    cc_model *m;
-    if (cc_model_load(path, &m, &err)) {
-        fprintf(stderr, "cnncam: %s\n", err.msg);
+    char err[1024];
+    cnncam_model *m;
+    if (cnncam_model_load(path, &m, err, sizeof err)) {
+        fprintf(stderr, "cnncam: %s\n", err);
         return EXIT_INPUT;
     }
     int only_node = -1;
-    if (only && (only_node = cc_model_find_layer(m, only)) < 0) {
+    if (only && (only_node = cnncam_model_find_node(m, only)) < 0) {
         char near[512];
-        cc_model_suggest(m, only, near, sizeof near);
+        cnncam_model_suggest_layers(m, only, near, sizeof near);
         fprintf(stderr, "cnncam: %s has no layer '%s'; nearest: %s\n", path, only, near);
-        cc_model_free(m);
+        cnncam_model_free(m);
         return EXIT_INPUT;
     }
-    int64_t crop = 0, resize = 0, classes = 0;
-    cc_model_meta_int(m, "eval.crop", &crop);
-    cc_model_meta_int(m, "eval.resize", &resize);
-    cc_model_meta_int(m, "classes", &classes);
-    const cc_model_input *mi = &m->input;
-    if (H && mi->height && (H != mi->height || W != mi->width)) {
+    long long crop = 0, resize = 0, classes = 0;
+    cnncam_model_meta_int(m, "eval.crop", &crop);
+    cnncam_model_meta_int(m, "eval.resize", &resize);
+    cnncam_model_meta_int(m, "classes", &classes);
+    const int channels = cnncam_model_channels(m);
+    int fixed_h = 0, fixed_w = 0;
+    cnncam_model_input_size(m, &fixed_h, &fixed_w);
+    if (H && fixed_h && (H != fixed_h || W != fixed_w)) {
         fprintf(stderr, "cnncam: %s works at one input size, %dx%d (height x width: its flatten feeds a linear "
-                "layer), not at --size %dx%d\n", path, mi->height, mi->width, H, W);
-        cc_model_free(m);
+                "layer), not at --size %dx%d\n", path, fixed_h, fixed_w, H, W);
+        cnncam_model_free(m);
         return EXIT_INPUT;
     }
-    if (!H && mi->height)
-        H = mi->height, W = mi->width;
+    if (!H && fixed_h)
+        H = fixed_h, W = fixed_w;
     if (!H)
         H = W = crop > 0 && crop <= 16384 ? (int)crop : 224;
 
-    size_t nparams = 0;
     int f16 = 0;
-    for (int i = 0; i < m->ntensors; i++) {
-        nparams += cc_shape_numel(&m->tensors[i].shape);
-        f16 |= m->tensors[i].dtype == CC_DTYPE_F16;
-    }
-    const char *arch = cc_model_meta_string(m, "arch"), *layer = cc_model_meta_string(m, "gradcam.layer");
-    const char *interp = cc_model_meta_string(m, "eval.interpolation");
-    printf("model         %s (%.1f MB)\n", path, (double)m->file_size / 1e6);
+    for (int i = 0; i < cnncam_model_tensor_count(m); i++)
+        f16 |= !strcmp(cnncam_model_tensor_dtype(m, i), "f16");
+    const char *arch = cnncam_model_meta_string(m, "arch"), *layer = cnncam_model_meta_string(m, "gradcam.layer");
+    const char *interp = cnncam_model_meta_string(m, "eval.interpolation");
+    printf("model         %s (%.1f MB)\n", path, (double)cnncam_model_file_size(m) / 1e6);
     printf("architecture  %s\n", arch ? arch : "(not recorded)");
-    const char *src = cc_model_meta_string(m, "source.file"), *sha = cc_model_meta_string(m, "source.sha256");
+    const char *src = cnncam_model_meta_string(m, "source.file"), *sha = cnncam_model_meta_string(m, "source.sha256");
     printf("source        %s", src ? src : "(not recorded)");
     if (sha && strlen(sha) == 64)
         printf(" (sha256 %s)", sha);
-    printf("\nparameters    %zu values in %d tensors (weights and batchnorm statistics), stored as %s\n",
-           nparams, m->ntensors, f16 ? "f16" : "f32");
+    printf("\nparameters    %lld values in %d tensors (weights and batchnorm statistics), stored as %s\n",
+           cnncam_model_parameter_count(m), cnncam_model_tensor_count(m), f16 ? "f16" : "f32");
     const char *const *labels;
     int nlabels;
-    printf("classes       %lld", (long long)classes);
-    if (cc_model_meta_strings(m, "labels", &labels, &nlabels) && nlabels > 0) {
+    printf("classes       %lld", classes);
+    if (cnncam_model_meta_strings(m, "labels", &labels, &nlabels) && nlabels > 0) {
         printf(":");
         for (int i = 0; i < nlabels && i < 3; i++)
             printf(" %d '%s'%s", i, labels[i], i + 1 < nlabels && i < 2 ? "," : "");
@@ -210,33 +220,35 @@ int cmd_info(int argc, char **argv)
         {"log_probabilities", "log_probabilities (the model ends in a log-softmax: its output is already "
                               "the log-probability of each class; shown as exp)"},
     };
-    const char *kind = cc_model_output(m), *output = kind;
+    const char *kind = cnncam_model_output(m), *output = kind;
     const char *output_tag = strstr(kind, "probabilities") ? "  (output: already probabilities)" : "  (logits)";
     for (size_t i = 0; i < sizeof outputs / sizeof outputs[0]; i++)
         if (!strcmp(kind, outputs[i][0]))
             output = outputs[i][1];
-    printf("\noutput        %s%s\n", output, cc_model_meta(m, "output") ? "" : "; not recorded, the default");
+    printf("\noutput        %s%s\n", output, cnncam_model_meta_type(m, "output") ? "" : "; not recorded, the default");
     static const char *const kinds[5] = {"", " (gray: an image's luminance, as Pillow's convert(\"L\"))", "",
                                          " (RGB)", " (RGBA: alpha as stored, 255 where the file has none)"};
-    printf("input         %d channel%s%s, u8 / 255, mean", mi->channels, mi->channels == 1 ? "" : "s",
-           mi->channels <= 4 ? kinds[mi->channels] : " (.npy tensors only)");
-    for (int c = 0; c < mi->channels; c++)
-        printf(" %g", (double)mi->mean[c]);
+    float mean[CNNCAM_MAX_CHANNELS], std[CNNCAM_MAX_CHANNELS];
+    cnncam_model_channel_normalization(m, mean, std);
+    printf("input         %d channel%s%s, u8 / 255, mean", channels, channels == 1 ? "" : "s",
+           channels <= 4 ? kinds[channels] : " (.npy tensors only)");
+    for (int c = 0; c < channels; c++)
+        printf(" %g", (double)mean[c]);
     printf(", std");
-    for (int c = 0; c < mi->channels; c++)
-        printf(" %g", (double)mi->std[c]);
-    printf("%s\n", cc_model_meta(m, "input.mean") ? "" : " (not recorded: ImageNet's)");
-    if (mi->height)
+    for (int c = 0; c < channels; c++)
+        printf(" %g", (double)std[c]);
+    printf("%s\n", cnncam_model_meta_type(m, "input.mean") ? "" : " (not recorded: ImageNet's)");
+    if (fixed_h)
         printf("input size    %dx%d only (height x width: the graph works at this size alone, e.g. a flatten "
-               "feeding a linear layer; resize and crop images to it)\n", mi->height, mi->width);
+               "feeding a linear layer; resize and crop images to it)\n", fixed_h, fixed_w);
     else
         printf("input size    any (the network sees each image at its own size unless resized)\n");
     if (resize > 0 || crop > 0)
-        printf("eval recipe   resize %lld, centre crop %lld%s%s%s\n", (long long)resize, (long long)crop,
-               interp ? " (" : "", interp ? interp : "", interp ? ")" : "");
+        printf("eval recipe   resize %lld, centre crop %lld%s%s%s\n", resize, crop, interp ? " (" : "",
+               interp ? interp : "", interp ? ")" : "");
     printf("grad-cam      %s (recommended layer)\n", layer ? layer : "(none recorded)");
     char why[256];
-    const int threads = cli_default_threads(why, sizeof why), cpus = cc_parallel_cpus();
+    const int threads = cli_default_threads(why, sizeof why), cpus = cnncam_cpu_count();
     if (!threads)
         printf("threads       cam and predict refuse to run without --threads: %s\n", why);
     else
@@ -244,38 +256,56 @@ int cmd_info(int argc, char **argv)
                getenv("CNNCAM_NUM_THREADS") ? "CNNCAM_NUM_THREADS" : "every CPU this process may use",
                threads > cpus ? ", no more running at once than the CPUs this process may use" : "");
 
-    const cc_shape in = cc_shape4(1, mi->channels, H, W);
-    cc_shape *shapes = malloc((size_t)m->graph->nnodes * sizeof *shapes);
+    const int nnodes = cnncam_model_node_count(m), out_node = cnncam_model_output_node(m);
+    cnncam_shape *shapes = malloc((size_t)nnodes * sizeof *shapes);
     if (!shapes) {
         fprintf(stderr, "cnncam: out of memory\n");
-        cc_model_free(m);
+        cnncam_model_free(m);
         return EXIT_INTERNAL;
     }
-    if (cc_plan_shapes(m->graph, &in, shapes, &err)) {
-        fprintf(stderr, "cnncam: %s: at %dx%d: %s\n", path, H, W, err.msg);
+    if (cnncam_model_node_shapes(m, H, W, shapes, err, sizeof err)) {
+        fprintf(stderr, "cnncam: %s: at %dx%d: %s\n", path, H, W, err);
         free(shapes);
-        cc_model_free(m);
+        cnncam_model_free(m);
         return EXIT_INPUT;
     }
     char buf[64];
     if (only_node >= 0) {
         printf("\nlayer '%s' is node '%s' (%s), output %s for a 1x%dx%dx%d input\n", only,
-               m->graph->nodes[only_node].name,
-               m->graph->nodes[only_node].op ? m->graph->nodes[only_node].op->name : "input",
-               cc_shape_str(&shapes[only_node], buf, sizeof buf), mi->channels, H, W);
+               cnncam_model_node_name(m, only_node), cnncam_model_node_op(m, only_node),
+               shape_str(&shapes[only_node], buf, sizeof buf), channels, H, W);
     } else {
         printf("\nlayers for a 1x%dx%dx%d input (name, op, output shape); '=' lines are containers:\n",
-               mi->channels, H, W);
-        for (int i = 0; i < m->graph->nnodes; i++) {
-            const cc_node *n = &m->graph->nodes[i];
-            printf("  %-40s %-20s %s%s\n", n->name, n->op ? n->op->name : "input",
-                   cc_shape_str(&shapes[i], buf, sizeof buf), i == m->output ? output_tag : "");
+               channels, H, W);
+        for (int i = 0; i < nnodes; i++) {
+            printf("  %-40s %-20s %s%s\n", cnncam_model_node_name(m, i), cnncam_model_node_op(m, i),
+                   shape_str(&shapes[i], buf, sizeof buf), i == out_node ? output_tag : "");
             print_aliases(m, i);
         }
     }
     free(shapes);
-    cc_model_free(m);
+    cnncam_model_free(m);
     return 0;
+}
+
+/* `cnncam methods`: every explanation method with its one-line summary. */
+static int cmd_methods(int argc, char **argv)
+{
+    if (argc == 1 && (!strcmp(argv[0], "--help") || !strcmp(argv[0], "-h"))) {
+        fputs("usage: cnncam methods\n\nLists the explanation methods `cnncam cam --method NAME` takes, with a "
+              "line on each\n(docs/METHODS.md gives their formulas).\n", stdout);
+        return EXIT_OK;
+    }
+    if (argc) {
+        fprintf(stderr, "cnncam methods: it takes no %s ('%s')\n", argv[0][0] == '-' ? "option" : "argument",
+                argv[0]);
+        return EXIT_USAGE;
+    }
+    for (int i = 0; cnncam_method_name(i); i++) {
+        const char *summary = cnncam_method_summary(i);
+        printf("  %-20s %s\n", cnncam_method_name(i), summary ? summary : "");
+    }
+    return EXIT_OK;
 }
 
 int main(int argc, char **argv)
@@ -285,7 +315,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (argc == 2 && !strcmp(argv[1], "--version")) {
-        printf("cnncam %s\n", CNNCAM_CLI_VERSION);
+        printf("cnncam %s\n", cnncam_version());
         return 0;
     }
     if (argc >= 2 && !strcmp(argv[1], "info"))
@@ -294,6 +324,8 @@ int main(int argc, char **argv)
         return cmd_cam(argc - 2, argv + 2, 0);
     if (argc >= 2 && !strcmp(argv[1], "predict"))
         return cmd_cam(argc - 2, argv + 2, 1);
+    if (argc >= 2 && !strcmp(argv[1], "methods"))
+        return cmd_methods(argc - 2, argv + 2);
     if (argc >= 2)
         fprintf(stderr, "cnncam: unknown command '%s'\n", argv[1]);
     fputs(usage, stderr);

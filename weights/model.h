@@ -83,6 +83,12 @@ typedef struct cc_model {
     size_t converted_bytes;
     struct cc_model_pool *pool;   /* strings and arrays of this model */
     cc_model_input input;         /* from the metadata, validated */
+    /* Per graph node (graph inputs ""): the PyTorch class of the module it
+     * calls ("ReLU", "Conv2d", "BatchNorm2d"; "" for a function or method
+     * call), from metadata node.module. "ReLU", "Conv2d" and "BatchNorm2d"
+     * appear only on relu, conv2d and batchnorm2d nodes. NULL when the file
+     * has no node.module (converted before it): FORMAT.md gives the fallback. */
+    const char *const *node_module;
 } cc_model;
 
 /* Maps path read-only (MAP_PRIVATE); falls back to reading it into memory

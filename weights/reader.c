@@ -413,6 +413,48 @@ static cc_status check_references(cc_reader *r)
     return CC_OK;
 }
 
+/* The classes the engine acts on by module type, and the op the converter
+ * maps each to: guided backprop patches nn.ReLU modules, FullGrad takes
+ * Conv2d and BatchNorm2d modules with a bias. A file claiming one of them
+ * for another op would have the engine run, e.g., a guided backward that
+ * op has not. */
+static const struct { const char *module, *op; } ACTED_ON[] = {
+    {"ReLU", "relu"}, {"Conv2d", "conv2d"}, {"BatchNorm2d", "batchnorm2d"},
+};
+
+/* Metadata node.module: one class name per node (not the graph inputs), in
+ * node order; read after the graph, whose node count it must match. */
+static cc_status read_node_modules(cc_reader *r)
+{
+    cc_model *m = r->m;
+    const cc_meta *e = cc_model_meta(m, "node.module");
+    if (!e)
+        return CC_OK;
+    const cc_graph *g = m->graph;
+    const int nodes = g->nnodes - g->ninputs;
+    if (e->type != CC_META_STRINGS)
+        return cc_rd_fail(r, CC_EFORMAT, "metadata 'node.module' has type %d; expected 4 (string list): the module "
+                          "class of each node", (int)e->type);
+    if (e->n != nodes)
+        return cc_rd_fail(r, CC_EFORMAT, "metadata 'node.module' has %d entries but the graph has %d nodes; it "
+                          "needs one per node, in node order", e->n, nodes);
+    const char **module = cc_rd_alloc(r, (size_t)g->nnodes * sizeof *module);
+    if (!module)
+        return cc_rd_nomem(r, (size_t)g->nnodes * sizeof *module);
+    char q[72], qn[72];
+    for (int i = 0; i < g->nnodes; i++) {
+        module[i] = i < g->ninputs ? "" : e->strs[i - g->ninputs];
+        for (size_t k = 0; k < sizeof ACTED_ON / sizeof *ACTED_ON && i >= g->ninputs; k++)
+            if (!strcmp(module[i], ACTED_ON[k].module) && strcmp(g->nodes[i].op->name, ACTED_ON[k].op))
+                return cc_rd_fail(r, CC_EFORMAT, "metadata 'node.module' entry %d says node '%s' calls a %s module, "
+                                  "but its op is %s, not %s", i - g->ninputs,
+                                  cc_rd_qname(g->nodes[i].name, qn, sizeof qn), cc_rd_qname(module[i], q, sizeof q),
+                                  g->nodes[i].op->name, ACTED_ON[k].op);
+    }
+    m->node_module = module;
+    return CC_OK;
+}
+
 /* ---- entry points ---- */
 
 static cc_status parse(cc_reader *r)
@@ -428,7 +470,8 @@ static cc_status parse(cc_reader *r)
     CC_TRY(check_data(r));  /* after the table: it knows which tensors are big */
     cc_rd_begin(r, "graph", r->sec_off[1], r->sec_size[1]);
     CC_TRY(cc_read_graph(r));
-    return check_references(r);
+    CC_TRY(check_references(r));
+    return read_node_modules(r);
 }
 
 /* Validates m->bytes; hands m to *out, or frees it. */

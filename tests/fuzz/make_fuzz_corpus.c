@@ -102,6 +102,8 @@ static void net_two_inputs(cc_model_writer *w)
 {
     cc_writer_meta_int(w, "eval.resize", 36);
     cc_writer_meta_strings(w, "empty", NULL, 0);
+    static const char *const modules[6] = {"Conv2d", "Conv2d", "", "AdaptiveAvgPool2d", "", "Linear"};
+    cc_writer_meta_strings(w, "node.module", modules, 6);  /* one per node, checked after the graph */
     int a = cc_writer_input(w, "rgb");
     int b = cc_writer_input(w, "aux");
     const cc_writer_attr dw[2] = {A("padding", 1, 1, 1, 1), A("dilation", 1)};

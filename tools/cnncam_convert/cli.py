@@ -84,7 +84,9 @@ source file and its SHA-256, and the Grad-CAM layer: the seed article's choice
 for mobilenet_v3_large/small, vgg16, resnet18/34/50, regnet_y_800mf and
 efficientnet_b0; otherwise the output of the last conv-like layer (not an
 average pool, dropout or flatten) that still has a spatial map at 224x224, named
-by its outermost container (ResNets: "layer4").
+by its outermost container (ResNets: "layer4"). And per node, the class of the
+module it calls ("ReLU"; "" for F.relu and other calls in forward), which guided
+backpropagation and FullGrad choose their layers by.
 
 After writing, the file is read back with tools/ccm.py and checked: metadata and
 graph round-trip, every tensor equals the model's, and the graph (run with
@@ -325,6 +327,7 @@ def build_metadata(args, arch, source, release, exact, g, layer, note):
     if g.fixed_size:
         meta += [("input.height", INT, g.fixed_size[0]), ("input.width", INT, g.fixed_size[1])]
     meta.append(("gradcam.layer", STRING, layer))
+    meta.append(("node.module", STRING_LIST, [n.module for n in g.nodes]))
     resize = args.resize if args.resize is not None else rec and rec["resize"]
     crop = args.crop if args.crop is not None else rec and rec["crop"]
     if resize:

@@ -50,11 +50,13 @@ class Unsupported(ConvertError):
 
 class Node:
     """One graph node as FORMAT.md stores it. inputs are node indices; params
-    are (role, state_dict key); attrs are (cc_attrs_set key, [numbers])."""
+    are (role, state_dict key); attrs are (cc_attrs_set key, [numbers]);
+    module is the class name of the module it calls ('ReLU'), '' for a
+    function or method call (metadata node.module)."""
 
-    def __init__(self, name, op, inputs, params=(), attrs=()):
+    def __init__(self, name, op, inputs, params=(), attrs=(), module=""):
         self.name, self.op, self.inputs = name, op, list(inputs)
-        self.params, self.attrs = list(params), list(attrs)
+        self.params, self.attrs, self.module = list(params), list(attrs), module
 
 
 class Graph:
@@ -342,7 +344,8 @@ def convert(model, example, output_key=None, note=lambda msg: None, traced=None)
                             % (names[n], _describe(n, gm), names[late]))
             continue
         index[n] = len(g.inputs) + len(g.nodes)
-        g.nodes.append(Node(names[n], op, [index[a] for a in ins], params, attrs))
+        module = type(gm.get_submodule(n.target)).__name__ if n.op == "call_module" else ""
+        g.nodes.append(Node(names[n], op, [index[a] for a in ins], params, attrs, module))
         g.shapes[names[n]] = shape
         for _, key in params:
             if key not in g.tensors:

@@ -1,0 +1,221 @@
+#!/usr/bin/python3
+"""Every CAM method of `cnncam cam --method` against tests/reference_cams.py,
+the PyTorch restatement of pytorch-grad-cam 1.5.
+
+For each of the five article models (converted with random weights, seed 7;
+the torch module gets the same tensors, read back by tools/ccm.py) on one
+real photo, resized to 160 x 120 so that the perturbation methods' hundreds
+of forwards stay quick, at the recommended layer, for torch's top-1 class,
+each case of CASES (a method with some options) runs once through the CLI on
+the normalised tensor (.npy: the same input bits for both engines) and once
+through the restatement. Compared:
+  the final map (--cam-out):        max|d| <= 1e-3
+  channel weights (--weights-out):  max|d| / max|ref| <= 1e-4
+  the rectified raw map (--raw-out): max|d| / max|ref| <= 1e-4 (1e-3 for the
+      eigen methods: an SVD's projection carries its float32 input's noise)
+Eigen methods run with --eigen-sign lapack against the restatement's numpy
+(the same LAPACK), and with cnncam's default rule against the restatement
+with that rule imposed (cam/projection.h: docs/METHODS.md says which).
+
+Also: `cnncam methods` lists every method of the restatement, and each has a
+case here (a method without a reference case fails); an unknown method,
+an option a method does not take and --batch-size 0 are refused (exit 1 or
+2, the message, no file written).
+
+Prints one line per check, the time of each cnncam run and of the
+restatement (for information: bench/ measures speed), then
+"methods: N passed, N failed".
+
+Usage: tests/test_methods.py [MODEL ...] [--only METHOD,METHOD]
+"""
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import torch
+from PIL import Image
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import reference_cams as ref  # noqa: E402
+from tally import check, run  # noqa: E402
+from test_gradcam import torch_model  # noqa: E402
+
+ROOT = os.path.dirname(HERE)
+BUILD = os.path.join(ROOT, os.environ.get("CNNCAM_BUILD", "build"))
+CNNCAM = os.path.join(BUILD, "cnncam")
+CONVERT = os.path.join(ROOT, "tools", "cnncam-convert")
+MODELS = ["resnet34", "mobilenet_v3_large", "vgg16", "regnet_y_800mf", "efficientnet_b0"]
+PHOTO = os.path.join(ROOT, "assets", "images", "chelsea.png")
+SIZE = (160, 120)   # W x H
+TOL_MAP, TOL_REL, TOL_REL_EIGEN = 1e-3, 1e-4, 1e-3
+
+
+
+def max_abs_sign(proj, M, vt0):
+    """cnncam's default sign of a principal component (cam/projection.h,
+    CC_PROJECTION_SIGN_MAX_ABS): its entry of largest magnitude positive."""
+    flat = np.asarray(proj).ravel()
+    return 1 if flat[int(np.argmax(np.abs(flat)))] >= 0 else -1
+
+
+# method -> cases: (label, CLI options, restatement keyword arguments)
+CASES = {
+    "gradcam": [("", [], {}), ("target softmax", ["--target", "softmax"], {"target": "softmax"}),
+                ("target rest", ["--target", "rest"], {"target": "rest"}),
+                ("aug-smooth", ["--aug-smooth"], {"aug_smooth": True}),
+                ("eigen-smooth, LAPACK's sign", ["--eigen-smooth", "--eigen-sign", "lapack"], {"eigen_smooth": True}),
+                ("eigen-smooth", ["--eigen-smooth"], {"eigen_smooth": True, "eigen_sign": max_abs_sign})],
+    "hirescam": [("", [], {})],
+    "gradcamelementwise": [("", [], {})],
+    "gradcam++": [("", [], {})],
+    "xgradcam": [("", [], {})],
+    "layercam": [("", [], {})],
+    "eigencam": [("LAPACK's sign", ["--eigen-sign", "lapack"], {}), ("", [], {"eigen_sign": max_abs_sign})],
+    "eigengradcam": [("LAPACK's sign", ["--eigen-sign", "lapack"], {}), ("", [], {"eigen_sign": max_abs_sign})],
+    "kpcacam": [("", [], {}), ("poly, gamma 0.01", ["--kpca-kernel", "poly", "--kpca-gamma", "0.01"],
+                                {"kpca_kernel": "poly", "kpca_gamma": 0.01})],
+    "scorecam": [("", [], {}), ("batch 7", ["--batch-size", "7"], {"batch_size": 7})],
+    "ablationcam": [("", [], {}), ("batch 5", ["--batch-size", "5"], {"batch_size": 5})],
+    "fullgrad": [("", [], {})],
+    "fem": [("", [], {})],
+    "finercam": [("top class", [], {"targets": None})],
+    "segeigencam": [("", [], {})],
+    "randomcam": [("seed 5", ["--seed", "5"], {"seed": 5}), ("seed 0 (default), aug-smooth", ["--aug-smooth"],
+                                                               {"seed": 0, "aug_smooth": True})],
+}
+
+
+def load_x(mean, std):
+    rgb = np.asarray(Image.open(PHOTO).convert("RGB").resize(SIZE, Image.BILINEAR))
+    t = torch.from_numpy((np.float32(rgb) / 255).transpose(2, 0, 1).copy())
+    t = (t - torch.tensor(mean, dtype=torch.float32)[:, None, None]) / torch.tensor(std, dtype=torch.float32)[:, None, None]
+    return t[None]
+
+
+def rel(got, want):
+    got, want = np.asarray(got, np.float64), np.asarray(want, np.float64)
+    if got.shape != want.shape:
+        return float("inf")
+    scale = float(np.abs(want).max())
+    d = float(np.abs(got - want).max())
+    return d / scale if scale > 0 else (0.0 if d == 0 else float("inf"))
+
+
+def run_cli(model_path, x_npy, out, method, cls, options, want):
+    """want: the restatement's result, which says what the method gives
+    (weights, per-layer maps) and so which outputs to ask for."""
+    layer = want["layers"][0] if want.get("layers") else None
+    kinds = ["map"] + (["w"] if layer is not None and layer.get("weights") is not None else []) + \
+        (["raw"] if layer is not None else [])
+    files = {k: os.path.join(out, k + ".npy") for k in ("map", "w", "raw")}
+    for f in files.values():
+        if os.path.exists(f):
+            os.remove(f)
+    flags = {"map": "--cam-out", "w": "--weights-out", "raw": "--raw-out"}
+    args = [CNNCAM, "cam", "-m", model_path, "--method", method, "--threads", "2"]
+    for k in kinds:
+        args += [flags[k], files[k]]
+    if cls is not None:
+        args += ["-c", str(cls)]
+    t0 = time.time()
+    p = subprocess.run(args + options + [x_npy], capture_output=True, text=True)
+    seconds = time.time() - t0
+    if p.returncode:
+        raise RuntimeError(f"exit {p.returncode}: {' '.join(args + options)}\n{p.stderr}")
+    got = {k: np.load(f) if os.path.exists(f) else None for k, f in files.items()}
+    return got, seconds
+
+
+def compare(label, got, want, eigen=False):
+    layer = want["layers"][0] if want.get("layers") else None
+    d_map = float(np.abs(got["map"].astype(np.float64) - want["map"][0]).max()) \
+        if got["map"].shape == want["map"][0].shape else float("inf")
+    parts, ok = [f"map {d_map:.2g}"], d_map <= TOL_MAP
+    if layer is not None and layer.get("weights") is not None:
+        e = rel(got["w"], layer["weights"][0])
+        parts.append(f"weights {e:.2g} (rel)")
+        ok &= e <= TOL_REL
+    if layer is not None:
+        e = rel(got["raw"], np.maximum(layer["cam"][0], 0))
+        parts.append(f"raw {e:.2g} (rel)")
+        ok &= e <= (TOL_REL_EIGEN if eigen else TOL_REL)
+    return check(f"{label}: {'  '.join(parts)}", ok)
+
+
+def check_model(name, workdir, only):
+    path = os.path.join(workdir, name + ".ccm")
+    subprocess.run([CONVERT, "--arch", name, "--random-init", "--seed", "7", "-o", path],
+                   check=True, stdout=subprocess.DEVNULL)
+    model, meta = torch_model(name, path)
+    layer = meta["gradcam.layer"]
+    x = load_x(meta["input.mean"], meta["input.std"])
+    x_npy = os.path.join(workdir, "x.npy")
+    np.save(x_npy, x[0].numpy())
+    with torch.no_grad():
+        cls = int(torch.argmax(model(x)[0]))
+    out = os.path.join(workdir, "out")
+    os.makedirs(out, exist_ok=True)
+    for method, cases in CASES.items():
+        if only and method not in only:
+            continue
+        for label, options, kw in cases:
+            kw = dict(kw)
+            target = kw.pop("target", "logit")
+            targets = kw.pop("targets") if "targets" in kw else [ref.make_target(target, cls)]
+            t0 = time.time()
+            want = ref.run_cam(model, [layer], x, method, targets=targets, **kw)
+            ref_s = time.time() - t0
+            got, our_s = run_cli(path, x_npy, out, method, None if targets is None else cls, options, want)
+            compare(f"{name} {layer} {method}{' ' + label if label else ''}: cnncam {our_s:.2f}s, "
+                    f"restatement {ref_s:.2f}s", got, want, eigen="eigen" in method)
+    os.remove(path)
+
+
+def check_registry():
+    p = subprocess.run([CNNCAM, "methods"], capture_output=True, text=True)
+    listed = [ln.split()[0] for ln in p.stdout.splitlines() if ln.strip()]
+    check("cnncam methods exits 0", p.returncode == 0, p.stderr)
+    missing = [m for m in listed if m not in CASES]
+    check("every method cnncam lists has a reference case here", listed and not missing,
+          f"no case for {', '.join(missing)}" if missing else "nothing listed")
+    unknown = [m for m in listed if m not in ref.METHODS]
+    check("every method cnncam lists is one of pytorch-grad-cam's", not unknown, ", ".join(unknown))
+
+
+def check_refusals(workdir):
+    model = os.path.join(ROOT, "models", "fashion_scenes.ccm")
+    scene = os.path.join(ROOT, "assets", "demo", "trouser_and_tshirt.png")
+    out = os.path.join(workdir, "refused.png")
+    for label, args, needle in [
+            ("an unknown method", ["--method", "gradcamm"], "unknown method"),
+            ("an option the method does not take", ["--method", "gradcam", "--batch-size", "4"], "batch"),
+            ("--batch-size 0", ["--method", "scorecam", "--batch-size", "0"], "batch")]:
+        p = subprocess.run([CNNCAM, "cam", "-m", model, "-o", out] + args + [scene], capture_output=True, text=True)
+        check(f"{label} is refused: exit {p.returncode}, nothing written",
+              p.returncode in (1, 2) and needle in p.stderr.lower() and not os.path.exists(out), p.stderr.strip())
+
+
+def main():
+    torch.set_num_threads(2)
+    argv = sys.argv[1:]
+    only = set()
+    if "--only" in argv:
+        i = argv.index("--only")
+        only = set(argv[i + 1].split(","))
+        del argv[i:i + 2]
+    workdir = tempfile.mkdtemp()
+
+    def body():
+        check_registry()
+        check_refusals(workdir)
+        for name in argv or MODELS:
+            check_model(name, workdir, only)
+    return run("methods", body, workdir)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
