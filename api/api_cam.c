@@ -388,7 +388,9 @@ static cnncam_status run(cnncam_ctx *ctx, const cc_cam_method *m, const cc_cam_p
     ctx->forwards_done = ctx->forwards_total = 0;
     if (m->uses & (CC_CAM_USES_INPUT_BATCHES | CC_CAM_USES_UPPER_BATCHES))
         for (int l = 0; l < ctx->nlayers; l++) {
-            const int K = ctx->tape->plan->shape[ctx->layer_node[l]].d[1];
+            int K = ctx->tape->plan->shape[ctx->layer_node[l]].d[1];
+            if (m->uses & CC_CAM_USES_UPPER_BATCHES && p->ablation_ratio < 1)
+                K = 2 * (int)(K * p->ablation_ratio);  /* the channels ablated */
             ctx->forwards_total += ctx->N * ((K + p->batch_size - 1) / p->batch_size) * (p->aug_smooth ? 6 : 1);
         }
     cc_numpy_random_seed(&ctx->rng, (uint32_t)p->seed);

@@ -414,8 +414,11 @@ def _swap_module(parent, old, new):
     return False
 
 
-def _channels_to_ablate(a, ratio):
-    """AblationLayer.activations_to_be_ablated for one image's K x h x w activation."""
+def _channels_to_ablate(a, ratio, sort_kind=None):
+    """AblationLayer.activations_to_be_ablated for one image's K x h x w activation.
+    sort_kind None is numpy's default (quicksort: ties in no defined order, and
+    on CPUs with AVX-512 numpy's vectorised sort); "stable" keeps the lower
+    channel first, as cnncam does."""
     if ratio == 1.0:
         return np.int32(range(a.shape[0]))
     mask = np.abs(_projection(a[None, :])[0])
@@ -428,7 +431,7 @@ def _channels_to_ablate(a, ratio):
         n = n - n.min()
         n = n / np.max(n)
         scores.append((mask * n).sum() / n.sum())
-    order = list(np.argsort(np.float32(scores)))
+    order = list(np.argsort(np.float32(scores), kind=sort_kind))
     keep = int(len(order) * ratio)
     return np.int32(order[::-1][:keep] + order[:keep])
 
@@ -461,7 +464,7 @@ def _ablation_weights(run, layer, A, G, info):
     try:
         with torch.no_grad():
             for b, (target, image) in enumerate(zip(run.targets, run.x)):
-                channels = _channels_to_ablate(A[b, :], run.ratio)
+                channels = _channels_to_ablate(A[b, :], run.ratio, run.ablation_sort)
                 scores = []
                 for start in range(0, len(channels), step):
                     chunk = channels[start:start + step]
@@ -655,7 +658,7 @@ def _folded_bias(layer):
 
 
 def run_cam(model, layers, x, method, targets=None, aug_smooth=False, eigen_smooth=False,
-            batch_size=None, ratio_channels_to_ablate=1.0, seed=None, kpca_kernel="sigmoid",
+            batch_size=None, ratio_channels_to_ablate=1.0, ablation_sort=None, seed=None, kpca_kernel="sigmoid",
             kpca_gamma=None, finer_alpha=1.0, finer_comparison=(1, 2, 3), eigen_sign=None):
     """One call of the library's CAM object for `method` (a name of METHODS).
 
@@ -686,7 +689,7 @@ def run_cam(model, layers, x, method, targets=None, aug_smooth=False, eigen_smoo
     model.eval()
     modules = [] if method == "fullgrad" else [module_at(model, l) for l in layers]
     run = _Run(model, modules, method, eigen_smooth=eigen_smooth, batch_size=batch_size,
-               ratio=ratio_channels_to_ablate, rng=np.random if seed is None else np.random.RandomState(seed),
+               ratio=ratio_channels_to_ablate, ablation_sort=ablation_sort, rng=np.random if seed is None else np.random.RandomState(seed),
                kpca_kernel=kpca_kernel, kpca_gamma=kpca_gamma, finer_alpha=finer_alpha,
                finer_comparison=finer_comparison, eigen_sign=eigen_sign)
     if not aug_smooth:
