@@ -157,6 +157,8 @@ test-py: all $(TEST_TOOLS) $(BUILD)/bias_figure
 	$(PYTHON) tests/test_install.py
 	$(PYTHON) tests/test_cli.py
 	$(PYTHON) tests/test_cli_methods.py
+	$(PYTHON) tests/test_reference_cams.py
+	$(PYTHON) tests/test_methods.py
 	$(PYTHON) tests/test_inputs.py
 	$(PYTHON) tests/test_scenes.py
 	$(PYTHON) tests/test_examples.py
@@ -213,7 +215,11 @@ fixtures:
 # share/cnncam/python, and the photos --random-init calibrates on
 # (tools/cnncam_convert/models.py: PHOTOS) under share/cnncam/assets/images.
 pc_static = $(shell pkg-config --static --libs $(1) 2>/dev/null || echo $(2))
-STATIC_LIBS = $(call pc_static,openblas,-lopenblas) $(call pc_static,libpng,-lpng -lz) \
+# GCC's static libgfortran (pulled in by OpenBLAS's LAPACK, which the eigen
+# methods call) needs libquadmath, which no pkg-config file lists.
+OPENBLAS_STATIC = $(call pc_static,openblas,-lopenblas)
+QUADMATH = $(if $(and $(findstring -lgfortran,$(OPENBLAS_STATIC)),$(filter /%,$(shell $(CC) -print-file-name=libquadmath.a))),-lquadmath)
+STATIC_LIBS = $(OPENBLAS_STATIC) $(QUADMATH) $(call pc_static,libpng,-lpng -lz) \
               $(call pc_static,libjpeg,-ljpeg) -lpthread -lm
 CONVERTER_DIR = $(PREFIX)/share/cnncam
 CONVERTER_FILES = $(wildcard tools/cnncam_convert/*.py) tools/cnncam_convert/imagenet_classes.txt

@@ -14,13 +14,15 @@
  *   gradcam     forward + Grad-CAM of the top class at the recommended layer
  *   top5        forward + Grad-CAM of each of the 5 best classes
  *   batch8      forward of 8 copies + Grad-CAM of each one's top class
+ *   method NAME forward + cnncam_cam of the top class with method NAME (a
+ *               cnncam_method_name, its default options, the recommended
+ *               layer) in a context of its own; "method guided": Grad-CAM with
+ *               options.guided = 1, then cnncam_guided_backprop (bench/bench_methods.py)
  * each replying the wall time in milliseconds, or "error: ..." (and going on);
  *   sgemm N     OpenBLAS sgemm of N x N by N x N with the set threads, the
  *               GEMM ceiling of conv layers; replies GFLOP/s (best of 5). */
 #include <cblas.h>
 #include <cnncam.h>
-
-#include "io/npy.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,6 +99,27 @@ static double run(cnncam_ctx *ctx, const char *cmd, const float *x, int classes,
     return now_ms() - t;
 }
 
+/* "method NAME" on ctx: sets the options (re-planning only when the method's
+ * plan differs from the last one's), then times forward + cnncam_cam (+
+ * cnncam_guided_backprop for "guided"). gb: height x width x channels floats. */
+static double run_method(cnncam_ctx *ctx, const char *name, const float *x, int h, int w, float *maps, float *gb)
+{
+    const int guided = !strcmp(name, "guided");
+    cnncam_cam_options o;
+    cnncam_cam_options_init(&o);
+    o.method = guided ? "gradcam" : name;
+    o.guided = guided;
+    if (cnncam_ctx_set_cam_options(ctx, &o))
+        return -1;
+    const int top = CNNCAM_TOP_CLASS;
+    double t = now_ms();
+    if (cnncam_forward(ctx, x, 1, h, w) || cnncam_cam(ctx, &top, maps))
+        return -1;
+    if (guided && cnncam_guided_backprop(ctx, 0, CNNCAM_TOP_CLASS, gb))
+        return -1;
+    return now_ms() - t;
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -114,10 +137,9 @@ int main(int argc, char **argv)
     if (cnncam_model_load(argv[1], &m, err, sizeof err))
         return fprintf(stderr, "%s\n", err), 2;
     if (npy) {
-        int shape[4], rank;
-        cc_error e;
-        if (cc_npy_read(argv[2], &tensor, shape, &rank, &e))
-            return fprintf(stderr, "%s\n", e.msg), 2;
+        int shape[CNNCAM_MAX_RANK], rank;
+        if (cnncam_npy_read(argv[2], &tensor, shape, &rank, err, sizeof err))
+            return fprintf(stderr, "%s\n", err), 2;
         if ((rank != 3 && rank != 4) || shape[rank - 3] != 3 || (rank == 4 && shape[0] != 1))
             return fprintf(stderr, "%s: a .npy input is 3xHxW or 1x3xHxW\n", argv[2]), 2;
         h = shape[rank - 2], w = shape[rank - 1];
@@ -126,9 +148,10 @@ int main(int argc, char **argv)
     }
     const size_t plane = (size_t)3 * w * h;
     const int classes = cnncam_model_classes(m);
-    cnncam_ctx *ctx = cnncam_ctx_create(m), *ctx8 = cnncam_ctx_create(m);
+    cnncam_ctx *ctx = cnncam_ctx_create(m), *ctx8 = cnncam_ctx_create(m), *ctxm = cnncam_ctx_create(m);
     float *x = malloc(sizeof(float) * plane * BATCH), *maps = malloc(sizeof(float) * (size_t)w * h * BATCH);
-    if (!ctx || !ctx8 || !x || !maps) {
+    float *gb = malloc(sizeof(float) * plane);
+    if (!ctx || !ctx8 || !ctxm || !x || !maps || !gb) {
         fprintf(stderr, "out of memory\n");
         return 2;
     }
@@ -146,7 +169,8 @@ int main(int argc, char **argv)
         if (!strcmp(line, "quit"))
             break;
         if (sscanf(line, "threads %d", &n) == 1) {
-            if (cnncam_ctx_set_threads(ctx, n) || cnncam_ctx_set_threads(ctx8, n))
+            if (cnncam_ctx_set_threads(ctx, n) || cnncam_ctx_set_threads(ctx8, n) ||
+                cnncam_ctx_set_threads(ctxm, n))
                 printf("error: %s\n", cnncam_ctx_error(ctx));
             else
                 printf("ok\n"), threads = n;
@@ -160,14 +184,22 @@ int main(int argc, char **argv)
                 printf("error: %s\n", cnncam_ctx_error(c));
             else
                 printf("%.4f\n", ms);
+        } else if (!strncmp(line, "method ", 7)) {
+            double ms = run_method(ctxm, line + 7, x, h, w, maps, gb);
+            if (ms < 0)
+                printf("error: %s\n", cnncam_ctx_error(ctxm));
+            else
+                printf("%.4f\n", ms);
         } else {
             printf("error: unknown command '%s'\n", line);
         }
         fflush(stdout);
     }
-    free(x), free(maps), free(tensor);
+    free(x), free(maps), free(gb);
+    cnncam_npy_free(tensor);
     cnncam_image_free(rgb);
     cnncam_ctx_free(ctx);
+    cnncam_ctx_free(ctxm);
     cnncam_ctx_free(ctx8);
     cnncam_model_free(m);
     return 0;

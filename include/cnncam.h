@@ -209,16 +209,21 @@ cnncam_status cnncam_forward(cnncam_ctx *ctx, const float *input, int batch, int
 /* After a forward: image i's logits (cnncam_model_classes of them), its best class. */
 const float *cnncam_logits(const cnncam_ctx *ctx, int image);
 int cnncam_top_class(const cnncam_ctx *ctx, int image);
-/* Backward from logit classes[i] of each image down to the chosen layers only,
- * then the maps: maps receives batch x height x width floats in [0, 1]. May be
- * called again with other classes after one forward (top-K explanations). */
+/* Grad-CAM of the logit, whatever the context's options (cnncam_cam runs
+ * them): backward from logit classes[i] of each image (CNNCAM_TOP_CLASS: its
+ * best) down to the chosen layers only, then the maps: maps receives batch x
+ * height x width floats in [0, 1]. May be called again with other classes
+ * after one forward (top-K explanations). */
 cnncam_status cnncam_gradcam(cnncam_ctx *ctx, const int *classes, float *maps);
 
-/* After cnncam_gradcam, for chosen layer l (0-based, in set_layers order) and
- * image i: its shape (channels x h x w), its activations A, the gradient
- * dy^c/dA, the channel weights (channels values) and the map before
- * normalisation, ReLU(sum_k w_k A^k) (h x w). NULL when out of range; for the
- * "input" layer the weights and raw map are NULL. Valid until the next call.
+/* After cnncam_gradcam or cnncam_cam, for chosen layer l (0-based, in
+ * set_layers order) and image i: its shape (channels x h x w), its
+ * activations A, the gradient dT/dA (NULL for a method without gradients),
+ * the channel weights (channels values; NULL for a method without them) and
+ * the rectified map at the layer's resolution before normalisation (h x w;
+ * Grad-CAM's ReLU(sum_k w_k A^k); NULL for FullGrad, which ignores the
+ * layers). NULL when out of range; for the "input" layer the weights and raw
+ * map are NULL. Valid until the next call.
  * cnncam_layer_shape gives the status alone (the context is const):
  * CNNCAM_EINVAL for a NULL pointer, no plan yet or l out of range. */
 cnncam_status cnncam_layer_shape(const cnncam_ctx *ctx, int l, int *channels, int *h, int *w);

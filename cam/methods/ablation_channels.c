@@ -4,7 +4,7 @@
  *   P    = |first principal component of A| (cam/projection.h; its sign is moot),
  *          minus its min, over its max; mask = P > 0.01
  *   n_k  = |A_k| minus its min, over its max (NaN for a constant channel)
- *   s_k  = sum(mask n_k) / sum(n_k)                      (float32)
+ *   s_k  = sum(mask n_k) / sum(n_k)          (float32, numpy's pairwise sums)
  *   order = the channels by ascending s (NaN last)
  *   ablated = order's last floor(K r) reversed, then its first floor(K r):
  *             2 floor(K r) entries, with repeats once r > 0.5, as the reference.
@@ -14,13 +14,14 @@
  * channel every later one takes the original score (the reference's walk). */
 #include "cam/channel_map.h"
 #include "cam/methods/ablation_channels.h"
+#include "core/numpy_sum.h"
 
 #include <math.h>
 #include <stdlib.h>
 
 size_t cc_ablation_channels_floats(int K, int hw)
 {
-    return (size_t)hw + (size_t)K + cc_cam_project_floats(K, hw);
+    return 3 * (size_t)hw + (size_t)K + cc_cam_project_floats(K, hw);
 }
 
 /* NaN after every number; equal scores by channel. */
@@ -46,7 +47,7 @@ cc_status cc_ablation_channels(const cc_cam_layer_call *c, double ratio, int *ch
                                cc_error *err)
 {
     const int K = c->K, hw = c->h * c->w;
-    float *P = scratch, *score = P + hw;
+    float *P = scratch, *v = P + hw, *masked = v + hw, *score = masked + hw;
     cc_status st = cc_cam_project(c, c->A, CC_PROJECTION_SIGN_LAPACK, P, score + K, err);
     if (st)
         return st;
@@ -63,13 +64,12 @@ cc_status cc_ablation_channels(const cc_cam_layer_call *c, double ratio, int *ch
             amin = fabsf(a[i]) < amin ? fabsf(a[i]) : amin;
         for (int i = 0; i < hw; i++)
             amax = fabsf(a[i]) - amin > amax ? fabsf(a[i]) - amin : amax;
-        float in = 0, all = 0;
         for (int i = 0; i < hw; i++) {
-            const float v = (fabsf(a[i]) - amin) / amax;  /* 0 / 0 = NaN for a constant channel, as numpy */
-            all += v;
-            in += P[i] / hi > 0.01f ? v : 0;
+            v[i] = (fabsf(a[i]) - amin) / amax;  /* 0 / 0 = NaN for a constant channel, as numpy */
+            masked[i] = P[i] / hi > 0.01f ? v[i] : 0;
         }
-        score[k] = in / all;
+        /* numpy's float32 sums, so that near-equal scores order as the reference's */
+        score[k] = cc_numpy_sum(masked, (size_t)hw) / cc_numpy_sum(v, (size_t)hw);
     }
     int *order = malloc((size_t)K * sizeof *order);
     if (!order)
