@@ -192,6 +192,8 @@ def check_model(name, workdir, only, variants):
                     f"restatement {ref_s:.2f}s", got, want, tol)
     if not only or "guided" in only:
         check_guided(name, model, path, x, x_npy, cls, out)
+    if variants and not only:
+        check_aug_smooth_is_the_mean(path, x, workdir)
     os.remove(path)
 
 
@@ -244,6 +246,58 @@ def check_guided(name, model, path, x, x_npy, cls, out):
                   f"{int((d > 0).sum())} values differ", d.max() <= 1)
 
 
+def check_aug_smooth_is_the_mean(path, x, workdir):
+    """--aug-smooth equals the float32 mean, in ttach's order, of six single
+    cnncam runs on the augmented inputs (flip of the width, times 0.9, 1, 1.1),
+    each map flipped back: the same numbers, not a similar map."""
+    out = os.path.join(workdir, "aug")
+    os.makedirs(out, exist_ok=True)
+    maps = []
+    for flip in (False, True):
+        for factor in (0.9, 1.0, 1.1):
+            xa = x[0].flip(2) if flip else x[0]
+            xa = xa * factor if factor != 1 else xa
+            np.save(os.path.join(out, "xa.npy"), xa.numpy())
+            subprocess.run([CNNCAM, "cam", "-m", path, "-c", "281", "--cam-out", os.path.join(out, "m.npy"),
+                            os.path.join(out, "xa.npy")], check=True, capture_output=True)
+            m = np.load(os.path.join(out, "m.npy"))
+            maps.append(m[:, ::-1] if flip else m)
+    want = np.mean(np.float32(maps), axis=0)
+    np.save(os.path.join(out, "x.npy"), x[0].numpy())
+    subprocess.run([CNNCAM, "cam", "-m", path, "-c", "281", "--aug-smooth", "--cam-out", os.path.join(out, "m.npy"),
+                    os.path.join(out, "x.npy")], check=True, capture_output=True)
+    got = np.load(os.path.join(out, "m.npy"))
+    d = float(np.abs(got - want).max())
+    check(f"--aug-smooth is the mean of the six de-augmented single runs: max|d| {d:.2g} (peak {got.max():.4f}, "
+          f"not normalised again)", d <= 1e-6 and got.max() < 1)
+
+
+def check_binary(workdir):
+    """BinaryClassifierOutputTarget on a one-output model: class 1 explains
+    the output, class 0 its negation."""
+    path = os.path.join(workdir, "binary.ccm")
+    subprocess.run([CONVERT, "--module", os.path.join(HERE, "models", "binary_head.py:build"), "--labels",
+                    os.path.join(HERE, "models", "binary_head.labels"), "--random-init",
+                    "--seed", "3", "-o", path], check=True, stdout=subprocess.DEVNULL)
+    sys.path.insert(0, os.path.join(HERE, "models"))
+    import binary_head
+    import ccm
+    f = ccm.read(path)
+    model = binary_head.build().eval()
+    model.load_state_dict({k: torch.from_numpy(np.array(f.tensor(k), dtype=np.float32)) for k in f.tensors},
+                          strict=False)
+    x = load_x([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
+    x_npy = os.path.join(workdir, "xb.npy")
+    np.save(x_npy, x[0].numpy())
+    out = os.path.join(workdir, "out")
+    os.makedirs(out, exist_ok=True)
+    for cls in (1, 0):
+        for method in ("gradcam", "scorecam"):
+            want = ref.run_cam(model, ["layer4"], x, method, targets=[ref.make_target("binary", cls)])
+            got, _ = run_cli(path, x_npy, out, method, cls, ["--target", "binary"], want)
+            compare(f"binary target, class {cls}, {method} (one-output ResNet-18)", got, want)
+
+
 def check_registry():
     p = subprocess.run([CNNCAM, "methods"], capture_output=True, text=True)
     listed = [ln.split()[0] for ln in p.stdout.splitlines() if ln.strip()]
@@ -283,6 +337,8 @@ def main():
         check_refusals(workdir)
         for i, name in enumerate(argv or MODELS):
             check_model(name, workdir, only, variants=i == 0)
+        if not only:
+            check_binary(workdir)
     return run("methods", body, workdir)
 
 

@@ -229,6 +229,18 @@ static void rank_classes(const float *logits, int n, int *order)
     }
 }
 
+/* -c's class: by index or name; with --target binary on a one-output model
+ * also 1 (the output) and 0 (its negation), which the target takes. */
+static cnncam_status class_index(const cnncam_model *m, const cam_options *o, int *cls, char *err, size_t len)
+{
+    if (o->cam.target == CNNCAM_TARGET_BINARY && cnncam_model_classes(m) == 1 &&
+        (!strcmp(o->class_name, "0") || !strcmp(o->class_name, "1"))) {
+        *cls = o->class_name[0] - '0';
+        return CNNCAM_OK;
+    }
+    return cnncam_model_class_index(m, o->class_name, cls, err, len);
+}
+
 static int write_npy(const char *path, const float *data, const int *shape, int rank, char *err, size_t len)
 {
     return !cnncam_npy_write(path, data, shape, rank, err, len);
@@ -518,8 +530,11 @@ static int run_image(const cam_options *o, const cnncam_model *m, cnncam_ctx *ct
 
     if (!o->predict && explain) {
         if (o->class_name) {
-            if (cnncam_model_class_index(m, o->class_name, &chosen, err, len))
+            if (class_index(m, o, &chosen, err, len))
                 goto done;
+            nexplained = 1;
+        } else if (o->cam.target == CNNCAM_TARGET_BINARY && classes == 1) {
+            chosen = logits[0] > 0;  /* the likelier side: the output (1) or its negation (0) */
             nexplained = 1;
         } else {
             explained = order;
@@ -558,6 +573,12 @@ static int run_image(const cam_options *o, const cnncam_model *m, cnncam_ctx *ct
         }
     } else {
         for (int i = 0; i < nexplained; i++) {
+            if (o->cam.target == CNNCAM_TARGET_BINARY && classes == 1) {  /* 1: the output, 0: its negation */
+                const char *label = cnncam_model_label(m, 0);
+                printf("%s: class %d (%s '%s', output %.4f)\n", path, explained[i],
+                       explained[i] ? "the output" : "the negation of", label ? label : "", logits[0]);
+                continue;
+            }
             const char *label = cnncam_model_label(m, explained[i]);
             printf("%s: class %d '%s' (%s %.4f)\n", path, explained[i], label ? label : "",
                    multi_label ? "sigmoid p" : "p", p[explained[i]]);
@@ -645,7 +666,7 @@ int cmd_cam(int argc, char **argv, int predict_only)
     }
     if (o.class_name) {  /* a bad class is the caller's mistake once, not once per image */
         int cls;
-        if (cnncam_model_class_index(m, o.class_name, &cls, err, sizeof err)) {
+        if (class_index(m, &o, &cls, err, sizeof err)) {
             fprintf(stderr, "cnncam: %s\n", err);
             rc = EXIT_INPUT;
             goto done;
