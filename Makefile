@@ -45,7 +45,7 @@ TEST_BINS  := $(TESTS:%=$(BUILD)/tests/%) $(TESTS_F64:%=$(BUILD)/tests/%_f64)
 # Programs the Python tests drive (tests/tools/*.c).
 TEST_TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(wildcard tests/tools/*.c))
 
-.PHONY: demo eval-loc bias bench print-flags install all check test test-c test-py asan fuzz fixtures deps clean help
+.PHONY: demo eval-loc eval-eigen-sign bias bench print-flags install all check test test-c test-py asan fuzz fixtures deps clean help
 .SECONDARY:  # keep object files that chained rules would delete
 all: $(BUILD)/libcnncam.a $(BUILD)/libcnncam.so $(BUILD)/cnncam
 
@@ -107,6 +107,14 @@ demo: all
 eval-loc: all
 	$(PYTHON) examples/eval/eval_loc.py --count 500 --layer features --layer features.9 --layer features.6 \
 	  --out $(BUILD)/eval-loc.md
+
+# Which sign of a principal component localises (EigenCAM, EigenGradCAM,
+# --eigen-smooth): LAPACK's, its flip and cnncam's candidate rules on the same
+# 500 held-out scenes (examples/eval/eigen_sign.py; docs/METHODS.md, "The sign
+# of a principal component").
+eval-eigen-sign: all
+	$(PYTHON) examples/eval/eigen_sign.py --count 500 --layer features --layer features.9 --layer features.6 \
+	  --cnncam $(BUILD)/cnncam --out $(BUILD)/eval-eigen-sign.md
 
 # The bias experiment (examples/bias/): models/bias/'s pair, one trained with a
 # spurious cue, on unbiased held-out scenes; the figure is drawn by cnncam.
@@ -265,6 +273,7 @@ help:
 	@echo "make            build $(BUILD)/libcnncam.a, $(BUILD)/libcnncam.so and $(BUILD)/cnncam"
 	@echo "make demo       the demo model explains a two-object scene (no Python, no network)"
 	@echo "make eval-loc   Grad-CAM localisation benchmark on 500 held-out scenes"
+	@echo "make eval-eigen-sign  the sign rules of EigenCAM's principal component on the same scenes"
 	@echo "make bench      cnncam vs PyTorch, side by side: bench/RESULTS.md"
 	@echo "make bias       the bias experiment: figure and numbers under $(BUILD)/bias"
 	@echo "make check      test + asan + fuzz: what CI runs"

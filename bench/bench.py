@@ -32,6 +32,11 @@ Then cnncam alone (--only threads,subnormal runs just these):
              the subnormal range, and the calibrated model on the photo x 1e-39
              (its stem sees only subnormals); ratio <= 1.3 is the target (runs
              flush subnormals to zero)
+
+And every explanation method against the restatement of pytorch-grad-cam
+(--only methods runs just it; bench/bench_methods.py): ResNet-34 and
+MobileNetV3-Large, each method of `cnncam methods` and guided backprop, one
+explanation of the top class at 1 and 2 threads, ratios and targets per row.
 """
 import argparse
 import os
@@ -55,6 +60,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ccm  # noqa: E402
 from cnncam_convert import models as cc_models  # noqa: E402
 from pytorch_gradcam import GradCAM  # noqa: E402
+import bench_methods  # noqa: E402
 
 MODELS = ("mobilenet_v3_large", "resnet34", "vgg16", "regnet_y_800mf", "efficientnet_b0")
 MODES = ("forward", "gradcam", "top5", "batch8")
@@ -382,12 +388,15 @@ def main(argv=None):
     p.add_argument("--image", default=os.path.join(ROOT, "assets", "images", "chelsea.png"))
     p.add_argument("--work", default=os.path.join(BUILD, "bench"), help="models and weights (default build/bench)")
     p.add_argument("--out", default=None, help="the report (default bench/RESULTS.md; with --only: none)")
-    p.add_argument("--only", default="models,threads,subnormal",
-                   help="comma-separated parts to run: models (cnncam vs PyTorch), threads, subnormal")
+    p.add_argument("--only", default="models,methods,threads,subnormal",
+                   help="comma-separated parts to run: models (cnncam vs PyTorch), methods (every explanation "
+                   "method vs the restatement; with --models, those of resnet34 and mobilenet_v3_large), "
+                   "threads, subnormal")
+    bench_methods.add_arguments(p)
     a = p.parse_args(argv)
     parts = a.only.split(",")
-    if set(parts) - {"models", "threads", "subnormal"}:
-        p.error("--only takes models, threads and subnormal, not %s" % a.only)
+    if set(parts) - {"models", "methods", "threads", "subnormal"}:
+        p.error("--only takes models, methods, threads and subnormal, not %s" % a.only)
     if a.out is None and a.only == p.get_default("only"):
         a.out = os.path.join(ROOT, "bench", "RESULTS.md")
     for tool in ("bench_cnncam", "cnncam"):
@@ -409,6 +418,8 @@ def main(argv=None):
             for arch in a.models:
                 rows += bench_model(arch, image, a.work, a.reps, a.process_reps, a.threads, note)
         extra = []
+        if "methods" in parts:
+            extra += bench_methods.run(a, image, sys.modules[__name__], note)
         if "threads" in parts:
             extra += ["## Threads", "", "Medians of %d forwards; the machine has %d CPUs (this process may use %d)."
                       % (a.reps, os.cpu_count(), len(os.sched_getaffinity(0))), "",

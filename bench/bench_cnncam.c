@@ -9,7 +9,7 @@
  * bench.py --only subnormal).
  *
  * Prints "ready C H W" (classes, image size), then one line per command:
- *   threads N   set the context's threads; replies "ok"
+ *   threads N   set the contexts' threads; replies "ok"
  *   forward     one forward pass (batch 1)
  *   gradcam     forward + Grad-CAM of the top class at the recommended layer
  *   top5        forward + Grad-CAM of each of the 5 best classes

@@ -48,10 +48,10 @@ cc_status cc_projection_plan_init(cc_projection_plan *plan, int K, int hw, cc_er
     if (K < 1 || hw < 1 || (size_t)K * (size_t)hw > CC_MAX_NUMEL || K > MAX_K)
         return cc_fail(err, CC_EINVAL, "projection: %d channels x %d pixels: need at least 1 of each, "
                        "at most %d channels and %zu values", K, hw, MAX_K, (size_t)CC_MAX_NUMEL);
-    cc_projection_plan p = {.K = K, .hw = hw, .jobz = hw < K ? 'A' : 'S'};
+    cc_projection_plan p = {.K = K, .hw = hw, .jobz = 'S'};
     int lwork_s = 0;
     cc_status st = query_lwork('A', K, hw, &p.lwork, err);
-    if (st == CC_OK && p.jobz == 'S')
+    if (st == CC_OK)
         st = query_lwork('S', K, hw, &lwork_s, err);
     if (st != CC_OK)
         return st;

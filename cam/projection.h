@@ -15,14 +15,16 @@
  * keeps one half of the map: the sign of VT[0] decides which.
  *
  * LAPACK's sign is reproduced by calling the same code on the same doubles:
- * numpy 1.24 runs dgesdd with JOBZ = 'A' and the optimal LWORK; here
- *   - hw < K (LAPACK's LQ path for K >= 11/6 hw): JOBZ = 'A' as numpy does.
- *     'S' and 'O' differ there in the last bit of VT[0] (dorglq generates
- *     fewer rows of Q), though not in its sign;
- *   - hw >= K: JOBZ = 'S' with LWORK = the larger of 'A's and 'S's optimum,
- *     which gives VT[0] and S bit for bit as 'A' (checked on 614 shapes with
- *     this OpenBLAS 0.3.21; with 'S's own optimum 4 in 400 differed in the last
- *     bit) without 'A's hw x hw U (78 MB at 56 x 56).
+ * numpy 1.24 runs dgesdd with JOBZ = 'A' and the optimal LWORK; here JOBZ =
+ * 'S' with LWORK = the larger of 'A's and 'S's optimum:
+ *   - hw >= K: that gives VT[0] and S bit for bit as 'A' (checked on 614
+ *     shapes with this OpenBLAS 0.3.21; with 'S's own optimum 4 in 400
+ *     differed in the last bit) without 'A's hw x hw U (78 MB at 56 x 56);
+ *   - hw < K (LAPACK's LQ path for K >= 11/6 hw): VT[0] differs from 'A's in
+ *     the last bit on most shapes (dorglq generates hw rows of Q, not K),
+ *     never in its sign (300 random shapes); 'A' would form the whole K x K
+ *     VT, 33 ms against 2 ms at 7 x 7 x 960 (MobileNetV3's last layer), more
+ *     than the rest of an explanation.
  * The bits also depend on OpenBLAS's thread count (its threaded BLAS inside
  * dgesdd and sgemv): with numpy and this code on the same count, proj was bit
  * for bit numpy's on 50 random shapes up to 64 x 56 x 56 and 2048 x 7 x 7;
@@ -64,7 +66,7 @@ typedef enum {
 
 typedef struct {
     int K, hw;
-    char jobz;             /* 'A' when hw < K, else 'S' (see above) */
+    char jobz;             /* 'S' (see above) */
     int lwork;             /* dgesdd's WORK length for this shape */
     size_t scratch_bytes;  /* what cc_projection_2d needs */
 } cc_projection_plan;

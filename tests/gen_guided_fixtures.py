@@ -10,7 +10,7 @@ Writes into the directory:
                    carries metadata node.module
   guided.ccgf      tensors in tests/gen_gradcam_fixtures.py's CCGF format (tests/tensorfile.c):
     relu/x, relu/dout, relu/dx   pytorch-grad-cam's GuidedBackpropReLU backward (restated in
-                                 tests/reference_guided.py) on x with zeros planted, dout
+                                 tests/reference_cams.py) on x with zeros planted, dout
                                  with zeros and both signs: tests/test_guided.c
     net/input        1 x 3 x 12 x 12, seeded normal
     net/category     the explained class: the argmax of the logits, as the reference picks it
@@ -34,6 +34,7 @@ import tempfile
 
 import numpy as np
 import torch
+import torch.nn as nn
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
@@ -42,7 +43,7 @@ sys.path.insert(0, os.path.join(ROOT, "tools"))
 import guided_net  # noqa: E402
 from cnncam_convert import cli  # noqa: E402
 from gen_gradcam_fixtures import Writer  # noqa: E402
-from reference_guided import GuidedReLU, bias_layers, guided_backprop, output_gradients  # noqa: E402
+from reference_cams import GuidedFunction, bias_layers, guided_backprop, output_gradients  # noqa: E402
 
 SEED = 20261203
 SIZE = (3, 12, 12)
@@ -58,7 +59,7 @@ def relu_rule(w, gen):
     x.view(-1)[4::13] = -0.0
     dout.view(-1)[2::7] = 0.0
     x.requires_grad_(True)
-    y = GuidedReLU.apply(x)
+    y = GuidedFunction.apply(x, nn.ReLU())
     dx, = torch.autograd.grad(y, x, dout)
     w.f("relu/x", x.detach().numpy())
     w.f("relu/dout", dout.numpy())
@@ -106,9 +107,9 @@ def kink_margin(model, x):
 
 def gradients(model, x, category):
     """net/ gradients of model in its dtype: guided, input, layer, bias layers."""
-    guided = guided_backprop(model, x, category)
+    guided = torch.from_numpy(guided_backprop(model, x, category).transpose(2, 0, 1))   # C x H x W
     (layer,), input_grad = output_gradients(model, [model.hs], x, category)
-    bias, _ = output_gradients(model, bias_layers(model), x, category)
+    bias, _ = output_gradients(model, bias_layers(model)[1], x, category)
     return [("net/guided", guided), ("net/input_grad", input_grad), ("net/layer_grad", layer)] + \
         [("net/bias/%d" % k, g) for k, g in enumerate(bias)]
 
@@ -124,7 +125,7 @@ def main():
     convert(out_dir)
 
     model = guided_net.build()
-    names = [n for n, m in model.named_modules() if m in bias_layers(model)]
+    names, _ = bias_layers(model)
     assert names == guided_net.BIAS_LAYERS, names
     x = torch.randn(1, *SIZE, generator=gen)
     with torch.no_grad():

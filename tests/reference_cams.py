@@ -107,8 +107,11 @@ Per method (file of the library):
       equals gradcam when G does not depend on A (piecewise-linear head,
       logit target).
 
-Also guided_backprop (guided_backprop.py), deprocess_image / guided_cam_images
-(utils/image.py, cam.py) and make_target (utils/model_targets.py).
+Also guided_backprop and GuidedFunction (guided_backprop.py), deprocess_image /
+guided_cam_images (utils/image.py, cam.py), make_target
+(utils/model_targets.py), and FullGrad's bias_layers and output_gradients
+(fullgrad_cam.py, utils/find_layers.py, activations_and_gradients.py), which
+tests/gen_guided_fixtures.py uses too.
 
 `tests/reference_cams.py [ARCH [LAYER [METHOD ...]]]` (default resnet18,
 layer4 or features.-1, every method) runs the methods on
@@ -274,16 +277,23 @@ def _aggregate(scaled):
     return scale_cam_image(np.mean(stack, axis=1))
 
 
-def _projection(batch, eigen_sign=None, sign_correction=False):
-    """get_2d_projection (and, with sign_correction, SegEigenCAM's variant)."""
+def _centred_matrices(batch):
+    """What get_2d_projection and its kernel variant start with: NaN -> 0 (on a
+    copy), then per sample (its h x w, the (h*w) x K matrix with the channels
+    centred over the pixels, float32 mean)."""
     batch = batch.copy()
     batch[np.isnan(batch)] = 0
-    out = []
     for a in batch:
         m = a.reshape(a.shape[0], -1).transpose()
-        m = m - m.mean(axis=0)
+        yield a.shape[1:], m - m.mean(axis=0)
+
+
+def _projection(batch, eigen_sign=None, sign_correction=False):
+    """get_2d_projection (and, with sign_correction, SegEigenCAM's variant)."""
+    out = []
+    for hw, m in _centred_matrices(batch):
         vt0 = np.linalg.svd(m, full_matrices=True)[2][0, :]
-        p = (m @ vt0).reshape(a.shape[1:])
+        p = (m @ vt0).reshape(hw)
         if eigen_sign is not None:
             p = p * eigen_sign(p, m, vt0)
         if sign_correction and abs(p.min()) > abs(p.max()):
@@ -324,18 +334,14 @@ def _centre_kernel(k):
 
 def _kernel_projection(batch, kernel, gamma):
     """get_2d_projection_kernel: KernelPCA(n_components=1).fit_transform per sample."""
-    batch = batch.copy()
-    batch[np.isnan(batch)] = 0
     out = []
-    for a in batch:
-        m = a.reshape(a.shape[0], -1).transpose()
-        m = m - m.mean(axis=0)
+    for hw, m in _centred_matrices(batch):
         lam, vec = np.linalg.eigh(np.float64(_centre_kernel(_kernel_matrix(m, kernel, gamma))))
         lam, v = lam[-1], vec[:, -1]
         if lam < 0:   # _check_psd_eigenvalues: a negative top eigenvalue is an error
             raise ValueError(f"kpcacam: the top eigenvalue {lam} is negative")
         v = v * np.sign(v[np.argmax(np.abs(v))])   # svd_flip: the largest |entry| positive
-        out.append((v * np.sqrt(lam)).reshape(a.shape[1:]))
+        out.append((v * np.sqrt(lam)).reshape(hw))
     return np.float32(out)
 
 
@@ -606,7 +612,7 @@ class _Run:
 
     def fullgrad(self, targets):
         """FullGrad's forward, compute_cam_per_layer and aggregate_multi_layers."""
-        names, found = _bias_layers(self.model)
+        names, found = bias_layers(self.model)
         with torch.no_grad():
             biases = [_folded_bias(m).cpu().numpy() for m in found]
         hooks = _Hooks(found)
@@ -637,8 +643,10 @@ class _Run:
         return scale_cam_image(np.sum(summed, axis=1)), info
 
 
-def _bias_layers(model):
-    """FullGrad's layers: pre-order over _modules, exact type Conv2d / BatchNorm2d, bias not None."""
+def bias_layers(model):
+    """FullGrad's layers (find_layer_types_recursive): a pre-order walk of
+    _modules in registration order, exact type Conv2d / BatchNorm2d, bias not
+    None. Returns (dotted names as named_modules spells them, modules)."""
     names, found = [], []
 
     def visit(module, prefix):
@@ -649,6 +657,22 @@ def _bias_layers(model):
             visit(child, prefix + name + ".")
     visit(model, "")
     return names, found
+
+
+def output_gradients(model, modules, x, category):
+    """d out[0, category] / d (each module's output) and d out[0, category] / d x,
+    as torch tensors in the model's dtype, taken as ActivationsAndGradients
+    takes them (_Hooks: a tensor hook on each output, so a later in-place op
+    such as ReLU(inplace=True) does not change what is captured; the list is
+    in forward order, each module called once). x is not modified."""
+    hooks = _Hooks(modules)
+    try:
+        x = x.detach().clone().requires_grad_(True)
+        hooks.forward(model, x)[0, category].backward()
+    finally:
+        hooks.close()
+    assert len(hooks.gradients) == len(modules), "output_gradients: a module did not run exactly once"
+    return hooks.gradients, x.grad
 
 
 def _folded_bias(layer):
@@ -715,8 +739,12 @@ def run_cam(model, layers, x, method, targets=None, aug_smooth=False, eigen_smoo
 GUIDED_EXTENDED = (nn.ReLU, nn.ReLU6, nn.Hardswish, nn.Hardsigmoid, nn.SiLU, nn.Sigmoid)
 
 
-class _GuidedFunction(torch.autograd.Function):
-    """Forward: the activation. Backward: dy * f'(x) where dy > 0 and f'(x) > 0, else 0."""
+class GuidedFunction(torch.autograd.Function):
+    """GuidedFunction.apply(x, act). Forward: act(x). Backward:
+    dy * f'(x) * [dy > 0] * [f'(x) > 0], f' torch's own derivative of act; for
+    nn.ReLU, f'(x) = [x > 0], pytorch-grad-cam's GuidedBackpropReLU. Where the
+    masks are 0 the result is dy * 0, so -0.0 for a negative dy or slope (the
+    library's addcmul onto zeros gives +0.0: the same values)."""
 
     @staticmethod
     def forward(ctx, x, act):
@@ -730,8 +758,7 @@ class _GuidedFunction(torch.autograd.Function):
         with torch.enable_grad():
             leaf = x.detach().requires_grad_(True)
             slope = torch.autograd.grad(ctx.act(leaf), leaf, torch.ones_like(leaf))[0]
-        keep = (dy > 0) & (slope > 0)
-        return torch.where(keep, dy * slope, torch.zeros_like(dy)), None
+        return dy * slope * (dy > 0).type_as(dy) * (slope > 0).type_as(dy), None
 
 
 class _Guided(nn.Module):
@@ -742,7 +769,7 @@ class _Guided(nn.Module):
         self.act = act
 
     def forward(self, x):
-        return _GuidedFunction.apply(x, self.act)
+        return GuidedFunction.apply(x, self.act)
 
 
 def _guide(module, kinds):

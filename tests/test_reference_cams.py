@@ -69,16 +69,22 @@ class Gain(nn.Module):
         return x * self.g
 
 
+def linear(W, b):
+    """nn.Linear(K, N) holding W (N x K) and b, as float32."""
+    fc = nn.Linear(W.shape[1], W.shape[0])
+    with torch.no_grad():
+        fc.weight.copy_(torch.from_numpy(f32(W)))
+        fc.bias.copy_(torch.from_numpy(f32(b)))
+    return fc
+
+
 class FlatHead(nn.Module):
     """[pre] -> gain (target) -> flatten -> Linear(K*h*w, N)."""
     def __init__(self, W, b, pre=None):
         super().__init__()
         self.pre = pre if pre is not None else nn.Identity()
         self.gain = Gain()
-        self.fc = nn.Linear(W.shape[1], W.shape[0])
-        with torch.no_grad():
-            self.fc.weight.copy_(torch.from_numpy(f32(W)))
-            self.fc.bias.copy_(torch.from_numpy(f32(b)))
+        self.fc = linear(W, b)
 
     def forward(self, x):
         return self.fc(self.gain(self.pre(x)).flatten(1))
@@ -89,10 +95,7 @@ class PoolHead(nn.Module):
     def __init__(self, W, b):
         super().__init__()
         self.gain = Gain()
-        self.fc = nn.Linear(W.shape[1], W.shape[0])
-        with torch.no_grad():
-            self.fc.weight.copy_(torch.from_numpy(f32(W)))
-            self.fc.bias.copy_(torch.from_numpy(f32(b)))
+        self.fc = linear(W, b)
 
     def forward(self, x):
         return self.fc(self.gain(x).mean(dim=(2, 3)))

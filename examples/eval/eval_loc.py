@@ -58,29 +58,41 @@ def cams_for_class(model, layer, k, files, workdir):
     return maps
 
 
-def evaluate(model, layer, meta, directory, workdir):
-    """Per object: (class, pointing hit, energy in box, centre hit, uniform energy,
-    hit within TOLERANCE pixels of the box)."""
+def scenes_by_class(meta, directory):
+    """{class: [scene files containing it]}, in scene order."""
     by_class = {}
     for s in meta["scenes"]:
         for k in s["classes"]:
             by_class.setdefault(k, []).append(os.path.join(directory, s["file"]))
+    return by_class
+
+
+def score(m, box, size):
+    """One object's numbers from its map m (size x size) and box [x0, y0, x1, y1]:
+    (pointing hit, energy in box, centre hit, uniform energy, hit within TOLERANCE
+    pixels of the box)."""
+    x0, y0, x1, y1 = box
+    y, x = np.unravel_index(int(np.argmax(m)), m.shape)
+    inside = inside_box((x0, y0, x1, y1), y, x)
+    near = np.hypot(max(x0 - x, 0, x - (x1 - 1)), max(y0 - y, 0, y - (y1 - 1))) <= TOLERANCE
+    total = float(m.sum())
+    energy = float(m[y0:y1, x0:x1].sum()) / total if total > 0 else 0.0
+    cy = cx = (size - 1) / 2
+    centre = x0 <= cx < x1 and y0 <= cy < y1
+    uniform = (x1 - x0) * (y1 - y0) / float(size * size)
+    return inside, energy, centre, uniform, near
+
+
+def evaluate(model, layer, meta, directory, workdir):
+    """Per object: (class, pointing hit, energy in box, centre hit, uniform energy,
+    hit within TOLERANCE pixels of the box)."""
+    by_class = scenes_by_class(meta, directory)
     maps = {k: cams_for_class(model, layer, k, files, workdir) for k, files in sorted(by_class.items())}
-    size = meta["size"]
     rows = []
     for s in meta["scenes"]:
         f = os.path.join(directory, s["file"])
-        for k, (x0, y0, x1, y1) in zip(s["classes"], s["boxes"]):
-            m = maps[k][f]
-            y, x = np.unravel_index(int(np.argmax(m)), m.shape)
-            inside = inside_box((x0, y0, x1, y1), y, x)
-            near = np.hypot(max(x0 - x, 0, x - (x1 - 1)), max(y0 - y, 0, y - (y1 - 1))) <= TOLERANCE
-            total = float(m.sum())
-            energy = float(m[y0:y1, x0:x1].sum()) / total if total > 0 else 0.0
-            cy = cx = (size - 1) / 2
-            centre = x0 <= cx < x1 and y0 <= cy < y1
-            uniform = (x1 - x0) * (y1 - y0) / float(size * size)
-            rows.append((k, inside, energy, centre, uniform, near))
+        for k, box in zip(s["classes"], s["boxes"]):
+            rows.append((k,) + score(maps[k][f], box, meta["size"]))
     return rows
 
 
