@@ -2,7 +2,8 @@
 """The bias experiment's pieces (examples/bias/, examples/train/metrics.py):
 the figure drawn by build/bias_figure holds, tile for tile, the input and what
 `cnncam cam` draws for each model; its printed logits are `cnncam predict`'s;
-bad input leaves no figure; the metrics match hand-derived values. Prints one
+bad input leaves no figure; the metrics match hand-derived values;
+examples/eval/eigen_sign.py runs on a few scenes. Prints one
 line per check and "examples: N passed, N failed"."""
 import os
 import subprocess
@@ -100,6 +101,16 @@ def check_figure(tmp):
               e.returncode == 2 and e.stderr.strip() and not os.path.exists(target), e.stderr.strip())
 
 
+def check_eigen_sign():
+    """examples/eval/eigen_sign.py on 4 scenes: runs, and its numpy maps are the CLI's
+    (LAPACK's sign and the default rule's: "0 signs differ" twice per case)."""
+    r = run([sys.executable, os.path.join(ROOT, "examples", "eval", "eigen_sign.py"), "--count", "4",
+             "--layer", "features.6", "--method", "eigencam", "--method", "eigengradcam", "--cnncam", CNNCAM])
+    agree = r.stdout.count("0 signs differ")
+    check("eigen_sign.py on 4 scenes: exit 0, the tables, its maps the CLI's (%d of 4 sign checks)" % agree,
+          r.returncode == 0 and agree == 4 and "**pointing game (%)**" in r.stdout, r.stderr.strip()[-300:])
+
+
 def main():
     check_metrics()
     for tool in (CNNCAM, FIGURE):
@@ -109,6 +120,7 @@ def main():
     else:
         with tempfile.TemporaryDirectory() as tmp:
             check_figure(tmp)
+        check_eigen_sign()
     failed = results.count(False)
     print("examples: %d passed, %d failed" % (len(results) - failed, failed))
     return 1 if failed or not results else 0   # nothing checked: a failure

@@ -36,9 +36,15 @@ proj, cubes summed in double, VT[0] summed in double, a score of exactly 0
 settled by max_abs, whose ties go to the first maximum. Two checks that these
 maps are cnncam's: the LAPACK map against the CLI's --cam-out and its sign
 against --raw-out, and a second CLI run with the default sign against the
-numpy map of CC_CAM_DEFAULT_SIGN's rule (which rule that is: --default-rule,
-read from cam/channel_map.h). Their largest differences are printed; a sign
-that disagrees is counted (expected: 0).
+numpy map of CC_CAM_DEFAULT_SIGN's rule (read from cam/channel_map.h). Their
+largest differences are printed; a sign that disagrees is counted (expected:
+0; any makes the exit status 1).
+
+Printed (and written to --out): the pointing game and the energy per method,
+layer and rule; how often each rule keeps LAPACK's sign; and, over all
+objects, paired counts of the pointing game (hits of one rule that another
+misses, and the reverse), which say whether a difference between two rules
+is more than noise.
 
   examples/eval/eigen_sign.py [--count 500] [--seed 1] [--layer features --layer features.9 ...]
       [--method eigencam --method eigengradcam --method gradcam] [--cnncam build/cnncam]
@@ -48,8 +54,9 @@ that disagrees is counted (expected: 0).
 (features: 576 channels of 6 x 6) and two earlier ones (features.9: 96 x 6 x 6,
 a batchnorm output; features.6: 40 x 12 x 12, an add), the defaults, and
 writes $(BUILD)/eval-eigen-sign.md; docs/METHODS.md ("The sign of a principal
-component") holds a copy. About five minutes on two cores. Needs numpy, PIL, OpenCV and torch (the restatement
-imports it), as the tests do.
+component") holds a copy. Five to eight minutes on two cores (dgesdd's
+K x K VT at 576 channels, in the CLI and in numpy, is most of it). Needs
+numpy, PIL, OpenCV and torch (the restatement imports it), as the tests do.
 """
 import argparse
 import os
@@ -214,12 +221,10 @@ def tables(results, rule_default):
                      + " |")
         out.append("\n".join(lines))
     lines = ["**objects whose map has LAPACK's sign (%)**", "",
-             "| method | layer | " + " | ".join(c for c in RULES if c != "lapack") + " |",
-             "|---|---|" + "---|" * (len(RULES) - 1)]
+             "| method | layer | " + " | ".join(C_NAMES) + " |", "|---|---|" + "---|" * len(C_NAMES)]
     for (method, layer), rows in results:
         lines.append("| %s | %s | " % (LABELS[method], layer)
-                     + " | ".join("%.1f" % (100.0 * np.mean([r[1][c] for r in rows])) for c in RULES if c != "lapack")
-                     + " |")
+                     + " | ".join("%.1f" % (100.0 * np.mean([r[1][c] for r in rows])) for c in C_NAMES) + " |")
     out.append("\n".join(lines))
     # paired: over every object of every case, where the row's rule hits and the
     # column's misses (the column's own count is where it hits and the row's misses)
