@@ -219,7 +219,7 @@ fixtures:
 # program without shared libraries: Libs.private lists what each dependency's
 # own pkg-config file says a static link needs (libpng's -lz, OpenBLAS's
 # -lgfortran), or plain names where a dependency has no .pc file. Also the
-# converter: bin/cnncam-convert, its package and tools/ccm.py under
+# converter: bin/cnncam-convert and its package (with ccm.py) under
 # share/cnncam/python, and the photos --random-init calibrates on
 # (tools/cnncam_convert/models.py: PHOTOS) under share/cnncam/assets/images.
 pc_static = $(shell pkg-config --static --libs $(1) 2>/dev/null || echo $(2))
@@ -245,7 +245,6 @@ install: all
 	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/cnncam.pc
 	install -d $(DESTDIR)$(CONVERTER_DIR)/python/cnncam_convert $(DESTDIR)$(CONVERTER_DIR)/assets/images
 	install -m 644 $(CONVERTER_FILES) $(DESTDIR)$(CONVERTER_DIR)/python/cnncam_convert/
-	install -m 644 tools/ccm.py $(DESTDIR)$(CONVERTER_DIR)/python/
 	install -m 644 $(CALIBRATION_PHOTOS:%=assets/images/%) assets/images/README.md $(DESTDIR)$(CONVERTER_DIR)/assets/images/
 	install -m 755 tools/cnncam-convert $(DESTDIR)$(PREFIX)/bin/
 

@@ -57,7 +57,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), 
 BUILD = os.path.join(ROOT, os.environ.get("CNNCAM_BUILD", "build"))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import ccm  # noqa: E402
+from cnncam_convert import ccm  # noqa: E402  (the Python reader of the format)
 from cnncam_convert import models as cc_models  # noqa: E402
 from pytorch_gradcam import GradCAM  # noqa: E402
 import bench_methods  # noqa: E402

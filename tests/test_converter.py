@@ -1,12 +1,12 @@
 #!/usr/bin/python3
-"""tests/test_converter.py — tools/cnncam-convert and tools/ccm.py against PyTorch.
+"""tests/test_converter.py — tools/cnncam-convert and tools/cnncam_convert/ccm.py against PyTorch.
 
 Usage: /usr/bin/python3 tests/test_converter.py [-k SUBSTRING]...   (from any directory)
 
 Runs the converter (in this process through cnncam_convert.cli.run, the
 command's own entry point, so each model is built and calibrated once; and as
 a subprocess where the executable itself is the subject) into a temporary
-directory, then reads each file with tools/ccm.py and checks:
+directory, then reads each file with tools/cnncam_convert/ccm.py and checks:
   * the nine article models (--random-init --seed 0: seeded init, batchnorm
     statistics calibrated on assets/images): every tensor equals the
     converted model's state_dict entry, the metadata, and the logits of
@@ -49,12 +49,12 @@ import torchvision
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONVERT = os.path.join(ROOT, "tools", "cnncam-convert")
-CCM = os.path.join(ROOT, "tools", "ccm.py")
+CCM = os.path.join(ROOT, "tools", "cnncam_convert", "ccm.py")
 MODELS = os.path.join(ROOT, "tests", "models")
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 sys.path.insert(0, MODELS)
 
-import ccm  # noqa: E402
+from cnncam_convert import ccm  # noqa: E402
 from cnncam_convert import cli, models, writer  # noqa: E402
 from PIL import Image  # noqa: E402
 
@@ -733,7 +733,7 @@ def usage_errors():
 def module_types():
     """Metadata node.module (tests/models/guided_net.py): the class of the module
     each node calls, "" for F.relu, torch.relu and the other calls in forward,
-    which guided backprop and FullGrad choose their layers by; tools/ccm.py
+    which guided backprop and FullGrad choose their layers by; tools/cnncam_convert/ccm.py
     reads it (None for a file without it) and refuses a list of another length,
     another type, or ReLU/Conv2d/BatchNorm2d on a node of another op."""
     import guided_net

@@ -14,7 +14,7 @@ cv2.applyColorMap(COLORMAP_JET).
 
 For each of the five article models (converted with random weights, seed 7;
 the torch module gets the SAME tensors, read back from the .ccm by
-tools/ccm.py), on two real photos at their own size, at the recommended layer,
+tools/cnncam_convert/ccm.py), on two real photos at their own size, at the recommended layer,
 for the top-1 class and for class 281, it compares what `cnncam cam` writes
 (--act-out, --grad-out, --weights-out, --raw-out, --cam-out, -o) with the
 reference:
@@ -64,7 +64,7 @@ from PIL import Image
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
-import ccm  # noqa: E402  (tools/ccm.py, the Python reader of the format)
+from cnncam_convert import ccm  # noqa: E402  (the Python reader of the format)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from reference_gradcam import aggregate, scale_cam_image, show_cam_on_image  # noqa: E402
 

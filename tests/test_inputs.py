@@ -51,7 +51,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "models"))
-import ccm  # noqa: E402
+from cnncam_convert import ccm  # noqa: E402  (the Python reader of the format)
 import inputs as nets  # noqa: E402  (tests/models/inputs.py)
 import worked_examples  # noqa: E402
 from reference_gradcam import show_cam_on_image  # noqa: E402

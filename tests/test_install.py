@@ -81,7 +81,7 @@ def main():
         r = run(["make", "-s", "install", f"PREFIX={prefix}", "BUILD=" + os.environ.get("CNNCAM_BUILD", "build")], cwd=ROOT)
         check("make install", r.returncode == 0, r.stderr.strip()[-500:])
         for f in ["lib/libcnncam.a", "lib/libcnncam.so", "lib/libcnncam.so.0", "include/cnncam.h",
-                  "bin/cnncam", "lib/pkgconfig/cnncam.pc", "bin/cnncam-convert", "share/cnncam/python/ccm.py",
+                  "bin/cnncam", "lib/pkgconfig/cnncam.pc", "bin/cnncam-convert", "share/cnncam/python/cnncam_convert/ccm.py",
                   "share/cnncam/python/cnncam_convert/cli.py"]:
             check(f"installed {f}", os.path.exists(os.path.join(prefix, f)))
         check_exports_and_version(prefix)

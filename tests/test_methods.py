@@ -3,7 +3,7 @@
 the PyTorch restatement of pytorch-grad-cam 1.5.
 
 For each of the five article models (converted with random weights, seed 7;
-the torch module gets the same tensors, read back by tools/ccm.py) on one
+the torch module gets the same tensors, read back by tools/cnncam_convert/ccm.py) on one
 real photo, resized to 160 x 120 so that the perturbation methods' hundreds
 of forwards stay quick, at the recommended layer, for torch's top-1 class,
 each case of CASES (a method with some options) runs once through the CLI on
@@ -275,7 +275,7 @@ def check_binary(workdir):
                     "--seed", "3", "-o", path], check=True, stdout=subprocess.DEVNULL)
     sys.path.insert(0, os.path.join(HERE, "models"))
     import binary_head
-    import ccm
+    from cnncam_convert import ccm
     f = ccm.read(path)
     model = binary_head.build().eval()
     model.load_state_dict({k: torch.from_numpy(np.array(f.tensor(k), dtype=np.float32)) for k in f.tensors},

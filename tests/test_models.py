@@ -3,7 +3,7 @@
 
 For each model: convert it with tools/cnncam-convert (random weights, seeded,
 batchnorm statistics calibrated on real photos), load the SAME tensors back
-into the torchvision module through tools/ccm.py (an independent reader of the
+into the torchvision module through tools/cnncam_convert/ccm.py (an independent reader of the
 file), run both on crops of real photos at 224x224 and at 227x301, and compare
 the logits (max |d| <= 1e-4 * max(1, max|logit|), same top-1) and the
 recommended Grad-CAM layer's activations (max |d| <= 1e-4 * max(1, max|A|)).
@@ -35,7 +35,7 @@ from PIL import Image
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
-import ccm  # noqa: E402  (tools/ccm.py, the Python reader of the format)
+from cnncam_convert import ccm  # noqa: E402  (the Python reader of the format)
 
 RUN_MODEL = os.path.join(ROOT, os.environ.get("CNNCAM_BUILD", "build"), "tests", "tools", "run_model")
 BUILD = os.path.join(ROOT, os.environ.get("CNNCAM_BUILD", "build"))   # make test passes its $(BUILD)

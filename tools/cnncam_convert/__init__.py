@@ -6,7 +6,7 @@ The command is tools/cnncam-convert; weights/FORMAT.md is the file format.
     trace.py    torch.fx tracing, node and alias naming, modules/functions -> ops
     writer.py   the byte layout of FORMAT.md, written to a temporary file
     cli.py      arguments, metadata, the self-check, the atomic rename
-tools/ccm.py is the independent reader and the reference interpreter the
+tools/cnncam_convert/ccm.py is the independent reader and the reference interpreter the
 self-check uses.
 """
 

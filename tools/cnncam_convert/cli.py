@@ -2,7 +2,7 @@
 
 One conversion: get the model (models.py), trace it into a graph (trace.py),
 choose metadata, write a temporary file next to the output (writer.py), read
-it back with the independent reader (tools/ccm.py) and check that
+it back with the independent reader (ccm.py) and check that
   * metadata, graph and aliases round-trip exactly,
   * every stored tensor equals the model's state_dict entry (f16: equals it
     rounded to float16),
@@ -26,8 +26,7 @@ import torchvision
 from . import ConvertError, inputs, models, outputs, trace, writer
 from .writer import FLOAT_LIST, INT, STRING, STRING_LIST
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import ccm  # noqa: E402  (tools/ccm.py)
+from . import ccm
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT = 0, 1, 2
 TOLERANCE = 1e-4          # relative to max(1, max |logit|)
@@ -88,7 +87,7 @@ by its outermost container (ResNets: "layer4"). And per node, the class of the
 module it calls ("ReLU"; "" for F.relu and other calls in forward), which guided
 backpropagation and FullGrad choose their layers by.
 
-After writing, the file is read back with tools/ccm.py and checked: metadata and
+After writing, the file is read back with ccm.py and checked: metadata and
 graph round-trip, every tensor equals the model's, and the graph (run with
 torch.nn.functional) reproduces the model's logits. Only then is OUT.ccm
 replaced; on any error nothing is written.
@@ -350,7 +349,7 @@ def self_check(path, meta, g, arrays, model, dtype):
     try:
         m = ccm.read(path)
     except ccm.FormatError as e:
-        raise SelfCheckError("tools/ccm.py rejects the file: %s" % e) from None
+        raise SelfCheckError("ccm.py rejects the file: %s" % e) from None
     got = [(k, m.metadata_types[k], m.metadata[k]) for k in m.metadata]
     want = [(k, t, list(v) if isinstance(v, (list, tuple)) else v) for k, t, v in meta]
     if got != want:
@@ -390,7 +389,7 @@ def self_check(path, meta, g, arrays, model, dtype):
     try:
         out = ccm.run(m, x)
     except Exception as e:          # a shape mismatch inside torch.nn.functional
-        raise SelfCheckError("running the graph with tools/ccm.py failed: %s: %s" % (type(e).__name__, e)) from None
+        raise SelfCheckError("running the graph with ccm.py failed: %s: %s" % (type(e).__name__, e)) from None
     diff = float((out - ref).abs().max())
     tol = TOLERANCE * max(1.0, float(ref.abs().max()))
     if not diff <= tol:

@@ -6,7 +6,7 @@ The three middle sections are contiguous; the data section starts at the next
 multiple of 64 and every tensor inside it at a multiple of 64 (zero padding
 between tensors), and it ends with the last tensor's last byte. The header is
 written last, once every CRC is known; the data is streamed (VGG16 is 0.5 GB).
-tools/ccm.py reads the result back independently.
+tools/cnncam_convert/ccm.py reads the result back independently.
 """
 import struct
 import zlib

@@ -1,11 +1,11 @@
 #!/usr/bin/python3
-"""tools/ccm.py — an independent reader of the cnncam model file (.ccm, weights/FORMAT.md)
+"""tools/cnncam_convert/ccm.py — an independent reader of the cnncam model file (.ccm, weights/FORMAT.md)
 and a PyTorch reference interpreter of the graph it holds.
 
 Command line (exit 0: the file is valid; 2: it is not, with one message naming
 the field and the value; 1: usage):
-    /usr/bin/python3 tools/ccm.py --dump FILE.ccm    header, metadata, graph and tensors
-    /usr/bin/python3 tools/ccm.py --check FILE.ccm   validate only, print a one-line summary
+    /usr/bin/python3 tools/cnncam_convert/ccm.py --dump FILE.ccm    header, metadata, graph and tensors
+    /usr/bin/python3 tools/cnncam_convert/ccm.py --check FILE.ccm   validate only, print a one-line summary
 
 As a module (numpy only; run() also needs torch):
     m = ccm.read("resnet34.ccm")       # rejects everything FORMAT.md says a reader rejects
