@@ -45,7 +45,8 @@ TEST_BINS  := $(TESTS:%=$(BUILD)/tests/%) $(TESTS_F64:%=$(BUILD)/tests/%_f64)
 # Programs the Python tests drive (tests/tools/*.c).
 TEST_TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(wildcard tests/tools/*.c))
 
-.PHONY: demo eval-loc eval-eigen-sign bias bench print-flags install all check test test-c test-py asan fuzz fixtures deps clean help
+.PHONY: demo eval-loc eval-eigen-sign bias bench print-flags print-ldlibs install install-python python all check \
+        test test-c test-py asan fuzz fixtures deps clean help
 .SECONDARY:  # keep object files that chained rules would delete
 all: $(BUILD)/libcnncam.a $(BUILD)/libcnncam.so $(BUILD)/cnncam
 
@@ -155,9 +156,23 @@ test-c: all $(TEST_BINS)
 	done; \
 	echo "tests: $$pass passed, $$fail failed, $$skip checks skipped"; test $$fail -eq 0
 
+# The Python package (python/): its extension module cnncam._native, built in
+# place (python/cnncam/) over this build's libcnncam.a, so that the tests and
+# PYTHONPATH=python use the tree as it is; install-python installs the
+# package (pip, offline, no build isolation: Debian's setuptools and numpy)
+# under PREFIX, or DESTDIR/PREFIX.
+PY_NATIVE := python/cnncam/_native$(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
+python: $(PY_NATIVE)
+$(PY_NATIVE): $(BUILD)/libcnncam.a $(wildcard python/src/*.c python/src/*.h) include/cnncam.h python/setup.py
+	cd python && CNNCAM_BUILD=$(abspath $(BUILD)) $(PYTHON) setup.py -q build_ext --inplace \
+	  --build-temp $(abspath $(BUILD))/python
+install-python: $(BUILD)/libcnncam.a
+	CNNCAM_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pip install --no-build-isolation --no-deps --no-index \
+	  --break-system-packages --prefix $(PREFIX) $(if $(DESTDIR),--root $(DESTDIR)) ./python
+
 # The Python tests find the binaries of this build through CNNCAM_BUILD.
 test-py: export CNNCAM_BUILD = $(BUILD)
-test-py: all $(TEST_TOOLS) $(BUILD)/bias_figure
+test-py: all python $(TEST_TOOLS) $(BUILD)/bias_figure
 	$(PYTHON) tests/test_converter.py
 	$(PYTHON) tests/test_models.py
 	$(PYTHON) tests/test_threads.py
@@ -170,6 +185,7 @@ test-py: all $(TEST_TOOLS) $(BUILD)/bias_figure
 	$(PYTHON) tests/test_inputs.py
 	$(PYTHON) tests/test_scenes.py
 	$(PYTHON) tests/test_examples.py
+	$(PYTHON) tests/test_python.py
 
 # The whole C test suite again under AddressSanitizer + UndefinedBehaviorSanitizer.
 asan:
@@ -251,7 +267,8 @@ install: all
 # Installs every system package the project needs; a no-op when present.
 DEBS := build-essential libopenblas-dev libjpeg62-turbo-dev libpng-dev \
         python3-torch python3-torchvision python3-numpy clang libclang-rt-14-dev \
-        python3-opencv python3-pil dataset-fashion-mnist time
+        python3-opencv python3-pil dataset-fashion-mnist time \
+        python3-dev python3-setuptools python3-pip python3-wheel python3-venv python3-distributed
 deps:
 	@missing=$$(for p in $(DEBS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
@@ -264,6 +281,10 @@ deps:
 # The compiler flags of the library build (bench/RESULTS.md records them).
 print-flags:
 	@echo $(ALLFLAGS)
+
+# The link flags a program using libcnncam.a needs (python/setup.py reads them).
+print-ldlibs:
+	@echo $(LDLIBS)
 
 clean:
 	rm -rf build
@@ -283,6 +304,8 @@ help:
 	@echo "make fixtures   regenerate tests/fixtures and tests/data with PyTorch, numpy, OpenCV, PIL ($(PYTHON))"
 	@echo "make deps       apt-get install what is missing: $(DEBS)"
 	@echo "make install    PREFIX=/usr/local: libraries, cnncam.h, cnncam, pkg-config file, cnncam-convert"
+	@echo "make python     the Python package's extension, in place (PYTHONPATH=python imports cnncam)"
+	@echo "make install-python  the Python package (cnncam, cnncam.compat, cnncam.dask, cnncam_convert) under PREFIX"
 	@echo "make clean      remove build/"
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -101,6 +101,9 @@ cnncam_status cnncam_ctx_set_layers(cnncam_ctx *ctx, const char *const *layers, 
                         layers[i]);
         is_input[i] = f->graph->nodes[node[i]].op == NULL;
     }
+    /* The same layers again (a pooled context, a loop over images) keep the plan and the forward. */
+    if (n == ctx->nlayers && !memcmp(ctx->layer_node, node, sizeof(int) * (size_t)n))
+        return CNNCAM_OK;
     cc_ctx_drop_plan(ctx);
     ctx->nlayers = n;
     memcpy(ctx->layer_node, node, sizeof(int) * (size_t)n);

@@ -172,7 +172,9 @@ void cnncam_ctx_free(cnncam_ctx *ctx);
 const char *cnncam_ctx_error(const cnncam_ctx *ctx);
 /* Layers to explain (1 to CNNCAM_MAX_LAYERS); default: the model's recommended
  * layer. "input" explains the input itself (gradient saliency: per pixel the
- * largest |dy^c/dx| over the input's channels, min-max normalised). */
+ * largest |dy^c/dx| over the input's channels, min-max normalised).
+ * Setting the same layers again keeps the plan and the forward; other
+ * layers drop both (CNNCAM_ESTATE until the next forward). */
 cnncam_status cnncam_ctx_set_layers(cnncam_ctx *ctx, const char *const *layers, int n);
 
 /* Threads for this context's runs (1 to 256; default cnncam_default_threads()):

@@ -166,7 +166,8 @@ def check_model(name, workdir, only, variants):
     x_npy = os.path.join(workdir, "x.npy")
     np.save(x_npy, x[0].numpy())
     with torch.no_grad():
-        cls = int(torch.argmax(model(x)[0]))
+        order = torch.argsort(model(x)[0], descending=True)
+    cls, runner_up = int(order[0]), int(order[1])
     out = os.path.join(workdir, "out")
     os.makedirs(out, exist_ok=True)
     for method, cases in CASES.items():
@@ -185,7 +186,7 @@ def check_model(name, workdir, only, variants):
             compare(f"{name} {layer} {method}{' ' + label if label else ''}: cnncam {our_s:.2f}s, "
                     f"restatement {ref_s:.2f}s", got, want, tol)
     if not only or "guided" in only:
-        check_guided(name, model, path, x, x_npy, cls, out)
+        check_guided(name, model, path, x, x_npy, runner_up, out)
     if variants and not only:
         check_aug_smooth_is_the_mean(path, x, workdir)
     os.remove(path)
@@ -208,7 +209,8 @@ def rounding_sensitivity(model, layer, x, method, targets, kw, want):
 
 
 def check_guided(name, model, path, x, x_npy, cls, out):
-    """--guided-npy against the restatement's GuidedBackpropReLUModel (and,
+    """--guided-npy for class cls (not the top class: -c must reach guided
+    backprop too) against the restatement's GuidedBackpropReLUModel (and,
     where the model has other activations, --guided-extended against its
     extension), and cam.py's two pictures from cnncam's own map and gradient
     (deprocess_image truncates to uint8: +-1 where float rounding straddles a

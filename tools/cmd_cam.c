@@ -288,10 +288,12 @@ static int write_picture(const cam_options *o, const char *name, const unsigned 
 }
 
 /* Guided backpropagation for class cls: its gradient (H x W x C) and cam.py's
- * two pictures of it, the second weighted by the map. Runs after the map's
- * own outputs are written: its backward may overwrite the layer's gradient. */
+ * two pictures of it, the second weighted by the map; files named for
+ * name_cls (-1: no class part). Runs after the map's own outputs are
+ * written: its backward may overwrite the layer's gradient. */
 static int write_guided(const cam_options *o, const cnncam_model *m, cnncam_ctx *ctx, const input *in,
-                        const float *map, const char *image_part, int cls, file_list *files, char *err, size_t len)
+                        const float *map, const char *image_part, int name_cls, int cls, file_list *files,
+                        char *err, size_t len)
 {
     const int C = cnncam_model_channels(m);
     const size_t n = (size_t)in->H * in->W;
@@ -307,7 +309,7 @@ static int write_guided(const cam_options *o, const cnncam_model *m, cnncam_ctx 
     }
     if (ok && o->guided_npy) {
         const int shape[3] = {in->H, in->W, C};
-        output_name(name, sizeof name, o->guided_npy, image_part, cls);
+        output_name(name, sizeof name, o->guided_npy, image_part, name_cls);
         ok = write_npy(name, gb, shape, 3, err, len) && file_list_add(files, name, err, len);
     }
     const struct { const char *base; const float *mask; } pictures[] = {{o->guided_out, NULL},
@@ -317,7 +319,7 @@ static int write_guided(const cam_options *o, const cnncam_model *m, cnncam_ctx 
             continue;
         if ((ok = !cnncam_deprocess_image(gb, pictures[k].mask, in->W, in->H, C, pic, err, len))) {
             to_rgb(rgb, pic, C, n);  /* C is 1 or 3 (checked before the first image) */
-            output_name(name, sizeof name, pictures[k].base, image_part, cls);
+            output_name(name, sizeof name, pictures[k].base, image_part, name_cls);
             ok = write_picture(o, name, rgb, in->W, in->H, files, err, len);
         }
     }
@@ -325,10 +327,12 @@ static int write_guided(const cam_options *o, const cnncam_model *m, cnncam_ctx 
     return ok;
 }
 
-/* Everything one explained class of one image writes; each file written is
- * added to files. */
+/* Everything one explained class of one image writes (cls: the class
+ * explained; name_cls: the class the file names carry, -1: none); each file
+ * written is added to files. */
 static int write_outputs(const cam_options *o, const cnncam_model *m, cnncam_ctx *ctx, const input *in,
-                         const float *map, const char *image_part, int cls, file_list *files, char *err, size_t len)
+                         const float *map, const char *image_part, int name_cls, int cls, file_list *files,
+                         char *err, size_t len)
 {
     char name[4096];
     int C, h, w;
@@ -343,7 +347,7 @@ static int write_outputs(const cam_options *o, const cnncam_model *m, cnncam_ctx
             memset(pic, 0, (size_t)3 * in->W * in->H);
         cnncam_overlay(in->is_tensor ? pic : in->rgb, in->W, in->H, map,
                        in->is_tensor ? CNNCAM_OVERLAY_CLEAN : o->overlay, in->is_tensor ? 1.0f : o->alpha, pic);
-        output_name(name, sizeof name, o->out, image_part, cls);
+        output_name(name, sizeof name, o->out, image_part, name_cls);
         int ok = write_picture(o, name, pic, in->W, in->H, files, err, len);
         free(pic);
         if (!ok)
@@ -368,12 +372,12 @@ static int write_outputs(const cam_options *o, const cnncam_model *m, cnncam_ctx
                          outs[k].base, method_name(o), outs[k].what);
             return 0;
         }
-        output_name(name, sizeof name, outs[k].base, image_part, cls);
+        output_name(name, sizeof name, outs[k].base, image_part, name_cls);
         if (!write_npy(name, outs[k].data, outs[k].shape, outs[k].rank, err, len) ||
             !file_list_add(files, name, err, len))
             return 0;
     }
-    return !o->cam.guided || write_guided(o, m, ctx, in, map, image_part, cls, files, err, len);
+    return !o->cam.guided || write_guided(o, m, ctx, in, map, image_part, name_cls, cls, files, err, len);
 }
 
 static void json_image(const cam_options *o, const cnncam_model *m, const char *path, const input *in,
@@ -555,7 +559,7 @@ static int run_image(const cam_options *o, const cnncam_model *m, cnncam_ctx *ct
             }
             ms[2] += now_ms() - tc, tc = now_ms();
             if (!write_outputs(o, m, ctx, &in, map, o->nimages > 1 ? image_part : NULL,
-                               nexplained > 1 ? explained[i] : -1, &files, err, len))
+                               nexplained > 1 ? explained[i] : -1, explained[i], &files, err, len))
                 goto done;
             ms[3] += now_ms() - tc;
         }
