@@ -127,7 +127,7 @@ $(BUILD)/bias_figure: $(BUILD)/obj/examples/bias/bias_figure.o $(BUILD)/libcnnca
 
 # cnncam against PyTorch on this machine, alternating run by run; writes
 # bench/RESULTS.md (bench/bench.py; needs make deps).
-bench: all $(BUILD)/bench_cnncam
+bench: all python $(BUILD)/bench_cnncam
 	$(PYTHON) bench/bench.py
 
 $(BUILD)/bench_cnncam: $(BUILD)/obj/bench/bench_cnncam.o $(BUILD)/libcnncam.a
@@ -186,6 +186,8 @@ test-py: all python $(TEST_TOOLS) $(BUILD)/bias_figure
 	$(PYTHON) tests/test_scenes.py
 	$(PYTHON) tests/test_examples.py
 	$(PYTHON) tests/test_python.py
+	$(PYTHON) tests/test_python_compat.py
+	$(PYTHON) tests/test_python_dask.py
 
 # The whole C test suite again under AddressSanitizer + UndefinedBehaviorSanitizer.
 asan:

@@ -37,6 +37,11 @@ And every explanation method against the restatement of pytorch-grad-cam
 (--only methods runs just it; bench/bench_methods.py): ResNet-34 and
 MobileNetV3-Large, each method of `cnncam methods` and guided backprop, one
 explanation of the top class at 1 and 2 threads, ratios and targets per row.
+
+And the Python package (--only python): the pytorch-grad-cam drop-in's
+GradCAM call after the first against the reference's call, with the first
+call's conversion apart (bench/bench_compat.py), and cnncam.dask's images per
+second with two workers against one (bench/bench_dask.py).
 """
 import argparse
 import os
@@ -61,6 +66,8 @@ from cnncam_convert import ccm  # noqa: E402  (the Python reader of the format)
 from cnncam_convert import models as cc_models  # noqa: E402
 from pytorch_gradcam import GradCAM  # noqa: E402
 import bench_methods  # noqa: E402
+import bench_compat  # noqa: E402
+import bench_dask  # noqa: E402
 
 MODELS = ("mobilenet_v3_large", "resnet34", "vgg16", "regnet_y_800mf", "efficientnet_b0")
 MODES = ("forward", "gradcam", "top5", "batch8")
@@ -388,15 +395,16 @@ def main(argv=None):
     p.add_argument("--image", default=os.path.join(ROOT, "assets", "images", "chelsea.png"))
     p.add_argument("--work", default=os.path.join(BUILD, "bench"), help="models and weights (default build/bench)")
     p.add_argument("--out", default=None, help="the report (default bench/RESULTS.md; with --only: none)")
-    p.add_argument("--only", default="models,methods,threads,subnormal",
+    p.add_argument("--only", default="models,methods,python,threads,subnormal",
                    help="comma-separated parts to run: models (cnncam vs PyTorch), methods (every explanation "
                    "method vs the restatement; with --models, those of resnet34 and mobilenet_v3_large), "
-                   "threads, subnormal")
+                   "python (the drop-in and cnncam.dask), threads, subnormal")
     bench_methods.add_arguments(p)
+    bench_dask.add_arguments(p)
     a = p.parse_args(argv)
     parts = a.only.split(",")
-    if set(parts) - {"models", "methods", "threads", "subnormal"}:
-        p.error("--only takes models, methods, threads and subnormal, not %s" % a.only)
+    if set(parts) - {"models", "methods", "python", "threads", "subnormal"}:
+        p.error("--only takes models, methods, python, threads and subnormal, not %s" % a.only)
     if a.out is None and a.only == p.get_default("only"):
         a.out = os.path.join(ROOT, "bench", "RESULTS.md")
     for tool in ("bench_cnncam", "cnncam"):
@@ -420,6 +428,9 @@ def main(argv=None):
         extra = []
         if "methods" in parts:
             extra += bench_methods.run(a, image, sys.modules[__name__], note)
+        if "python" in parts:
+            extra += bench_compat.run(a, image, sys.modules[__name__], note)
+            extra += bench_dask.run(a, image, sys.modules[__name__], note)
         if "threads" in parts:
             extra += ["## Threads", "", "Medians of %d forwards; the machine has %d CPUs (this process may use %d)."
                       % (a.reps, os.cpu_count(), len(os.sched_getaffinity(0))), "",

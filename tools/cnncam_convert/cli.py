@@ -11,6 +11,10 @@ it back with the independent reader (ccm.py) and check that
     1e-4 * max(1, max |logit|); in f16 mode against the model with its
     weights rounded the same way),
 and only then rename it over the output. Nothing is written on any error.
+
+convert(args) converts what the command line names; convert_module(model,
+output, ...) a module already in memory (cnncam.compat's drop-in). Both end
+in _convert, the one conversion.
 """
 import argparse
 import collections
@@ -236,9 +240,9 @@ def load_model(args, note):
     return model.eval(), arch, source, release, exact
 
 
-def choose_layer(args, arch, g):
+def choose_layer(args, arch, g, option="--layer"):
     if args.layer:
-        layer, how = args.layer, "--layer"
+        layer, how = args.layer, option
     elif args.arch and arch in models.GRADCAM_LAYERS:
         layer, how = models.GRADCAM_LAYERS[arch], "the seed article's choice"
     else:
@@ -300,18 +304,21 @@ def output_kind(args, g):
     return kind
 
 
-def build_metadata(args, arch, source, release, exact, g, layer, note):
+def build_metadata(args, labels, arch, source, release, exact, g, layer, note, numbered=False):
+    """labels: the class names given (read_labels), or None: ImageNet's for
+    1000 classes, else "0", "1", ... when numbered, else an error."""
     classes = g.shapes[g.names()[g.output]][1]
     rec = models.recipe(release) if release is not None else None
-    if args.labels:
-        labels = read_labels(args.labels)
+    given = "--labels %s" % args.labels if args.labels else "labels"
+    if labels is not None:
         if len(labels) != classes:
-            raise ConvertError("--labels %s has %d labels; the model has %d classes"
-                               % (args.labels, len(labels), classes))
+            raise ConvertError("%s has %d labels; the model has %d classes" % (given, len(labels), classes))
     elif classes == 1000:
         if not (rec and len(rec["categories"]) == classes):
             note("1000 classes and no --labels: storing the ImageNet class names")
         labels = imagenet_labels()
+    elif numbered:
+        labels = [str(i) for i in range(classes)]
     else:
         raise ConvertError("the model has %d classes: pass --labels FILE with one name per line" % classes)
     meta = [("arch", STRING, arch), ("source.file", STRING, source[0]),
@@ -423,21 +430,75 @@ def write_file(out, meta, g, arrays, model, dtype):
 Result = collections.namedtuple("Result", "path arch model graph metadata size seconds diff")
 
 
+def _output_path(output, option="-o"):
+    out = os.path.abspath(output)
+    if os.path.isdir(out):
+        raise ConvertError("%s %s is a directory; name the file to write" % (option, output))
+    if not os.path.isdir(os.path.dirname(out)):
+        raise ConvertError("%s %s: directory %s does not exist" % (option, output, os.path.dirname(out)))
+    return out
+
+
+def _print_note(msg):
+    print("cnncam-convert: note: %s" % msg, file=sys.stderr)
+
+
 def convert(args):
     """Converts as args (from parse_args) say; returns a Result whose model is
     the converted module (in f16 mode with its weights rounded as stored).
     Raises ConvertError or SelfCheckError; writes nothing then."""
     t0 = time.time()
-    out = os.path.abspath(args.output)
-    if os.path.isdir(out):
-        raise ConvertError("-o %s is a directory; name the file to write" % args.output)
-    if not os.path.isdir(os.path.dirname(out)):
-        raise ConvertError("-o %s: directory %s does not exist" % (args.output, os.path.dirname(out)))
-    if args.labels:
-        read_labels(args.labels)          # fail before the slow part
-    note = lambda msg: print("cnncam-convert: note: %s" % msg, file=sys.stderr)
+    out = _output_path(args.output)
+    labels = read_labels(args.labels) if args.labels else None     # fail before the slow part
+    model, arch, source, release, exact = load_model(args, _print_note)
+    return _convert(args, out, model, arch, source, release, exact, labels, _print_note, t0)
 
-    model, arch, source, release, exact = load_model(args, note)
+
+def convert_module(model, output, *, input_size=None, mean=None, std=None, labels=None, layer=None, arch=None,
+                   sha256=None, note=None):
+    """Converts an nn.Module already in memory (put in eval mode) to a .ccm at
+    output, as `cnncam-convert --module` would convert it with its own
+    parameters, and returns the Result. input_size: (C, H, W) to trace at
+    (default: the first layer's channels at 224 x 224); mean/std: one value
+    per channel (default ImageNet's for 3 channels); labels: the class names
+    (default ImageNet's for 1000 classes, else "0", "1", ...); layer: the
+    recommended Grad-CAM layer to store (default: the seed article's for a
+    known arch, else automatic); arch: a name for the metadata (default the
+    class name; a torchvision name also chooses its article layer).
+    source.file is "in-memory <ClassName>" and source.sha256 the hash of the
+    state_dict (models.state_dict_sha256; sha256: that hash if the caller has
+    it). note(msg) receives the converter's notes (default: none shown).
+    Raises ConvertError or SelfCheckError; writes nothing then."""
+    import torch.nn as nn
+    t0 = time.time()
+    if not isinstance(model, nn.Module):
+        raise ConvertError("convert_module takes a torch.nn.Module, not a %s" % type(model).__name__)
+    out = _output_path(os.fspath(output), "output")
+    if input_size is not None:
+        try:
+            input_size = inputs.parse_size(",".join(str(int(v)) for v in input_size))
+        except (TypeError, ValueError) as e:
+            raise ConvertError("input_size=%r: %s" % (input_size, str(e).replace("--input-size", "input_size")
+                                                      if isinstance(e, ValueError) else "not (C, H, W)")) from None
+    if labels is not None:
+        labels = [str(v) for v in labels]
+        if not labels or "" in labels:
+            raise ConvertError("labels: %s" % ("no labels" if not labels else "label %d is empty" % labels.index("")))
+    args = argparse.Namespace(arch=arch, module=None, weights=None, pretrained=False, random_init=False, seed=None,
+                              output=os.fspath(output), labels=None, dtype="f32", multi_label=False, layer=layer,
+                              input_size=input_size, mean=None if mean is None else list(mean),
+                              std=None if std is None else list(std), output_key=None, num_classes=None,
+                              resize=None, crop=None)
+    model.eval()
+    name = type(model).__name__
+    source = ("in-memory " + name, sha256 or models.state_dict_sha256(model.state_dict()))
+    return _convert(args, out, model, arch or name, source, None, False, labels, note or (lambda msg: None), t0,
+                    numbered=True, layer_option="layer=")
+
+
+def _convert(args, out, model, arch, source, release, exact, labels, note, t0, numbered=False,
+             layer_option="--layer"):
+    """Trace, metadata, write, self-check: the conversion once the model is in hand."""
     traced = trace.trace_model(model)
     shape = inputs.shape_for(args.input_size, traced[2])
     if exact and arch in models.TRANSFORM_INPUT_ARCHS and args.mean is None and args.std is None:
@@ -459,8 +520,8 @@ def convert(args):
     if unused:              # googlenet's auxiliary heads: trained with, never run in eval mode
         note("state_dict entries under %s are not used by the eval-mode forward and are not stored"
              % ", ".join(unused))
-    layer = choose_layer(args, arch, g)
-    meta, _ = build_metadata(args, arch, source, release, exact, g, layer, note)
+    layer = choose_layer(args, arch, g, layer_option)
+    meta, _ = build_metadata(args, labels, arch, source, release, exact, g, layer, note, numbered)
     try:
         arrays = writer.stored_arrays(g.tensors, args.dtype)
         size, diff = write_file(out, meta, g, arrays, model, args.dtype)

@@ -3,6 +3,7 @@
   build_arch(name)            a torchvision classification model, untrained
   load_factory("f.py:build")  the nn.Module a user's factory returns
   read_state_dict(path)       a .pth: state_dict, whole pickled module, or {"state_dict"/"model": ...}
+  state_dict_sha256(sd)       the hash of an in-memory state_dict (cli.convert_module's source)
   load_state(model, sd)       strict load, with missing/unexpected/mis-shaped keys spelled out
   download_pretrained(arch)   torchvision's DEFAULT weights (fails cleanly offline)
   random_init(model, seed)    seeded init + batchnorm statistics calibrated on real photos
@@ -48,6 +49,19 @@ def sha256_of(path):
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
+    return h.hexdigest()
+
+
+def state_dict_sha256(state, h=None):
+    """SHA-256 (hex) of a state_dict: per entry, in order, a line "name dtype
+    shape" and the tensor's bytes in memory order. h: a hashlib object to
+    feed (whose hex digest is returned), for a caller that hashes more."""
+    h = h or hashlib.sha256()
+    for name, v in state.items():
+        h.update(("%s %s %s\n" % (name, v.dtype, tuple(v.shape))).encode())
+        t = v.detach().cpu().contiguous().reshape(-1)
+        if t.numel():
+            h.update(t.view(torch.uint8).numpy())
     return h.hexdigest()
 
 
