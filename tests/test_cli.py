@@ -447,8 +447,8 @@ def names_and_json():
               j.get("layers") == ["features.12"] and j.get("method") == "gradcam",
               str((j.get("explained"), j.get("layers"), j.get("method"))))
         ms = j.get("ms", {})
-        check(f"{tag}: ms has load, forward, gradcam, write >= 0",
-              set(ms) == {"load", "forward", "gradcam", "write"} and all(v >= 0 for v in ms.values()), str(ms))
+        check(f"{tag}: ms has load, forward, explain, write >= 0",
+              set(ms) == {"load", "forward", "explain", "write"} and all(v >= 0 for v in ms.values()), str(ms))
         cam = load(tag, os.path.join(d, f"cam.{os.path.splitext(os.path.basename(img))[0]}.npy"))
         check(f"{tag}: its --cam-out has the image's size", cam.shape == (size[1], size[0]), str(cam.shape))
 

@@ -325,7 +325,7 @@ def check_model(name, workdir):
     print(f"time {name:20s} convert {convert_s:.1f}s; layer {layer}")
     for image, W, H, wall, ms, ref_s in timing:
         print(f"     {image} {W}x{H}: cnncam cam {wall:.2f}s wall (1 thread; forward {ms['forward']:.0f} ms, "
-              f"gradcam {ms['gradcam']:.0f} ms, write {ms['write']:.0f} ms) | reference Python call "
+              f"explain {ms['explain']:.0f} ms, write {ms['write']:.0f} ms) | reference Python call "
               f"{ref_s:.2f}s (forward + backward + maps; torch, 2 threads)")
     print(f"     {os.path.basename(PHOTOS[0])}: cnncam cam --threads 2 {wall2:.2f}s wall")
 

@@ -420,7 +420,7 @@ static void json_image(const cam_options *o, const cnncam_model *m, const char *
     }
     printf("]");
     printf(",\"threads\":%d", o->threads);
-    printf(",\"ms\":{\"load\":%.3f,\"forward\":%.3f,\"gradcam\":%.3f,\"write\":%.3f}}\n", ms[0], ms[1], ms[2],
+    printf(",\"ms\":{\"load\":%.3f,\"forward\":%.3f,\"explain\":%.3f,\"write\":%.3f}}\n", ms[0], ms[1], ms[2],
            ms[3]);
 }
 

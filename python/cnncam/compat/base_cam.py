@@ -31,6 +31,8 @@ Differences from the reference, on purpose (docs/METHODS.md):
   * a CAM object holds no hooks on the model (release() and the context
     manager have nothing to undo).
 """
+import warnings
+
 import numpy as np
 import torch
 
@@ -175,8 +177,10 @@ class BaseCAM:
         self.release()
         if isinstance(exc_value, IndexError):
             # the reference's BaseCAM.__exit__ prints an IndexError raised in its with-block and
-            # swallows it; kept, so that scripts relying on it behave the same
-            print(f"An exception occurred in CAM with block: {exc_type}. Message: {exc_value}")
+            # swallows it; kept, so that scripts relying on it behave the same (as a warning:
+            # library code does not print)
+            warnings.warn(f"An exception occurred in CAM with block: {exc_type}. Message: {exc_value}",
+                          stacklevel=2)
             return True
 
 
@@ -417,7 +421,7 @@ class FullGrad(BaseCAM):
 
     def __init__(self, model, target_layers, reshape_transform=None, **kw):
         if target_layers is not None and len(target_layers) > 0:
-            print("Warning: FullGrad ignores target_layers; it uses every layer with a bias instead")
+            warnings.warn("FullGrad ignores target_layers; it uses every layer with a bias instead", stacklevel=2)
         super().__init__(model, target_layers, reshape_transform, **kw)
         self.compute_input_gradient = True
 
