@@ -166,9 +166,18 @@ python: $(PY_NATIVE)
 $(PY_NATIVE): $(BUILD)/libcnncam.a $(wildcard python/src/*.c python/src/*.h) include/cnncam.h python/setup.py
 	cd python && CNNCAM_BUILD=$(abspath $(BUILD)) $(PYTHON) setup.py -q build_ext --inplace \
 	  --build-temp $(abspath $(BUILD))/python
+# pip installs into a staging folder (--target: no PEP 668 refusal, and no
+# Debian scheme that turns --prefix P into P/local/lib/...), then the package
+# goes to PY_SITE, on Debian's sys.path for PREFIX=/usr/local, and the
+# cnncam-dask command to PREFIX/bin.
+PY_SITE ?= $(PREFIX)/lib/python$(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')/dist-packages
 install-python: $(BUILD)/libcnncam.a
-	CNNCAM_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pip install --no-build-isolation --no-deps --no-index \
-	  --break-system-packages --prefix $(PREFIX) $(if $(DESTDIR),--root $(DESTDIR)) ./python
+	rm -rf $(BUILD)/python-install
+	CNNCAM_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pip install -q --no-build-isolation --no-deps --no-index \
+	  --root-user-action=ignore --target $(abspath $(BUILD))/python-install ./python
+	install -d $(DESTDIR)$(PY_SITE) $(DESTDIR)$(PREFIX)/bin
+	cd $(BUILD)/python-install && cp -r $$(ls -A | grep -vx bin) $(abspath $(DESTDIR)$(PY_SITE))/
+	install -m 755 $(BUILD)/python-install/bin/cnncam-dask $(DESTDIR)$(PREFIX)/bin/
 
 # The Python tests find the binaries of this build through CNNCAM_BUILD.
 test-py: export CNNCAM_BUILD = $(BUILD)

@@ -303,6 +303,11 @@ def check_install(model_path, workdir):
         check("the installed package explains as the tree's does (%s)" % ", ".join(
             os.path.relpath(s, dest) for s in site), p.returncode == 0 and np.array_equal(np.load(out), want),
             p.stderr[-2000:])
+        path = subprocess.run(["/usr/bin/python3", "-c", "import sys; print(chr(10).join(sys.path))"], env=env,
+                              capture_output=True, text=True).stdout.split()
+        check("PREFIX=/usr/local puts it on /usr/bin/python3's own sys.path, and cnncam-dask in bin",
+              len(site) == 1 and "/" + os.path.relpath(site[0], dest) in path and
+              os.access(os.path.join(dest, "usr", "local", "bin", "cnncam-dask"), os.X_OK), str(site))
 
 
 def main():
