@@ -221,6 +221,24 @@ void cc_leaky_relu_backward(cc_real *dinp, const cc_real *dout, const cc_real *i
 void cc_elu_forward(cc_real *out, const cc_real *inp, double alpha, size_t n);
 void cc_elu_backward(cc_real *dinp, const cc_real *dout, const cc_real *inp, double alpha, size_t n);
 
+/* ---- gelu.c: y = x Phi(x) (erf, exact) and its tanh approximation -------
+ * The backwards read the input; Phi is computed as erfc(-x / sqrt 2) / 2. */
+void cc_gelu_forward(cc_real *out, const cc_real *inp, size_t n);
+void cc_gelu_backward(cc_real *dinp, const cc_real *dout, const cc_real *inp, size_t n);
+void cc_gelu_tanh_forward(cc_real *out, const cc_real *inp, size_t n);
+void cc_gelu_tanh_backward(cc_real *dinp, const cc_real *dout, const cc_real *inp, size_t n);
+
+/* ---- layer_norm.c: over the last dimension, R rows of C -------------------
+ * out = (inp - mu) / sqrt(var + eps) * weight + bias per row (biased var);
+ * weight/bias NULL mean 1/0. The backward needs cc_layer_norm_scratch(C)
+ * bytes at acc when dweight or dbias is asked for (NULL otherwise is fine). */
+void cc_layer_norm_forward(cc_real *out, const cc_real *inp, const cc_real *weight, const cc_real *bias,
+                           double eps, int R, int C);
+size_t cc_layer_norm_scratch(int C);
+void cc_layer_norm_backward(cc_real *dinp, cc_real *dweight, cc_real *dbias, const cc_real *dout,
+                            const cc_real *inp, const cc_real *weight, double eps, int R, int C,
+                            double *acc);
+
 /* ---- softmax.c, log_softmax.c: along dim 1 of N x C, from the output ------
  * softmax: dinp += y (dout - sum_c dout y); log_softmax: dinp += dout - exp(y) sum_c dout.
  * cc_row_exp_sum: sum_c exp(x[c] - *max), *max the largest of x[0..C-1] (NaN skipped). */

@@ -1,6 +1,6 @@
 /* layers/registry.c — every op the engine knows, by the name model files use.
- * tests/test_registry.c fails if an op here has no gradient check or no
- * PyTorch parity fixture. */
+ * tests/test_gradcheck_ops.c fails if an op here has no gradient check,
+ * tests/test_parity.c if it has no PyTorch parity fixture. */
 #include "op.h"
 
 #include <string.h>
@@ -13,6 +13,7 @@ extern const cc_op cc_op_maxpool2d, cc_op_avgpool2d, cc_op_adaptive_avgpool2d;
 extern const cc_op cc_op_add, cc_op_mul, cc_op_flatten, cc_op_identity, cc_op_concat;
 extern const cc_op cc_op_spatial_mean, cc_op_slice, cc_op_channel_shuffle;
 extern const cc_op cc_op_upsample_nearest, cc_op_upsample_bilinear;
+extern const cc_op cc_op_layer_norm, cc_op_gelu, cc_op_gelu_tanh;
 
 const cc_op *const cc_ops[] = {
     &cc_op_conv2d, &cc_op_batchnorm2d, &cc_op_linear,
@@ -22,6 +23,7 @@ const cc_op *const cc_ops[] = {
     &cc_op_spatial_mean, &cc_op_slice, &cc_op_channel_shuffle,
     &cc_op_upsample_nearest, &cc_op_upsample_bilinear,
     &cc_op_leaky_relu, &cc_op_elu, &cc_op_batchnorm1d, &cc_op_softmax, &cc_op_log_softmax,
+    &cc_op_layer_norm, &cc_op_gelu, &cc_op_gelu_tanh,
     NULL,
 };
 

@@ -18,7 +18,10 @@ few hundred terms drifts by up to ~1e-5 from the exact value, which is the
 whole absolute tolerance.) The same case is also run in float32, and PyTorch's
 float32 result must pass the C test's tolerance |got - want| <= 1e-5 +
 1e-4*|want| against the stored reference; the script prints the largest
-fraction of that tolerance PyTorch float32 itself uses.
+fraction of that tolerance PyTorch float32 itself uses. A case marked
+beyond_float32 (layer_norm on rows far from zero, where cnncam computes in
+double) asks more than PyTorch's float32 kernel achieves: its ratio is
+printed with the reason instead.
 
 File format, little-endian throughout (tests/test_parity.c reads it):
     magic   b"CCFX"
@@ -84,9 +87,11 @@ class Writer:
         self.ops = set()
         self.worst_ratio = 0.0
 
-    def case(self, op, label, attrs, inputs, fn, module=None):
+    def case(self, op, label, attrs, inputs, fn, module=None, beyond_float32=None):
         """fn(module, *inputs) -> y; module (eval mode) holds the parameters.
-        Returns r and the (float64) gradients stored."""
+        Returns r and the (float64) gradients stored. beyond_float32: why this
+        case asks more than PyTorch's float32 kernels achieve (cnncam's kernel
+        computes in double there); PyTorch's ratio is then printed, not asserted."""
         if module is not None:
             module.eval()
         results = {}
@@ -100,6 +105,7 @@ class Writer:
 
         m, xs, params, y32, grads32 = results[torch.float32]
         y, grads = results[torch.float64][3], results[torch.float64][4]
+        worst = 0.0
         for a, b in zip([y32] + list(grads32), [y] + list(grads)):
             assert a is not None and b is not None, (op, label, "a gradient is missing")
             # NaN cases: float32 and float64 must agree on where NaN is; the rest is compared.
@@ -107,8 +113,10 @@ class Writer:
             assert torch.equal(a.isnan(), nan), (op, label, "float32 and float64 put NaN in different places")
             a, b = a.double()[~nan], b[~nan]
             ratio = float(((a - b).abs() / (ATOL + RTOL * b.abs())).max()) if b.numel() else 0.0
-            assert ratio <= 1, (op, label, "PyTorch's own float32 result misses the tolerance", ratio)
-            self.worst_ratio = max(self.worst_ratio, ratio)
+            worst = max(worst, ratio)
+        if not beyond_float32:
+            assert worst <= 1, (op, label, "PyTorch's own float32 result misses the tolerance", worst)
+            self.worst_ratio = max(self.worst_ratio, worst)
 
         tensors = [("in%d" % i, x) for i, x in enumerate(xs)]
         if m is not None:
@@ -128,6 +136,8 @@ class Writer:
         self.cases.append(blob)
         self.ops.add(op)
         print("%-20s %-56s out %s" % (op, label, "x".join(map(str, y.shape))))
+        if beyond_float32:
+            print("    PyTorch float32 uses %.3g times the tolerance here (%s)" % (worst, beyond_float32))
         return r, grads
 
     def write(self, path):
@@ -484,6 +494,75 @@ def shape_cases(w):
            nn.UpsamplingBilinear2d(size=(6, 9)))
 
 
+class LayerNormLast(nn.Module):
+    """F.layer_norm over the last dimension with any of weight and bias
+    absent (nn.LayerNorm has both or neither)."""
+
+    def __init__(self, c, eps, weight, bias):
+        super().__init__()
+        self.c, self.eps = c, eps
+        self.weight = nn.Parameter(randn(c, scale=0.5) + 1) if weight else None
+        self.bias = nn.Parameter(randn(c, scale=0.5)) if bias else None
+
+    def forward(self, x):
+        return F.layer_norm(x, (self.c,), self.weight, self.bias, self.eps)
+
+
+def layer_norm_cases(w):
+    """LayerNorm over the last dim (TRANSFORMERS.md 2.3): eps 1e-6 (ViT,
+    ConvNeXt) and 1e-5 (Swin), ranks 1 to 4, random weight and bias (the
+    init's 1 and 0 would hide a swapped gamma), a row far from zero (a
+    one-pass float variance cancels there), ViT's width 768 and NaN."""
+    beyond = "its float rows lose the deviations from 50 to cancellation"
+    for label, shape, eps, x in [
+        ("tokens 2x9x48, eps 1e-6 (ViT)", (2, 9, 48), 1e-6, None),
+        ("rank 2 5x32, eps 1e-5 (Swin)", (5, 32), 1e-5, None),
+        ("NHWC 2x3x4x16, eps 1e-6 (ConvNeXt LayerNorm2d)", (2, 3, 4, 16), 1e-6, None),
+        ("rank 1 (24), eps 1e-5", (24,), 1e-5, None),
+        ("width 768 (ViT-B), 2x3x768, eps 1e-6", (2, 3, 768), 1e-6, None),
+        ("rows near 50 with spread 0.01 (cancellation), eps 1e-6", (3, 4, 40), 1e-6, "offset"),
+        ("rows spread 1e-3, eps 1e-5 comparable to the variance", (4, 24), 1e-5, "small"),
+    ]:
+        if x == "offset":
+            x = randn(*shape, scale=0.01) + 50
+        elif x == "small":
+            x = randn(*shape, scale=1e-3)
+        else:
+            x = randn(*shape, scale=2) + 0.5
+        m = nn.LayerNorm(shape[-1], eps=eps)
+        with torch.no_grad():
+            m.weight.copy_(randn(shape[-1], scale=0.5) + 1)
+            m.bias.copy_(randn(shape[-1], scale=0.5))
+        w.case("layer_norm", "nn.LayerNorm, " + label, [("eps", eps)], [x], call, m,
+               beyond_float32=beyond if "cancellation" in label else None)
+    w.case("layer_norm", "elementwise_affine=False 3x4x20, eps 1e-5", [("eps", 1e-5)], [randn(3, 4, 20)], call,
+           nn.LayerNorm(20, eps=1e-5, elementwise_affine=False))
+    w.case("layer_norm", "F.layer_norm weight only, 3x17, eps 1e-6", [("eps", 1e-6)], [randn(3, 17)], call,
+           LayerNormLast(17, 1e-6, True, False))
+    w.case("layer_norm", "F.layer_norm bias only, 2x2x11, eps 1e-5", [("eps", 1e-5)], [randn(2, 2, 11)], call,
+           LayerNormLast(11, 1e-5, False, True))
+    x = randn(3, 13)
+    x[1, 4] = NAN
+    w.case("layer_norm", "NaN at one place (its row is NaN)", [("eps", 1e-5)], [x], call,
+           LayerNormLast(13, 1e-5, True, True))
+
+
+def gelu_cases(w):
+    """GELU, exact (erf) and tanh: the ranks transformers use, the tails
+    where 1 + erf(x / sqrt 2) cancels (x down to -20) and large |x|."""
+    tails = torch.tensor([[-20.0, -12.0, -10.0, -8.0, -6.5, -5.5, -4.0, -3.0, -2.0, -1.5],
+                          [-1.0, -0.75, -0.5, -1e-3, 0.0, 1e-3, 0.5, 1.0, 2.0, 3.0],
+                          [4.0, 5.5, 8.0, 12.0, 20.0, 100.0, -100.0, 1e4, -1e4, 3e4]])
+    for op, m in (("gelu", nn.GELU()), ("gelu_tanh", nn.GELU(approximate="tanh"))):
+        what = "erf" if op == "gelu" else "approximate='tanh'"
+        w.case(op, "%s, random in [-6, 6), 2x3x5x7" % what, [], [uniform(-6, 6, 2, 3, 5, 7)], call, m)
+        w.case(op, "%s, tokens 2x9x48" % what, [], [randn(2, 9, 48, scale=2)], call, m)
+        w.case(op, "%s, rank 2 3x41 in [-12, 12)" % what, [], [uniform(-12, 12, 3, 41)], call, m)
+        w.case(op, "%s, tails and large |x|" % what, [], [tails], call, m)
+        x, _ = with_kinks(uniform(-5, 5, 2, 3, 5, 7), [NAN])
+        w.case(op, "%s, NaN at 4 places" % what, [], [x], call, m)
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit("usage: %s OUT.ccfx" % sys.argv[0])
@@ -501,6 +580,8 @@ def main():
     softmax_cases(w)
     nan_cases(w)
     shape_cases(w)
+    layer_norm_cases(w)
+    gelu_cases(w)
     w.write(sys.argv[1])
 
 

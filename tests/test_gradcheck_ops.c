@@ -6,7 +6,8 @@
  * Each case also checks that the backward accumulates (gradient buffers start
  * at 0.5, not 0) and that a gradient nobody asked for (NULL) is skipped
  * without changing the others. Samples are kept 0.05 away from every kink
- * (the kinks themselves are pinned against PyTorch in test_parity). */
+ * (the kinks themselves are pinned against PyTorch in test_parity). Also:
+ * parameter shapes that shape inference must refuse, with its message. */
 #include "testutil.h"
 
 #include <math.h>
@@ -83,6 +84,14 @@ static const op_case cases[] = {
     {"batchnorm1d", "N x C x L, affine=False, eps 1e-3", "2x5x3", "running_mean=5 running_var=5", "eps=0.001"},
     {"softmax", "N x classes", "3x11", "", "axis=1"},
     {"log_softmax", "N x classes", "3x11", "", "axis=1"},
+    {"layer_norm", "tokens 2x5x7, eps 1e-6 (ViT, ConvNeXt)", "2x5x7", "weight=7 bias=7", "eps=0.000001"},
+    {"layer_norm", "rank 2, eps 1e-5 (Swin)", "3x11", "weight=11 bias=11", "eps=0.00001"},
+    {"layer_norm", "NHWC 2x3x2x5, no affine", "2x3x2x5", "", "eps=0.00001"},
+    {"layer_norm", "rank 1, weight only", "13", "weight=13", "eps=0.000001"},
+    {"gelu", "erf, rank 4", "2x3x5x7", "", ""},
+    {"gelu", "erf, tokens 2x5x9", "2x5x9", "", ""},
+    {"gelu_tanh", "tanh approximation, rank 4", "2x3x5x7", "", ""},
+    {"gelu_tanh", "tanh approximation, rank 2", "3x11", "", ""},
 };
 
 /* Values where an op's derivative jumps; samples stay 0.05 away. */
@@ -359,6 +368,44 @@ static void check_case(const op_case *c, tu_rng *rng)
     teardown(&t);
 }
 
+/* Shapes that shape inference (what the engine's plan runs first) must refuse,
+ * with a message containing `says`. */
+static const struct {
+    const char *op, *inputs, *params, *attrs, *says;
+} refusals[] = {
+    {"layer_norm", "1x5x7", "weight=5 bias=7", "", "layer_norm weight has shape 5; expected 7 elements"},
+    {"layer_norm", "1x5x7", "weight=7 bias=6", "", "layer_norm bias has shape 6; expected 7 elements"},
+    {"layer_norm", "2x5x7", "weight=5x7 bias=5x7", "", "only normalized_shape = (last dim,)"},
+};
+
+static void check_refusal(size_t k)
+{
+    const cc_op *op = cc_op_find(refusals[k].op);
+    if (!op) {
+        tu_check(0, "%s: op not in the registry", refusals[k].op);
+        return;
+    }
+    const cc_attrs attrs = tu_attrs(refusals[k].attrs);
+    cc_shape in[CC_MAX_INPUTS], param[CC_MAX_PARAMS] = {{0, {0, 0, 0, 0}}}, out;
+    int nin = 0, has[CC_MAX_PARAMS] = {0};
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", refusals[k].inputs);
+    for (char *tok = strtok(buf, ";"); tok; tok = strtok(NULL, ";"))
+        in[nin++] = tu_shape(tok);
+    snprintf(buf, sizeof buf, "%s", refusals[k].params);
+    for (char *tok = strtok(buf, " "); tok; tok = strtok(NULL, " ")) {
+        char *eq = strchr(tok, '=');
+        *eq = '\0';
+        for (int j = 0; j < op->nparams; j++)
+            if (!strcmp(op->param_names[j], tok))
+                param[j] = tu_shape(eq + 1), has[j] = 1;
+    }
+    cc_error err = {""};
+    const cc_status st = op->infer(&attrs, in, nin, param, has, &out, &err);
+    tu_check(st == CC_EINVAL && strstr(err.msg, refusals[k].says), "%s %s with %s is refused: \"%s\"",
+             refusals[k].op, refusals[k].inputs, refusals[k].params, err.msg);
+}
+
 /* Arguments, if any, name the ops to check (for working on one op). */
 int main(int argc, char **argv)
 {
@@ -370,6 +417,13 @@ int main(int argc, char **argv)
         tu_rng rng = {20261129 + i};  /* per case, so a filter does not change the data */
         if (selected)
             check_case(&cases[i], &rng);
+    }
+    for (size_t k = 0; k < sizeof refusals / sizeof refusals[0]; k++) {
+        int selected = argc < 2;
+        for (int j = 1; j < argc; j++)
+            selected |= !strcmp(argv[j], refusals[k].op);
+        if (selected)
+            check_refusal(k);
     }
     if (argc > 1)
         return tu_finish("gradcheck_ops (filtered)");

@@ -67,6 +67,7 @@ OPS = {
     "batchnorm1d": (1, 1, ("weight", "bias", "running_mean", "running_var"),
                     ("running_mean", "running_var")),
     "softmax": (1, 1, (), ()), "log_softmax": (1, 1, (), ()),
+    "layer_norm": (1, 1, ("weight", "bias"), ()), "gelu": (1, 1, (), ()), "gelu_tanh": (1, 1, (), ()),
 }
 
 # layers/op.c cc_attrs_set: key -> (value counts it takes, smallest value).
@@ -605,6 +606,10 @@ def run(m, x, keep=False):
                 y = F.elu(xs[0], a.get("alpha", [1.0])[0])
             elif op in ("softmax", "log_softmax"):
                 y = getattr(torch, op)(xs[0], _int(a, "axis", 1))
+            elif op == "layer_norm":      # over the last dimension, weight and bias optional
+                y = F.layer_norm(xs[0], xs[0].shape[-1:], p.get("weight"), p.get("bias"), a.get("eps", [1e-5])[0])
+            elif op in ("gelu", "gelu_tanh"):
+                y = F.gelu(xs[0], approximate="none" if op == "gelu" else "tanh")
             else:
                 y = {"relu": F.relu, "relu6": F.relu6, "hardswish": F.hardswish,
                      "hardsigmoid": F.hardsigmoid, "sigmoid": torch.sigmoid, "silu": F.silu}[op](xs[0])
