@@ -136,7 +136,7 @@ class Model:
     def class_index(self, cls):
         """The index of a class given by index or label ('tabby' or 'tabby, tabby cat')."""
         if isinstance(cls, (int, np.integer)) and not isinstance(cls, bool):
-            if not 0 <= cls < max(self.num_classes, 2 if self.num_classes == 1 else 0):
+            if not 0 <= cls < (2 if self.num_classes == 1 else self.num_classes):   # one output: binary 0, 1
                 raise ValueError("class %d is out of range: the model has %d classes" % (cls, self.num_classes))
             return int(cls)
         if not isinstance(cls, str):

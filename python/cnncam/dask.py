@@ -156,8 +156,9 @@ def _temp_name(path):
     return path + "." + "".join(secrets.choice(_ALNUM) for _ in range(6))
 
 
-def _write_npy(path, a):
-    """np.save to a temporary file beside path, then os.replace: never a half-written .npy."""
+def _write_atomic(path, write, sync=False):
+    """write(f) into a new temporary file beside path (binary), then os.replace it onto path
+    (after an fsync when sync): never a half-written file; the temporary one goes on failure."""
     while True:
         tmp = _temp_name(path)
         try:
@@ -167,7 +168,10 @@ def _write_npy(path, a):
             continue
     try:
         with os.fdopen(fd, "wb") as f:
-            np.save(f, a, allow_pickle=False)
+            write(f)
+            if sync:
+                f.flush()
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -175,6 +179,10 @@ def _write_npy(path, a):
         except OSError:
             pass
         raise
+
+
+def _write_npy(path, a):
+    _write_atomic(path, lambda f: np.save(f, a, allow_pickle=False))
 
 
 def _is_npy(path):
@@ -362,13 +370,7 @@ class _Directory:
         os.close(self.fd)
 
     def write_atomic(self, name, text):
-        path = os.path.join(self.dir, name)
-        tmp = _temp_name(path)
-        with open(tmp, "x", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        _write_atomic(os.path.join(self.dir, name), lambda f: f.write(text.encode("utf-8")), sync=True)
 
     def settings(self, s, restart):
         """Compares s with settings.json (refusing a difference unless restart, which removes

@@ -72,13 +72,11 @@ static int set_threads_layers(cnncam_ctx *ctx, const cnncam_model *m, int thread
         cc_py_raise(CNNCAM_EINVAL, cnncam_ctx_error(ctx));
         return -1;
     }
-    const char *names[CNNCAM_MAX_LAYERS];
-    int n = 0;
-    if (!layers || layers == Py_None) {
-        names[n++] = cnncam_model_default_layer(m);
-    } else {
-        PyObject *seq = PySequence_Fast(layers, "layers must be a sequence of names");
-        if (!seq)
+    const char *names[CNNCAM_MAX_LAYERS] = {cnncam_model_default_layer(m)};
+    int n = 1;
+    PyObject *seq = NULL;   /* holds the names' strings until set_layers has copied them */
+    if (layers && layers != Py_None) {
+        if (!(seq = PySequence_Fast(layers, "layers must be a sequence of names")))
             return -1;
         n = (int)PySequence_Fast_GET_SIZE(seq);
         if (n < 1 || n > CNNCAM_MAX_LAYERS) {
@@ -92,15 +90,9 @@ static int set_threads_layers(cnncam_ctx *ctx, const cnncam_model *m, int thread
                 Py_DECREF(seq);
                 return -1;
             }
-        cnncam_status st = cnncam_ctx_set_layers(ctx, names, n);
-        Py_DECREF(seq);   /* the names are the list's strings: used only above */
-        if (st) {
-            cc_py_raise(st, cnncam_ctx_error(ctx));
-            return -1;
-        }
-        return n;
     }
     cnncam_status st = cnncam_ctx_set_layers(ctx, names, n);
+    Py_XDECREF(seq);
     if (st) {
         cc_py_raise(st, cnncam_ctx_error(ctx));
         return -1;

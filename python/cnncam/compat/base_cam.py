@@ -213,48 +213,30 @@ class GradCAM(BaseCAM):
     """Grad-CAM: w_k = mean of the gradient over the pixels."""
     method = "gradcam"
 
-    def __init__(self, model, target_layers, reshape_transform=None, **kw):
-        super().__init__(model, target_layers, reshape_transform, **kw)
-
 
 class HiResCAM(BaseCAM):
     """HiResCAM: sum_k G_k * A_k."""
     method = "hirescam"
-
-    def __init__(self, model, target_layers, reshape_transform=None, **kw):
-        super().__init__(model, target_layers, reshape_transform, **kw)
 
 
 class GradCAMElementWise(BaseCAM):
     """sum_k max(G_k * A_k, 0)."""
     method = "gradcamelementwise"
 
-    def __init__(self, model, target_layers, reshape_transform=None, **kw):
-        super().__init__(model, target_layers, reshape_transform, **kw)
-
 
 class GradCAMPlusPlus(BaseCAM):
     """Grad-CAM++ (the closed form of first derivatives)."""
     method = "gradcam++"
-
-    def __init__(self, model, target_layers, reshape_transform=None, **kw):
-        super().__init__(model, target_layers, reshape_transform, **kw)
 
 
 class XGradCAM(BaseCAM):
     """XGrad-CAM: w_k = sum (G_k A_k) / (S_k + 1e-7)."""
     method = "xgradcam"
 
-    def __init__(self, model, target_layers, reshape_transform=None, **kw):
-        super().__init__(model, target_layers, reshape_transform, **kw)
-
 
 class LayerCAM(BaseCAM):
     """LayerCAM: sum_k max(G_k, 0) A_k."""
     method = "layercam"
-
-    def __init__(self, model, target_layers, reshape_transform=None, **kw):
-        super().__init__(model, target_layers, reshape_transform, **kw)
 
 
 class EigenCAM(BaseCAM):
@@ -264,17 +246,11 @@ class EigenCAM(BaseCAM):
     takes_target = False
     takes_eigen_smooth = False
 
-    def __init__(self, model, target_layers, reshape_transform=None, **kw):
-        super().__init__(model, target_layers, reshape_transform, **kw)
-
 
 class EigenGradCAM(BaseCAM):
     """The first principal component of G * A (eigen_smooth ignored)."""
     method = "eigengradcam"
     takes_eigen_smooth = False
-
-    def __init__(self, model, target_layers, reshape_transform=None, **kw):
-        super().__init__(model, target_layers, reshape_transform, **kw)
 
 
 class SegEigenCAM(BaseCAM):
@@ -283,9 +259,6 @@ class SegEigenCAM(BaseCAM):
     method = "segeigencam"
     takes_eigen_smooth = False
     takes_eigen_sign = False
-
-    def __init__(self, model, target_layers, reshape_transform=None, **kw):
-        super().__init__(model, target_layers, reshape_transform, **kw)
 
 
 class KPCA_CAM(BaseCAM):
@@ -337,9 +310,6 @@ class RandomCAM(BaseCAM):
     method = "randomcam"
     takes_target = False
 
-    def __init__(self, model, target_layers, reshape_transform=None, **kw):
-        super().__init__(model, target_layers, reshape_transform, **kw)
-
     def _options(self, eigen_smooth):
         opts = super()._options(eigen_smooth)
         opts["seed"] = int(np.random.randint(0, 2 ** 32, dtype=np.uint64))
@@ -351,9 +321,6 @@ class ScoreCAM(BaseCAM):
     the weights are the softmax over the channels of the target's scores.
     Set cam.batch_size to change the masked images per forward (default 16)."""
     method = "scorecam"
-
-    def __init__(self, model, target_layers, reshape_transform=None, **kw):
-        super().__init__(model, target_layers, reshape_transform, **kw)
 
     def _options(self, eigen_smooth):
         opts = super()._options(eigen_smooth)
