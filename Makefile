@@ -198,6 +198,7 @@ test-py: all python $(TEST_TOOLS) $(BUILD)/bias_figure
 	$(PYTHON) tests/test_python_compat.py
 	$(PYTHON) tests/test_python_dask.py
 	$(PYTHON) tests/test_concrete_trace.py
+	$(PYTHON) tests/test_transformers.py
 
 # The whole C test suite again under AddressSanitizer + UndefinedBehaviorSanitizer.
 asan:

@@ -255,21 +255,19 @@ static cnncam_status run_once(cnncam_ctx *ctx, const cc_cam_method *m, const cc_
 {
     if (m->image_map)
         return run_image_method(ctx, m, p, cls, maps);
-    const cc_plan *plan = ctx->tape->plan;
     if (m->uses & CC_CAM_USES_GRADIENT) {
         int layers[CNNCAM_MAX_LAYERS];
         for (int l = 0; l < ctx->nlayers; l++)
             layers[l] = l;  /* the layers are the tape's first targets */
         backward(ctx, m, p, cls, layers, ctx->nlayers);
+        cc_ctx_pack_grads(ctx);
     }
     for (int l = 0; l < ctx->nlayers; l++) {
-        const int node = ctx->layer_node[l];
-        const cc_shape *s = &plan->shape[node];
-        const int K = s->d[1], h = s->d[2], w = s->d[3];
-        const size_t hw = (size_t)h * w, khw = (size_t)K * hw;
+        const int K = ctx->K[l], h = ctx->lh[l], w = ctx->lw[l];
+        const size_t hw = (size_t)h * w;
         for (int i = 0; i < ctx->N; i++) {
-            const cc_real *A = cc_plan_value(plan, node) + (size_t)i * khw;
-            const cc_real *G = m->uses & CC_CAM_USES_GRADIENT ? cc_tape_grad(ctx->tape, node) + (size_t)i * khw : NULL;
+            const cc_real *A = cc_ctx_layer_value(ctx, l, i);
+            const cc_real *G = m->uses & CC_CAM_USES_GRADIENT ? cc_ctx_layer_grad(ctx, l, i) : NULL;
             float *raw = ctx->raw[l] + (size_t)i * hw;
             if (ctx->is_input[l]) {
                 if (!G)
@@ -293,8 +291,7 @@ static cnncam_status run_once(cnncam_ctx *ctx, const cc_cam_method *m, const cc_
         const float *cams[CNNCAM_MAX_LAYERS];
         int h[CNNCAM_MAX_LAYERS], w[CNNCAM_MAX_LAYERS];
         for (int l = 0; l < ctx->nlayers; l++) {
-            const cc_shape *s = &plan->shape[ctx->layer_node[l]];
-            h[l] = s->d[2], w[l] = s->d[3];
+            h[l] = ctx->lh[l], w[l] = ctx->lw[l];
             cams[l] = ctx->raw[l] + (size_t)i * h[l] * w[l];
         }
         cc_cam_combine(maps + (size_t)i * ctx->H * ctx->W, cams, h, w, ctx->nlayers, ctx->H, ctx->W, ctx->scratch);
@@ -324,7 +321,7 @@ static void position_stream(cnncam_ctx *ctx, const cc_cam_params *p, int t)
 {
     size_t per_run = 0;
     for (int l = 0; l < ctx->nlayers; l++)
-        per_run += (size_t)ctx->N * ctx->tape->plan->shape[ctx->layer_node[l]].d[1];
+        per_run += (size_t)ctx->N * ctx->K[l];
     cc_numpy_random_seed(&ctx->rng, (uint32_t)p->seed);
     for (size_t q = 0; q < per_run * (size_t)t; q++)
         cc_numpy_random_sample(&ctx->rng);
@@ -388,7 +385,7 @@ static cnncam_status run(cnncam_ctx *ctx, const cc_cam_method *m, const cc_cam_p
     ctx->forwards_done = ctx->forwards_total = 0;
     if (m->uses & (CC_CAM_USES_INPUT_BATCHES | CC_CAM_USES_UPPER_BATCHES))
         for (int l = 0; l < ctx->nlayers; l++) {
-            int K = ctx->tape->plan->shape[ctx->layer_node[l]].d[1];
+            int K = ctx->K[l];
             if (m->uses & CC_CAM_USES_UPPER_BATCHES && p->ablation_ratio < 1)
                 K = 2 * (int)(K * p->ablation_ratio);  /* the channels ablated */
             ctx->forwards_total += ctx->N * ((K + p->batch_size - 1) / p->batch_size) * (p->aug_smooth ? 6 : 1);

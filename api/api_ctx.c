@@ -48,6 +48,7 @@ void cc_ctx_drop_plan(cnncam_ctx *ctx)
 {
     cc_ctx_drop_services(ctx);
     cc_ctx_drop_bias_layers(ctx);
+    cc_ctx_drop_layouts(ctx);
     free(ctx->target_node), free(ctx->guided);
     ctx->target_node = NULL, ctx->guided = NULL, ctx->ntargets = 0;
     cc_tape_free(ctx->tape);
@@ -213,19 +214,19 @@ static cnncam_status plan(cnncam_ctx *ctx, int N, int H, int W)
     }
     ctx->tape = t;
     ctx->N = N, ctx->H = H, ctx->W = W, ctx->classes = classes;
-    int h[CNNCAM_MAX_LAYERS], w[CNNCAM_MAX_LAYERS];
-    for (int l = 0; l < ctx->nlayers; l++) {
-        const cc_shape *s = &t->plan->shape[ctx->layer_node[l]];
-        h[l] = s->rank == 4 ? s->d[2] : 1, w[l] = s->rank == 4 ? s->d[3] : 1;
+    st = cc_ctx_plan_layouts(ctx);
+    if (st) {
+        cc_ctx_drop_plan(ctx);
+        return st;
     }
+    const int *h = ctx->lh, *w = ctx->lw;
     ctx->seed = malloc((size_t)N * classes * sizeof *ctx->seed);
     ctx->input = malloc((size_t)N * C * H * W * sizeof *ctx->input);
     ctx->scratch = malloc(cc_cam_combine_scratch_floats(h, w, ctx->nlayers, H, W) * sizeof(float));
     int ok = ctx->seed && ctx->input && ctx->scratch;
     size_t method_floats = 0;
     for (int l = 0; l < ctx->nlayers && ok; l++) {
-        const cc_shape *s = &t->plan->shape[ctx->layer_node[l]];
-        const int K = s->rank == 4 ? s->d[1] : 1;
+        const int K = ctx->K[l];
         ctx->weights[l] = malloc((size_t)N * K * sizeof(float));
         ctx->raw[l] = malloc((size_t)N * h[l] * w[l] * sizeof(float));
         ok = ctx->weights[l] && ctx->raw[l];
@@ -272,12 +273,6 @@ cnncam_status cnncam_forward(cnncam_ctx *ctx, const float *input, int batch, int
     cnncam_status st = plan(ctx, batch, height, width);
     if (st)
         return st;
-    for (int l = 0; l < ctx->nlayers; l++) {
-        const cc_shape *s = &ctx->tape->plan->shape[ctx->layer_node[l]];
-        if (s->rank != 4)
-            return cc_ctx_fail(ctx, CNNCAM_EINVAL, "layer '%s' has shape of rank %d; Grad-CAM needs an NxCxHxW layer",
-                        ctx->model->file->graph->nodes[ctx->layer_node[l]].name, s->rank);
-    }
     memcpy(ctx->input, input, (size_t)batch * mi->channels * height * width * sizeof *ctx->input);
     cc_ctx_run_forward(ctx, ctx->input);
     ctx->have_forward = 1;
@@ -293,6 +288,7 @@ void cc_ctx_run_forward(cnncam_ctx *ctx, const float *input)
     const unsigned fp = cc_fpenv_enter();  /* subnormals flushed, on the pool's threads too */
     cc_tape_forward(ctx->tape, in);
     cc_fpenv_leave(fp);
+    cc_ctx_pack_values(ctx);
 }
 
 const float *cnncam_logits(const cnncam_ctx *ctx, int image)
@@ -318,30 +314,22 @@ cnncam_status cnncam_layer_shape(const cnncam_ctx *ctx, int l, int *channels, in
 {
     if (!ctx || !channels || !h || !w || !ctx->tape || l < 0 || l >= ctx->nlayers)
         return CNNCAM_EINVAL;
-    const cc_shape *s = &ctx->tape->plan->shape[ctx->layer_node[l]];
-    *channels = s->d[1], *h = s->d[2], *w = s->d[3];
+    *channels = ctx->K[l], *h = ctx->lh[l], *w = ctx->lw[l];
     return CNNCAM_OK;
-}
-
-static size_t layer_chw(const cnncam_ctx *ctx, int l)
-{
-    const cc_shape *s = &ctx->tape->plan->shape[ctx->layer_node[l]];
-    return (size_t)s->d[1] * s->d[2] * s->d[3];
 }
 
 const float *cnncam_activation(const cnncam_ctx *ctx, int l, int image)
 {
     if (!ctx || !ctx->have_forward || l < 0 || l >= ctx->nlayers || image < 0 || image >= ctx->N)
         return NULL;
-    return cc_plan_value(ctx->tape->plan, ctx->layer_node[l]) + (size_t)image * layer_chw(ctx, l);
+    return cc_ctx_layer_value(ctx, l, image);
 }
 
 const float *cnncam_gradient(const cnncam_ctx *ctx, int l, int image)
 {
     if (!ctx || !ctx->have_maps || l < 0 || l >= ctx->nlayers || image < 0 || image >= ctx->N)
         return NULL;
-    const cc_real *g = cc_tape_grad(ctx->tape, ctx->layer_node[l]);  /* NULL after a pass that did not reach it */
-    return g ? g + (size_t)image * layer_chw(ctx, l) : NULL;
+    return cc_ctx_layer_grad(ctx, l, image);
 }
 
 const float *cnncam_channel_weights(const cnncam_ctx *ctx, int l, int image)
@@ -349,13 +337,12 @@ const float *cnncam_channel_weights(const cnncam_ctx *ctx, int l, int image)
     if (!ctx || !ctx->have_maps || !ctx->has_weights || l < 0 || l >= ctx->nlayers || image < 0 ||
         image >= ctx->N || ctx->is_input[l])
         return NULL;
-    return ctx->weights[l] + (size_t)image * ctx->tape->plan->shape[ctx->layer_node[l]].d[1];
+    return ctx->weights[l] + (size_t)image * ctx->K[l];
 }
 
 const float *cnncam_raw_map(const cnncam_ctx *ctx, int l, int image)
 {
     if (!ctx || !ctx->have_maps || !ctx->has_raw || l < 0 || l >= ctx->nlayers || image < 0 || image >= ctx->N || ctx->is_input[l])
         return NULL;
-    const cc_shape *s = &ctx->tape->plan->shape[ctx->layer_node[l]];
-    return ctx->raw[l] + (size_t)image * s->d[2] * s->d[3];
+    return ctx->raw[l] + (size_t)image * ctx->lh[l] * ctx->lw[l];
 }

@@ -8,6 +8,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static const cc_graph *graph_of(const cnncam_model *m)
 {
@@ -61,6 +62,38 @@ const char *cnncam_model_alias_name(const cnncam_model *m, int i)
 int cnncam_model_alias_node(const cnncam_model *m, int i)
 {
     return m && i >= 0 && i < m->file->naliases ? m->file->aliases[i].node : -1;
+}
+
+const char *cnncam_model_node_layout(const cnncam_model *m, int node)
+{
+    const cc_meta *e = m && node_at(m, node) ? cc_model_meta(m->file, "node.layout") : NULL;
+    if (!e || !m->file->node_layout)
+        return NULL;
+    const int first = graph_of(m)->ninputs;
+    return node < first ? "nchw" : e->strs[node - first];
+}
+
+const char *cnncam_model_layer_warning(const cnncam_model *m, int node)
+{
+    if (!m || !node_at(m, node) || !m->file->node_layout)
+        return NULL;
+    const cc_layout *lay = &m->file->node_layout[node];
+    if (lay->kind != CC_LAYOUT_TOKENS || !lay->prefix)
+        return NULL;
+    const cc_graph *g = graph_of(m);
+    int readers = 0;
+    for (int i = node + 1; i < g->nnodes; i++)
+        for (int k = 0; k < g->nodes[i].ninputs; k++) {
+            if (g->nodes[i].input[k] != node)
+                continue;
+            const cc_node *r = &g->nodes[i];
+            if (strcmp(r->op->name, "slice") || r->attrs.axis != 1 || r->attrs.end > lay->prefix)
+                return NULL;      /* a reader of the patch tokens */
+            readers++;
+        }
+    return readers ? "only its prefix (class) tokens reach the output, so the patch tokens' gradients are exactly "
+                     "zero and every gradient map here is blank; explain an earlier layer (the last block's first "
+                     "norm)" : NULL;
 }
 
 static void public_shape(cnncam_shape *out, const cc_shape *s)

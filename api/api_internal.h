@@ -37,6 +37,13 @@ struct cnncam_ctx {
     float *input;             /* N x C x H x W: cnncam_forward's input, as given */
     const float *forward_input;  /* the input of the forward on the tape: input, or an augmented copy */
     cc_real *seed;            /* N x classes */
+    /* each layer as K x h x w maps (api_layout.c): its layout, its geometry,
+     * and for a layer not stored N x K x h x w its value and gradient packed
+     * so; AblationCAM's substituted batches back in the layer's layout */
+    cc_layout layout[CNNCAM_MAX_LAYERS];
+    int K[CNNCAM_MAX_LAYERS], lh[CNNCAM_MAX_LAYERS], lw[CNNCAM_MAX_LAYERS];
+    float *packed_value[CNNCAM_MAX_LAYERS], *packed_grad[CNNCAM_MAX_LAYERS];
+    float *unpacked;
     float *weights[CNNCAM_MAX_LAYERS];   /* N x K per layer */
     int has_weights;                     /* the last run's method gave channel weights */
     float *raw[CNNCAM_MAX_LAYERS];       /* N x h x w per layer (the input: saliency, N x H x W) */
@@ -88,6 +95,20 @@ typedef struct {
     const cc_cam_params *params;
 } cc_ctx_services;
 void cc_ctx_services_init(cc_ctx_services *s, cnncam_ctx *ctx, int image, int cls, const cc_cam_params *p);
+
+/* api/api_layout.c: each layer's layout and K x h x w geometry at the
+ * planned shapes (an error for a layer that is no map); the packed copies
+ * of the values after a forward, of the gradients after a backward; layer
+ * l's value and gradient for one image as K x h x w (the gradient NULL when
+ * the last pass did not reach it); n substituted K x h x w values of
+ * image's layer l in the layer's own layout (AblationCAM); freeing. */
+cnncam_status cc_ctx_plan_layouts(cnncam_ctx *ctx);
+void cc_ctx_pack_values(cnncam_ctx *ctx);
+void cc_ctx_pack_grads(cnncam_ctx *ctx);
+const float *cc_ctx_layer_value(const cnncam_ctx *ctx, int l, int image);
+const float *cc_ctx_layer_grad(const cnncam_ctx *ctx, int l, int image);
+const float *cc_ctx_unpack_layer(cnncam_ctx *ctx, int l, int image, const float *maps, int n);
+void cc_ctx_drop_layouts(cnncam_ctx *ctx);
 
 /* api/api_bias.c: FullGrad's bias layers of the graph at these shapes, and
  * their folded biases; freeing them. */

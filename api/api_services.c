@@ -92,7 +92,7 @@ static cc_status score_activations(void *self, int layer, const float *acts, int
         const size_t one = cc_shape_numel(&ctx->tape->plan->shape[node]) / (size_t)ctx->N;
         values[k] = cc_plan_value(ctx->tape->plan, node) + (size_t)s->image * one;
     }
-    cc_status st = cc_upper_forward(u, acts, n, values, err);
+    cc_status st = cc_upper_forward(u, cc_ctx_unpack_layer(ctx, layer, s->image, acts, n), n, values, err);
     if (values != frontier)
         free(values);
     if (st)

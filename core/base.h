@@ -16,7 +16,7 @@ typedef double cc_real;
 typedef float cc_real;
 #endif
 
-enum { CC_MAX_RANK = 4, CC_ERROR_LEN = 512 };
+enum { CC_MAX_RANK = 6, CC_ERROR_LEN = 512 };
 
 /* Status codes returned by every fallible internal function. */
 typedef enum {

@@ -350,7 +350,7 @@ cnncam_status cnncam_image_write_quality(const char *path, const unsigned char *
                                          int quality, char *err, size_t errlen);
 
 /* ---- .npy arrays ------------------------------------------------------------------- */
-#define CNNCAM_MAX_RANK 4
+#define CNNCAM_MAX_RANK 6
 /* Reads a NumPy .npy file (format 1.0 to 3.0) of a C-order float32 ('<f4') or
  * float64 ('<f8', rounded to float; a finite value beyond float's range is an
  * error) array of rank 1 to CNNCAM_MAX_RANK, every dimension at least 1. The
@@ -385,6 +385,18 @@ int cnncam_model_find_node(const cnncam_model *m, const char *name);
 int cnncam_model_alias_count(const cnncam_model *m);
 const char *cnncam_model_alias_name(const cnncam_model *m, int i);
 int cnncam_model_alias_node(const cnncam_model *m, int i);
+/* How the node's value is a map, as the file records it (metadata
+ * node.layout): "nchw" (N x C x H x W), "nhwc" (channels last), "tokens:P:h:w"
+ * (N x (P + h w) x C: P prefix tokens such as a class token, then an h x w
+ * grid of patch tokens in row order), or "" (no map: attention scores,
+ * windows, vectors). Any of the first three can be explained: the methods see
+ * it as C x h x w, as pytorch-grad-cam's reshape transforms make it. NULL for
+ * a file without node.layout (a CNN's: its 4-D values are N x C x H x W). */
+const char *cnncam_model_node_layout(const cnncam_model *m, int node);
+/* A warning about explaining the node, or NULL: "blank" maps, when only its
+ * prefix tokens reach the output (ViT's final norm: the head reads the class
+ * token alone, so the patch tokens' gradients are exactly zero). */
+const char *cnncam_model_layer_warning(const cnncam_model *m, int node);
 
 typedef struct {
     int rank;

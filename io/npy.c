@@ -195,8 +195,12 @@ static cc_status parse_shape(cursor *c, const char *head, npy_header *h)
     int trailing_comma = 0;
     while (!expect(c, ')')) {
         long long v;
-        if (h->rank == CC_MAX_RANK)
-            return bad(c, head, "the shape has more than 4 dimensions; rank 1..4 is supported");
+        if (h->rank == CC_MAX_RANK) {
+            char what[96];
+            snprintf(what, sizeof what, "the shape has more than %d dimensions; rank 1..%d is supported", CC_MAX_RANK,
+                     CC_MAX_RANK);
+            return bad(c, head, what);
+        }
         if (!integer(c, &v))
             return bad(c, head, "a dimension of 'shape' is not a non-negative integer");
         if (v < 1)
@@ -210,8 +214,11 @@ static cc_status parse_shape(cursor *c, const char *head, npy_header *h)
         if (!trailing_comma)
             break;
     }
-    if (h->rank == 0)
-        return bad(c, head, "the shape is () (a scalar); rank 1..4 is supported");
+    if (h->rank == 0) {
+        char what[96];
+        snprintf(what, sizeof what, "the shape is () (a scalar); rank 1..%d is supported", CC_MAX_RANK);
+        return bad(c, head, what);
+    }
     if (h->rank == 1 && !trailing_comma)
         return bad(c, head, "'shape' (n) is an integer in Python, not a tuple; numpy writes (n,)");
     return CC_OK;

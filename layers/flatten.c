@@ -29,19 +29,8 @@ static cc_status infer(const cc_attrs *a, const cc_shape *in, int nin, const cc_
     return CC_OK;
 }
 
-static void forward(const cc_op_args *a)
-{
-    cc_copy_forward(a->out, a->in[0], cc_shape_numel(&a->out_shape));
-}
-
-static void backward(const cc_op_args *a)
-{
-    if (a->din[0])
-        cc_copy_backward(a->din[0], a->dout, cc_shape_numel(&a->out_shape));
-}
-
 const cc_op cc_op_flatten = {
     .name = "flatten", .min_inputs = 1, .max_inputs = 1,
     .saves_for_dinput = 0,
-    .infer = infer, .forward = forward, .backward = backward,
+    .infer = infer, .forward = cc_copy_op_forward, .backward = cc_copy_op_backward,
 };

@@ -68,6 +68,40 @@ static void gemm_range(void *arg, size_t lo, size_t hi)
                   p->tb ? p->B + (size_t)o * p->ldb : p->B + o, p->ldb, p->beta, p->C + o, p->ldc);
 }
 
+/* Whether gemm_avx512.c takes this product (never in the double build). */
+static int avx512_takes(int ta, int tb, int M, int N, int K, cc_real alpha, cc_real beta)
+{
+#ifndef CC_REAL_DOUBLE
+    return !ta && !tb && alpha == 1 && (beta == 0 || beta == 1) && cc_gemm_avx512_applies(M, N, K);
+#else
+    (void)ta, (void)tb, (void)M, (void)N, (void)K, (void)alpha, (void)beta;
+    return 0;
+#endif
+}
+
+static void avx512_gemm(int M, int N, int K, const cc_real *A, int lda, const cc_real *B, int ldb,
+                        cc_real beta, cc_real *C, int ldc)
+{
+#ifndef CC_REAL_DOUBLE
+    cc_gemm_avx512(M, N, K, A, lda, B, ldb, beta == 1, C, ldc);
+#else
+    (void)M, (void)N, (void)K, (void)A, (void)lda, (void)B, (void)ldb, (void)beta, (void)C, (void)ldc;
+#endif
+}
+
+/* One product without cc_gemm's split into ranges, for callers that split a
+ * batch of small products over the pool themselves (matmul.c): inside a range
+ * of cc_parallel it runs on that range's thread (a nested cc_parallel runs
+ * its chunks on the caller). */
+void cc_gemm_serial(int ta, int tb, int M, int N, int K, cc_real alpha, const cc_real *A, int lda,
+                    const cc_real *B, int ldb, cc_real beta, cc_real *C, int ldc)
+{
+    if (avx512_takes(ta, tb, M, N, K, alpha, beta))
+        avx512_gemm(M, N, K, A, lda, B, ldb, beta, C, ldc);
+    else
+        blas_gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
 /* Split along the longer side of C. A one-column product (a 1x1 conv on a
  * 1x1 map: squeeze-excitation) is a matrix-vector product. */
 void cc_gemm(int ta, int tb, int M, int N, int K, cc_real alpha, const cc_real *A, int lda,
@@ -77,12 +111,10 @@ void cc_gemm(int ta, int tb, int M, int N, int K, cc_real alpha, const cc_real *
         cc_gemv(ta, ta ? K : M, ta ? M : K, alpha, A, lda, B, beta, C);
         return;
     }
-#ifndef CC_REAL_DOUBLE
-    if (!ta && !tb && alpha == 1 && (beta == 0 || beta == 1) && cc_gemm_avx512_applies(M, N, K)) {
-        cc_gemm_avx512(M, N, K, A, lda, B, ldb, beta == 1, C, ldc);
+    if (avx512_takes(ta, tb, M, N, K, alpha, beta)) {
+        avx512_gemm(M, N, K, A, lda, B, ldb, beta, C, ldc);
         return;
     }
-#endif
     const product p = {.ta = ta, .tb = tb, .M = M, .N = N, .K = K, .lda = lda, .ldb = ldb, .ldc = ldc,
                        .by_rows = M > N, .alpha = alpha, .beta = beta, .A = A, .B = B, .C = C};
     const size_t side = p.by_rows ? (size_t)M : (size_t)N;

@@ -1,5 +1,6 @@
 /* layers/identity.c — y = x   (nn.Identity; nn.Dropout and torchvision's
- * StochasticDepth in eval mode), and the copy kernels flatten.c shares.
+ * StochasticDepth in eval mode), and the copy kernels and adapters flatten.c
+ * and reshape.c share.
  * dy/dx = 1: the backward adds dout. */
 #include "kernels.h"
 
@@ -17,12 +18,12 @@ void cc_copy_backward(cc_real *dinp, const cc_real *dout, size_t n)
         dinp[i] += dout[i];
 }
 
-static void forward(const cc_op_args *a)
+void cc_copy_op_forward(const cc_op_args *a)
 {
     cc_copy_forward(a->out, a->in[0], cc_shape_numel(&a->out_shape));
 }
 
-static void backward(const cc_op_args *a)
+void cc_copy_op_backward(const cc_op_args *a)
 {
     if (a->din[0])
         cc_copy_backward(a->din[0], a->dout, cc_shape_numel(&a->out_shape));
@@ -31,5 +32,5 @@ static void backward(const cc_op_args *a)
 const cc_op cc_op_identity = {
     .name = "identity", .min_inputs = 1, .max_inputs = 1,
     .saves_for_dinput = 0,
-    .infer = cc_infer_unary, .forward = forward, .backward = backward,
+    .infer = cc_infer_unary, .forward = cc_copy_op_forward, .backward = cc_copy_op_backward,
 };

@@ -144,6 +144,10 @@ void cc_conv2d_grouped_forward(cc_real *out, const cc_real *inp, const cc_real *
  * gradient-check build, so the gradient checks run the same call sites. */
 void cc_gemm(int ta, int tb, int M, int N, int K, cc_real alpha, const cc_real *A, int lda,
              const cc_real *B, int ldb, cc_real beta, cc_real *C, int ldc);
+/* The same product without cc_gemm's split over the pool (nor its gemv
+ * shortcut): for a caller that splits a batch of products itself (matmul.c). */
+void cc_gemm_serial(int ta, int tb, int M, int N, int K, cc_real alpha, const cc_real *A, int lda,
+                    const cc_real *B, int ldb, cc_real beta, cc_real *C, int ldc);
 /* Conv products in AVX-512 (gemm_avx512.c), faster than OpenBLAS's AVX2
  * kernels: C = A B (accumulate 0) or C += A B (1), A M x K, B K x N, C
  * M x N, row-major. cc_gemm takes this path itself for the products that
@@ -239,10 +243,19 @@ void cc_layer_norm_backward(cc_real *dinp, cc_real *dweight, cc_real *dbias, con
                             const cc_real *inp, const cc_real *weight, double eps, int R, int C,
                             double *acc);
 
-/* ---- softmax.c, log_softmax.c: along dim 1 of N x C, from the output ------
+/* ---- softmax.c, log_softmax.c: along the last dim, N rows of C, from the output
  * softmax: dinp += y (dout - sum_c dout y); log_softmax: dinp += dout - exp(y) sum_c dout.
- * cc_row_exp_sum: sum_c exp(x[c] - *max), *max the largest of x[0..C-1] (NaN skipped). */
-double cc_row_exp_sum(const cc_real *x, int C, double *max);
+ * cc_row_exp: e[c] = exp(x[c] - *max) (cc_exp_real), *max the largest of
+ * x[0..C-1] (NaN skipped), returns sum_c e[c] (in double); e may be the
+ * output row. cc_softmax_each_row runs fn(out + r C, a + r C, b + r C or
+ * NULL, C) for the N rows r, split over the pool; cc_softmax_op_forward /
+ * _backward are the descriptors' adapters around a row kernel (forward:
+ * out = y, a = x; backward: out = dinp, a = dout, b = y). */
+typedef void (*cc_softmax_row_fn)(cc_real *out, const cc_real *a, const cc_real *b, int C);
+double cc_row_exp(cc_real *e, const cc_real *x, int C, cc_real *max);
+void cc_softmax_each_row(cc_softmax_row_fn fn, cc_real *out, const cc_real *a, const cc_real *b, int N, int C);
+void cc_softmax_op_forward(const cc_op_args *a, cc_softmax_row_fn forward_fn);
+void cc_softmax_op_backward(const cc_op_args *a, cc_softmax_row_fn backward_fn);
 void cc_softmax_forward(cc_real *out, const cc_real *inp, int N, int C);
 void cc_softmax_backward(cc_real *dinp, const cc_real *dout, const cc_real *out, int N, int C);
 void cc_log_softmax_forward(cc_real *out, const cc_real *inp, int N, int C);
@@ -250,7 +263,42 @@ void cc_log_softmax_backward(cc_real *dinp, const cc_real *dout, const cc_real *
 cc_status cc_infer_softmax(const cc_attrs *a, const cc_shape *in, int nin, const cc_shape *param,
                            const int *has_param, cc_shape *out, cc_error *err);
 
-/* ---- linear.c: out[n,o] = bias[o] + sum_i weight[o,i] * inp[n,i] ---------- */
+/* ---- matmul.c: out[b] = alpha A[b] B[b] (B[b]^T with trans_b) over a batch
+ * of products; A[b] M x K, B[b] K x N (N x K with trans_b), out[b] M x N.
+ * dA[b] += alpha dout[b] op(B[b])^T, dB[b] += the matching product with A[b].
+ * cc_matmul_ref_*: plain loops in double, the reference of the others. */
+typedef struct {
+    int batch, M, N, K, trans_b;
+    double alpha;
+} cc_matmul_dims;
+cc_matmul_dims cc_matmul_dims_of(const cc_attrs *attrs, const cc_shape *a, const cc_shape *out);
+void cc_matmul_forward(cc_real *out, const cc_real *A, const cc_real *B, const cc_matmul_dims *d);
+void cc_matmul_backward(cc_real *dA, cc_real *dB, const cc_real *dout, const cc_real *A, const cc_real *B,
+                        const cc_matmul_dims *d);
+void cc_matmul_ref_forward(cc_real *out, const cc_real *A, const cc_real *B, const cc_matmul_dims *d);
+void cc_matmul_ref_backward(cc_real *dA, cc_real *dB, const cc_real *dout, const cc_real *A, const cc_real *B,
+                            const cc_matmul_dims *d);
+
+/* ---- add_const.c, mul_const.c: x + value, x * value, value broadcast from the
+ * right (cc_const_infer's rules; out = x's shape). cc_bcast_plan collapses the
+ * two shapes to runs along which value is contiguous (vstride 1 at the
+ * innermost) or fixed (vstride 0); cc_bcast_apply walks n elements of x by it:
+ * out = a + v, out = a * v, or out += a * v (the mul backward);
+ * cc_const_forward is the descriptors' forward with one of those modes. */
+typedef struct {
+    int rank;
+    int len[CC_MAX_RANK];
+    size_t vstride[CC_MAX_RANK];
+} cc_bcast;
+enum { CC_BCAST_ADD, CC_BCAST_MUL, CC_BCAST_MUL_ACC };
+cc_status cc_const_infer(const char *op, const cc_shape *x, const cc_shape *v, int has_value, cc_shape *out,
+                         cc_error *err);
+void cc_const_forward(const cc_op_args *a, int mode);
+void cc_bcast_plan(cc_bcast *p, const cc_shape *x, const cc_shape *v);
+void cc_bcast_apply(int mode, cc_real *out, const cc_real *a, const cc_real *value, const cc_bcast *p, size_t n);
+
+/* ---- linear.c: out[n,o] = bias[o] + sum_i weight[o,i] * inp[n,i] ----------
+ * (n: every index of the input's leading dims, i its last) */
 void cc_linear_forward(cc_real *out, const cc_real *inp, const cc_real *weight,
                        const cc_real *bias, int N, int IN, int OUT);
 void cc_linear_backward(cc_real *dinp, cc_real *dweight, cc_real *dbias, const cc_real *dout,
@@ -301,16 +349,52 @@ void cc_mul_channel_backward(cc_real *dscale, cc_real *dx, const cc_real *dout,
 /* ---- flatten.c, identity.c: copies; the backward adds dout --------------- */
 void cc_copy_forward(cc_real *out, const cc_real *inp, size_t n);
 void cc_copy_backward(cc_real *dinp, const cc_real *dout, size_t n);
+/* The op adapters of a copy of in[0] into out (identity.c; reshape.c too). */
+void cc_copy_op_forward(const cc_op_args *a);
+void cc_copy_op_backward(const cc_op_args *a);
 
-/* ---- concat.c: along channels; input i has C[i] channels ----------------- */
+/* ---- concat.c: along one axis; input i is outer x C[i] x inner ----------- */
 void cc_concat_forward(cc_real *out, const cc_real *const *inp, const int *C, int nin,
-                       int N, int HW);
+                       int outer, int inner);
 void cc_concat_backward(cc_real *const *dinp, const cc_real *dout, const int *C, int nin,
-                        int N, int HW);
+                        int outer, int inner);
 
-/* ---- slice.c: channels [start, end) of N x C x inner ------------------- */
-void cc_slice_forward(cc_real *out, const cc_real *inp, int N, int C, int inner, int start, int end);
-void cc_slice_backward(cc_real *dinp, const cc_real *dout, int N, int C, int inner, int start, int end);
+/* ---- slice.c: indices start, start+step, ... (count of them) of the middle
+ * dimension of outer x C x inner ------------------------------------------ */
+void cc_slice_forward(cc_real *out, const cc_real *inp, int outer, int C, int inner, int start, int step,
+                      int count);
+void cc_slice_backward(cc_real *dinp, const cc_real *dout, int outer, int C, int inner, int start, int step,
+                       int count);
+
+/* ---- view_copy.c: strided copies (permute, slice, pad, roll) -------------
+ * cc_view_copy: dst[sum i_k dst_k] = (or += when accumulate) src[sum i_k src_k]
+ * over 0 <= i_k < n_k, strides in elements; size-1 and contiguous neighbour
+ * dimensions collapse first, the innermost run is a memcpy where both strides are 1. */
+typedef struct {
+    int rank;
+    int n[CC_MAX_RANK];
+    size_t dst[CC_MAX_RANK], src[CC_MAX_RANK];
+} cc_view;
+void cc_view_copy(cc_real *dst, const cc_real *src, const cc_view *v, int accumulate);
+/* Exchanges dst and src strides: the map of the backward of a copy through v. */
+void cc_view_swap(cc_view *v);
+/* The product of dimensions lo..hi-1 of s (1 when lo >= hi), and s's row-major strides. */
+size_t cc_dims_product(const cc_shape *s, int lo, int hi);
+void cc_shape_strides(const cc_shape *s, size_t *stride);
+
+/* ---- permute.c, pad.c, roll.c: strided copies of a whole tensor of shape in
+ * permute: out dim k is in dim perm[k]; pad: (before, after) zeros per dim,
+ * out the padded shape; roll: torch.roll(x, shifts, dims). The backwards add
+ * dout mapped back into dinp. */
+void cc_permute_forward(cc_real *out, const cc_real *inp, const cc_shape *in, const int *perm);
+void cc_permute_backward(cc_real *dinp, const cc_real *dout, const cc_shape *in, const int *perm);
+void cc_pad_forward(cc_real *out, const cc_real *inp, const cc_shape *in, const cc_shape *outs, const int *pads);
+void cc_pad_backward(cc_real *dinp, const cc_real *dout, const cc_shape *in, const cc_shape *outs,
+                     const int *pads);
+void cc_roll_forward(cc_real *out, const cc_real *inp, const cc_shape *s, const int *shifts, const int *dims,
+                     int nshifts);
+void cc_roll_backward(cc_real *dinp, const cc_real *dout, const cc_shape *s, const int *shifts,
+                      const int *dims, int nshifts);
 
 /* ---- channel_shuffle.c: C = G x K channels, out channel k*G + g = in channel g*K + k */
 void cc_channel_shuffle_forward(cc_real *out, const cc_real *inp, int N, int C, int HW, int G);

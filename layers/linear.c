@@ -1,4 +1,7 @@
-/* layers/linear.c — torch.nn.Linear on an N x IN input.
+/* layers/linear.c — torch.nn.Linear on an input of rank >= 2 with the
+ * features in the LAST dim: N x IN, or tokens B x L x IN (any leading dims,
+ * N their product; out is the leading dims x OUT). Either way it is one map
+ * over N rows:
  *
  * out[n,o] = bias[o] + sum_i weight[o,i] * inp[n,i]      (weight is OUT x IN)
  * Linear in inp and in weight, so
@@ -70,38 +73,46 @@ static cc_status infer(const cc_attrs *a, const cc_shape *in, int nin, const cc_
     (void)a, (void)nin;
     char buf[64], wbuf[64];
     const cc_shape *x = &in[0], *w = &param[0];
-    if (x->rank != 2)
-        return cc_fail(err, CC_EINVAL, "linear needs an N x in_features input, got %s (rank %d); "
-                       "flatten it first", cc_shape_str(x, buf, sizeof buf), x->rank);
+    if (x->rank < 2)
+        return cc_fail(err, CC_EINVAL, "linear needs an input of rank 2 to %d with the features last "
+                       "(N x in_features, B x L x in_features), got %s (rank %d)", CC_MAX_RANK,
+                       cc_shape_str(x, buf, sizeof buf), x->rank);
+    const int IN = x->d[x->rank - 1];
     if (!has_param[0] || w->rank != 2)
         return cc_fail(err, CC_EINVAL, "linear weight must be out_features x in_features, got %s",
                        has_param[0] ? cc_shape_str(w, wbuf, sizeof wbuf) : "none");
-    if (w->d[1] != x->d[1])
+    if (w->d[1] != IN)
         return cc_fail(err, CC_EINVAL, "linear weight %s takes %d input features; the input %s has %d",
-                       cc_shape_str(w, wbuf, sizeof wbuf), w->d[1], cc_shape_str(x, buf, sizeof buf),
-                       x->d[1]);
+                       cc_shape_str(w, wbuf, sizeof wbuf), w->d[1], cc_shape_str(x, buf, sizeof buf), IN);
     if (has_param[1] && (param[1].rank != 1 || param[1].d[0] != w->d[0]))
         return cc_fail(err, CC_EINVAL, "linear bias has shape %s; expected %d elements (out_features)",
                        cc_shape_str(&param[1], buf, sizeof buf), w->d[0]);
-    if ((size_t)x->d[0] * (size_t)w->d[0] > CC_MAX_NUMEL)
-        return cc_fail(err, CC_EINVAL, "linear output %dx%d has more than %zu elements",
-                       x->d[0], w->d[0], (size_t)CC_MAX_NUMEL);
-    *out = cc_shape2(x->d[0], w->d[0]);
+    *out = *x;
+    out->d[x->rank - 1] = w->d[0];
+    if (cc_shape_numel(x) / (size_t)IN * (size_t)w->d[0] > CC_MAX_NUMEL)
+        return cc_fail(err, CC_EINVAL, "linear output %s has more than %zu elements",
+                       cc_shape_str(out, buf, sizeof buf), (size_t)CC_MAX_NUMEL);
     return CC_OK;
+}
+
+/* The rows: the product of the input's leading dims. */
+static int rows_of(const cc_op_args *a)
+{
+    return (int)(cc_shape_numel(&a->in_shape[0]) / (size_t)a->param_shape[0].d[1]);
 }
 
 /* The descriptor runs the gemm kernels (linear_gemm.c); the ones above are
  * their reference. */
 static void forward(const cc_op_args *a)
 {
-    cc_linear_gemm_forward(a->out, a->in[0], a->param[0], a->param[1], a->in_shape[0].d[0],
-                           a->in_shape[0].d[1], a->param_shape[0].d[0]);
+    cc_linear_gemm_forward(a->out, a->in[0], a->param[0], a->param[1], rows_of(a), a->param_shape[0].d[1],
+                           a->param_shape[0].d[0]);
 }
 
 static void backward(const cc_op_args *a)
 {
-    cc_linear_gemm_backward(a->din[0], a->dparam[0], a->dparam[1], a->dout, a->in[0], a->param[0],
-                            a->in_shape[0].d[0], a->in_shape[0].d[1], a->param_shape[0].d[0]);
+    cc_linear_gemm_backward(a->din[0], a->dparam[0], a->dparam[1], a->dout, a->in[0], a->param[0], rows_of(a),
+                            a->param_shape[0].d[1], a->param_shape[0].d[0]);
 }
 
 /* din needs only the weight; dweight needs the input. */

@@ -11,7 +11,7 @@ cc_attrs cc_attrs_default(void)
     cc_attrs a = {
         .kernel = {1, 1}, .stride = {1, 1}, .pad = {0, 0, 0, 0}, .dilation = {1, 1},
         .groups = 1, .ceil_mode = 0, .count_include_pad = 1, .output_size = {1, 1},
-        .start_dim = 1, .axis = 1, .start = 0, .end = 1, .scale_factor = {0, 0},
+        .start_dim = 1, .axis = 1, .start = 0, .end = 1, .step = 1, .scale_factor = {0, 0},
         .align_corners = 0, .recompute_scale_factor = 0, .eps = 1e-5, .negative_slope = 0.01, .alpha = 1.0,
     };
     return a;
@@ -30,6 +30,23 @@ static cc_status set_ints(int *dst, int want, const char *key, const double *v, 
                            key, x, lo);
         dst[i] = (int)x;
     }
+    return CC_OK;
+}
+
+/* A list of up to max integers in [lo, 1000000] (perm, shape, shifts, dims,
+ * pads), its length in *count: each op checks the length against its input's rank. */
+static cc_status set_list(int *dst, int *count, int max, double lo, const char *key, const double *v,
+                          int n, cc_error *err)
+{
+    if (n > max)
+        return cc_fail(err, CC_EFORMAT, "attribute '%s' has %d values; at most %d", key, n, max);
+    for (int i = 0; i < n; i++)
+        if (!(v[i] == floor(v[i])) || v[i] < lo || v[i] > 1e6)
+            return cc_fail(err, CC_EFORMAT, "attribute '%s' value %g is not an integer in [%g, 1000000]",
+                           key, v[i], lo);
+    for (int i = 0; i < n; i++)
+        dst[i] = (int)v[i];
+    *count = n;
     return CC_OK;
 }
 
@@ -82,6 +99,26 @@ cc_status cc_attrs_set(cc_attrs *a, const char *key, const double *v, int n, cc_
         return set_ints(&a->start, 1, key, v, n, 0, err);
     if (!strcmp(key, "end"))
         return set_ints(&a->end, 1, key, v, n, 1, err);
+    if (!strcmp(key, "step"))
+        return set_ints(&a->step, 1, key, v, n, 1, err);
+    if (!strcmp(key, "perm"))
+        return set_list(a->perm, &a->nperm, CC_MAX_RANK, 0, key, v, n, err);
+    if (!strcmp(key, "shape"))
+        return set_list(a->shape, &a->nshape, CC_MAX_RANK, 1, key, v, n, err);
+    if (!strcmp(key, "shifts"))
+        return set_list(a->shifts, &a->nshifts, CC_MAX_RANK, -1e6, key, v, n, err);
+    if (!strcmp(key, "dims")) {
+        int nd;
+        cc_status st = set_list(a->dims, &nd, CC_MAX_RANK, 1, key, v, n, err);
+        if (!st && nd != a->nshifts)
+            return cc_fail(err, CC_EFORMAT, "attribute 'dims' has %d values and 'shifts' %d; "
+                           "roll needs one shift per dimension (set shifts first)", nd, a->nshifts);
+        return st;
+    }
+    if (!strcmp(key, "pads"))
+        return set_list(a->pads, &a->npads, 2 * CC_MAX_RANK, 0, key, v, n, err);
+    if (!strcmp(key, "trans_b"))
+        return set_ints(&a->trans_b, 1, key, v, n, 0, err);
     if (!strcmp(key, "align_corners"))
         return set_ints(&a->align_corners, 1, key, v, n, 0, err);
     if (!strcmp(key, "recompute_scale_factor"))

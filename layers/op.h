@@ -27,14 +27,25 @@ typedef struct {
     int count_include_pad;/* avg pool: divide by the padded window size */
     int output_size[2];   /* adaptive avg pool; upsample by size (OH OW) */
     int start_dim;        /* flatten: flattens dims start_dim..end */
-    int axis;             /* concat, slice: the channel axis, 1 */
-    int start, end;       /* slice: channels [start, end) */
+    int axis;             /* concat, slice: the dimension (>= 1; dim 0 is the batch);
+                           * softmax, log_softmax: the last dimension */
+    int start, end;       /* slice: indices [start, end) along axis */
+    int step;             /* slice: every step-th index from start (x[:, a:b:step]) */
+    int perm[CC_MAX_RANK];/* permute: out dim i is input dim perm[i]; perm[0] = 0 */
+    int nperm;
+    int shape[CC_MAX_RANK]; /* reshape: the output shape for a batch of one; dim 0 scales with the batch */
+    int nshape;
+    int shifts[CC_MAX_RANK], dims[CC_MAX_RANK]; /* roll: torch.roll(x, shifts, dims), dims >= 1 */
+    int nshifts;
+    int pads[2 * CC_MAX_RANK]; /* pad: (before, after) zeros per dimension, in dimension order */
+    int npads;
+    int trans_b;          /* matmul: the second operand is given as ... x N x K */
     double scale_factor[2];   /* upsample: out = floor(in * scale_factor) when > 0, else output_size */
     int align_corners;        /* upsample_bilinear: corner pixels' centres align (PyTorch's flag) */
     int recompute_scale_factor; /* upsample: source index scale in/out, not 1/scale_factor */
     double eps;           /* batchnorm */
     double negative_slope;/* leaky_relu: y = negative_slope * x for x <= 0 */
-    double alpha;         /* elu: y = alpha * (exp(x) - 1) for x <= 0 */
+    double alpha;         /* elu: y = alpha * (exp(x) - 1) for x <= 0; matmul: y = alpha * A B */
 } cc_attrs;
 
 cc_attrs cc_attrs_default(void);

@@ -14,6 +14,8 @@ extern const cc_op cc_op_add, cc_op_mul, cc_op_flatten, cc_op_identity, cc_op_co
 extern const cc_op cc_op_spatial_mean, cc_op_slice, cc_op_channel_shuffle;
 extern const cc_op cc_op_upsample_nearest, cc_op_upsample_bilinear;
 extern const cc_op cc_op_layer_norm, cc_op_gelu, cc_op_gelu_tanh;
+extern const cc_op cc_op_permute, cc_op_reshape, cc_op_roll, cc_op_pad;
+extern const cc_op cc_op_matmul, cc_op_add_const, cc_op_mul_const;
 
 const cc_op *const cc_ops[] = {
     &cc_op_conv2d, &cc_op_batchnorm2d, &cc_op_linear,
@@ -24,6 +26,8 @@ const cc_op *const cc_ops[] = {
     &cc_op_upsample_nearest, &cc_op_upsample_bilinear,
     &cc_op_leaky_relu, &cc_op_elu, &cc_op_batchnorm1d, &cc_op_softmax, &cc_op_log_softmax,
     &cc_op_layer_norm, &cc_op_gelu, &cc_op_gelu_tanh,
+    &cc_op_permute, &cc_op_reshape, &cc_op_roll, &cc_op_pad,
+    &cc_op_matmul, &cc_op_add_const, &cc_op_mul_const,
     NULL,
 };
 

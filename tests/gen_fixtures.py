@@ -67,7 +67,7 @@ def pack_str(s):
 
 def pack_tensor(name, t):
     t = t.detach().to(torch.float32).contiguous()
-    assert 1 <= t.dim() <= 4, (name, t.shape)
+    assert 1 <= t.dim() <= 6, (name, t.shape)  # CC_MAX_RANK
     out = pack_str(name) + struct.pack("<I", t.dim()) + struct.pack("<%dI" % t.dim(), *t.shape)
     return out + struct.pack("<%df" % t.numel(), *t.flatten().tolist())
 
@@ -121,7 +121,7 @@ class Writer:
         tensors = [("in%d" % i, x) for i, x in enumerate(xs)]
         if m is not None:
             tensors += [(n, p) for n, p in m.named_parameters()]
-            tensors += [(n, b) for n, b in m.named_buffers() if n in ("running_mean", "running_var")]
+            tensors += [(n, b) for n, b in m.named_buffers() if n in ("running_mean", "running_var", "value")]
         tensors += [("out", y), ("r", r)]
         names = ["d_in%d" % i for i in range(len(xs))] + ["d_" + n for n, _ in params]
         tensors += list(zip(names, grads))
@@ -563,6 +563,154 @@ def gelu_cases(w):
         w.case(op, "%s, NaN at 4 places" % what, [], [x], call, m)
 
 
+def fpad_to_pads(p, rank):
+    """F.pad's list (last dimension first) as the pad op's pads: (before,
+    after) per dimension in dimension order, zeros for the unpadded ones."""
+    pads = [0] * (2 * rank)
+    for j in range(len(p) // 2):
+        d = rank - 1 - j
+        pads[2 * d], pads[2 * d + 1] = p[2 * j], p[2 * j + 1]
+    return pads
+
+
+def movement_cases(w):
+    """The data-movement ops of ViT, Swin and ConvNeXt, through the PyTorch
+    call a model writes: permute / transpose, reshape / view / flatten /
+    unsqueeze (dim 0 scales with the batch: the shape attribute is for a
+    batch of one), torch.roll, F.pad, strided slices and torch.cat on any
+    axis >= 1. Every case has batch 2 (or more)."""
+    for label, shape, perm, fn in [
+        ("rank 6 Swin window partition x.permute(0, 1, 3, 2, 4, 5)", (2, 2, 3, 2, 3, 4), (0, 1, 3, 2, 4, 5),
+         lambda m, x: x.permute(0, 1, 3, 2, 4, 5)),
+        ("rank 5 ViT heads torch.permute(x, (0, 2, 3, 1, 4))", (2, 5, 3, 2, 4), (0, 2, 3, 1, 4),
+         lambda m, x: torch.permute(x, (0, 2, 3, 1, 4))),
+        ("rank 4 NCHW -> NHWC (ConvNeXt)", (2, 3, 4, 5), (0, 2, 3, 1), lambda m, x: x.permute(0, 2, 3, 1)),
+        ("rank 3 x.transpose(1, 2) (k^T)", (2, 5, 7), (0, 2, 1), lambda m, x: x.transpose(1, 2)),
+        ("rank 6 x.transpose(2, 5)", (2, 2, 3, 1, 2, 3), (0, 1, 5, 3, 4, 2), lambda m, x: x.transpose(2, 5)),
+    ]:
+        w.case("permute", label, [("perm", perm)], [randn(*shape)], fn)
+    for label, shape, target, fn in [
+        ("x.reshape(2, 3, 2, 5) of 2x6x5 (unflatten)", (2, 6, 5), (1, 3, 2, 5),
+         lambda m, x: x.reshape(2, 3, 2, 5)),
+        ("Swin x.view(B, 2, 2, 3, 2, C) of NHWC 2x4x6x3", (2, 4, 6, 3), (1, 2, 2, 3, 2, 3),
+         lambda m, x: x.view(2, 2, 2, 3, 2, 3)),
+        ("Swin windows x.reshape(-1, 2, 2, 3) (dim 0 becomes B*nW)", (2, 2, 3, 2, 2, 3), (6, 2, 2, 3),
+         lambda m, x: x.reshape(-1, 2, 2, 3)),
+        ("x.flatten(2) of 2x3x4x5 (ViT patch tokens)", (2, 3, 4, 5), (1, 3, 20), lambda m, x: x.flatten(2)),
+        ("x.unsqueeze(1) of 3x4", (3, 4), (1, 1, 4), lambda m, x: x.unsqueeze(1)),
+    ]:
+        w.case("reshape", label, [("shape", target)], [randn(*shape)], fn)
+    for label, shape, shifts, dims in [
+        ("torch.roll(x, (-2, 7), (1, 2)) (negative, larger than the size)", (2, 5, 6, 3), (-2, 7), (1, 2)),
+        ("Swin cyclic shift torch.roll(x, (-1, -1), (1, 2)) of NHWC", (2, 4, 4, 3), (-1, -1), (1, 2)),
+        ("Swin reverse shift torch.roll(x, (1, 1), (1, 2))", (2, 4, 4, 3), (1, 1), (1, 2)),
+        ("torch.roll(x, 10, 1) of 2x7x3", (2, 7, 3), (10,), (1,)),
+        ("rank 6, torch.roll(x, (1, -1, 4), (1, 3, 4))", (2, 3, 2, 2, 3, 2), (1, -1, 4), (1, 3, 4)),
+    ]:
+        w.case("roll", label, [("shifts", shifts), ("dims", dims)], [randn(*shape)],
+               lambda m, x, s=shifts, d=dims: torch.roll(x, s, d))
+    for label, shape, p in [
+        ("F.pad(x, (2, 1, 1, 2)) of 2x3x4x5", (2, 3, 4, 5), (2, 1, 1, 2)),
+        ("Swin F.pad(x, (0, 0, 0, 1, 0, 3)) of NHWC 2x5x3x2", (2, 5, 3, 2), (0, 0, 0, 1, 0, 3)),
+        ("F.pad(x, (0, 3, 2, 0)) of tokens 2x5x3", (2, 5, 3), (0, 3, 2, 0)),
+        ("F.pad(x, (1, 1)) of 3x4", (3, 4), (1, 1)),
+        ("rank 6, F.pad(x, (1, 0, 0, 0, 1, 1, 0, 2, 1, 0))", (2, 2, 1, 3, 2, 2), (1, 0, 0, 0, 1, 1, 0, 2, 1, 0)),
+    ]:
+        w.case("pad", label, [("pads", fpad_to_pads(p, len(shape)))], [randn(*shape)],
+               lambda m, x, p=p: F.pad(x, p))
+    for label, shape, axis, start, end, step in [
+        ("x[:, :, 1:7:2] (axis 2, step 2)", (2, 3, 7, 5), 2, 1, 7, 2),
+        ("x[..., 0:8:3] (axis 3, step 3)", (2, 3, 4, 8), 3, 0, 8, 3),
+        ("Swin patch merging x[:, 1::2] of NHWC", (2, 6, 4, 3), 1, 1, 6, 2),
+        ("ViT patch tokens x[:, 1:] (drop the class token)", (2, 10, 6), 1, 1, 10, 1),
+        ("rank 6 x[:, :, :, :, :, 1:6:2]", (2, 2, 1, 3, 2, 6), 5, 1, 6, 2),
+    ]:
+        idx = tuple([slice(None)] * axis + [slice(start, end, step)])
+        w.case("slice", label, [("axis", axis), ("start", start), ("end", end), ("step", step)], [randn(*shape)],
+               lambda m, x, idx=idx: x[idx])
+    cat = lambda ax: (lambda m, *xs: torch.cat(xs, ax))  # noqa: E731
+    w.case("concat", "torch.cat(dim=2) of tokens 2x5x3, 2x5x4", [("axis", 2)], [randn(2, 5, 3), randn(2, 5, 4)],
+           cat(2))
+    w.case("concat", "Swin patch merging torch.cat(dim=-1) of four 2x3x4x2", [("axis", 3)],
+           [randn(2, 3, 4, 2) for _ in range(4)], cat(-1))
+    w.case("concat", "ViT class token torch.cat((cls, x), dim=1)", [("axis", 1)], [randn(2, 1, 6), randn(2, 9, 6)],
+           cat(1))
+    w.case("concat", "rank 2 torch.cat(dim=1)", [("axis", 1)], [randn(3, 2), randn(3, 5)], cat(1))
+    w.case("concat", "rank 6 torch.cat(dim=4)", [("axis", 4)], [randn(2, 2, 1, 3, 2, 2), randn(2, 2, 1, 3, 3, 2)],
+           cat(4))
+
+
+class Const(nn.Module):
+    """A model constant folded into add_const / mul_const: a buffer, never differentiated."""
+
+    def __init__(self, value):
+        super().__init__()
+        self.register_buffer("value", value)
+
+
+def attention_cases(w):
+    """The transformer ops (TRANSFORMERS.md): nn.Linear on tokens (features
+    last, any leading dims), torch.matmul of attention (q k^T * scale with
+    trans_b, attn v) with equal leading dims, constants broadcast from the
+    right (position embedding, relative position bias, Swin's shifted-window
+    mask, ConvNeXt's layer scale, a scalar [1]), and softmax / log_softmax
+    along the last dim of rank 3 to 5 (the axis stored as rank - 1)."""
+    for label, shape, fout, bias in [("tokens 2x5x16 (ViT), bias", (2, 5, 16), 8, True),
+                                     ("rank 4 2x3x4x6, no bias", (2, 3, 4, 6), 5, False),
+                                     ("rank 5 2x2x3x2x7, bias", (2, 2, 3, 2, 7), 4, True)]:
+        w.case("linear", "F.linear on " + label, [], [randn(*shape)], call, nn.Linear(shape[-1], fout, bias=bias))
+    x = randn(2, 5, 16)
+    x[1, 2, 3] = NAN
+    w.case("linear", "F.linear on tokens, NaN in one token", [], [x], call, nn.Linear(16, 4))
+
+    qkt = lambda alpha: (lambda m, q, k: torch.matmul(q, k.transpose(-2, -1)) * alpha)
+    w.case("matmul", "q @ k.transpose(-2, -1) * 0.35, 2x3x5x8", [("trans_b", 1), ("alpha", 0.35)],
+           [randn(2, 3, 5, 8), randn(2, 3, 6, 8)], qkt(0.35))
+    w.case("matmul", "attn @ v, 2x3x5x6 by 2x3x6x8", [], [uniform(0, 1, 2, 3, 5, 6), randn(2, 3, 6, 8)],
+           lambda m, a, b: torch.matmul(a, b))
+    w.case("matmul", "rank 3 2x7x5 by 2x5x3", [], [randn(2, 7, 5), randn(2, 5, 3)], lambda m, a, b: a @ b)
+    w.case("matmul", "Swin windows 2x2x3x4x8, q k^T * 8^-0.5 (rank 5)", [("trans_b", 1), ("alpha", 8 ** -0.5)],
+           [randn(2, 2, 3, 4, 8), randn(2, 2, 3, 4, 8)], qkt(8 ** -0.5))
+    w.case("matmul", "ViT-sized 1x2x197x64 q k^T * 0.125", [("trans_b", 1), ("alpha", 0.125)],
+           [randn(1, 2, 197, 64), randn(1, 2, 197, 64)], qkt(0.125))
+    q = randn(2, 2, 5, 4)
+    q[1, 0, 2, 1] = NAN
+    w.case("matmul", "NaN in q (its row of scores is NaN)", [("trans_b", 1)], [q, randn(2, 2, 5, 4)], qkt(1.0))
+
+    mask = torch.zeros(1, 2, 1, 4, 4)
+    mask[0, 1, 0, :2, 2:] = -100.0
+    mask[0, 1, 0, 2:, :2] = -100.0
+    for op, sym, cases in [
+        ("add_const", "+", [("position embedding 1x5x8 on 2x5x8", (2, 5, 8), randn(1, 5, 8)),
+                            ("relative position bias 1x3x4x4 on 2x3x4x4", (2, 3, 4, 4), randn(1, 3, 4, 4)),
+                            ("Swin mask 1x2x1x4x4 (0 / -100) on 2x2x3x4x4", (2, 2, 3, 4, 4), mask),
+                            ("scalar [1] on 2x3x5", (2, 3, 5), randn(1)),
+                            ("per channel 3x1x1 on NCHW 2x3x4x5", (2, 3, 4, 5), randn(3, 1, 1))]),
+        ("mul_const", "*", [("layer scale 3x1x1 on NCHW 2x3x4x5 (ConvNeXt)", (2, 3, 4, 5), randn(3, 1, 1)),
+                            ("layer scale [5] on NHWC 2x3x4x5", (2, 3, 4, 5), randn(5)),
+                            ("scalar [1] on 2x3x5x6 (attention scale)", (2, 3, 5, 6), torch.tensor([0.125])),
+                            ("1x2x1x4x1 on 2x2x3x4x5 (rank 5)", (2, 2, 3, 4, 5), randn(1, 2, 1, 4, 1))]),
+    ]:
+        fn = (lambda m, x: x + m.value) if op == "add_const" else (lambda m, x: x * m.value)
+        for label, shape, value in cases:
+            w.case(op, "x %s const, %s" % (sym, label), [], [randn(*shape)], fn, Const(value))
+        x = randn(2, 3, 4, 5)
+        x[1, 2, 0, 3] = NAN
+        w.case(op, "x %s const 3x1x1, NaN at one place" % sym, [], [x], fn, Const(randn(3, 1, 1)))
+
+    for op, f in (("softmax", F.softmax), ("log_softmax", F.log_softmax)):
+        last = lambda m, x, f=f: f(x, -1)
+        w.case(op, "F.%s(x, -1) rank 4 2x3x5x7" % op, [("axis", 3)], [randn(2, 3, 5, 7, scale=2)], last)
+        w.case(op, "F.%s(x, -1) rank 3 2x4x9" % op, [("axis", 2)], [randn(2, 4, 9, scale=2)], last)
+        w.case(op, "F.%s(x, -1) rank 5 with a -100 mask" % op, [("axis", 4)],
+               [randn(2, 2, 3, 4, 4, scale=2) + mask], last)
+        w.case(op, "F.%s(x, -1) rows of 197 (ViT), 1x2x9x197" % op, [("axis", 3)],
+               [randn(1, 2, 9, 197, scale=3)], last)
+        x = randn(2, 3, 4, 6)
+        x[1, 2, 1, 4] = NAN
+        w.case(op, "F.%s(x, -1) rank 4, NaN in one row (that row is NaN)" % op, [("axis", 3)], [x], last)
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit("usage: %s OUT.ccfx" % sys.argv[0])
@@ -582,6 +730,8 @@ def main():
     shape_cases(w)
     layer_norm_cases(w)
     gelu_cases(w)
+    movement_cases(w)
+    attention_cases(w)
     w.write(sys.argv[1])
 
 

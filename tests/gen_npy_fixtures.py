@@ -11,11 +11,12 @@ Writes tests/data/npy/:
                  good_2x3.npy        shape (2, 3): i * 0.5 - 1
                  good_12x2.npy       shape (12, 2): i * 0.5 - 1 (two digits in shape[0] change the padding)
                  good_1x2x3x4.npy    shape (1, 2, 3, 4): (i * 37 % 101) / 8 - 6
+                 good_2x1x3x1x2x2.npy  shape (2, 1, 3, 1, 2, 2), rank 6 (CC_MAX_RANK): as good_1x2x3x4
                  good_f8_2x2.npy     '<f8' shape (2, 2): 0.1, -1e-3, 1e30, 3 (read rounded to float)
                  good_v2_2x3.npy     version 2.0 header (u32 length), values of good_2x3
                  good_v3_2x3.npy     version 3.0 header, values of good_2x3
   bad_*.npy    valid NumPy files cnncam rejects: Fortran order, big-endian, int32, a scalar,
-               rank 5, an empty array.
+               rank 7, an empty array.
 """
 import os
 
@@ -43,6 +44,7 @@ def main():
     save("good_2x3.npy", a23)
     save("good_12x2.npy", (np.arange(24) * 0.5 - 1).astype(f32).reshape(12, 2))
     save("good_1x2x3x4.npy", ((np.arange(24) * 37 % 101) / 8 - 6).astype(f32).reshape(1, 2, 3, 4))
+    save("good_2x1x3x1x2x2.npy", ((np.arange(24) * 37 % 101) / 8 - 6).astype(f32).reshape(2, 1, 3, 1, 2, 2))
     save("good_f8_2x2.npy", np.array([[0.1, -1e-3], [1e30, 3.0]], np.float64))
     save("good_v2_2x3.npy", a23, version=(2, 0))
     save("good_v3_2x3.npy", a23, version=(3, 0))
@@ -50,7 +52,7 @@ def main():
     save("bad_big_endian.npy", np.arange(6, dtype=">f4"))
     save("bad_int32.npy", np.arange(6, dtype="<i4"))
     save("bad_scalar.npy", np.array(1.5, f32))
-    save("bad_rank5.npy", np.zeros((1, 1, 1, 1, 2), f32))
+    save("bad_rank7.npy", np.zeros((1, 1, 1, 1, 1, 1, 2), f32))
     save("bad_empty.npy", np.zeros((0,), f32))
     print("wrote %d files in %s (NumPy %s)" % (len(os.listdir(OUT)), OUT, np.__version__))
 

@@ -228,8 +228,9 @@ def module_at(model, path):
 class _Hooks:
     """The library's ActivationsAndGradients, for the target modules."""
 
-    def __init__(self, modules, detach=True):
+    def __init__(self, modules, detach=True, reshape_transform=None):
         self.detach = detach
+        self.reshape = reshape_transform or (lambda t: t)
         self.activations, self.gradients = [], []
         self.handles = []
         for m in modules:
@@ -239,6 +240,7 @@ class _Hooks:
     def _keep_output(self, module, inputs, output):
         # .cpu() of a CPU tensor is the tensor itself: the kept activation
         # follows later in-place writes to the output, as in the library.
+        output = self.reshape(output)
         self.activations.append(output.cpu().detach() if self.detach else output)
 
     def _watch_gradient(self, module, inputs, output):
@@ -247,6 +249,7 @@ class _Hooks:
 
         def arrived(grad):
             # backward meets the layers last-first; prepending restores forward order
+            grad = self.reshape(grad)
             self.gradients = [grad.cpu().detach() if self.detach else grad] + self.gradients
         output.register_hook(arrived)
 
@@ -581,7 +584,7 @@ class _Run:
             self.x = self.x.detach().requires_grad_(True)    # torch.autograd.Variable(x, requires_grad=True)
         if self.method == "fullgrad":
             return self.fullgrad(targets)
-        hooks = _Hooks(self.modules, detach=self.method != "shapleycam")
+        hooks = _Hooks(self.modules, detach=self.method != "shapleycam", reshape_transform=self.reshape_transform)
         try:
             outputs = hooks.forward(self.model, self.x)
             self.targets = self.default_targets(outputs) if targets is None else targets
@@ -683,7 +686,7 @@ def _folded_bias(layer):
 
 def run_cam(model, layers, x, method, targets=None, aug_smooth=False, eigen_smooth=False,
             batch_size=None, ratio_channels_to_ablate=1.0, ablation_sort=None, seed=None, kpca_kernel="sigmoid",
-            kpca_gamma=None, finer_alpha=1.0, finer_comparison=(1, 2, 3), eigen_sign=None):
+            kpca_gamma=None, finer_alpha=1.0, finer_comparison=(1, 2, 3), eigen_sign=None, reshape_transform=None):
     """One call of the library's CAM object for `method` (a name of METHODS).
 
     model: an nn.Module (put in eval mode, as the library does); layers: module
@@ -694,6 +697,8 @@ def run_cam(model, layers, x, method, targets=None, aug_smooth=False, eigen_smoo
     kpca_kernel / kpca_gamma: KPCA_CAM's kernel and gamma. finer_alpha /
     finer_comparison: FinerCAM's alpha and comparison ranks. eigen_sign:
     None, or f(proj_hxw, M, vt0) -> +1 / -1 multiplying every SVD projection.
+    reshape_transform: the library's argument of that name, applied to each
+    target layer's output and gradient (a transformer's tokens to B x C x h x w).
 
     Returns a dict: "map" (B x H x W float32, what __call__ returns); "logits"
     (B x N) and "layers" (per target layer: "A", "G" (None without backward),
@@ -715,7 +720,7 @@ def run_cam(model, layers, x, method, targets=None, aug_smooth=False, eigen_smoo
     run = _Run(model, modules, method, eigen_smooth=eigen_smooth, batch_size=batch_size,
                ratio=ratio_channels_to_ablate, ablation_sort=ablation_sort, rng=np.random if seed is None else np.random.RandomState(seed),
                kpca_kernel=kpca_kernel, kpca_gamma=kpca_gamma, finer_alpha=finer_alpha,
-               finer_comparison=finer_comparison, eigen_sign=eigen_sign)
+               finer_comparison=finer_comparison, eigen_sign=eigen_sign, reshape_transform=reshape_transform)
     if not aug_smooth:
         cam, info = run.forward(x, targets)
         return dict(info, map=cam)

@@ -630,7 +630,7 @@ def missing_and_unexpected_keys():
 @case
 def unsupported_ops_are_all_reported():
     err = fail_case(["--module", os.path.join(MODELS, "zoo.py:unsupported")],
-                    ["features.3.foo: torch.nn.modules.activation.GELU is not supported",
+                    ["features.3.foo: torch.nn.modules.activation.Mish is not supported",
                      "uses 1 thing cnncam cannot run"], process=True)
     check("view" not in err and "size" not in err, "x.view(x.size(0), -1) refused:\n" + err)
     # A tuple result converts (its first tensor, with a note); a result with no tensor does not.

@@ -599,7 +599,7 @@ static const bad_case PATCHES[] = {
     {"dims overflow 2^40 x 2^40", "dims 1099511627776x1099511627776x3x3", "limit", 1},
     {"zero dim", "dims[2] is 0", NULL, 1},
     {"rank 0", "rank 0", NULL, 1},
-    {"rank 5", "rank 5", NULL, 1},
+    {"rank 7", "rank 7", "expected 1 to 6", 1},
     {"dtype 3", "dtype 3", NULL, 1},
     {"metadata type 9", "metadata 'arch' has type 9", NULL, 1},
     {"metadata count", "metadata count 4294967295", "needs at least", 1},
@@ -649,7 +649,7 @@ static int apply_patch(int k, unsigned char *b, size_t size)
     case 25: put64(b + tensor_at(b, 0).dims, 1ull << 40), put64(b + tensor_at(b, 0).dims + 8, 1ull << 40); break;
     case 26: put64(b + tensor_at(b, 0).dims + 16, 0); break;
     case 27: put32(b + tensor_at(b, 0).rank, 0); break;
-    case 28: put32(b + tensor_at(b, 0).rank, 5); break;
+    case 28: put32(b + tensor_at(b, 0).rank, CC_MAX_RANK + 1); break;
     case 29: put32(b + tensor_at(b, 0).dtype, 3); break;
     case 30: put32(b + 140, 9); break;                /* count, key length, "arch", then the type */
     case 31: put32(b + 128, 0xFFFFFFFFu); break;
@@ -935,6 +935,41 @@ static void test_wide_concat(void)
                     "concat takes 2 to 64 inputs", NULL);
 }
 
+/* ---- a tensor of rank CC_MAX_RANK (6: Swin's window partition) loads ------ */
+
+static void test_rank6_tensor(void)
+{
+    static const float v[24] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, -1, -2, -3, -4, -5, -6, -7, -8, -9, -10, -11, -12};
+    const cc_shape six = {6, {2, 1, 3, 1, 2, 2}};
+    cc_model_writer *w = cc_writer_create();
+    cc_writer_tensor(w, "attn.relative_position_index", CC_DTYPE_F32, six, v);  /* used by no node */
+    int x = cc_writer_input(w, "x");
+    cc_writer_output(w, cc_writer_node(w, "relu", "relu", &x, 1, NULL, 0, NULL, 0));
+    unsigned char *buf = NULL;
+    size_t size = 0;
+    cc_error err;
+    cc_status st = cc_writer_to_memory(w, &buf, &size, &err);
+    cc_writer_free(w);
+    tu_check(CC_MAX_RANK == 6 && st == CC_OK, "writing a rank-6 tensor: %s", st ? err.msg : "");
+    if (st)
+        return;
+    cc_model *m = NULL;
+    st = cc_model_load_memory(buf, size, &m, &err);
+    tu_check(st == CC_OK && m && m->ntensors == 1, "a rank-6 tensor loads: %s", st ? err.msg : "");
+    if (!st && m && m->ntensors == 1) {
+        const cc_model_tensor *t = &m->tensors[0];
+        tu_check(cc_shape_equal(&t->shape, &six) && !memcmp(t->data, v, sizeof v),
+                 "the rank-6 tensor reads back: rank %d, %dx%dx%dx%dx%dx%d", t->shape.rank, t->shape.d[0],
+                 t->shape.d[1], t->shape.d[2], t->shape.d[3], t->shape.d[4], t->shape.d[5]);
+    }
+    cc_model_free(m);
+    /* Rank 7 in the same entry is refused by name. */
+    put32(buf + tensor_at(buf, 0).rank, 7);
+    cc_model_reseal(buf, size);
+    expect_fail("a rank-7 tensor", buf, size, "rank 7", "expected 1 to 6");
+    free(buf);
+}
+
 int main(void)
 {
     char dir[] = "/tmp/cnncam_test_format_XXXXXX";
@@ -956,6 +991,7 @@ int main(void)
     test_malformed_graphs();
     test_metadata_references();
     test_wide_concat();
+    test_rank6_tensor();
     free(file);
     rmdir(dir);
     return tu_finish("format");

@@ -2,7 +2,7 @@
  * written by tests/gen_npy_fixtures.py):
  *  - cc_npy_read reads every good file exactly (versions 1.0, 2.0, 3.0;
  *    '<f4' bit for bit, '<f8' rounded to float) and rejects NumPy files of
- *    other kinds (Fortran order, big-endian, int32, scalar, rank 5, empty)
+ *    other kinds (Fortran order, big-endian, int32, scalar, rank 7, empty)
  *    with a message naming what to do;
  *  - cc_npy_decode gives what cc_npy_read gives (status, message, shape and
  *    bits) for the same bytes in memory, for every NumPy file and hand-made case;
@@ -34,7 +34,7 @@
 /* The arrays tests/gen_npy_fixtures.py saves, by the same formulas. */
 typedef struct {
     const char *file;
-    int rank, shape[4];
+    int rank, shape[CC_MAX_RANK];
     float v[24];
 } known_array;
 
@@ -53,7 +53,8 @@ static known_array known(int which)
             a.v[i] = (float)(i * 0.5 - 1);
         return a;
     default:
-        a = (known_array){"good_1x2x3x4.npy", 4, {1, 2, 3, 4}, {0}};
+        a = which == 3 ? (known_array){"good_1x2x3x4.npy", 4, {1, 2, 3, 4}, {0}}
+                       : (known_array){"good_2x1x3x1x2x2.npy", 6, {2, 1, 3, 1, 2, 2}, {0}};  /* rank CC_MAX_RANK */
         for (int i = 0; i < 24; i++)
             a.v[i] = (float)((i * 37 % 101) / 8.0 - 6);
         return a;
@@ -77,7 +78,7 @@ static int same_bits(const float *a, const float *b, int n)
 static void check_decode_matches_read(const char *path, const char *label)
 {
     float *fdata = NULL, *mdata = NULL;
-    int fshape[4] = {0}, mshape[4] = {0}, frank = 0, mrank = 0;
+    int fshape[CC_MAX_RANK] = {0}, mshape[CC_MAX_RANK] = {0}, frank = 0, mrank = 0;
     cc_error ferr = {""}, merr = {""};
     size_t n;
     unsigned char *bytes = tu_read_file(path, &n);
@@ -99,7 +100,7 @@ static void check_decode_matches_read(const char *path, const char *label)
 static void check_read(const char *file, int rank, const int *shape, const float *want, const char *label)
 {
     float *data;
-    int got_shape[4] = {0}, got_rank;
+    int got_shape[CC_MAX_RANK] = {0}, got_rank;
     cc_error err;
     char path[256];
     snprintf(path, sizeof path, DATA "%s", file);
@@ -109,8 +110,8 @@ static void check_read(const char *file, int rank, const int *shape, const float
     if (st)
         return;
     int ok = got_rank == rank && !memcmp(got_shape, shape, (size_t)rank * sizeof *shape);
-    tu_check(ok, "%s: rank %d shape %dx%dx%dx%d, want rank %d", label, got_rank, got_shape[0], got_shape[1],
-             got_shape[2], got_shape[3], rank);
+    tu_check(ok, "%s: rank %d shape %dx%dx%dx%dx%dx%d, want rank %d", label, got_rank, got_shape[0], got_shape[1],
+             got_shape[2], got_shape[3], got_shape[4], got_shape[5], rank);
     if (ok) {
         int n = numel_of(shape, rank);
         tu_check(same_bits(data, want, n), "%s: values differ from NumPy's (first: got %g, want %g)", label,
@@ -121,7 +122,7 @@ static void check_read(const char *file, int rank, const int *shape, const float
 
 static void test_numpy_files(const char *dir)
 {
-    for (int k = 0; k < 4; k++) {
+    for (int k = 0; k < 5; k++) {
         known_array a = known(k);
         check_read(a.file, a.rank, a.shape, a.v, a.file);
         /* The writer gives numpy.save's bytes. */
@@ -154,12 +155,12 @@ static void test_numpy_files(const char *dir)
 
     static const struct { const char *file; const char *says; } bad[] = {
         {"bad_fortran.npy", "Fortran"}, {"bad_big_endian.npy", "'>f4'"}, {"bad_int32.npy", "'<i4'"},
-        {"bad_scalar.npy", "()"},       {"bad_rank5.npy", "more than 4"}, {"bad_empty.npy", "empty"}};
+        {"bad_scalar.npy", "()"},       {"bad_rank7.npy", "more than 6"}, {"bad_empty.npy", "empty"}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char path[256];
         snprintf(path, sizeof path, DATA "%s", bad[i].file);
         float *data = (float *)&data;
-        int shape[4], rank = 9;
+        int shape[CC_MAX_RANK], rank = 9;
         cc_error err;
         tu_expect_error(bad[i].file, cc_npy_read(path, &data, shape, &rank, &err), CC_EFORMAT, &err, bad[i].file,
                      bad[i].says, NULL);
@@ -169,7 +170,7 @@ static void test_numpy_files(const char *dir)
 
     /* cc_npy_decode's own arguments. */
     float *data = (float *)&data;
-    int shape[4], rank = 9;
+    int shape[CC_MAX_RANK], rank = 9;
     cc_error err;
     tu_expect_error("decode 0 bytes", cc_npy_decode("", 0, NULL, &data, shape, &rank, &err), CC_EFORMAT, &err,
                     "array: 0 bytes", NULL);
@@ -262,8 +263,8 @@ static void test_malformed(const char *dir)
         {"shape unterminated", H("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3}\n"), 24, "',' or ')'"},
         {"shape zero", H("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 0)}\n"), 0, "empty"},
         {"shape scalar", H("{'descr': '<f4', 'fortran_order': False, 'shape': ()}\n"), 4, "scalar"},
-        {"shape rank 5", H("{'descr': '<f4', 'fortran_order': False, 'shape': (1, 1, 1, 2, 3)}\n"), 24,
-         "more than 4"},
+        {"shape rank 7", H("{'descr': '<f4', 'fortran_order': False, 'shape': (1, 1, 1, 1, 1, 2, 3)}\n"), 24,
+         "more than 6 dimensions; rank 1..6"},
         {"shape 2^31", H("{'descr': '<f4', 'fortran_order': False, 'shape': (2147483648,)}\n"), 24,
          "larger than 2147483647"},
         {"shape of 25 digits", H("{'descr': '<f4', 'fortran_order': False, 'shape': (9999999999999999999999999,)}\n"),
@@ -285,7 +286,7 @@ static void test_malformed(const char *dir)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         make(path, NULL, 1, 0, -1, cases[i].text, cases[i].len, cases[i].ndata);
         float *data;
-        int shape[4], rank;
+        int shape[CC_MAX_RANK], rank;
         cc_error err;
         cc_status st = cc_npy_read(path, &data, shape, &rank, &err);
         check_decode_matches_read(path, cases[i].label);
@@ -300,10 +301,26 @@ static void test_malformed(const char *dir)
         }
     }
 
+    /* Rank 6, CC_MAX_RANK, is the most a shape may have (rank 7 is refused above). */
+    {
+        make(path, NULL, 1, 0, -1, H("{'descr': '<f4', 'fortran_order': False, 'shape': (1, 1, 2, 1, 3, 1)}\n"), 24);
+        float *data6;
+        int shape6[CC_MAX_RANK] = {0}, rank6 = 0;
+        cc_error err6;
+        cc_status st6 = cc_npy_read(path, &data6, shape6, &rank6, &err6);
+        check_decode_matches_read(path, "shape rank 6");
+        const float want[6] = {1, 2, 3, 4, 5, 6};
+        tu_check(!st6 && rank6 == 6 && !memcmp(shape6, (const int[]){1, 1, 2, 1, 3, 1}, sizeof shape6) &&
+                     same_bits(data6, want, 6),
+                 "shape rank 6: %s", st6 ? err6.msg : "wrong shape or values");
+        if (!st6)
+            free(data6);
+    }
+
     /* The fixed part. */
     static const char good[] = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3)}\n";
     float *data;
-    int shape[4], rank;
+    int shape[CC_MAX_RANK], rank;
     cc_error err;
     make(path, "\x93NUMPZ", 1, 0, -1, H(good), 24);
     tu_expect_error("bad magic", cc_npy_read(path, &data, shape, &rank, &err), CC_EFORMAT, &err, "\\x93NUMPY", NULL);
@@ -368,11 +385,11 @@ static void test_malformed(const char *dir)
 static int read_checked(const char *path, int *insane)
 {
     float *data = (float *)&data;
-    int shape[4] = {0}, rank = 99;
+    int shape[CC_MAX_RANK] = {0}, rank = 99;
     cc_error err = {""};
     cc_status st = cc_npy_read(path, &data, shape, &rank, &err);
     int ok = st ? data == NULL && rank == 0 && err.msg[0]
-                : data != NULL && rank >= 1 && rank <= 4 && numel_of(shape, rank) >= 1;
+                : data != NULL && rank >= 1 && rank <= CC_MAX_RANK && numel_of(shape, rank) >= 1;
     *insane += !ok;
     if (!st)
         free(data);
@@ -424,8 +441,10 @@ static void test_write(const char *dir)
     char path[4096];
     snprintf(path, sizeof path, "%s", tu_path(dir, "rt.npy"));
     tu_rng rng = {11};
-    static const int shapes[][5] = {{1, 1}, {1, 100000}, {2, 7, 1}, {3, 3, 5, 7}, {4, 2, 3, 5, 7}, {4, 1, 1, 1, 1}};
-    for (int s = 0; s < 6; s++) {
+    static const int shapes[][7] = {{1, 1},          {1, 100000},          {2, 7, 1},         {3, 3, 5, 7},
+                                    {4, 2, 3, 5, 7}, {4, 1, 1, 1, 1},      {5, 2, 1, 3, 4, 5}, {6, 2, 3, 1, 4, 2, 3},
+                                    {6, 1, 1, 1, 1, 1, 1}};
+    for (int s = 0; s < (int)(sizeof shapes / sizeof shapes[0]); s++) {
         int rank = shapes[s][0];
         const int *shape = shapes[s] + 1;
         int n = numel_of(shape, rank);
@@ -437,7 +456,7 @@ static void test_write(const char *dir)
         cc_error err;
         cc_status st = cc_npy_write(path, v, shape, rank, &err);
         float *back = NULL;
-        int got[4] = {0}, got_rank = 0;
+        int got[CC_MAX_RANK] = {0}, got_rank = 0;
         st = st ? st : cc_npy_read(path, &back, got, &got_rank, &err);
         tu_check(!st && got_rank == rank && !memcmp(got, shape, (size_t)rank * sizeof *shape) &&
                      same_bits(back, v, n),
@@ -447,10 +466,10 @@ static void test_write(const char *dir)
     }
     const float one[4] = {1, 2, 3, 4};
     cc_error err;
-    tu_expect_error("rank 0", cc_npy_write(path, one, (const int[]){1}, 0, &err), CC_EINVAL, &err, "rank 0", "1..4",
+    tu_expect_error("rank 0", cc_npy_write(path, one, (const int[]){1}, 0, &err), CC_EINVAL, &err, "rank 0", "1..6",
                  NULL);
-    tu_expect_error("rank 5", cc_npy_write(path, one, (const int[]){1, 1, 1, 1, 1}, 5, &err), CC_EINVAL, &err,
-                 "rank 5", NULL);
+    tu_expect_error("rank 7", cc_npy_write(path, one, (const int[]){1, 1, 1, 1, 1, 1, 1}, 7, &err), CC_EINVAL, &err,
+                 "rank 7", "1..6", NULL);
     tu_expect_error("dimension 0", cc_npy_write(path, one, (const int[]){2, 0}, 2, &err), CC_EINVAL, &err,
                  "dimension 1 is 0", NULL);
     tu_expect_error("dimension -3", cc_npy_write(path, one, (const int[]){-3}, 1, &err), CC_EINVAL, &err, "-3", NULL);

@@ -40,7 +40,7 @@
 #include <string.h>
 
 /* A case holds every input and its gradient, every parameter and its gradient, out and r. */
-enum { MAX_ATTRS = 16, MAX_ATTR_VALUES = 4, MAX_TENSORS = 2 * CC_MAX_INPUTS + 2 * CC_MAX_PARAMS + 2,
+enum { MAX_ATTRS = 16, MAX_ATTR_VALUES = 2 * CC_MAX_RANK, MAX_TENSORS = 2 * CC_MAX_INPUTS + 2 * CC_MAX_PARAMS + 2,
        MAX_NAME = 64, MAX_LABEL = 256 };
 #define MAX_FILE_BYTES ((size_t)64 << 20)
 #define MAX_SCRATCH_BYTES ((size_t)1 << 30)

@@ -24,7 +24,7 @@ double tu_uniform(tu_rng *r, double lo, double hi)
 
 cc_shape tu_shape(const char *s)
 {
-    cc_shape sh = {0, {0, 0, 0, 0}};
+    cc_shape sh = {0, {0}};
     const char *p = s;
     while (*p) {
         char *end;
@@ -47,14 +47,14 @@ cc_attrs tu_attrs(const char *text)
     snprintf(buf, sizeof buf, "%s", text ? text : "");
     for (char *tok = strtok(buf, " "); tok; tok = strtok(NULL, " ")) {
         char *eq = strchr(tok, '=');
-        double v[4];
+        double v[2 * CC_MAX_RANK];  /* pads: (before, after) per dimension */
         int n = 0;
         if (!eq) {
             fprintf(stderr, "bad attribute literal '%s'\n", tok);
             exit(3);
         }
         *eq = '\0';
-        for (char *p = eq + 1; *p && n < 4; n++)
+        for (char *p = eq + 1; *p && n < 2 * CC_MAX_RANK; n++)
             v[n] = strtod(p, &p), p += *p == ',';
         if (cc_attrs_set(&a, tok, v, n, &err)) {
             fprintf(stderr, "bad attribute literal: %s\n", err.msg);

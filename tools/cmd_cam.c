@@ -99,8 +99,9 @@ static int fits_model(const cam_options *o, const cnncam_model *m, const char *p
     int h, w;
     if (!cnncam_model_input_size(m, &h, &w) || (in->H == h && in->W == w))
         return 1;
-    snprintf(in->err, sizeof in->err, "%s: %s works at one input size, %dx%d (height x width: its flatten feeds a "
-             "linear layer), and this %s is %dx%d; %s", path, o->model, h, w, in->is_tensor ? "tensor" : "image",
+    snprintf(in->err, sizeof in->err, "%s: %s works at one input size, %dx%d (height x width: a flatten feeding a "
+             "linear layer, or a transformer's position embedding), and this %s is %dx%d; %s", path, o->model, h, w,
+             in->is_tensor ? "tensor" : "image",
              in->H, in->W, in->is_tensor ? "give a tensor of that size" : "");
     if (!in->is_tensor) {
         size_t used = strlen(in->err);
@@ -650,6 +651,11 @@ int cmd_cam(int argc, char **argv, int predict_only)
         fprintf(stderr, "cnncam: %s: %s\n", o.model, cnncam_ctx_error(ctx));
         rc = EXIT_INPUT;
         goto done;
+    }
+    for (int l = 0; l < o.nlayers && !predict_only; l++) {
+        const char *warning = cnncam_model_layer_warning(m, cnncam_model_find_node(m, o.layers[l]));
+        if (warning)
+            fprintf(stderr, "cnncam: warning: layer '%s': %s\n", o.layers[l], warning);
     }
     progress_line progress = {method_name(&o), "", isatty(STDERR_FILENO), 0, 0};
     if (!predict_only) {  /* the library knows which method takes which option */

@@ -94,6 +94,19 @@ static const char *shape_str(const cnncam_shape *s, char *buf, size_t len)
     return buf;
 }
 
+/* "map 768x14x14 from tokens (1 prefix)" for a node the methods read as a
+ * C x h x w map through a layout other than N x C x H x W; "" otherwise. */
+static const char *map_str(const char *layout, const cnncam_shape *s, char *buf, size_t len)
+{
+    int prefix, h, w;
+    buf[0] = '\0';
+    if (layout && !strcmp(layout, "nhwc") && s->rank == 4)
+        snprintf(buf, len, "  map %dx%dx%d from channels last", s->dims[3], s->dims[1], s->dims[2]);
+    else if (layout && sscanf(layout, "tokens:%d:%d:%d", &prefix, &h, &w) == 3 && s->rank == 3)
+        snprintf(buf, len, "  map %dx%dx%d from tokens (%d prefix)", s->dims[2], h, w, prefix);
+    return buf;
+}
+
 int cli_default_threads(char *err, size_t len)
 {
     const char *s = getenv("CNNCAM_NUM_THREADS");
@@ -179,8 +192,8 @@ int cmd_info(int argc, char **argv)
     int fixed_h = 0, fixed_w = 0;
     cnncam_model_input_size(m, &fixed_h, &fixed_w);
     if (H && fixed_h && (H != fixed_h || W != fixed_w)) {
-        fprintf(stderr, "cnncam: %s works at one input size, %dx%d (height x width: its flatten feeds a linear "
-                "layer), not at --size %dx%d\n", path, fixed_h, fixed_w, H, W);
+        fprintf(stderr, "cnncam: %s works at one input size, %dx%d (height x width: a flatten feeding a linear "
+                "layer, or a transformer's position embedding), not at --size %dx%d\n", path, fixed_h, fixed_w, H, W);
         cnncam_model_free(m);
         return EXIT_INPUT;
     }
@@ -240,13 +253,16 @@ int cmd_info(int argc, char **argv)
     printf("%s\n", cnncam_model_meta_type(m, "input.mean") ? "" : " (not recorded: ImageNet's)");
     if (fixed_h)
         printf("input size    %dx%d only (height x width: the graph works at this size alone, e.g. a flatten "
-               "feeding a linear layer; resize and crop images to it)\n", fixed_h, fixed_w);
+               "feeding a linear layer, or a transformer; resize and crop images to it)\n", fixed_h, fixed_w);
     else
         printf("input size    any (the network sees each image at its own size unless resized)\n");
     if (resize > 0 || crop > 0)
         printf("eval recipe   resize %lld, centre crop %lld%s%s%s\n", resize, crop, interp ? " (" : "",
                interp ? interp : "", interp ? ")" : "");
     printf("grad-cam      %s (recommended layer)\n", layer ? layer : "(none recorded)");
+    const int layer_node = layer ? cnncam_model_find_node(m, layer) : -1;
+    if (layer_node >= 0 && cnncam_model_layer_warning(m, layer_node))
+        printf("warning       %s: %s\n", layer, cnncam_model_layer_warning(m, layer_node));
     char why[256];
     const int threads = cli_default_threads(why, sizeof why), cpus = cnncam_cpu_count();
     if (!threads)
@@ -269,17 +285,28 @@ int cmd_info(int argc, char **argv)
         cnncam_model_free(m);
         return EXIT_INPUT;
     }
-    char buf[64];
+    char buf[96], map[96]; /* 6 dimensions of up to 10 digits */
     if (only_node >= 0) {
-        printf("\nlayer '%s' is node '%s' (%s), output %s for a 1x%dx%dx%d input\n", only,
+        printf("\nlayer '%s' is node '%s' (%s), output %s%s for a 1x%dx%dx%d input\n", only,
                cnncam_model_node_name(m, only_node), cnncam_model_node_op(m, only_node),
-               shape_str(&shapes[only_node], buf, sizeof buf), channels, H, W);
+               shape_str(&shapes[only_node], buf, sizeof buf),
+               map_str(cnncam_model_node_layout(m, only_node), &shapes[only_node], map, sizeof map), channels, H, W);
+        const char *layout = cnncam_model_node_layout(m, only_node);
+        if (layout && !*layout)
+            printf("it is no spatial map (attention scores, windows or a vector): the methods cannot explain it\n");
+        if (cnncam_model_layer_warning(m, only_node))
+            printf("warning: %s\n", cnncam_model_layer_warning(m, only_node));
     } else {
-        printf("\nlayers for a 1x%dx%dx%d input (name, op, output shape); '=' lines are containers:\n",
-               channels, H, W);
+        printf("\nlayers for a 1x%dx%dx%d input (name, op, output shape%s); '=' lines are containers:\n",
+               channels, H, W, cnncam_model_node_layout(m, 0) ? ", and the C x h x w map the methods read where "
+               "it is not N x C x H x W" : "");
         for (int i = 0; i < nnodes; i++) {
-            printf("  %-40s %-20s %s%s\n", cnncam_model_node_name(m, i), cnncam_model_node_op(m, i),
-                   shape_str(&shapes[i], buf, sizeof buf), i == out_node ? output_tag : "");
+            printf("  %-40s %-20s %s%s%s\n", cnncam_model_node_name(m, i), cnncam_model_node_op(m, i),
+                   shape_str(&shapes[i], buf, sizeof buf),
+                   map_str(cnncam_model_node_layout(m, i), &shapes[i], map, sizeof map),
+                   i == out_node ? output_tag : "");
+            if (cnncam_model_layer_warning(m, i))
+                printf("  %-40s warning: %s\n", "", cnncam_model_layer_warning(m, i));
             print_aliases(m, i);
         }
     }

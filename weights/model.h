@@ -64,6 +64,17 @@ typedef struct {
     float mean[CC_MODEL_MAX_CHANNELS], std[CC_MODEL_MAX_CHANNELS];  /* channels of each */
 } cc_model_input;
 
+/* How a layer's value lays out a C x h x w map (metadata node.layout,
+ * FORMAT.md): N x C x H x W; channels last, N x H x W x C; or tokens,
+ * N x (prefix + h w) x C, prefix tokens (a class token) first, then the h x w
+ * grid of patch tokens in row order. CC_LAYOUT_NONE: no map (attention
+ * scores, windows, logits). */
+typedef enum { CC_LAYOUT_NONE, CC_LAYOUT_NCHW, CC_LAYOUT_NHWC, CC_LAYOUT_TOKENS } cc_layout_kind;
+typedef struct {
+    cc_layout_kind kind;
+    int prefix, h, w;          /* CC_LAYOUT_TOKENS only */
+} cc_layout;
+
 typedef struct cc_model {
     cc_graph *graph;           /* nodes 0 .. ninputs-1 are the graph inputs */
     int output;                /* the node whose value is the logits */
@@ -89,6 +100,9 @@ typedef struct cc_model {
      * appear only on relu, conv2d and batchnorm2d nodes. NULL when the file
      * has no node.module (converted before it): FORMAT.md gives the fallback. */
     const char *const *node_module;
+    /* Per graph node, from metadata node.layout; NULL when the file has none
+     * (a CNN's: cc_model_layout's fallback). */
+    const cc_layout *node_layout;
 } cc_model;
 
 /* Maps path read-only (MAP_PRIVATE); falls back to reading it into memory
@@ -110,6 +124,11 @@ int cc_model_find_layer(const cc_model *m, const char *name);
  * distance, ties broken by a longer shared prefix, then by graph order;
  * comma-separated into buf ("layer4, layer4.2, layer3"). Never overruns len. */
 void cc_model_suggest(const cc_model *m, const char *name, char *buf, size_t len);
+
+/* The layout of node i's value: node.layout's entry, or for a file without
+ * one, N x C x H x W for every rank-4 value (the graph inputs too) and no
+ * map otherwise. rank: the value's rank in the plan. */
+cc_layout cc_model_layout(const cc_model *m, int i, int rank);
 
 /* Metadata by key. Each gives NULL / 0 when the key is absent or holds
  * another type, else the value / 1. Pointers live as long as the model. */

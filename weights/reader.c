@@ -422,22 +422,32 @@ static const struct { const char *module, *op; } ACTED_ON[] = {
     {"ReLU", "relu"}, {"Conv2d", "conv2d"}, {"BatchNorm2d", "batchnorm2d"},
 };
 
-/* Metadata node.module: one class name per node (not the graph inputs), in
- * node order; read after the graph, whose node count it must match. */
+/* A per-node string list (node.module, node.layout): absent (*e NULL), or
+ * one string per node (not the graph inputs), in node order; read after the
+ * graph, whose node count it must match. */
+static cc_status per_node_strings(cc_reader *r, const char *key, const char *what, const cc_meta **e)
+{
+    const cc_graph *g = r->m->graph;
+    const int nodes = g->nnodes - g->ninputs;
+    *e = cc_model_meta(r->m, key);
+    if (*e && (*e)->type != CC_META_STRINGS)
+        return cc_rd_fail(r, CC_EFORMAT, "metadata '%s' has type %d; expected 4 (string list): %s", key,
+                          (int)(*e)->type, what);
+    if (*e && (*e)->n != nodes)
+        return cc_rd_fail(r, CC_EFORMAT, "metadata '%s' has %d entries but the graph has %d nodes; it needs one "
+                          "per node, in node order", key, (*e)->n, nodes);
+    return CC_OK;
+}
+
+/* Metadata node.module: one class name per node. */
 static cc_status read_node_modules(cc_reader *r)
 {
     cc_model *m = r->m;
-    const cc_meta *e = cc_model_meta(m, "node.module");
+    const cc_meta *e;
+    CC_TRY(per_node_strings(r, "node.module", "the module class of each node", &e));
     if (!e)
         return CC_OK;
     const cc_graph *g = m->graph;
-    const int nodes = g->nnodes - g->ninputs;
-    if (e->type != CC_META_STRINGS)
-        return cc_rd_fail(r, CC_EFORMAT, "metadata 'node.module' has type %d; expected 4 (string list): the module "
-                          "class of each node", (int)e->type);
-    if (e->n != nodes)
-        return cc_rd_fail(r, CC_EFORMAT, "metadata 'node.module' has %d entries but the graph has %d nodes; it "
-                          "needs one per node, in node order", e->n, nodes);
     const char **module = cc_rd_alloc(r, (size_t)g->nnodes * sizeof *module);
     if (!module)
         return cc_rd_nomem(r, (size_t)g->nnodes * sizeof *module);
@@ -453,6 +463,72 @@ static cc_status read_node_modules(cc_reader *r)
     }
     m->node_module = module;
     return CC_OK;
+}
+
+/* One node.layout entry: "", "nchw", "nhwc" or "tokens:P:h:w" (decimal, no
+ * signs or spaces; h, w >= 1, P + h w within a tensor's bounds). */
+static int parse_layout(const char *s, cc_layout *out)
+{
+    *out = (cc_layout){CC_LAYOUT_NONE, 0, 0, 0};
+    if (!*s)
+        return 1;
+    if (!strcmp(s, "nchw") || !strcmp(s, "nhwc")) {
+        out->kind = s[1] == 'c' ? CC_LAYOUT_NCHW : CC_LAYOUT_NHWC;
+        return 1;
+    }
+    if (strncmp(s, "tokens:", 7))
+        return 0;
+    long v[3];
+    const char *p = s + 7;
+    for (int k = 0; k < 3; k++) {
+        if (*p < '0' || *p > '9')
+            return 0;
+        v[k] = 0;
+        while (*p >= '0' && *p <= '9' && v[k] <= CC_MODEL_MAX_SIDE)
+            v[k] = 10 * v[k] + (*p++ - '0');
+        if (*p != (k < 2 ? ':' : '\0') || v[k] > CC_MODEL_MAX_SIDE)
+            return 0;
+        p++;
+    }
+    if (v[1] < 1 || v[2] < 1 || (size_t)(v[0] + v[1] * v[2]) > CC_MAX_NUMEL)
+        return 0;
+    *out = (cc_layout){CC_LAYOUT_TOKENS, (int)v[0], (int)v[1], (int)v[2]};
+    return 1;
+}
+
+/* Metadata node.layout: one layout per node (the graph inputs are N x C x H x W). */
+static cc_status read_node_layouts(cc_reader *r)
+{
+    cc_model *m = r->m;
+    const cc_meta *e;
+    CC_TRY(per_node_strings(r, "node.layout", "the layout of each node's value", &e));
+    if (!e)
+        return CC_OK;
+    const cc_graph *g = m->graph;
+    cc_layout *layout = cc_rd_alloc(r, (size_t)g->nnodes * sizeof *layout);
+    if (!layout)
+        return cc_rd_nomem(r, (size_t)g->nnodes * sizeof *layout);
+    char q[72], qn[72];
+    for (int i = 0; i < g->nnodes; i++) {
+        if (i < g->ninputs) {
+            layout[i] = (cc_layout){CC_LAYOUT_NCHW, 0, 0, 0};
+            continue;
+        }
+        if (!parse_layout(e->strs[i - g->ninputs], &layout[i]))
+            return cc_rd_fail(r, CC_EFORMAT, "metadata 'node.layout' entry %d (node '%s') is '%s'; expected \"\", "
+                              "\"nchw\", \"nhwc\" or \"tokens:P:h:w\" with h, w >= 1", i - g->ninputs,
+                              cc_rd_qname(g->nodes[i].name, qn, sizeof qn),
+                              cc_rd_qname(e->strs[i - g->ninputs], q, sizeof q));
+    }
+    m->node_layout = layout;
+    return CC_OK;
+}
+
+cc_layout cc_model_layout(const cc_model *m, int i, int rank)
+{
+    if (m->node_layout)
+        return m->node_layout[i];
+    return (cc_layout){rank == 4 ? CC_LAYOUT_NCHW : CC_LAYOUT_NONE, 0, 0, 0};
 }
 
 /* ---- entry points ---- */
@@ -471,7 +547,8 @@ static cc_status parse(cc_reader *r)
     cc_rd_begin(r, "graph", r->sec_off[1], r->sec_size[1]);
     CC_TRY(cc_read_graph(r));
     CC_TRY(check_references(r));
-    return read_node_modules(r);
+    CC_TRY(read_node_modules(r));
+    return read_node_layouts(r);
 }
 
 /* Validates m->bytes; hands m to *out, or frees it. */

@@ -22,7 +22,7 @@ enum {
     MIN_PARAM = 4 + 4,
     MIN_ATTR = 4 + 4 + 8,
     MIN_ALIAS = MIN_NAME + 4,
-    MAX_ATTR_VALUES = 4,            /* padding's (top, left, bottom, right) is the longest */
+    MAX_ATTR_VALUES = 2 * CC_MAX_RANK, /* pad's (before, after) per dimension is the longest */
     MAX_ATTRS = 16                  /* cc_attrs_set knows 11 keys, each allowed once */
 };
 

@@ -208,7 +208,7 @@ static void tensor_entry(cc_model_writer *w, const char *name, int dtype, cc_sha
 {
     static const unsigned char zeros[CC_MODEL_ALIGN];
     size_t numel = 1;
-    for (int i = 0; i < shape.rank; i++)
+    for (int i = 0; i < shape.rank && i < CC_MAX_RANK; i++)
         numel *= (size_t)(shape.d[i] > 0 ? shape.d[i] : 0);
     if (shape.rank < 0 || shape.rank > CC_MAX_RANK || numel > CC_MAX_NUMEL) {
         failed(w, CC_EINVAL, "a tensor shape has a bad rank or too many elements");

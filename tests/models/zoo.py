@@ -7,7 +7,7 @@ functional():  every spelling the converter maps, on purpose the less common one
                bias-free conv, affine-free batchnorm, torch.cat, F.max_pool2d/F.avg_pool2d
                with ceil_mode, F.dropout in eval, Tensor.flatten, and a conv called twice
                (shared.weight bound by two nodes).
-unsupported(): a GELU at features.3.foo and a Tensor.view, which must both be reported.
+unsupported(): a Mish at features.3.foo and a Tensor.view, which must both be reported.
 tuple_out():   returns (logits, features): not one tensor.
 inplace_shared(): an in-place relu whose input is read again later.
 wide_head():   a conv ("features") and a 62.5 MiB linear classifier (16384 -> 1000):
@@ -55,7 +55,7 @@ class Foo(nn.Module):
     def __init__(self):
         super().__init__()
         self.conv = nn.Conv2d(8, 8, 3, padding=1)
-        self.foo = nn.GELU()
+        self.foo = nn.Mish()
 
     def forward(self, x):
         return self.foo(self.conv(x))

@@ -40,6 +40,7 @@ MAX_STR = 4096
 MAX_NAME = 255               # node, graph-input and alias names (the engine's limit)
 MAX_NUMEL = 1 << 30          # CC_MAX_NUMEL in layers/op.h
 ALIGN = 64
+MAX_RANK = 6   # core/base.h CC_MAX_RANK
 DTYPES = {1: ("f32", np.dtype("<f4")), 2: ("f16", np.dtype("<f2"))}
 META_TYPES = {1: "string", 2: "int", 3: "float", 4: "string list", 5: "float list"}
 # metadata 'output'; absent means softmax. probabilities / log_probabilities:
@@ -68,6 +69,9 @@ OPS = {
                     ("running_mean", "running_var")),
     "softmax": (1, 1, (), ()), "log_softmax": (1, 1, (), ()),
     "layer_norm": (1, 1, ("weight", "bias"), ()), "gelu": (1, 1, (), ()), "gelu_tanh": (1, 1, (), ()),
+    "permute": (1, 1, (), ()), "reshape": (1, 1, (), ()), "roll": (1, 1, (), ()), "pad": (1, 1, (), ()),
+    "matmul": (2, 2, (), ()),                                       # alpha * A @ B (B^T with trans_b)
+    "add_const": (1, 1, ("value",), ("value",)), "mul_const": (1, 1, ("value",), ("value",)),
 }
 
 # layers/op.c cc_attrs_set: key -> (value counts it takes, smallest value).
@@ -79,6 +83,10 @@ ATTRS = {
     "count_include_pad": ((1,), 0), "output_size": ((1, 2), 1), "start_dim": ((1,), 0),
     "axis": ((1,), 0), "start": ((1,), 0), "end": ((1,), 1), "align_corners": ((1,), 0),
     "recompute_scale_factor": ((1,), 0), "scale_factor": ((1, 2), None), "eps": ((1,), None), "negative_slope": ((1,), None), "alpha": ((1,), None),
+    "step": ((1,), 1), "perm": (tuple(range(1, MAX_RANK + 1)), 0), "shape": (tuple(range(1, MAX_RANK + 1)), 1),
+    "shifts": (tuple(range(1, MAX_RANK + 1)), -1000000), "dims": (tuple(range(1, MAX_RANK + 1)), 1),
+    "pads": (tuple(range(2, 2 * MAX_RANK + 1, 2)), 0),
+    "trans_b": ((1,), 0),
 }
 
 Node = namedtuple("Node", "name op inputs params attrs")   # params: {role: tensor}, attrs: {key: [f64]}
@@ -346,8 +354,8 @@ def _read_tensors(m, c, data_size):
         if dtype not in DTYPES:
             raise FormatError("%s: dtype %d is unknown (1 = f32, 2 = f16)" % (where, dtype))
         rank = c.u32(where + " rank")
-        if not 1 <= rank <= 4:
-            raise FormatError("%s: rank %d; expected 1 to 4" % (where, rank))
+        if not 1 <= rank <= MAX_RANK:
+            raise FormatError("%s: rank %d; expected 1 to %d" % (where, rank, MAX_RANK))
         dims = tuple(c.u64(where + " dimension %d" % k) for k in range(rank))
         numel = 1
         for k, d in enumerate(dims):
@@ -588,8 +596,18 @@ def run(m, x, keep=False):
                 y = xs[0]
             elif op == "spatial_mean":
                 y = xs[0].mean((2, 3))
-            elif op == "slice":
-                y = xs[0][:, _int(a, "start", 0):_int(a, "end", 1)]
+            elif op == "slice":                  # x[:, ..., start:end:step] along axis >= 1
+                ax = _int(a, "axis", 1)
+                y = xs[0][(slice(None),) * ax + (slice(_int(a, "start", 0), _int(a, "end", 1), _int(a, "step", 1)),)]
+            elif op == "permute":
+                y = xs[0].permute(*[int(v) for v in a["perm"]])
+            elif op == "reshape":                # shape is for a batch of one; dim 0 scales
+                y = xs[0].reshape(-1, *[int(v) for v in a["shape"][1:]])
+            elif op == "roll":
+                y = torch.roll(xs[0], [int(v) for v in a["shifts"]], [int(v) for v in a["dims"]])
+            elif op == "pad":                    # (before, after) per dim in dim order; F.pad: last dim first
+                pads = [int(v) for v in a["pads"]]
+                y = F.pad(xs[0], [pads[2 * d + e] for d in reversed(range(len(pads) // 2)) for e in (0, 1)])
             elif op == "channel_shuffle":
                 shape, g = xs[0].shape, _int(a, "groups", 1)
                 y = xs[0].unflatten(1, (g, shape[1] // g)).transpose(1, 2).reshape(shape)
@@ -604,6 +622,14 @@ def run(m, x, keep=False):
                 y = F.leaky_relu(xs[0], a.get("negative_slope", [0.01])[0])
             elif op == "elu":
                 y = F.elu(xs[0], a.get("alpha", [1.0])[0])
+            elif op == "matmul":                 # equal leading dims; alpha scales the product
+                y = torch.matmul(xs[0], xs[1].transpose(-2, -1) if _int(a, "trans_b", 0) else xs[1])
+                alpha = a.get("alpha", [1.0])[0]
+                y = y * alpha if alpha != 1 else y
+            elif op == "add_const":              # value broadcasts from the right (a model constant)
+                y = xs[0] + p["value"]
+            elif op == "mul_const":
+                y = xs[0] * p["value"]
             elif op in ("softmax", "log_softmax"):
                 y = getattr(torch, op)(xs[0], _int(a, "axis", 1))
             elif op == "layer_norm":      # over the last dimension, weight and bias optional

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 import torchvision
 
-from . import ConvertError, inputs, models, outputs, trace, writer
+from . import ConvertError, concrete_convert, inputs, models, outputs, trace, writer
 from .writer import FLOAT_LIST, INT, STRING, STRING_LIST
 
 from . import ccm
@@ -246,7 +246,8 @@ def choose_layer(args, arch, g, option="--layer"):
     elif args.arch and arch in models.GRADCAM_LAYERS:
         layer, how = models.GRADCAM_LAYERS[arch], "the seed article's choice"
     else:
-        layer, how = trace.auto_gradcam_layer(g), "automatic"
+        layer, how = (concrete_convert.auto_layer(g) if g.layouts is not None else trace.auto_gradcam_layer(g),
+                      "automatic")
         if layer is None:
             raise ConvertError("the model has no layer with a spatial map to use for Grad-CAM")
     i = g.index_of(layer)
@@ -257,10 +258,11 @@ def choose_layer(args, arch, g, option="--layer"):
         raise ConvertError("gradcam layer '%s' (%s) is neither a node nor an alias of the graph%s"
                            % (layer, how, "; close: " + ", ".join(close) if close else ""))
     shape = g.shapes[g.names()[i]]
-    if i < len(g.inputs) or len(shape) != 4:
+    spatial = len(shape) == 4 if g.layouts is None else i >= len(g.inputs) and g.layouts[i - len(g.inputs)]
+    if i < len(g.inputs) or not spatial:
         raise ConvertError("gradcam layer '%s' (%s) is %s; Grad-CAM needs a layer output of "
-                           "N x C x H x W" % (layer, how, "the input" if i < len(g.inputs)
-                                              else "x".join(map(str, shape))))
+                           "N x C x H x W, channels-last N x H x W x C or tokens on a grid"
+                           % (layer, how, "the input" if i < len(g.inputs) else "x".join(map(str, shape))))
     return layer
 
 
@@ -334,6 +336,8 @@ def build_metadata(args, labels, arch, source, release, exact, g, layer, note, n
         meta += [("input.height", INT, g.fixed_size[0]), ("input.width", INT, g.fixed_size[1])]
     meta.append(("gradcam.layer", STRING, layer))
     meta.append(("node.module", STRING_LIST, [n.module for n in g.nodes]))
+    if g.layouts is not None:
+        meta.append(("node.layout", STRING_LIST, list(g.layouts)))
     resize = args.resize if args.resize is not None else rec and rec["resize"]
     crop = args.crop if args.crop is not None else rec and rec["crop"]
     if resize:
@@ -375,15 +379,15 @@ def self_check(path, meta, g, arrays, model, dtype):
         raise SelfCheckError("the tensor table does not list the tensors the graph binds")
     state = model.state_dict()
     np_dtype = writer.DTYPES[dtype][1]
-    for name, info in m.tensors.items():
-        src = state[name].detach().float().numpy().astype(np_dtype)
+    for name, info in m.tensors.items():      # a folded constant is no state_dict entry
+        src = (state[name].detach().float().numpy() if name in state else g.tensors[name]).astype(np_dtype)
         back = m.tensor(name)
         if info.dims != src.shape or back.dtype != np_dtype or \
                 not np.array_equal(back.view(np.uint8), src.view(np.uint8)):
             raise SelfCheckError("tensor '%s' differs from the model's state_dict entry" % name)
     if dtype == "f16":          # compare against the model with the stored weights
         with torch.no_grad():
-            for name in m.tensors:
+            for name in filter(state.__contains__, m.tensors):
                 state[name].copy_(torch.from_numpy(np.array(m.tensor(name), dtype=np.float32)))
     gen = torch.Generator().manual_seed(0)
     c, h, w = g.shapes[g.inputs[0]][1:]
@@ -499,8 +503,10 @@ def convert_module(model, output, *, input_size=None, mean=None, std=None, label
 def _convert(args, out, model, arch, source, release, exact, labels, note, t0, numbered=False,
              layer_option="--layer"):
     """Trace, metadata, write, self-check: the conversion once the model is in hand."""
-    traced = trace.trace_model(model)
-    shape = inputs.shape_for(args.input_size, traced[2])
+    concrete = concrete_convert.is_transformer(model)
+    traced = None if concrete else trace.trace_model(model)
+    shape = concrete_convert.input_shape(args.input_size, model) if concrete else \
+        inputs.shape_for(args.input_size, traced[2])
     if exact and arch in models.TRANSFORM_INPUT_ARCHS and args.mean is None and args.std is None:
         args.mean, args.std = models.TRANSFORM_INPUT_MEAN, models.TRANSFORM_INPUT_STD
         note("%s's released weights expect transform_input=True, which is normalising with mean = std = "
@@ -510,13 +516,16 @@ def _convert(args, out, model, arch, source, release, exact, labels, note, t0, n
         models.calibrate_batchnorm(model, models.calibration_batches(
             0 if args.seed is None else args.seed, args.mean, args.std, shape))
     example = torch.randn(1, *shape, generator=torch.Generator().manual_seed(0))
-    g = trace.convert(model, example, args.output_key, note, traced)
-    g.fixed_size = inputs.fixed_size(traced[2], shape, g.output_path, g.shapes[g.names()[g.output]])
+    if concrete:            # specialised to the probe's size: g.fixed_size is set
+        g = concrete_convert.convert(model, example, args.output_key, note)
+    else:
+        g = trace.convert(model, example, args.output_key, note, traced)
+        g.fixed_size = inputs.fixed_size(traced[2], shape, g.output_path, g.shapes[g.names()[g.output]])
     if g.dropped:
         note("%d traced value(s) do not reach the output and are left out: %s"
              % (len(g.dropped), ", ".join(g.dropped[:8]) + (", ..." if len(g.dropped) > 8 else "")))
     unused = sorted({k.split(".")[0] for k in model.state_dict()
-                     if k not in g.tensors and not k.endswith("num_batches_tracked")})
+                     if k not in g.tensors and k not in g.folded and not k.endswith("num_batches_tracked")})
     if unused:              # googlenet's auxiliary heads: trained with, never run in eval mode
         note("state_dict entries under %s are not used by the eval-mode forward and are not stored"
              % ", ".join(unused))

@@ -15,7 +15,10 @@ Proxy carries the real value its node has on that input, so:
     stochastic_depth by default), and nn.MultiheadAttention is expanded into
     primitives (linear, chunk, view, transpose, div, bmm, softmax) when expand_mha:
     F.has_torch_function is False while its forward runs, so F.multi_head_attention_forward
-    runs its Python body on the proxies instead of becoming one opaque node;
+    runs its Python body on the proxies instead of becoming one opaque node. With
+    expand_mha="batch_first", plain batch-first self-attention (x, x, x, no masks) is
+    expanded instead into primitives that keep the batch in dim 0 (linear, reshape,
+    select, permute, matmul, softmax; equal to the module up to rounding);
   * a Python decision on a tensor's *values* (bool(t), int(t), t.item(), t.tolist()) is
     baked in as well; each one is listed in gm.value_dependent (empty for the models
     this was written for), so a caller can refuse such a model.
@@ -23,7 +26,8 @@ Tuple unpacking never reaches torch 1.13's Proxy.__iter__ (whose f_lasti // 2 lo
 wrong on Python 3.11): CProxy.__iter__ knows the real length.
 
 Nodes carry meta['shape'] (a tuple, for tensor values), meta['cc_scope'] (the path of the
-module whose forward made them) and, with keep_values, meta['val'] (the value on the
+module whose forward made them), meta['cc_name'] on leaf module calls (the module path,
+':2', ':3', ... on later calls) and, with keep_values, meta['val'] (the value on the
 sample input, as the model left it: an in-place op later in forward shows in it).
 
 fold_constants(gm) replaces every node that does not depend on the placeholder by one
@@ -31,10 +35,14 @@ get_attr constant (relative-position-bias gathers, class-token expand, Swin mask
 drop_noops(gm) removes what is the identity at eval (Dropout, F.dropout with p = 0 or
 training False, Identity, contiguous, stochastic_depth at eval, all-zero F.pad,
 full-range slices), turning a `view` that read a dropped `contiguous` into `reshape`.
-Both work in place and return gm. Nothing here prints.
+gm.containers lists (path, node) for what each non-leaf module call returned (a node
+drop_noops removes is replaced by its input there too). Both work in place and return gm.
+Nothing here prints.
 """
 import contextlib
+import math
 import operator
+from collections import Counter
 
 import torch
 import torch.fx as fx
@@ -103,6 +111,36 @@ def _functional_without_torch_function():
         F.has_torch_function = saved
 
 
+def _plain_self_attention(m, args, kwargs):
+    """m is an nn.MultiheadAttention called as self-attention on one batch-first
+    input, x, x, x, with no masks and no extras (torchvision's ViT encoder block)."""
+    if not isinstance(m, nn.MultiheadAttention) or not m.batch_first or not m._qkv_same_embed_dim:
+        return False
+    if m.bias_k is not None or m.add_zero_attn or m.in_proj_weight is None:
+        return False
+    given = dict(zip(("query", "key", "value", "key_padding_mask", "need_weights", "attn_mask"), args))
+    given.update(kwargs)
+    q = given.get("query")
+    return len(args) <= 6 and all(given.get(k) is q for k in ("key", "value")) and \
+        given.get("key_padding_mask") is None and given.get("attn_mask") is None and \
+        given.get("average_attn_weights", True) is True and set(given) <= {
+            "query", "key", "value", "key_padding_mask", "need_weights", "attn_mask", "average_attn_weights"}
+
+
+def _batch_first_attention(m, x):
+    """What nn.MultiheadAttention(batch_first=True) computes for x, x, x in eval mode,
+    as primitives that keep the batch in dim 0: F.multi_head_attention_forward turns
+    the input sequence-first and merges the batch with the heads in dim 1, which an
+    engine that batches along dim 0 cannot follow."""
+    B, L, E = x.shape
+    h = m.num_heads
+    qkv = F.linear(x, m.in_proj_weight, m.in_proj_bias).reshape(B, L, 3, h, E // h)
+    q, k, v = (qkv[:, :, i].permute(0, 2, 1, 3) for i in range(3))    # B x h x L x E/h
+    attn = torch.matmul(q / math.sqrt(E // h), k.transpose(-2, -1)).softmax(-1)
+    out = torch.matmul(attn, v).permute(0, 2, 1, 3).reshape(B, L, E)
+    return F.linear(out, m.out_proj.weight, m.out_proj.bias)
+
+
 class _Method:
     """x.name, not yet called: calling it records a call_method node."""
 
@@ -169,6 +207,8 @@ class ConcreteTracer(fx.Tracer):
         self.nonleaf_types = tuple(nonleaf_types) + ((nn.MultiheadAttention,) if expand_mha else ())
         self.keep_values = keep_values
         self.value_dependent = []      # descriptions of value-dependent Python decisions
+        self.calls = Counter()         # module path -> calls so far
+        self.containers = []           # (path[:k], what a non-leaf module call returned)
         self.scope = []                # module paths of the calls in progress
         self._eager = 0                # > 0 while computing real values: no tracing
         self._placeholders = 0
@@ -186,14 +226,24 @@ class ConcreteTracer(fx.Tracer):
         if self._eager:
             return forward(*args, **kwargs)
         path = self.path_of_module(m)
+        self.calls[path] += 1
+        name = path if self.calls[path] == 1 else "%s:%d" % (path, self.calls[path])
         self.scope.append(path)
         try:
-            if self.expand_mha and isinstance(m, nn.MultiheadAttention):
+            if self.expand_mha == "batch_first" and _plain_self_attention(m, args, kwargs):
+                out = _batch_first_attention(m, args[0] if args else kwargs["query"]), None
+            elif self.expand_mha and isinstance(m, nn.MultiheadAttention):
                 with _functional_without_torch_function():
-                    return super().call_module(m, forward, args, kwargs)
-            return super().call_module(m, forward, args, kwargs)
+                    out = super().call_module(m, forward, args, kwargs)
+            else:
+                out = super().call_module(m, forward, args, kwargs)
         finally:
             self.scope.pop()
+        if isinstance(out, CProxy) and out.node.op == "call_module" and out.node.target == path:
+            out.node.meta["cc_name"] = name            # a leaf call: one call_module node
+        else:
+            self.containers.append((name, out))
+        return out
 
     def getattr(self, attr, attr_val, parameter_proxy_cache):
         if self._eager:
@@ -271,6 +321,7 @@ def concrete_trace(model, *inputs, unwrap=TORCHVISION_WRAPPED, expand_mha=True, 
     for k in set(vars(model)) - before:       # fx stows constants on the root: take them back
         delattr(model, k)
     gm.value_dependent = tracer.value_dependent
+    gm.containers = [(name, out.node) for name, out in tracer.containers if isinstance(out, CProxy)]
     return gm
 
 
@@ -428,6 +479,8 @@ def drop_noops(gm):
                     u.target = "reshape"
         n.replace_all_uses_with(x)
         gm.graph.erase_node(n)
+        if hasattr(gm, "containers"):
+            gm.containers = [(name, x if v is n else v) for name, v in gm.containers]
     _dead_code(gm)
     gm.graph.lint()
     gm.recompile()

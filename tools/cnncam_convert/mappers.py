@@ -206,7 +206,7 @@ def _shape_eval(n, shape_of):
 def _view(node, shape_of):
     """x.view(x.size(0), -1), x.reshape(N, -1), x.view(-1, F), torch.reshape(x, (N, C)):
     flatten, when ShapeProp's shapes show N x ... x prod(rest) and the batch is
-    x.size(0)/x.shape[0] or -1. Anything else (rank-5 views, splitting dims) is refused."""
+    x.size(0)/x.shape[0] or -1. Anything else (views that split dims) is refused."""
     x = node.args[0]
     spec = list(node.args[1:]) or list(node.kwargs.get("shape", node.kwargs.get("size", ())))
     if len(spec) == 1 and isinstance(spec[0], (list, tuple)):
@@ -297,8 +297,8 @@ def _getitem(node, shape_of):
 def _shuffle_patterns(fxg, shape_of):
     """The generic channel shuffle, written out: view(N, G, C/G, H, W) ->
     transpose(1, 2) -> [contiguous ->] view(N, C, H, W). Returns {last view:
-    (x, G)} and the nodes inside (rank 5, which the engine does not hold) that
-    the pattern replaces."""
+    (x, G)} and the nodes inside (the rank-5 view and its transpose, which
+    the one channel_shuffle node stands for) that the pattern replaces."""
     views = ("view", "reshape")
 
     def is_view(n):

@@ -36,6 +36,10 @@ GRADCAM_LAYERS = {
     "mobilenet_v3_large": "features.16", "mobilenet_v3_small": "features.12",
     "vgg16": "features", "resnet18": "layer4", "resnet34": "layer4", "resnet50": "layer4",
     "regnet_y_800mf": "trunk_output", "efficientnet_b0": "features", "densenet121": "features",
+    # pytorch-grad-cam's choices for transformers (its vision_transformers tutorial): the last
+    # block's first norm for ViT (at the final norm only the class token has a gradient), the
+    # final norm for Swin (the seed's main_swin.py), the last stage for ConvNeXt
+    "vit_b_16": "encoder.layers.encoder_layer_11.ln_1", "swin_t": "norm", "convnext_tiny": "features",
 }
 
 # The photos --random-init calibrates on (assets/images in the repository).

@@ -70,6 +70,8 @@ class Graph:
         self.dropped = []        # names of traced nodes that do not reach the output
         self.output_path = ()    # keys and indices to the logits in forward's result (outputs.py)
         self.fixed_size = None   # (H, W) when the graph works at that size only (inputs.fixed_size)
+        self.layouts = None      # per node: "nchw", "nhwc", "tokens:P:h:w" or "" (concrete_convert.py)
+        self.folded = set()      # state_dict keys read only by constants folded into others
 
     def names(self):
         return self.inputs + [n.name for n in self.nodes]
