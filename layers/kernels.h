@@ -305,11 +305,14 @@ void cc_linear_backward(cc_real *dinp, cc_real *dweight, cc_real *dbias, const c
                         const cc_real *inp, const cc_real *weight, int N, int IN, int OUT);
 /* The same map through cc_gemm (linear_gemm.c): out = inp * weight^T + bias,
  * dinp += dout * weight, dweight += dout^T * inp, dbias += column sums of dout.
- * inp may be NULL in the backward when dweight is NULL. */
+ * inp may be NULL in the backward when dweight is NULL. scratch: NULL, or
+ * cc_linear_gemm_scratch(N, IN, OUT) bytes, which let the AVX-512 kernels
+ * take the products. */
+size_t cc_linear_gemm_scratch(int N, int IN, int OUT);
 void cc_linear_gemm_forward(cc_real *out, const cc_real *inp, const cc_real *weight,
-                            const cc_real *bias, int N, int IN, int OUT);
+                            const cc_real *bias, int N, int IN, int OUT, void *scratch);
 void cc_linear_gemm_backward(cc_real *dinp, cc_real *dweight, cc_real *dbias, const cc_real *dout,
-                             const cc_real *inp, const cc_real *weight, int N, int IN, int OUT);
+                             const cc_real *inp, const cc_real *weight, int N, int IN, int OUT, void *scratch);
 
 /* ---- pooling: maxpool2d.c, avgpool2d.c, adaptive_avgpool2d.c -------------
  * Window (oh,ow) starts at (oh*SH - PT, ow*SW - PL). */
@@ -376,6 +379,8 @@ typedef struct {
     size_t dst[CC_MAX_RANK], src[CC_MAX_RANK];
 } cc_view;
 void cc_view_copy(cc_real *dst, const cc_real *src, const cc_view *v, int accumulate);
+/* dst (cols x rows) = src (rows x cols) transposed. */
+void cc_transpose(cc_real *dst, const cc_real *src, int rows, int cols);
 /* Exchanges dst and src strides: the map of the backward of a copy through v. */
 void cc_view_swap(cc_view *v);
 /* The product of dimensions lo..hi-1 of s (1 when lo >= hi), and s's row-major strides. */

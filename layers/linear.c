@@ -106,13 +106,21 @@ static int rows_of(const cc_op_args *a)
 static void forward(const cc_op_args *a)
 {
     cc_linear_gemm_forward(a->out, a->in[0], a->param[0], a->param[1], rows_of(a), a->param_shape[0].d[1],
-                           a->param_shape[0].d[0]);
+                           a->param_shape[0].d[0], a->scratch);
 }
 
 static void backward(const cc_op_args *a)
 {
     cc_linear_gemm_backward(a->din[0], a->dparam[0], a->dparam[1], a->dout, a->in[0], a->param[0], rows_of(a),
-                            a->param_shape[0].d[1], a->param_shape[0].d[0]);
+                            a->param_shape[0].d[1], a->param_shape[0].d[0], a->scratch);
+}
+
+static size_t scratch_bytes(const cc_attrs *a, const cc_shape *in, int nin, const cc_shape *param,
+                            const cc_shape *out)
+{
+    (void)a, (void)nin, (void)out;
+    const int IN = param[0].d[1];
+    return cc_linear_gemm_scratch((int)(cc_shape_numel(&in[0]) / (size_t)IN), IN, param[0].d[0]);
 }
 
 /* din needs only the weight; dweight needs the input. */
@@ -120,5 +128,5 @@ const cc_op cc_op_linear = {
     .name = "linear", .min_inputs = 1, .max_inputs = 1,
     .nparams = 2, .param_names = {"weight", "bias"}, .required_params = 1u,
     .saves_for_dinput = 0, .saves_for_dparam = CC_SAVES_INPUTS,
-    .infer = infer, .forward = forward, .backward = backward,
+    .infer = infer, .forward = forward, .backward = backward, .scratch_bytes = scratch_bytes,
 };

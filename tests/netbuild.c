@@ -85,6 +85,30 @@ int nb_linear(netbuild *b, const char *name, int in, int IN, int OUT, int bias)
     return must(cc_graph_add_node(b->g, name, "linear", &in, 1, p, 2, NULL, &err), &err);
 }
 
+int nb_layer_norm(netbuild *b, const char *name, int in, int C, double eps)
+{
+    const cc_shape s = {1, {C, 0, 0, 0}};
+    int p[2] = {param(b, name, "weight", s, 0.5, 1.5), param(b, name, "bias", s, -0.5, 0.5)};
+    cc_attrs a = cc_attrs_default();
+    a.eps = eps;
+    cc_error err;
+    return must(cc_graph_add_node(b->g, name, "layer_norm", &in, 1, p, 2, &a, &err), &err);
+}
+
+int nb_const(netbuild *b, const char *name, const char *op, int in, const char *shape,
+             const double *values, double scale)
+{
+    const cc_shape s = tu_shape(shape);
+    const int p = param(b, name, "value", s, -scale, scale);
+    if (values) {
+        cc_real *data = b->owned[b->nowned - 1];
+        for (size_t i = 0; i < cc_shape_numel(&s); i++)
+            data[i] = (cc_real)values[i];
+    }
+    cc_error err;
+    return must(cc_graph_add_node(b->g, name, op, &in, 1, &p, 1, NULL, &err), &err);
+}
+
 int nb_op(netbuild *b, const char *name, const char *op, const int *inputs, int ninputs,
           const char *attrs)
 {

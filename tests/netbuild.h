@@ -22,6 +22,12 @@ int nb_conv(netbuild *b, const char *name, int in, int C, int OC, int k, int str
             int groups, int bias);
 int nb_batchnorm(netbuild *b, const char *name, int in, int C, double eps);
 int nb_linear(netbuild *b, const char *name, int in, int IN, int OUT, int bias);
+/* LayerNorm(C) over the last dim, weight ~ U(0.5,1.5), bias ~ U(-0.5,0.5). */
+int nb_layer_norm(netbuild *b, const char *name, int in, int C, double eps);
+/* add_const / mul_const with its buffer 'value' of the given shape ("1x2x5x5"):
+ * a copy of values when given, else U(-scale, scale). */
+int nb_const(netbuild *b, const char *name, const char *op, int in, const char *shape,
+             const double *values, double scale);
 /* Any op without parameters; attrs as "key=v[,v] ..." (cc_attrs_set names). */
 int nb_op(netbuild *b, const char *name, const char *op, const int *inputs, int ninputs,
           const char *attrs);

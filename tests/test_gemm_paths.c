@@ -98,6 +98,11 @@ static const linear_case linear_cases[] = {
     {"odd sizes, batch 5", 5, 301, 257, 1},
     {"VGG-like classifier row 4096 -> 1000", 1, 4096, 1000, 1},
     {"batch 4, no bias, 512 -> 37", 4, 512, 37, 0},
+    /* the AVX-512 routes (linear_gemm.c): OUT a multiple of 16, IN >= 64;
+     * rows not a multiple of 16 pad the backward */
+    {"ViT tokens, 197 x 96 -> 144", 197, 96, 144, 1},
+    {"tokens 33 x 80 -> 64, no bias", 33, 80, 64, 0},
+    {"rows 32 (no padding) x 64 -> 48", 32, 64, 48, 1},
 };
 
 static int out_size(int in, int pa, int pb, int k, int s, int dil)
@@ -261,8 +266,16 @@ static void check_linear(const linear_case *t, tu_rng *rng)
     cc_real *b = t->bias ? tu_random_reals((size_t)OUT, rng) : NULL, *dy = tu_random_reals(ny, rng);
     cc_real *y_ref = tu_filled_reals(ny, 0), *y = tu_filled_reals(ny, 7);
     cc_linear_forward(y_ref, x, w, b, N, IN, OUT);
-    cc_linear_gemm_forward(y, x, w, b, N, IN, OUT);
+    const size_t sbytes = cc_linear_gemm_scratch(N, IN, OUT);
+    void *scratch = sbytes ? tu_alloc(sbytes) : NULL;
+    cc_linear_gemm_forward(y, x, w, b, N, IN, OUT, NULL);
     double worst = compare(t->label, "linear forward", y, y_ref, ny);
+    if (scratch) {  /* and through the AVX-512 route (the caller runs 1 and 3 threads) */
+        cc_real *ys = tu_filled_reals(ny, 7);
+        cc_linear_gemm_forward(ys, x, w, b, N, IN, OUT, poisoned(scratch, sbytes));
+        worst = worse(worst, compare(t->label, "linear forward, scratch route", ys, y_ref, ny));
+        free(ys);
+    }
     cc_real *dx_ref = tu_filled_reals(nx, 0.5), *dw_ref = tu_filled_reals(nw, 0.5);
     cc_real *db_ref = tu_filled_reals((size_t)OUT, 0.5);
     cc_linear_backward(dx_ref, dw_ref, t->bias ? db_ref : NULL, dy, x, w, N, IN, OUT);
@@ -272,7 +285,8 @@ static void check_linear(const linear_case *t, tu_rng *rng)
         cc_real *dx = mask & 1 ? tu_filled_reals(nx, 0.5) : NULL;
         cc_real *dw = mask & 2 ? tu_filled_reals(nw, 0.5) : NULL;
         cc_real *db = mask & 4 ? tu_filled_reals((size_t)OUT, 0.5) : NULL;
-        cc_linear_gemm_backward(dx, dw, db, dy, mask & 2 ? x : NULL, w, N, IN, OUT);
+        cc_linear_gemm_backward(dx, dw, db, dy, mask & 2 ? x : NULL, w, N, IN, OUT,
+                                mask & 1 && scratch ? poisoned(scratch, sbytes) : NULL);
         char what[64];
         if (dx) {
             snprintf(what, sizeof what, "linear dinp (mask %u)", mask);
@@ -290,6 +304,7 @@ static void check_linear(const linear_case *t, tu_rng *rng)
     }
     printf("linear %-50s N%d %d -> %d  max |gemm - reference| = %.3g\n", t->label, N, IN, OUT, worst);
     free(x), free(w), free(b), free(dy), free(y_ref), free(y), free(dx_ref), free(dw_ref), free(db_ref);
+    free(scratch);
 }
 
 /* ---- --bench ------------------------------------------------------------ */

@@ -103,6 +103,163 @@ static int classifier_head(netbuild *b, int x)
     return nb_linear(b, "classifier.3", y, 40, 10, 1);
 }
 
+/* Multi-head self-attention as the converter emits torchvision's and timm's
+ * (and Swin's, per window): qkv linear, reshape to [lead, N, 3, H, hd], for
+ * q, k, v a slice of dim 2, reshape to [lead, N, H, hd], permute to
+ * [., H, N, hd]; q * hd^-1/2 (mul_const); q k^T (matmul trans_b); + a
+ * relative position bias [1, H, N, N]; with windows (nW > 0), + the
+ * shifted-window mask [1, nW, 1, N, N] over [1, nW, H, N, N]; softmax; p v;
+ * back to [lead, N, C]; proj linear. lead is the "batch of one" of every
+ * reshape: 1 for ViT, the windows of one image for Swin. */
+typedef struct {
+    int C, H, N, lead, nW;
+    const double *mask;  /* nW x N x N when nW > 0 */
+} attention_spec;
+
+static int reshape(netbuild *b, const char *name, int x, const char *shape)
+{
+    char attrs[80];
+    snprintf(attrs, sizeof attrs, "shape=%s", shape);
+    return nb_op(b, name, "reshape", &x, 1, attrs);
+}
+
+static int attention(netbuild *b, int x, const attention_spec *s)
+{
+    const int hd = s->C / s->H;
+    char shape[64], name[64], attrs[64];
+    int qkv = nb_linear(b, "attn.qkv", x, s->C, 3 * s->C, 1);
+    snprintf(shape, sizeof shape, "%d,%d,3,%d,%d", s->lead, s->N, s->H, hd);
+    qkv = reshape(b, "attn.reshape", qkv, shape);
+    int sel[3];
+    for (int i = 0; i < 3; i++) {
+        const char *which = i == 0 ? "q" : i == 1 ? "k" : "v";
+        snprintf(name, sizeof name, "attn.%s", which);
+        snprintf(attrs, sizeof attrs, "axis=2 start=%d end=%d", i, i + 1);
+        sel[i] = nb_op(b, name, "slice", &qkv, 1, attrs);
+        snprintf(name, sizeof name, "attn.%s.reshape", which);
+        snprintf(shape, sizeof shape, "%d,%d,%d,%d", s->lead, s->N, s->H, hd);
+        sel[i] = reshape(b, name, sel[i], shape);
+        snprintf(name, sizeof name, "attn.%s.permute", which);
+        sel[i] = nb_op(b, name, "permute", &sel[i], 1, "perm=0,2,1,3");
+    }
+    const double scale[1] = {1 / sqrt((double)hd)};
+    const int q = nb_const(b, "attn.scale", "mul_const", sel[0], "1", scale, 0);
+    const int qk[2] = {q, sel[1]};
+    int a = nb_op(b, "attn.scores", "matmul", qk, 2, "trans_b=1");
+    snprintf(shape, sizeof shape, "1x%dx%dx%d", s->H, s->N, s->N);
+    a = nb_const(b, "attn.relative_position_bias", "add_const", a, shape, NULL, 0.5);
+    if (s->nW) {
+        snprintf(shape, sizeof shape, "1,%d,%d,%d,%d", s->nW, s->H, s->N, s->N);
+        a = reshape(b, "attn.mask.reshape", a, shape);
+        snprintf(shape, sizeof shape, "1x%dx1x%dx%d", s->nW, s->N, s->N);
+        a = nb_const(b, "attn.mask", "add_const", a, shape, s->mask, 0);
+        snprintf(shape, sizeof shape, "%d,%d,%d,%d", s->nW, s->H, s->N, s->N);
+        a = reshape(b, "attn.mask.reshape_1", a, shape);
+    }
+    a = nb_op(b, "attn.softmax", "softmax", &a, 1, "axis=3");
+    const int pv[2] = {a, sel[2]};
+    a = nb_op(b, "attn.out", "matmul", pv, 2, NULL);
+    a = nb_op(b, "attn.out.permute", "permute", &a, 1, "perm=0,2,1,3");
+    snprintf(shape, sizeof shape, "%d,%d,%d", s->lead, s->N, s->C);
+    a = reshape(b, "attn.out.reshape", a, shape);
+    return nb_linear(b, "attn.proj", a, s->C, s->C, 1);
+}
+
+static int add2(netbuild *b, const char *name, int x, int y)
+{
+    const int xy[2] = {x, y};
+    return nb_op(b, name, "add", xy, 2, NULL);
+}
+
+/* The second half of a pre-norm transformer block: r + mlp(norm(r)). */
+static int mlp_residual(netbuild *b, int r, int C, int hidden, double eps)
+{
+    int y = nb_layer_norm(b, "norm2", r, C, eps);
+    y = nb_linear(b, "mlp.0", y, C, hidden, 1);
+    y = nb_unary(b, "mlp.1", "gelu", y);
+    y = nb_linear(b, "mlp.3", y, hidden, C, 1);
+    return add2(b, "block", r, y);
+}
+
+/* torchvision/timm ViT: class token and position embedding (pad a zero token
+ * in front of the 2x2 patch tokens, add_const [1,5,8]), one pre-norm encoder
+ * block (dim 8, 2 heads of 4), then the class-token head and, so the loss
+ * reads every token of the block output too, a linear on all tokens. */
+static int vit_block(netbuild *b, int t)
+{
+    int x = nb_op(b, "class_token", "pad", &t, 1, "pads=0,0,1,0,0,0");
+    x = nb_const(b, "pos_embedding", "add_const", x, "1x5x8", NULL, 0.5);
+    const attention_spec s = {8, 2, 5, 1, 0, NULL};
+    int y = nb_layer_norm(b, "norm1", x, 8, 1e-6);
+    y = attention(b, y, &s);
+    y = mlp_residual(b, add2(b, "add", x, y), 8, 16, 1e-6);
+    int cls = nb_op(b, "class_token.select", "slice", &y, 1, "axis=1 start=0 end=1");
+    cls = nb_linear(b, "heads.head", reshape(b, "class_token.reshape", cls, "1,8"), 8, 3, 1);
+    const int all = nb_linear(b, "tokens.head", reshape(b, "tokens.reshape", y, "1,40"), 40, 3, 1);
+    return add2(b, "logits", cls, all);
+}
+
+/* Swin's window partition (shape "4,4,8": windows x tokens x C) and merge
+ * ("1,4,4,8") on a 4x4 map of 2x2 windows. */
+static int windows(netbuild *b, const char *name, int x, const char *shape)
+{
+    char full[64];
+    snprintf(full, sizeof full, "%s.view", name);
+    x = reshape(b, full, x, "1,2,2,2,2,8");
+    snprintf(full, sizeof full, "%s.permute", name);
+    x = nb_op(b, full, "permute", &x, 1, "perm=0,1,3,2,4,5");
+    return reshape(b, name, x, shape);
+}
+
+/* Swin's attention mask for a 4x4 map, window 2, shift 1: tokens of one
+ * window from different regions of the rolled map get -100. */
+static void swin_mask(double mask[4][4][4])
+{
+    int region[4][4];
+    for (int h = 0; h < 4; h++)
+        for (int w = 0; w < 4; w++)
+            region[h][w] = 3 * (h < 2 ? 0 : h < 3 ? 1 : 2) + (w < 2 ? 0 : w < 3 ? 1 : 2);
+    for (int win = 0; win < 4; win++)
+        for (int n = 0; n < 4; n++)
+            for (int m = 0; m < 4; m++) {
+                const int rn = region[2 * (win / 2) + n / 2][2 * (win % 2) + n % 2];
+                const int rm = region[2 * (win / 2) + m / 2][2 * (win % 2) + m % 2];
+                mask[win][n][m] = rn == rm ? 0 : -100;
+            }
+}
+
+/* torchvision Swin: a shifted-window block (dim 8, window 2, shift 1, 2
+ * heads) on channels-last 2x4x4x8, patch merging (the four strided slices,
+ * concat, norm, linear 32 -> 16 without bias), then NCHW, pool and a head. */
+static int swin_block(netbuild *b, int x)
+{
+    double mask[4][4][4];
+    swin_mask(mask);
+    const attention_spec s = {8, 2, 4, 4, 4, &mask[0][0][0]};
+    int y = nb_layer_norm(b, "norm1", x, 8, 1e-5);
+    y = nb_op(b, "shift", "roll", &y, 1, "shifts=-1,-1 dims=1,2");
+    y = attention(b, windows(b, "partition", y, "4,4,8"), &s);
+    y = windows(b, "merge", y, "1,4,4,8");
+    y = nb_op(b, "unshift", "roll", &y, 1, "shifts=1,1 dims=1,2");
+    y = mlp_residual(b, add2(b, "add", x, y), 8, 32, 1e-5);
+    int piece[4];
+    char name[64], attrs[64];
+    for (int i = 0; i < 4; i++) {  /* x[:, i%2::2, i/2::2] */
+        snprintf(name, sizeof name, "merging.rows%d", i);
+        snprintf(attrs, sizeof attrs, "axis=1 start=%d end=4 step=2", i % 2);
+        piece[i] = nb_op(b, name, "slice", &y, 1, attrs);
+        snprintf(name, sizeof name, "merging.x%d", i);
+        snprintf(attrs, sizeof attrs, "axis=2 start=%d end=4 step=2", i / 2);
+        piece[i] = nb_op(b, name, "slice", &piece[i], 1, attrs);
+    }
+    y = nb_op(b, "merging.cat", "concat", piece, 4, "axis=3");
+    y = nb_layer_norm(b, "merging.norm", y, 32, 1e-5);
+    y = nb_linear(b, "merging.reduction", y, 32, 16, 0);
+    y = nb_op(b, "permute", "permute", &y, 1, "perm=0,3,1,2");
+    y = nb_op(b, "avgpool", "adaptive_avgpool2d", &y, 1, "output_size=1");
+    return nb_linear(b, "head", reshape(b, "flatten", y, "1,16"), 16, 3, 1);
+}
+
 typedef struct {
     const char *name;
     int (*build)(netbuild *b, int x);
@@ -117,6 +274,8 @@ static const graph_case graphs[] = {
     {"efficientnet MBConv + SiLU + SE", efficientnet_block, "2x16x7x7", "block.1.2", 0},
     {"vgg conv/relu/maxpool stack", vgg_stack, "2x3x12x10", "features.4", 1},
     {"classifier head", classifier_head, "2x24x5x3", "classifier.1", 0},
+    {"vit encoder block + class token + heads", vit_block, "2x4x8", "block", 0},
+    {"swin shifted-window block + patch merging", swin_block, "2x4x4x8", "block", 0},
 };
 
 typedef struct {
@@ -164,6 +323,24 @@ static cc_tape *tape_for(cc_graph *g, const cc_shape *in_shape, int seed, const 
     return t;
 }
 
+/* Bound to some node's slot that is not a buffer (running statistics, a
+ * constant's value). */
+static int differentiable(const cc_graph *g, int p)
+{
+    for (int i = 0; i < g->nnodes; i++)
+        for (int k = 0; g->nodes[i].op && k < g->nodes[i].op->nparams; k++)
+            if (g->nodes[i].param[k] == p && !(g->nodes[i].op->buffer_params >> k & 1))
+                return 1;
+    return 0;
+}
+
+static double largest(const double *v, size_t n, double m)
+{
+    for (size_t i = 0; i < n; i++)
+        m = fabs(v[i]) > m ? fabs(v[i]) : m;
+    return m;
+}
+
 static void check_graph(const graph_case *c, uint64_t seed)
 {
     const tu_tolerance tol = tu_gradcheck_tolerance();
@@ -194,7 +371,7 @@ static void check_graph(const graph_case *c, uint64_t seed)
     const int inner = cc_graph_find(b.g, c->inner);
     int *params = tu_alloc((size_t)b.g->nparams * sizeof(int)), np = 0;
     for (int p = 0; p < b.g->nparams; p++)
-        if (!strstr(b.g->params[p].name, "running_"))
+        if (differentiable(b.g, p))
             params[np++] = p;
     const int full_targets[2] = {x, inner};
     cc_tape *full = tape_for(b.g, &in_shape, out, full_targets, 2, params, np);
@@ -202,15 +379,17 @@ static void check_graph(const graph_case *c, uint64_t seed)
     cc_tape_forward(full, in);
     cc_tape_backward(full, seed_grad);
 
-    double worst = 0, e;
+    double worst = 0, e, scale = 0;  /* scale: the largest |numeric| */
     const int finite_differences = sizeof(cc_real) == sizeof(double) || !c->has_kinks;
     double *num = tu_alloc(nin * sizeof(double));
     char what[200];
     for (size_t i = 0; i < nin && finite_differences; i++)
         num[i] = numeric(&pb, pb.x, i, tol.eps);
     snprintf(what, sizeof what, "%s: d input", c->name);
-    if (finite_differences)
+    if (finite_differences) {
         worst = tu_close(what, cc_tape_grad(full, x), num, nin, tol.atol, tol.rtol);
+        scale = largest(num, nin, 0);
+    }
     free(num);
     for (int k = 0; k < np && finite_differences; k++) {
         cc_param *prm = &b.g->params[params[k]];
@@ -223,6 +402,7 @@ static void check_graph(const graph_case *c, uint64_t seed)
             snprintf(what, sizeof what, "%s: d %s[%zu]", c->name, prm->name, i);
             e = tu_close(what, &grad[i], &want, 1, tol.atol, tol.rtol);
             worst = e > worst ? e : worst;
+            scale = largest(&want, 1, scale);
         }
     }
 
@@ -270,7 +450,8 @@ static void check_graph(const graph_case *c, uint64_t seed)
     if (!finite_differences)
         printf("%-50s finite differences skipped in float (kinks); ", c->name);
     else
-        printf("%-50s max |analytic - numeric| = %.3g; ", c->name, worst);
+        printf("%-50s max |analytic - numeric| = %.3g (%.2g of the largest); ", c->name, worst,
+               worst / scale);
     printf("backward nodes full %d, stopped at %s %d; "
            "forward values in %zu of %zu bytes\n", full->norder, c->inner, stop->norder,
            pb.plan->arena_bytes - pb.plan->scratch_bytes, all_values);

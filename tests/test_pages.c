@@ -148,9 +148,9 @@ static void check_streamed_linear(const char *dir, int N)
         cc_real *y = tu_filled_reals((size_t)N * OUT, 7), *dx = tu_filled_reals((size_t)N * IN, 0.5);
         const int peak_ok = reset_peak();
         const double before = resident_mib();
-        cc_linear_gemm_forward(y, x, map, b, N, IN, OUT);
+        cc_linear_gemm_forward(y, x, map, b, N, IN, OUT, NULL);
         const double grew = (peak_ok ? peak_mib() : resident_mib()) - before;
-        cc_linear_gemm_backward(dx, NULL, NULL, dy, NULL, map, N, IN, OUT);
+        cc_linear_gemm_backward(dx, NULL, NULL, dy, NULL, map, N, IN, OUT, NULL);
         char what[96];
         snprintf(what, sizeof what, "streamed linear forward, batch %d, %d thread(s)", N, threads);
         tu_close(what, y, want_y, (size_t)N * OUT, 1e-5 * scale_y, 1e-5);
