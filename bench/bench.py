@@ -64,12 +64,13 @@ sys.path.insert(0, os.path.join(ROOT, "tools"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cnncam_convert import ccm  # noqa: E402  (the Python reader of the format)
 from cnncam_convert import models as cc_models  # noqa: E402
-from pytorch_gradcam import GradCAM  # noqa: E402
+from pytorch_gradcam import GradCAM, reshape_transform_for  # noqa: E402
 import bench_methods  # noqa: E402
 import bench_compat  # noqa: E402
 import bench_dask  # noqa: E402
 
-MODELS = ("mobilenet_v3_large", "resnet34", "vgg16", "regnet_y_800mf", "efficientnet_b0")
+MODELS = ("mobilenet_v3_large", "resnet34", "vgg16", "regnet_y_800mf", "efficientnet_b0",
+          "vit_b_16", "swin_t", "convnext_tiny")
 MODES = ("forward", "gradcam", "top5", "batch8")
 # Idle time before each timed run: the other engine's worker threads spin
 # after their work (OpenBLAS for ~0.1 s, OpenMP briefly) and would otherwise
@@ -109,8 +110,9 @@ class Torch:
         self.net.load_state_dict(torch.load(weights))
         self.net.eval()
         self.layer = dict(self.net.named_modules())[layer]
+        self.reshape = reshape_transform_for(arch) or (lambda t: t)
         self.x, self.x8 = x, x.repeat(8, 1, 1, 1)
-        self.cam = GradCAM(self.net, [self.layer])
+        self.cam = GradCAM(self.net, [self.layer], reshape_transform_for(arch))
         self.gflop = self._count_gflop()
 
     def _count_gflop(self):
@@ -163,13 +165,15 @@ class Torch:
         finally:
             h.remove()
         A = keep["A"]
+        As = self.reshape(A)
         if k == 1:
             targets = [out.gather(1, out.argmax(1, keepdim=True)).sum()]
         else:
             targets = [out[0, c] for c in out[0].topk(k).indices]
         for i, y in enumerate(targets):
             g, = torch.autograd.grad(y, A, retain_graph=i + 1 < len(targets))
-            cam = F.relu((g.mean((2, 3), keepdim=True) * A).sum(1, keepdim=True)).detach()
+            g = self.reshape(g)
+            cam = F.relu((g.mean((2, 3), keepdim=True) * As).sum(1, keepdim=True)).detach()
             lo = cam.amin((2, 3), keepdim=True)
             cam = (cam - lo) / (cam.amax((2, 3), keepdim=True) - lo + 1e-7)
             F.interpolate(cam, size=x.shape[-2:], mode="bilinear", align_corners=False)

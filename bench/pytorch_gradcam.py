@@ -7,7 +7,8 @@ class, zeroes the model's parameter gradients, runs loss.backward(retain_graph
 =True) through the whole network (parameter gradients included, as the
 package's models require grad), then computes the maps in numpy and resizes
 them with OpenCV (tests/reference_gradcam.py, checked against cnncam by the
-tests)."""
+tests). For a transformer the layer's tokens go through the reshape transform
+of pytorch-grad-cam's tutorials first (reshape_transform_for)."""
 import os
 import sys
 
@@ -17,17 +18,32 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from reference_gradcam import aggregate, scale_cam_image  # noqa: E402
 
 
+def reshape_transform_for(arch):
+    """The reshape transform a pytorch-grad-cam user passes for a torchvision
+    transformer (its ViT tutorial's, and channels first for Swin's N x H x W x C
+    norm), or None for a CNN."""
+    if arch.startswith("vit_"):
+        def tokens(t):
+            side = int(round((t.size(1) - 1) ** 0.5))
+            return t[:, 1:, :].reshape(t.size(0), side, side, t.size(2)).permute(0, 3, 1, 2)
+        return tokens
+    if arch.startswith("swin_"):
+        return lambda t: t.permute(0, 3, 1, 2)
+    return None
+
+
 class GradCAM:
-    def __init__(self, model, target_layers):
+    def __init__(self, model, target_layers, reshape_transform=None):
         self.model = model.eval()
+        self.reshape = reshape_transform or (lambda t: t)
         self.activations, self.gradients = [], []
         for layer in target_layers:
             layer.register_forward_hook(self._keep)
 
     def _keep(self, module, inputs, output):
-        self.activations.append(output.cpu().detach())
+        self.activations.append(self.reshape(output).cpu().detach())
         if output.requires_grad:
-            output.register_hook(lambda g: self.gradients.insert(0, g.cpu().detach()))
+            output.register_hook(lambda g: self.gradients.insert(0, self.reshape(g).cpu().detach()))
 
     def __call__(self, x, classes=None):
         """Maps (N x H x W, float32 in [0, 1]) of classes (default: each image's top class)."""

@@ -19,7 +19,7 @@ from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
-from pytorch_gradcam import GradCAM  # noqa: E402
+from pytorch_gradcam import GradCAM, reshape_transform_for  # noqa: E402
 from reference_gradcam import show_cam_on_image  # noqa: E402
 
 MEAN, STD = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
@@ -32,7 +32,7 @@ def main(arch, weights, layer, image, out, threads):
     net.eval()
     rgb = np.float32(np.asarray(Image.open(image).convert("RGB"))) / 255
     x = torch.from_numpy(((rgb - MEAN) / STD).astype(np.float32).transpose(2, 0, 1)[None].copy())
-    cam = GradCAM(net, [dict(net.named_modules())[layer]])(x)[0]
+    cam = GradCAM(net, [dict(net.named_modules())[layer]], reshape_transform_for(arch))(x)[0]
     overlay = show_cam_on_image(rgb, cam, use_rgb=True)
     cv2.imwrite(out, cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR))
     return 0
