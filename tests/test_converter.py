@@ -633,6 +633,9 @@ def unsupported_ops_are_all_reported():
                     ["features.3.foo: torch.nn.modules.activation.Mish is not supported",
                      "uses 1 thing cnncam cannot run"], process=True)
     check("view" not in err and "size" not in err, "x.view(x.size(0), -1) refused:\n" + err)
+    fail_case(["--module", os.path.join(MODELS, "zoo.py:unsupported_tokens")],      # the transformers' tracer
+              ["act: torch.nn.modules.activation.Mish is not supported", "cumsum: Tensor.cumsum is not supported",
+               "uses 2 things cnncam cannot run"], process=True)
     # A tuple result converts (its first tensor, with a note); a result with no tensor does not.
     d = tempfile.mkdtemp(dir=TMP)
     _, _, note = convert("--module", os.path.join(MODELS, "zoo.py:tuple_out"), "-o", os.path.join(d, "x.ccm"))

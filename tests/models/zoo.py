@@ -8,6 +8,7 @@ functional():  every spelling the converter maps, on purpose the less common one
                with ceil_mode, F.dropout in eval, Tensor.flatten, and a conv called twice
                (shared.weight bound by two nodes).
 unsupported(): a Mish at features.3.foo and a Tensor.view, which must both be reported.
+unsupported_tokens(): a token model (LayerNorm) with an nn.Mish and a Tensor.cumsum.
 tuple_out():   returns (logits, features): not one tensor.
 inplace_shared(): an in-place relu whose input is read again later.
 wide_head():   a conv ("features") and a 62.5 MiB linear classifier (16384 -> 1000):
@@ -106,6 +107,26 @@ def functional():
 
 def unsupported():
     return Unsupported()
+
+
+class UnsupportedTokens(nn.Module):
+    """A LayerNorm sends it through the converter's tracer for transformers, which
+    cannot run its nn.Mish or Tensor.cumsum either."""
+
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Conv2d(3, 8, 8, stride=8)
+        self.norm = nn.LayerNorm(8)
+        self.act = nn.Mish()
+        self.head = nn.Linear(8, 1000)
+
+    def forward(self, x):
+        t = self.norm(self.proj(x).flatten(2).transpose(1, 2))
+        return self.head(self.act(t)[:, 0] + t.cumsum(1)[:, -1])
+
+
+def unsupported_tokens():
+    return UnsupportedTokens()
 
 
 def tuple_out():

@@ -44,7 +44,8 @@ class SelfCheckError(Exception):
 
 
 DESCRIPTION = """\
-Convert a PyTorch classification CNN to a cnncam model file (.ccm, weights/FORMAT.md).
+Convert a PyTorch classification CNN or vision transformer to a cnncam model file
+(.ccm, weights/FORMAT.md).
 
 The model is traced with torch.fx; module paths become node names (layer4.2.conv1),
 containers become aliases (layer4). Supported: Conv2d, BatchNorm2d and BatchNorm1d
@@ -58,6 +59,16 @@ F.softmax, torch.softmax, x.softmax(1), F.log_softmax, ...). Also: flattening vi
 (x.mean((2, 3)), keepdim or not), F.interpolate/nn.Upsample (nearest, bilinear with
 either align_corners, by size or scale_factor), channel pieces (x.chunk(2, dim=1),
 torch.split, x[:, a:b], x.narrow) and ShuffleNet's channel shuffle.
+
+Transformers (a model with LayerNorm, GELU, MultiheadAttention, or torchvision's ViT,
+Swin or ConvNeXt): traced by running the model on the probe input, so the file is
+specialised to that size (224x224, or --input-size) and records it. Supported as well:
+Linear and LayerNorm over the last dimension, GELU (erf or tanh), batch-first
+MultiheadAttention, matmul/bmm/@ (a transposed operand, a scale), softmax over the last
+dimension, permute/transpose, every view and reshape, indexing with steps, chunk/split/
+unbind, torch.cat along any dimension but the batch, torch.roll, zero F.pad, and a tensor
+plus/minus/times/over a constant (position embeddings, relative position biases, masks,
+layer scale); a class token concatenated in front is stored as padding plus a constant.
 Anything else is listed with its module path and nothing is written."""
 
 EPILOG = """\
@@ -70,6 +81,9 @@ examples:
   cnncam-convert --module lenet.py:build --weights lenet.pth --input-size 1,28,28 \\
                  --mean 0.1307 --std 0.3081 --labels digits.txt -o lenet.ccm
   cnncam-convert --module aux_net.py:build --weights a.pth --output-key out --labels L.txt -o a.ccm
+  cnncam-convert --arch vit_b_16 --weights vit_b_16-c867db91.pth -o vit_b_16.ccm
+  cnncam-convert --module vit_model.py:vit_base_patch16_224 --weights vit.pth \\
+                 --mean 0.5 0.5 0.5 --std 0.5 0.5 0.5 -o vit.ccm
 
 The weights file may hold a state_dict, a whole pickled module, or a dict with a
 "state_dict" or "model" entry; it is loaded with torch.load (which unpickles:
