@@ -20,9 +20,14 @@
  *               options.guided = 1, then cnncam_guided_backprop (bench/bench_methods.py)
  * each replying the wall time in milliseconds, or "error: ..." (and going on);
  *   sgemm N     OpenBLAS sgemm of N x N by N x N with the set threads, the
- *               GEMM ceiling of conv layers; replies GFLOP/s (best of 5). */
+ *               GEMM ceiling of conv layers; replies GFLOP/s (best of 5);
+ *   gemm N      the same product through the engine's own cc_gemm (its
+ *               AVX-512 kernel where the CPU has it, else OpenBLAS), the
+ *               ceiling where OpenBLAS falls back to older kernels. */
 #include <cblas.h>
 #include <cnncam.h>
+
+#include "layers/kernels.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,7 +59,8 @@ static void top_classes(const float *logits, int n, int k, int *out)
     }
 }
 
-static double sgemm_gflops(int n, int threads)
+/* own: cc_gemm (the engine's threads), else OpenBLAS's sgemm with its threads. */
+static double sgemm_gflops(int n, int threads, int own)
 {
     float *a = malloc(sizeof(float) * 3 * (size_t)n * n);
     double best = 0;
@@ -62,11 +68,17 @@ static double sgemm_gflops(int n, int threads)
         return -1;
     for (size_t i = 0; i < 3 * (size_t)n * n; i++)
         a[i] = (float)(i % 7) * 0.25f - 0.75f;
-    openblas_set_num_threads(threads);
+    if (own)
+        cc_set_threads(threads);
+    else
+        openblas_set_num_threads(threads);
     for (int r = 0; r < 5; r++) {
         double t = now_ms();
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, a + (size_t)n * n, n, 0.0f,
-                    a + 2 * (size_t)n * n, n);
+        if (own)
+            cc_gemm(0, 0, n, n, n, 1.0f, a, n, a + (size_t)n * n, n, 0.0f, a + 2 * (size_t)n * n, n);
+        else
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, a + (size_t)n * n, n,
+                        0.0f, a + 2 * (size_t)n * n, n);
         double g = 2.0 * n * n * n / ((now_ms() - t) * 1e6);
         best = g > best ? g : best;
     }
@@ -175,7 +187,9 @@ int main(int argc, char **argv)
             else
                 printf("ok\n"), threads = n;
         } else if (sscanf(line, "sgemm %d", &n) == 1 && n > 0 && n <= 8192) {
-            printf("%.2f\n", sgemm_gflops(n, threads));
+            printf("%.2f\n", sgemm_gflops(n, threads, 0));
+        } else if (sscanf(line, "gemm %d", &n) == 1 && n > 0 && n <= 8192) {
+            printf("%.2f\n", sgemm_gflops(n, threads, 1));
         } else if (!strcmp(line, "forward") || !strcmp(line, "gradcam") || !strcmp(line, "top5") ||
                    !strcmp(line, "batch8")) {
             cnncam_ctx *c = strcmp(line, "batch8") ? ctx : ctx8;

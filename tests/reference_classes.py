@@ -22,7 +22,8 @@ and two keywords of the restatement the library does not have:
   eigen_sign (run_cam's: None is LAPACK's sign, the library's) and
   ablation_sort (AblationCAM's tie order for ratio < 1: None is numpy's
   quicksort, the library's; "stable" is cnncam's).
-reshape_transform is not restated (NotImplementedError).
+reshape_transform goes to run_cam, which applies it to each target layer's
+output and gradient, as the library's ActivationsAndGradients does.
 
 model_targets: the four classifier targets (run_cam's make_target).
 image: show_cam_on_image, deprocess_image, scale_cam_image
@@ -44,8 +45,7 @@ class _CAM:
     method = None
 
     def __init__(self, model, target_layers, reshape_transform=None, eigen_sign=None, **options):
-        if reshape_transform is not None:
-            raise NotImplementedError("reference_classes: reshape_transform is not restated")
+        self.reshape_transform = reshape_transform
         self.model = model.eval()
         self.target_layers = list(target_layers)
         self.eigen_sign = eigen_sign
@@ -55,7 +55,7 @@ class _CAM:
         opts = dict(self.options, **more)
         return ref.run_cam(self.model, self.target_layers, input_tensor, self.method, targets=targets,
                            aug_smooth=aug_smooth is True, eigen_smooth=bool(eigen_smooth),
-                           eigen_sign=self.eigen_sign, **opts)["map"]
+                           eigen_sign=self.eigen_sign, reshape_transform=self.reshape_transform, **opts)["map"]
 
     def __call__(self, input_tensor, targets=None, aug_smooth=False, eigen_smooth=False):
         return self._run(input_tensor, targets, aug_smooth, eigen_smooth)

@@ -24,9 +24,13 @@ Then the drop-in's own promises:
     cache ($XDG_CACHE_HOME/cnncam; here a temporary directory), which holds
     no half-written file;
   * a target layer that is not in the model, an empty target list, the
-    model itself: ValueError; reshape_transform, a non-classifier target, a
-    model the converter refuses, ShapleyCAM: an exception saying what and why;
-    the wrong number of targets: ValueError;
+    model itself: ValueError; a reshape_transform that is not how cnncam reads
+    the layer, a non-classifier target, a model the converter refuses,
+    ShapleyCAM: an exception saying what and why; the wrong number of
+    targets: ValueError;
+  * a ViT (tests/models/vit_like.py) with pytorch-grad-cam's tutorial
+    reshape_transform: GradCAM, GradCAMPlusPlus and EigenCAM maps as the
+    restatement's with the same transform (1e-3);
   * constructor and call options (AblationCAM's batch_size and
     ratio_channels_to_ablate, KPCA_CAM's kernel and gamma, FinerCAM's alpha
     and given targets, cnncam's own eigen sign, a ReST target) agree with the
@@ -293,8 +297,9 @@ def check_refusals(model, layers, x, category, compat_api):
     expect("an empty target layer list", lambda: C.GradCAM(model=model, target_layers=[]), ValueError, ["empty"])
     expect("the model itself as target layer", lambda: C.GradCAM(model=model, target_layers=[model]), ValueError,
            ["model itself"])
-    expect("reshape_transform", lambda: C.GradCAM(model=model, target_layers=layers, reshape_transform=lambda a: a),
-           NotImplementedError, ["reshape_transform"])
+    expect("a reshape_transform that is not the layer's reading", lambda: C.GradCAM(
+        model=model, target_layers=layers, reshape_transform=lambda a: a.transpose(2, 3))(input_tensor=x, targets=t),
+        NotImplementedError, ["reshape_transform turns layer", "not how cnncam reads it"])
     cam = C.ScoreCAM(model=model, target_layers=layers)
     expect("a segmentation target", lambda: cam(input_tensor=x, targets=[
         model_targets.SemanticSegmentationTarget(1, np.ones((4, 4), np.float32))]), NotImplementedError,
@@ -322,6 +327,35 @@ def check_refusals(model, layers, x, category, compat_api):
     labels = _cache._loaded[_cache._known[small][1]].classes
     check(f"a 10-class model without labels converts with labels 0..9 (map {m.shape})",
           labels == [str(i) for i in range(10)] and m.shape == (1,) + tuple(x.shape[2:]))
+
+
+def vit_tokens(t, side=8):
+    """pytorch-grad-cam's ViT tutorial transform: drop the class token, fold the
+    patches into the grid, channels first."""
+    return t[:, 1:, :].reshape(t.size(0), side, side, t.size(2)).transpose(2, 3).transpose(1, 2)
+
+
+def check_transformer(compat_api, ref_api):
+    """A ViT (tests/models/vit_like.py's small one) with the tutorial's
+    reshape_transform: maps as the restatement's with the same transform; a
+    transform that keeps the class token is refused, naming the reading."""
+    sys.path.insert(0, os.path.join(HERE, "models"))
+    import vit_like
+    torch.manual_seed(3)
+    model = vit_like.build().eval()
+    vit_like.randomise(model)
+    x = torch.randn(1, 3, 64, 64)
+    for name in ("GradCAM", "GradCAMPlusPlus", "EigenCAM"):
+        got = getattr(compat_api, name)(model=model, target_layers=[model.blocks[-1].norm1],
+                                        reshape_transform=vit_tokens)(input_tensor=x, targets=None)
+        want = getattr(ref_api, name)(model=model, target_layers=[model.blocks[-1].norm1],
+                                      reshape_transform=vit_tokens)(input_tensor=x, targets=None)
+        d = max_abs(got, want)
+        check(f"ViT {name} with the tutorial's reshape_transform: map max|d| {d:.2g}", d <= TOL_MAP)
+    expect("a ViT reshape_transform that keeps the class token", lambda: compat_api.GradCAM(
+        model=model, target_layers=[model.blocks[-1].norm1],
+        reshape_transform=lambda t: t.reshape(t.size(0), 5, 13, t.size(2)).permute(0, 3, 1, 2))(input_tensor=x),
+        NotImplementedError, ["drop 1 prefix token(s), fold the rest into 8x8"])
 
 
 def max_abs_sign(proj, M, vt0):
@@ -439,6 +473,7 @@ def main():
         check_inputs(model, layers, x, category, compat_api)
         check_refusals(model, layers, x, category, compat_api)
         check_image_utils(compat_api, ref_api)
+        check_transformer(compat_api, ref_api)
         if results:
             worst = max(results, key=results.get)
             print(f"     largest map difference: {results[worst]:.2g} ({worst})")

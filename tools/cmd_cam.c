@@ -103,10 +103,16 @@ static int fits_model(const cam_options *o, const cnncam_model *m, const char *p
              "linear layer, or a transformer's position embedding), and this %s is %dx%d; %s", path, o->model, h, w,
              in->is_tensor ? "tensor" : "image",
              in->H, in->W, in->is_tensor ? "give a tensor of that size" : "");
+    int resize, crop;
+    const char *filter;
     if (!in->is_tensor) {
         size_t used = strlen(in->err);
         snprintf(in->err + used, sizeof in->err - used, "resize and crop it to that size: --resize %d --crop %dx%d",
                  h < w ? h : w, h, w);
+        used = strlen(in->err);
+        if (cnncam_model_eval_recipe(m, &resize, &crop, &filter) && crop == h && crop == w)
+            snprintf(in->err + used, sizeof in->err - used, ", or --torchvision-eval (its recipe: resize %d, "
+                     "centre crop %d)", resize, crop);
     }
     return 0;
 }

@@ -133,6 +133,13 @@ class Model:
         """The file's metadata (arch, source, labels, eval recipe, ...)."""
         return self._native().metadata()
 
+    def layer_layout(self, layer):
+        """(layout, shape) of a layer: how its value is a map ("nchw", "nhwc",
+        "tokens:P:h:w", "" for none; None for a file without layouts, a CNN's, whose
+        4-D layers are N x C x H x W) and its output shape for one image at the
+        model's input size. The methods read a layer as C x h x w (weights/FORMAT.md)."""
+        return self._native().layer_layout(layer)
+
     def class_index(self, cls):
         """The index of a class given by index or label ('tabby' or 'tabby, tabby cat')."""
         if isinstance(cls, (int, np.integer)) and not isinstance(cls, bool):

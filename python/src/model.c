@@ -214,6 +214,40 @@ static PyObject *model_class_index(ModelObject *self, PyObject *arg)
     return st ? cc_py_raise(st, err) : PyLong_FromLong(index);
 }
 
+/* layer_layout(name) -> (layout, shape): the node's node.layout entry (None
+ * for a file without the key) and its output shape for one image at the
+ * model's fixed size (224 x 224 when it has none). */
+static PyObject *model_layer_layout(ModelObject *self, PyObject *arg)
+{
+    const cnncam_model *m = cc_py_model(self);
+    if (!m)
+        return NULL;
+    const char *name = PyUnicode_AsUTF8(arg);
+    if (!name)
+        return NULL;
+    const int node = cnncam_model_find_node(m, name);
+    if (node < 0)
+        return PyErr_Format(PyExc_ValueError, "the model has no layer '%s'", name);
+    int h = 224, w = 224;
+    cnncam_model_input_size(m, &h, &w);
+    const int n = cnncam_model_node_count(m);
+    cnncam_shape *shapes = PyMem_Malloc((size_t)n * sizeof *shapes);
+    if (!shapes)
+        return PyErr_NoMemory();
+    char err[512];
+    cnncam_status st = cnncam_model_node_shapes(m, h, w, shapes, err, sizeof err);
+    PyObject *shape = st ? NULL : PyTuple_New(shapes[node].rank);
+    for (int d = 0; shape && d < shapes[node].rank; d++)
+        PyTuple_SET_ITEM(shape, d, PyLong_FromLong(shapes[node].dims[d]));
+    PyMem_Free(shapes);
+    if (st)
+        return cc_py_raise(st, err);
+    if (!shape)
+        return NULL;
+    const char *layout = cnncam_model_node_layout(m, node);
+    return Py_BuildValue("(zN)", layout, shape);
+}
+
 /* preprocess(pixels): uint8 H x W x channels -> float32 C x H x W, normalised. */
 static PyObject *model_preprocess(ModelObject *self, PyObject *arg)
 {
@@ -328,6 +362,8 @@ static PyMethodDef model_methods[] = {
     {"info", (PyCFunction)model_info, METH_NOARGS, "a dict: classes, layers, default_layer, ..."},
     {"metadata", (PyCFunction)model_meta, METH_NOARGS, "the file's metadata as a dict"},
     {"class_index", (PyCFunction)model_class_index, METH_O, "class_index(name or index text) -> int"},
+    {"layer_layout", (PyCFunction)model_layer_layout, METH_O,
+     "layer_layout(name) -> (node.layout entry or None, output shape for one image)"},
     {"preprocess", (PyCFunction)model_preprocess, METH_O, "uint8 H x W x c -> float32 C x H x W"},
     {"probabilities", (PyCFunction)model_probabilities, METH_O, "float32 N x K outputs -> float64"},
     {"forward", (PyCFunction)(void (*)(void))cc_py_forward, METH_VARARGS | METH_KEYWORDS,

@@ -13,9 +13,12 @@ their module paths with named_modules (a module that is not in the model:
 ValueError). Threads: torch.get_num_threads() unless `threads=` is given.
 
 Where cnncam cannot do what the reference does, the call raises
-UnsupportedError (a NotImplementedError) naming what and why:
-reshape_transform (cnncam explains CNN layers' N x C x h x w outputs as they
-are), targets other than the four classifier targets, a model cnncam_convert
+UnsupportedError (a NotImplementedError) naming what and why: a
+reshape_transform that does not do what cnncam's layout of the layer does
+(the file records how each transformer layer is a map: tokens with a class
+token, channels last; cnncam reads it so itself, and checks at the first call
+that the transform given makes the same C x h x w from a probe), targets
+other than the four classifier targets, a model cnncam_convert
 refuses, FEM's k other than 2, FinerCAM's comparison ranks other than
 1, 2, 3 or another base method, FullGrad with eigen_smooth.
 
@@ -41,6 +44,41 @@ from ._cache import UnsupportedError
 from .utils import model_targets
 
 
+def _check_reshape(transform, m, layer):
+    """The transform must turn the layer's value into the C x h x w maps cnncam reads
+    from it (its node.layout): tried on a probe of the layer's shape whose every
+    entry differs, batch 2."""
+    layout, shape = m.layer_layout(layer)
+    probe = np.arange(2 * int(np.prod(shape[1:])), dtype=np.float32).reshape((2,) + tuple(shape[1:]))
+    if layout is None or layout == "nchw":
+        want = probe if probe.ndim == 4 else None
+    elif layout == "nhwc":
+        want = probe.transpose(0, 3, 1, 2)
+    elif layout.startswith("tokens:"):
+        p, h, w = (int(v) for v in layout.split(":")[1:])
+        want = probe[:, p:, :].reshape(2, h, w, probe.shape[2]).transpose(0, 3, 1, 2)
+    else:
+        want = None
+    if want is None:
+        raise UnsupportedError("layer '%s' (%s) is no map cnncam can explain, with or without a reshape_transform"
+                               % (layer, "x".join(map(str, shape))))
+    how = {"nhwc": "channels last to channels first"}.get(layout, "as it is" if layout in (None, "nchw") else
+                                                         "drop %s prefix token(s), fold the rest into %sx%s, channels "
+                                                         "first" % tuple(layout.split(":")[1:]))
+    try:
+        got = transform(torch.from_numpy(probe))
+        got = got.detach().cpu().numpy() if isinstance(got, torch.Tensor) else np.asarray(got)
+    except Exception as e:       # the user's function failed on the layer's shape
+        raise UnsupportedError("reshape_transform failed on layer '%s''s %s output (%s: %s); cnncam reads that "
+                               "layer as C x h x w itself (%s)" % (layer, "x".join(map(str, shape)),
+                                                                   type(e).__name__, e, how)) from None
+    if got.shape != want.shape or not np.array_equal(got, want):
+        raise UnsupportedError("reshape_transform turns layer '%s''s %s output into %s, which is not how cnncam "
+                               "reads it (%s: %s); cnncam computes only that reading"
+                               % (layer, "x".join(map(str, shape)), "x".join(map(str, got.shape)),
+                                  "x".join(map(str, want.shape[1:])), how))
+
+
 class BaseCAM:
     """The common call: __call__(input_tensor, targets=None, aug_smooth=False,
     eigen_smooth=False) -> float32 (N, H, W) numpy, each map in [0, 1)."""
@@ -52,11 +90,9 @@ class BaseCAM:
     uses_layers = True
 
     def __init__(self, model, target_layers, reshape_transform=None, *, eigen_sign="lapack", threads=None):
-        if reshape_transform is not None:
-            raise UnsupportedError(
-                "reshape_transform is not supported by cnncam.compat: cnncam explains the N x C x h x w output of "
-                "a CNN layer as it is; token outputs (vision transformers, Swin) and detector feature maps are "
-                "not converted")
+        if reshape_transform is not None and not callable(reshape_transform):
+            raise ValueError("reshape_transform must be a function of a tensor, not %s"
+                             % type(reshape_transform).__name__)
         if eigen_sign not in ("lapack", "default"):
             raise ValueError("eigen_sign must be 'lapack' (the reference's) or 'default' (cnncam's rule), not %r"
                              % (eigen_sign,))
@@ -118,7 +154,12 @@ class BaseCAM:
 
     def _model(self, x):
         layer = self.layer_names[0] if self.layer_names else None
-        return _cache.model_for(self.model, x.shape[1:], layer)
+        m = _cache.model_for(self.model, x.shape[1:], layer)
+        if self.reshape_transform is not None and self.layer_names and getattr(self, "_checked", None) is not m:
+            for name in self.layer_names:
+                _check_reshape(self.reshape_transform, m, name)
+            self._checked = m
+        return m
 
     def _options(self, eigen_smooth):
         """explain's method options (beyond classes, target, smoothing)."""
