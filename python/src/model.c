@@ -200,12 +200,17 @@ static PyObject *model_info(ModelObject *self, PyObject *unused)
     return d;
 }
 
+/* The open model and a str argument, or NULL with the exception set. */
+static const char *model_and_name(ModelObject *self, PyObject *arg, const cnncam_model **m)
+{
+    *m = cc_py_model(self);
+    return *m ? PyUnicode_AsUTF8(arg) : NULL;
+}
+
 static PyObject *model_class_index(ModelObject *self, PyObject *arg)
 {
-    const cnncam_model *m = cc_py_model(self);
-    if (!m)
-        return NULL;
-    const char *name = PyUnicode_AsUTF8(arg);
+    const cnncam_model *m;
+    const char *name = model_and_name(self, arg, &m);
     if (!name)
         return NULL;
     int index;
@@ -219,10 +224,8 @@ static PyObject *model_class_index(ModelObject *self, PyObject *arg)
  * model's fixed size (224 x 224 when it has none). */
 static PyObject *model_layer_layout(ModelObject *self, PyObject *arg)
 {
-    const cnncam_model *m = cc_py_model(self);
-    if (!m)
-        return NULL;
-    const char *name = PyUnicode_AsUTF8(arg);
+    const cnncam_model *m;
+    const char *name = model_and_name(self, arg, &m);
     if (!name)
         return NULL;
     const int node = cnncam_model_find_node(m, name);
