@@ -8,21 +8,38 @@
  * both sides have stride 1 there, a strided loop otherwise. Any rank up to
  * CC_MAX_RANK. */
 #include "kernels.h"
+#include "runtime/parallel.h"
 
 #include <string.h>
 
 /* Tiles of 32 x 32: both sides then stay in L1 (a 197 x 2304 matrix's
- * columns are 9 KB apart). */
-void cc_transpose(cc_real *dst, const cc_real *src, int rows, int cols)
+ * columns are 9 KB apart); bands of tile rows split over the pool. */
+enum { TILE = 32 };
+
+typedef struct {
+    cc_real *dst;
+    const cc_real *src;
+    int rows, cols;
+} transpose_job;
+
+static void transpose_bands(void *arg, size_t lo, size_t hi)
 {
-    enum { T = 32 };
-    for (int r0 = 0; r0 < rows; r0 += T)
-        for (int c0 = 0; c0 < cols; c0 += T) {
-            const int r1 = r0 + T < rows ? r0 + T : rows, c1 = c0 + T < cols ? c0 + T : cols;
+    const transpose_job *j = arg;
+    const int rows = j->rows, cols = j->cols;
+    for (int r0 = (int)lo * TILE; r0 < (int)hi * TILE && r0 < rows; r0 += TILE)
+        for (int c0 = 0; c0 < cols; c0 += TILE) {
+            const int r1 = r0 + TILE < rows ? r0 + TILE : rows, c1 = c0 + TILE < cols ? c0 + TILE : cols;
             for (int r = r0; r < r1; r++)
                 for (int c = c0; c < c1; c++)
-                    dst[(size_t)c * rows + r] = src[(size_t)r * cols + c];
+                    j->dst[(size_t)c * rows + r] = j->src[(size_t)r * cols + c];
         }
+}
+
+void cc_transpose(cc_real *dst, const cc_real *src, int rows, int cols)
+{
+    const transpose_job j = {dst, src, rows, cols};
+    cc_parallel(((size_t)rows + TILE - 1) / TILE, cc_grain((size_t)TILE * cols, CC_MAP_GRAIN), transpose_bands,
+                (void *)&j);
 }
 
 size_t cc_dims_product(const cc_shape *s, int lo, int hi)
