@@ -45,7 +45,7 @@ TEST_BINS  := $(TESTS:%=$(BUILD)/tests/%) $(TESTS_F64:%=$(BUILD)/tests/%_f64)
 # Programs the Python tests drive (tests/tools/*.c).
 TEST_TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(wildcard tests/tools/*.c))
 
-.PHONY: demo eval-loc eval-eigen-sign bias bench print-flags print-ldlibs install install-python python all check \
+.PHONY: demo eval-loc eval-eigen-sign bias bench bench-deps print-flags print-ldlibs install install-python python all check \
         test test-c test-py asan fuzz fixtures deps clean help
 .SECONDARY:  # keep object files that chained rules would delete
 all: $(BUILD)/libcnncam.a $(BUILD)/libcnncam.so $(BUILD)/cnncam
@@ -125,10 +125,20 @@ bias: all $(BUILD)/bias_figure
 $(BUILD)/bias_figure: $(BUILD)/obj/examples/bias/bias_figure.o $(BUILD)/libcnncam.a
 	$(CC) $(ALLFLAGS) -o $@ $^ $(LDLIBS)
 
-# cnncam against PyTorch on this machine, alternating run by run; writes
-# bench/RESULTS.md (bench/bench.py; needs make deps).
-bench: all python $(BUILD)/bench_cnncam
+# cnncam against PyTorch and ONNX Runtime on this machine, alternating run by
+# run; writes bench/RESULTS.md (bench/bench.py; needs make deps).
+bench: all python bench-deps $(BUILD)/bench_cnncam
 	$(PYTHON) bench/bench.py
+
+# ONNX Runtime for the bench only (the library and the CLI never need it): the
+# npm package onnxruntime-node carries its own libonnxruntime. Its install
+# script fetches GPU extras the CPU bench does not use, so it is skipped.
+ORT_VERSION := 1.31.1
+bench-deps:
+	@command -v node >/dev/null || { echo "bench-deps: Node.js is missing (apt-get install nodejs npm)"; exit 1; }
+	@if [ -f $(BUILD)/ort/node_modules/onnxruntime-node/package.json ]; then echo "bench-deps: onnxruntime-node present"; \
+	else mkdir -p $(BUILD)/ort && npm install --prefix $(BUILD)/ort --ignore-scripts --no-audit --no-fund \
+	  --no-save onnxruntime-node@$(ORT_VERSION); fi
 
 $(BUILD)/bench_cnncam: $(BUILD)/obj/bench/bench_cnncam.o $(BUILD)/libcnncam.a
 	$(CC) $(ALLFLAGS) -o $@ $^ $(LDLIBS)
@@ -307,7 +317,8 @@ help:
 	@echo "make demo       the demo model explains a two-object scene (no Python, no network)"
 	@echo "make eval-loc   Grad-CAM localisation benchmark on 500 held-out scenes"
 	@echo "make eval-eigen-sign  the sign rules of EigenCAM's principal component on the same scenes"
-	@echo "make bench      cnncam vs PyTorch, side by side: bench/RESULTS.md"
+	@echo "make bench      cnncam vs PyTorch and ONNX Runtime, side by side: bench/RESULTS.md"
+	@echo "make bench-deps ONNX Runtime for the bench (npm onnxruntime-node into $(BUILD)/ort)"
 	@echo "make bias       the bias experiment: figure and numbers under $(BUILD)/bias"
 	@echo "make check      test + asan + fuzz: what CI runs"
 	@echo "make test       every test: C (float, and double gradient checks), converter, model parity"

@@ -72,6 +72,7 @@ import bench_dask  # noqa: E402
 MODELS = ("mobilenet_v3_large", "resnet34", "vgg16", "regnet_y_800mf", "efficientnet_b0",
           "vit_b_16", "swin_t", "convnext_tiny")
 MODES = ("forward", "gradcam", "top5", "batch8")
+PROFILED = MODELS[:5]   # the article's CNNs
 # Idle time before each timed run: the other engine's worker threads spin
 # after their work (OpenBLAS for ~0.1 s, OpenMP briefly) and would otherwise
 # take a core from this run (measured: cnncam's 2-thread MobileNet forward is
@@ -100,6 +101,59 @@ class Cnncam:
         self.p.stdin.write("quit\n")
         self.p.stdin.close()
         self.p.wait()
+
+
+class Ort:
+    """ONNX Runtime on the same model exported to ONNX: the long-lived
+    bench/bench_ort.js process (Node.js and the onnxruntime-node package of
+    `make bench-deps`)."""
+
+    def __init__(self, onnx, x, work):
+        raw = os.path.join(work, "input-%d.f32" % os.getpid())
+        x.numpy().astype("<f4").tofile(raw)
+        self.p = subprocess.Popen(["node", os.path.join(ROOT, "bench", "bench_ort.js"), onnx, raw],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+        ready = self.p.stdout.readline().strip()
+        if ready != "ready":
+            raise RuntimeError("bench_ort.js %s: %s" % (onnx, ready or "exited"))
+
+    ask = Cnncam.ask
+    close = Cnncam.close
+
+
+def export_onnx(arch, weights, work, note):
+    """The bench's model as ONNX (torch.onnx.export, opset 13, batch dimension
+    dynamic), from the same weights as the .ccm."""
+    path = os.path.join(work, arch + "-seed0.onnx")
+    if not os.path.exists(path):
+        note("exporting %s to ONNX" % arch)
+        net = getattr(torchvision.models, arch)(weights=None)
+        net.load_state_dict(torch.load(weights))
+        net.eval()
+        torch.onnx.export(net, torch.zeros(1, 3, 224, 224), path, opset_version=13, input_names=["input"],
+                          output_names=["logits"], dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
+    return path
+
+
+def ort_info():
+    path = os.path.join(BUILD, "ort", "node_modules", "onnxruntime-node", "package.json")
+    try:
+        import json
+        with open(path) as f:
+            version = json.load(f)["version"]
+    except (OSError, ValueError, KeyError):
+        return "ONNX Runtime: not run (--no-ort)."
+    return ("ONNX Runtime %s CPU (npm onnxruntime-node, its own libonnxruntime), all graph optimisations, "
+            "intra-op threads = threads, sequential; models exported by torch.onnx.export at opset 13 from the "
+            "same weights, their logits checked against PyTorch's. cnncam's Grad-CAM is forward + backward "
+            "to the recommended layer + the map; its batch 8 is 8 images' forward and each one's Grad-CAM, "
+            "ONNX Runtime's a forward of 8." % version)
+
+
+def ort_available():
+    """Whether `make bench-deps` installed ONNX Runtime (and Node.js runs)."""
+    js = os.path.join(BUILD, "ort", "node_modules", "onnxruntime-node", "package.json")
+    return os.path.exists(js) and subprocess.run(["node", "--version"], capture_output=True).returncode == 0
 
 
 class Torch:
@@ -237,17 +291,35 @@ def median(v):
     return statistics.median(v) if v else float("nan")
 
 
-def bench_model(arch, image, work, reps, process_reps, threads_list, note):
+def bench_model(arch, image, work, reps, process_reps, threads_list, use_ort, note):
     weights, model, layer = prepare(arch, work, note)
     x = cc_models.to_tensor(Image.open(image).convert("RGB"))[None]
     rows = []
     cn = Cnncam(model, image)
     th = Torch(arch, weights, layer, x)
+    ort = None
+    if use_ort:
+        try:
+            onnx = export_onnx(arch, weights, work, note)
+        except Exception as e:   # the exporter's failures are many kinds; the rest of the bench still runs
+            note("%s: torch.onnx.export failed (%s): no ONNX Runtime row" % (arch, str(e).splitlines()[0]))
+        else:
+            ort = Ort(onnx, x, work)
     try:
+        if ort:   # the export runs the same model: its logits are PyTorch's
+            with torch.no_grad():
+                want = th.net(x)[0].numpy()
+            got = np.array([float(v) for v in ort.ask("logits").split()])
+            if got.shape != want.shape or np.abs(got - want).max() > 1e-3 * max(1, np.abs(want).max()):
+                raise RuntimeError("%s: ONNX Runtime's logits differ from PyTorch's by %g" % (
+                    arch, np.abs(got - want).max() if got.shape == want.shape else float("inf")))
         for threads in threads_list:
             torch.set_num_threads(threads)
             cn.ask("threads %d" % threads)
-            runs = {"sgemm": [float(cn.ask("sgemm 1024"))], "gemm": [float(cn.ask("gemm 1024"))]}
+            if ort:
+                ort.ask("threads %d" % threads)
+            runs = {"sgemm": [float(cn.ask("sgemm 1024"))], "gemm": [float(cn.ask("gemm 1024"))],
+                    "peak": [float(cn.ask("peak"))]}
             for rep in range(reps + 1):          # rep 0 warms up and is dropped
                 for mode in MODES:
                     pairs = [("cnncam " + mode, lambda m=mode: float(cn.ask(m)))]
@@ -255,6 +327,8 @@ def bench_model(arch, image, work, reps, process_reps, threads_list, note):
                                   lambda m=mode: th.best(m)))
                     if mode == "gradcam":
                         pairs.append(("pgc gradcam", th.pgc))
+                    if ort and mode in ("forward", "batch8"):
+                        pairs.append(("ort " + mode, lambda m=mode: float(ort.ask(m))))
                     for key, fn in (pairs if rep % 2 else pairs[::-1]):
                         time.sleep(SETTLE)
                         v = fn()
@@ -274,6 +348,8 @@ def bench_model(arch, image, work, reps, process_reps, threads_list, note):
             note("%s, %d thread(s): %s" % (arch, threads, ", ".join("%s %.1f" % kv for kv in sorted(med.items()))))
     finally:
         cn.close()
+        if ort:
+            ort.close()
     return rows
 
 
@@ -299,14 +375,32 @@ def table(rows):
     return "\n".join(head)
 
 
+def ort_table(rows):
+    """cnncam against ONNX Runtime's forward, with issue 17's targets."""
+    lines = ["| model | threads | forward ms: cnncam / ONNX Runtime (ratio, target <= 1.0) | Grad-CAM ms: cnncam / "
+             "ONNX Runtime's forward (ratio, target <= 1.1) | batch 8 img/s: cnncam explanations / ONNX Runtime "
+             "forwards (ratio, target >= 1.0) |", "|---|---|---|---|---|"]
+    for arch, threads, m, _ in rows:
+        if "ort forward" not in m:
+            continue
+        c8, o8 = 8000 / m["cnncam batch8"], 8000 / m["ort batch8"]
+        lines.append("| %s | %d | %.1f / %.1f (%.2f) | %.1f / %.1f (%.2f) | %.1f / %.1f (%.2f) |" % (
+            arch, threads, m["cnncam forward"], m["ort forward"], m["cnncam forward"] / m["ort forward"],
+            m["cnncam gradcam"], m["ort forward"], m["cnncam gradcam"] / m["ort forward"], c8, o8, c8 / o8))
+    return "\n".join(lines) if len(lines) > 2 else ""
+
+
 def ceiling_table(rows):
     lines = ["| model | threads | GFLOP per forward (torch.profiler) | cnncam forward GFLOP/s | OpenBLAS sgemm "
-             "1024³ GFLOP/s | share of the sgemm ceiling | cnncam's own gemm 1024³ GFLOP/s | share of it |",
-             "|---|---|---|---|---|---|---|---|"]
+             "1024³ GFLOP/s | share of the sgemm ceiling | cnncam's own gemm 1024³ GFLOP/s | share of it | "
+             "FMA peak GFLOP/s (measured) | share of the peak | ONNX Runtime's share of the peak |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for arch, threads, m, gflop in rows:
         rate = gflop / (m["cnncam forward"] / 1e3)
-        lines.append("| %s | %d | %.2f | %.1f | %.1f | %.0f%% | %.1f | %.0f%% |" % (
-            arch, threads, gflop, rate, m["sgemm"], 100 * rate / m["sgemm"], m["gemm"], 100 * rate / m["gemm"]))
+        ort = "%.0f%%" % (100 * gflop / (m["ort forward"] / 1e3) / m["peak"]) if "ort forward" in m else "-"
+        lines.append("| %s | %d | %.2f | %.1f | %.1f | %.0f%% | %.1f | %.0f%% | %.1f | %.0f%% | %s |" % (
+            arch, threads, gflop, rate, m["sgemm"], 100 * rate / m["sgemm"], m["gemm"], 100 * rate / m["gemm"],
+            m["peak"], 100 * rate / m["peak"], ort))
     return "\n".join(lines)
 
 
@@ -314,6 +408,82 @@ def forward_ms(cn, reps):
     """Median of reps forwards of one bench_cnncam process (after one warm-up)."""
     cn.ask("forward")
     return median([float(cn.ask("forward")) for _ in range(reps)])
+
+
+def module_of_ort(name):
+    """The module path in an ONNX node name torch.onnx.export wrote
+    (/features/features.2/block/block.2/block.2.0/Conv -> features.2.block.2.0):
+    each scope is an attribute, or its parent's name and an index."""
+    scopes = name.split("/")[1:-1]
+    return ".".join(sc.rsplit(".", 1)[-1] for sc in scopes)
+
+
+def kind_of(op, weight):
+    """A node's row in the profile: convolutions by their shape, the rest by op."""
+    if op in ("conv2d", "Conv"):
+        oc, cg, kh, kw = (int(v) for v in weight.split("x"))
+        return "conv depthwise" if cg == 1 and oc > 1 else "conv 1x1" if kh == kw == 1 else "conv %dx%d" % (kh, kw)
+    return op
+
+
+def profiles(arch, image, work, reps, note):
+    """cnncam's and ONNX Runtime's per-layer profiles of one forward at 1 thread:
+    time by kind of layer, and the slowest layers side by side (ONNX Runtime fuses
+    batchnorm and activations into its convs)."""
+    import collections
+    import json
+    weights, model, _ = prepare(arch, work, note)
+    x = cc_models.to_tensor(Image.open(image).convert("RGB"))[None]
+    cn, ort = Cnncam(model, image), Ort(export_onnx(arch, weights, work, note), x, work)
+    ours, theirs = os.path.join(work, arch + "-profile.txt"), os.path.join(work, arch + "-ort-profile.json")
+    try:
+        cn.ask("threads 1")
+        ort.ask("threads 1")
+        cn.ask("profile %d %s" % (reps, ours))
+        ort.ask("profile %s" % theirs)
+    finally:
+        cn.close()
+        ort.close()
+    c_kind, c_nodes = collections.Counter(), []
+    with open(ours) as f:
+        for line in f:
+            name, op, ms, _, _, w = line.split()
+            c_kind[kind_of(op, w)] += float(ms)
+            c_nodes.append((name, kind_of(op, w), float(ms)))
+    o_kind, o_node = collections.Counter(), collections.Counter()
+    events = [e for e in json.load(open(theirs)) if e.get("cat") == "Node" and e["name"].endswith("_kernel_time")]
+    for e in events:   # 10 runs
+        op = e["args"]["op_name"]
+        shapes = e["args"].get("input_type_shape", [])
+        w = "x".join(str(v) for v in list(shapes[1].values())[0]) if op == "Conv" and len(shapes) > 1 else "-"
+        ms = e["dur"] / 1e3 / 10
+        o_kind[kind_of(op, w) if op == "Conv" else op] += ms
+        o_node[module_of_ort(e["name"][:-len("_kernel_time")])] += ms
+    # ONNX Runtime names a fused node after its last op (a conv + batchnorm +
+    # ReLU after the ReLU): cnncam's nodes up to the one of that name are its group.
+    groups, run = [], []
+    for name, kind, ms in c_nodes:
+        run.append((name, kind, ms))
+        if name in o_node:
+            groups.append((" + ".join(k for _, k, _ in run), run[0][0], sum(m for _, _, m in run), o_node[name]))
+            run = []
+    lines = ["### %s, 1 thread: %.2f ms (cnncam, sum of nodes) against %.2f ms (ONNX Runtime, sum of kernels)"
+             % (arch, sum(c_kind.values()), sum(o_kind.values())), "",
+             "| cnncam: kind | ms | share | ONNX Runtime: kind | ms | share |", "|---|---|---|---|---|---|"]
+    ck, ok = c_kind.most_common(), o_kind.most_common()
+    for i in range(max(len(ck), len(ok))):
+        left = ("%s | %.3f | %.0f%%" % (ck[i][0], ck[i][1], 100 * ck[i][1] / sum(c_kind.values()))
+                if i < len(ck) else " | | ")
+        right = ("%s | %.3f | %.0f%%" % (ok[i][0], ok[i][1], 100 * ok[i][1] / sum(o_kind.values()))
+                 if i < len(ok) else " | | ")
+        lines.append("| %s | %s |" % (left, right))
+    lines += ["", "Where cnncam loses most: its nodes up to each node ONNX Runtime also has (a fused group), "
+              "by cnncam ms minus ONNX Runtime's.", "",
+              "| first layer | cnncam nodes | cnncam ms | ONNX Runtime ms | ratio |", "|---|---|---|---|---|"]
+    for kinds, first, ms, o in sorted(groups, key=lambda g: g[3] - g[2])[:12]:
+        lines.append("| %s | %s | %.3f | %.3f | %.2f |" % (first, kinds, ms, o, ms / o if o else float("inf")))
+    note("profile %s: cnncam %.2f ms, ONNX Runtime %.2f ms" % (arch, sum(c_kind.values()), sum(o_kind.values())))
+    return "\n".join(lines)
 
 
 def bench_threads(image, work, reps, note):
@@ -393,16 +563,23 @@ def main(argv=None):
     p.add_argument("--image", default=os.path.join(ROOT, "assets", "images", "chelsea.png"))
     p.add_argument("--work", default=os.path.join(BUILD, "bench"), help="models and weights (default build/bench)")
     p.add_argument("--out", default=None, help="the report (default bench/RESULTS.md; with --only: none)")
-    p.add_argument("--only", default="models,methods,python,threads,subnormal",
-                   help="comma-separated parts to run: models (cnncam vs PyTorch), methods (every explanation "
+    p.add_argument("--only", default="models,profile,methods,python,threads,subnormal",
+                   help="comma-separated parts to run: models (cnncam vs PyTorch and ONNX Runtime), profile "
+                   "(per-layer profiles of the CNNs beside ONNX Runtime's), methods (every explanation "
                    "method vs the restatement; with --models, those of resnet34 and mobilenet_v3_large), "
                    "python (the drop-in and cnncam.dask), threads, subnormal")
+    p.add_argument("--no-ort", action="store_true", help="leave ONNX Runtime out (by default it is required: "
+                   "make bench-deps installs it)")
     bench_methods.add_arguments(p)
     bench_dask.add_arguments(p)
     a = p.parse_args(argv)
+    use_ort = not a.no_ort
+    if use_ort and {"models", "profile"} & set(a.only.split(",")) and not ort_available():
+        p.error("ONNX Runtime is missing (build/ort/node_modules/onnxruntime-node, and Node.js): run make "
+                "bench-deps, or pass --no-ort")
     parts = a.only.split(",")
-    if set(parts) - {"models", "methods", "python", "threads", "subnormal"}:
-        p.error("--only takes models, methods, python, threads and subnormal, not %s" % a.only)
+    if set(parts) - {"models", "profile", "methods", "python", "threads", "subnormal"}:
+        p.error("--only takes models, profile, methods, python, threads and subnormal, not %s" % a.only)
     if a.out is None and a.only == p.get_default("only"):
         a.out = os.path.join(ROOT, "bench", "RESULTS.md")
     for tool in ("bench_cnncam", "cnncam"):
@@ -422,13 +599,19 @@ def main(argv=None):
         rows = []
         if "models" in parts:
             for arch in a.models:
-                rows += bench_model(arch, image, a.work, a.reps, a.process_reps, a.threads, note)
+                rows += bench_model(arch, image, a.work, a.reps, a.process_reps, a.threads, use_ort, note)
         extra = []
         if "methods" in parts:
             extra += bench_methods.run(a, image, sys.modules[__name__], note)
         if "python" in parts:
             extra += bench_compat.run(a, image, sys.modules[__name__], note)
             extra += bench_dask.run(a, image, sys.modules[__name__], note)
+        if "profile" in parts:
+            extra += ["## Per-layer profiles against ONNX Runtime", "",
+                      "bench_cnncam's plan profiler (each node's wall time, mean of %d forwards) beside ONNX "
+                      "Runtime's profiler (each kernel, mean of 10), one thread, batch 1." % a.reps, ""]
+            for arch in [m for m in a.models if m in PROFILED]:
+                extra += [profiles(arch, image, a.work, a.reps, note), ""]
         if "threads" in parts:
             extra += ["## Threads", "", "Medians of %d forwards; the machine has %d CPUs (this process may use %d)."
                       % (a.reps, os.cpu_count(), len(os.sched_getaffinity(0))), "",
@@ -445,7 +628,8 @@ def main(argv=None):
                                           time.time() - t0, time.strftime("%Y-%m-%d"), a.reps, a.process_reps,
                                           SETTLE), ""]
         + ["- %s: %s" % kv for kv in info] + [""]
-        + ([table(rows), "", ceiling_table(rows), ""] if rows else []) + extra)
+        + ([table(rows), "", "## Against ONNX Runtime", "", ort_info(), "", ort_table(rows), "",
+             ceiling_table(rows), ""] if rows else []) + extra)
     if a.out:
         with open(a.out, "w") as f:
             f.write(text)

@@ -23,11 +23,22 @@
  *               GEMM ceiling of conv layers; replies GFLOP/s (best of 5);
  *   gemm N      the same product through the engine's own cc_gemm (its
  *               AVX-512 kernel where the CPU has it, else OpenBLAS), the
- *               ceiling where OpenBLAS falls back to older kernels. */
+ *               ceiling where OpenBLAS falls back to older kernels;
+ *   peak        the core's multiply-add peak: 24 independent chains of
+ *               fused multiply-adds (AVX-512 where the CPU has it, else
+ *               AVX2) on each thread; replies GFLOP/s (best of 5);
+ *   profile N FILE  N forwards with each node timed (the plan's profiler);
+ *               writes "name op ms input output weight" per node (mean ms of
+ *               one forward; shapes as 1x64x56x56, "-" for no weight) to
+ *               FILE; replies FILE. */
 #include <cblas.h>
 #include <cnncam.h>
 
+#include "api/api_internal.h"
 #include "layers/kernels.h"
+#include "runtime/parallel.h"
+
+#include <immintrin.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,6 +97,100 @@ static double sgemm_gflops(int n, int threads, int own)
     return best;
 }
 
+/* 24 independent chains of n fused multiply-adds each, in named variables
+ * (an array of vectors lets the compiler keep them in memory). */
+#define CHAINS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) \
+                  X(12) X(13) X(14) X(15) X(16) X(17) X(18) X(19) X(20) X(21) X(22) X(23)
+#define CHAIN_FLOPS(lanes) (2.0 * 24 * (lanes))
+
+/* One function of 24 chains in vectors of type T (its intrinsics' prefix P),
+ * returning their sum's first lane (so none is optimised away). */
+#define CHAIN_FUNCTION(name, isa, T, P)                                     \
+    __attribute__((target(isa))) static float name(long n)                  \
+    {                                                                          \
+        const T x = P##_set1_ps(0.999999f), y = P##_set1_ps(1e-7f);            \
+        CHAINS(DECL_##P)                                                       \
+        for (long it = 0; it < n; it++) {                                      \
+            CHAINS(STEP_##P)                                                   \
+        }                                                                      \
+        T s = P##_setzero_ps();                                                \
+        CHAINS(SUM_##P)                                                        \
+        float o[sizeof(T) / sizeof(float)];                                    \
+        P##_storeu_ps(o, s);                                                   \
+        return o[0];                                                           \
+    }
+#define DECL__mm512(i) __m512 a##i = _mm512_set1_ps((float)i);
+#define STEP__mm512(i) a##i = _mm512_fmadd_ps(a##i, x, y);
+#define SUM__mm512(i) s = _mm512_add_ps(s, a##i);
+#define DECL__mm256(i) __m256 a##i = _mm256_set1_ps((float)i);
+#define STEP__mm256(i) a##i = _mm256_fmadd_ps(a##i, x, y);
+#define SUM__mm256(i) s = _mm256_add_ps(s, a##i);
+CHAIN_FUNCTION(chains512, "avx512f", __m512, _mm512)
+CHAIN_FUNCTION(chains256, "avx2,fma", __m256, _mm256)
+
+enum { PEAK_ITERS = 20000000 };
+static volatile float peak_sink;
+
+static void peak_range(void *arg, size_t lo, size_t hi)
+{
+    (void)arg;
+    for (size_t i = lo; i < hi; i++)
+        peak_sink += cc_cpu_avx512() ? chains512(PEAK_ITERS) : chains256(PEAK_ITERS);
+}
+
+/* Multiply-adds of every thread of the pool at once, 2 flops each. */
+static double peak_gflops(int threads)
+{
+    double best = 0;
+    const int lanes = cc_cpu_avx512() ? 16 : 8;
+    cc_set_threads(threads);
+    for (int r = 0; r < 5; r++) {
+        double t = now_ms();
+        cc_parallel((size_t)threads, 1, peak_range, NULL);
+        double g = CHAIN_FLOPS(lanes) * PEAK_ITERS * threads / ((now_ms() - t) * 1e6);
+        best = g > best ? g : best;
+    }
+    return best;
+}
+
+static void print_shape(FILE *f, const cc_shape *s, const char *end)
+{
+    for (int i = 0; i < s->rank; i++)
+        fprintf(f, i ? "x%d" : "%d", s->d[i]);
+    fputs(end, f);
+}
+
+/* Each node's mean forward time over n forwards of ctx, to path. */
+static int profile(cnncam_ctx *ctx, const float *x, int h, int w, int n, const char *path)
+{
+    if (cnncam_forward(ctx, x, 1, h, w))   /* planned */
+        return -1;
+    cc_plan *p = ctx->tape->plan;
+    const cc_graph *g = p->graph;
+    double *sec = calloc((size_t)g->nnodes, sizeof *sec);
+    FILE *f = fopen(path, "w");
+    int bad = !sec || !f;
+    p->node_seconds = sec;
+    for (int i = 0; i < n && !bad; i++)
+        bad = cnncam_forward(ctx, x, 1, h, w) != 0;
+    p->node_seconds = NULL;
+    for (int i = 0; i < g->nnodes && !bad; i++) {
+        const cc_node *nd = &g->nodes[i];
+        if (!nd->op)
+            continue;
+        fprintf(f, "%s %s %.5f ", nd->name, nd->op->name, 1e3 * sec[i] / n);
+        print_shape(f, &p->shape[nd->input[0]], " ");
+        print_shape(f, &p->shape[i], " ");
+        if (nd->param[0] >= 0)
+            print_shape(f, &g->params[nd->param[0]].shape, "\n");
+        else
+            fputs("-\n", f);
+    }
+    bad |= f && fclose(f) != 0;
+    free(sec);
+    return bad ? -1 : 0;
+}
+
 /* One command on ctx (its own context per batch size: a context keeps the
  * memory plan of one input shape); returns its time in ms, or -1 with the
  * context's error. */
@@ -138,7 +243,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s MODEL.ccm IMAGE\n", argv[0]);
         return 1;
     }
-    char err[512], line[256];
+    char err[512], line[256], path[201];
     int threads = 1;
     cnncam_model *m;
     unsigned char *rgb = NULL;
@@ -190,6 +295,13 @@ int main(int argc, char **argv)
             printf("%.2f\n", sgemm_gflops(n, threads, 0));
         } else if (sscanf(line, "gemm %d", &n) == 1 && n > 0 && n <= 8192) {
             printf("%.2f\n", sgemm_gflops(n, threads, 1));
+        } else if (!strcmp(line, "peak")) {
+            printf("%.2f\n", peak_gflops(threads));
+        } else if (sscanf(line, "profile %d %200s", &n, path) == 2 && n > 0) {
+            if (profile(ctx, x, h, w, n, path))
+                printf("error: profile: %s\n", cnncam_ctx_error(ctx)[0] ? cnncam_ctx_error(ctx) : "cannot write");
+            else
+                printf("%s\n", path);
         } else if (!strcmp(line, "forward") || !strcmp(line, "gradcam") || !strcmp(line, "top5") ||
                    !strcmp(line, "batch8")) {
             cnncam_ctx *c = strcmp(line, "batch8") ? ctx : ctx8;

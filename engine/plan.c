@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 enum { ALIGN = 64 };
 
@@ -229,10 +230,20 @@ cc_op_args cc_plan_args(const cc_plan *p, int i)
     return a;
 }
 
+static double seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
 static void run_node(cc_plan *p, int i)
 {
     cc_op_args a = cc_plan_args(p, i);
+    const double t = p->node_seconds ? seconds() : 0;
     p->graph->nodes[i].op->forward(&a);
+    if (p->node_seconds)
+        p->node_seconds[i] += seconds() - t;
 }
 
 void cc_plan_forward(cc_plan *p, const cc_real *const *inputs)

@@ -39,6 +39,8 @@ typedef struct cc_plan {
     int nsteps;
     unsigned char *arena;
     size_t arena_bytes;
+    double *node_seconds;   /* NULL, or per node: wall seconds of its forward calls, added up
+                             * (a profiler's: bench/bench_cnncam.c sets it) */
 } cc_plan;
 
 /* Infers every node's shape for these input shapes (one per graph input, in

@@ -216,12 +216,24 @@ CC_VECTORISED static void forward_planes(void *arg, size_t lo, size_t hi)
 
 /* out: N x C x OH x OW, inp: N x C x H x W, weight: C x 1 x KH x KW, bias: C or NULL.
  * Planes are independent: split over the pool. */
-void cc_conv2d_depthwise_forward(cc_real *out, const cc_real *inp, const cc_real *weight,
-                                 const cc_real *bias, const cc_conv_dims *d)
+void cc_conv2d_depthwise_forward_portable(cc_real *out, const cc_real *inp, const cc_real *weight,
+                                          const cc_real *bias, const cc_conv_dims *d)
 {
     planes p = {out, inp, weight, bias, d};
     const size_t per = (size_t)d->OH * d->OW * d->KH * d->KW;  /* multiply-adds per plane */
     cc_parallel((size_t)d->N * d->C, cc_grain(per, 65536), forward_planes, &p);
+}
+
+void cc_conv2d_depthwise_forward(cc_real *out, const cc_real *inp, const cc_real *weight,
+                                 const cc_real *bias, const cc_conv_dims *d)
+{
+#ifndef CC_REAL_DOUBLE
+    if (cc_conv2d_depthwise_avx512_applies(d)) {
+        cc_conv2d_depthwise_avx512_forward(out, inp, weight, bias, d);
+        return;
+    }
+#endif
+    cc_conv2d_depthwise_forward_portable(out, inp, weight, bias, d);
 }
 
 /* dinp, inp: N x C x H x W; dweight: C x 1 x KH x KW; dbias: C; dout: N x C x OH x OW.

@@ -13,6 +13,7 @@
 
 #include <cblas.h>
 #include <pthread.h>
+#include <strings.h>
 
 /* Least multiply-adds per thread: below it, waking a worker costs more than
  * it saves. */
@@ -136,10 +137,38 @@ static void gemv_range(void *arg, size_t lo, size_t hi)
 void cc_gemv(int ta, int M, int N, cc_real alpha, const cc_real *A, int lda, const cc_real *x,
              cc_real beta, cc_real *y)
 {
+#ifndef CC_REAL_DOUBLE
+    if (cc_cpu_avx512() && alpha == 1 && (beta == 0 || beta == 1)) {
+        cc_gemv_avx512(ta, M, N, A, lda, x, beta == 1, y);
+        return;
+    }
+#endif
     const product p = {.ta = ta, .M = M, .N = N, .lda = lda, .alpha = alpha, .beta = beta, .A = A, .x = x,
                        .y = y};
     const size_t out = (size_t)(ta ? N : M), per = (size_t)(ta ? M : N);
     cc_parallel(out, grain(per), gemv_range, (void *)&p);
+}
+
+/* OpenBLAS's core names with AVX2 or AVX-512 kernels (openblas_get_corename,
+ * lower case in 0.3.21); any other on an x86 CPU with AVX-512 means it did not
+ * recognise the CPU (this Xeon: "prescott", SSE3, 25-32 GFLOP/s a core). */
+static int blas_slow;
+
+static void read_corename(void)
+{
+    static const char *const fast[] = {"haswell", "zen", "skylakex", "cooperlake", "sapphirerapids"};
+    const char *name = openblas_get_corename();
+    blas_slow = 1;
+    for (size_t i = 0; name && i < sizeof fast / sizeof fast[0]; i++)
+        if (!strcasecmp(name, fast[i]))
+            blas_slow = 0;
+}
+
+int cc_blas_is_slow(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, read_corename);
+    return blas_slow;
 }
 
 /* OpenBLAS's pthread build starts a worker per core when it loads, and an

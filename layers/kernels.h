@@ -88,9 +88,18 @@ void cc_conv2d_forward(cc_real *out, const cc_real *inp, const cc_real *weight,
 void cc_conv2d_backward(cc_real *dinp, cc_real *dweight, cc_real *dbias,
                         const cc_real *dout, const cc_real *inp, const cc_real *weight,
                         const cc_conv_dims *d);
-/* The same maps, specialised for G == C == OC (one filter per channel). */
+/* The same maps, specialised for G == C == OC (one filter per channel). The
+ * forward takes conv2d_depthwise_avx512.c where that applies, else the
+ * portable kernel (which tests also run on their own). */
 void cc_conv2d_depthwise_forward(cc_real *out, const cc_real *inp, const cc_real *weight,
                                  const cc_real *bias, const cc_conv_dims *d);
+void cc_conv2d_depthwise_forward_portable(cc_real *out, const cc_real *inp, const cc_real *weight,
+                                          const cc_real *bias, const cc_conv_dims *d);
+int cc_conv2d_depthwise_avx512_applies(const cc_conv_dims *d);
+#ifndef CC_REAL_DOUBLE
+void cc_conv2d_depthwise_avx512_forward(float *out, const float *inp, const float *weight, const float *bias,
+                                        const cc_conv_dims *d);
+#endif
 void cc_conv2d_depthwise_backward(cc_real *dinp, cc_real *dweight, cc_real *dbias,
                                   const cc_real *dout, const cc_real *inp,
                                   const cc_real *weight, const cc_conv_dims *d);
@@ -157,7 +166,16 @@ int cc_gemm_avx512_applies(int M, int N, int K);
 #ifndef CC_REAL_DOUBLE
 void cc_gemm_avx512(int M, int N, int K, const float *A, int lda, const float *B, int ldb, int accumulate,
                     float *C, int ldc);
+/* y = A x (accumulate 0) or y += A x (1), A^T x when ta, A M x N row-major,
+ * in AVX-512 (gemm_avx512.c): what cc_gemv runs on an AVX-512 CPU for
+ * alpha 1 and beta 0 or 1 (the weights are read once either way, but
+ * OpenBLAS's SSE3 kernels, where it does not know the CPU, take 10% of a
+ * MobileNetV3's forward in its squeeze-excitation products). */
+void cc_gemv_avx512(int ta, int M, int N, const float *A, int lda, const float *x, int accumulate, float *y);
 #endif
+/* Whether OpenBLAS runs kernels older than AVX2 here (its core name is not
+ * one it has AVX2 or AVX-512 kernels for: a CPU newer than the library). */
+int cc_blas_is_slow(void);
 /* y = alpha * op(A) * x + beta * y, A M x N row-major (op(A) = A^T when ta):
  * a product with one column, which OpenBLAS's gemm runs several times slower
  * than its gemv (a batch-1 linear layer is bound by reading the weights). */

@@ -12,6 +12,9 @@
  * The forward takes the banded path (stride 1 or 2, same on both axes) or the
  * plain loop (other strides, unequal dilations, planes too wide for a band):
  * cases cover both, and bands that split a plane's rows.
+ * On an AVX-512 CPU the forward takes conv2d_depthwise_avx512.c where it
+ * applies (rows of up to 128 outputs), and the portable path is checked on
+ * the same case too; the last cases put rows at its vector edges.
  * Every case runs with 1 thread, then 3 (the forward splits planes over the
  * pool; the last case is big enough to be split).
  * Tolerance 1e-5 absolute + 1e-5 relative: the fast path sums in cc_real
@@ -44,6 +47,14 @@ static const dw_case cases[] = {
     {"5x5 pad 2, 100x90 (four bands of rows)", 1, 2, 100, 90, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 1},
     {"3x3 stride 2 pad 1,0,1,1, 131x101 (bands, stride 2)", 1, 2, 131, 101, 3, 3, 2, 2, 1, 0, 1, 1, 1, 1, 0},
     {"3x3 dilation 2 pad 2, 4x3000 (too wide for a band)", 1, 1, 4, 3000, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 1},
+    /* output rows at the AVX-512 path's vector edges (16, 17, 128 pixels; 129 takes the portable path) */
+    {"3x3 pad 1, 16 wide (one whole vector)", 1, 3, 6, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+    {"3x3 pad 1, 17 wide (a vector and one lane)", 2, 2, 5, 17, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0},
+    {"5x5 stride 2 pad 2, 7x7 (MobileNet's last maps)", 1, 5, 14, 14, 5, 5, 2, 2, 2, 2, 2, 2, 1, 1, 1},
+    {"3x3 pad 1, 128 wide (eight vectors)", 1, 2, 9, 128, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+    {"3x3 pad 1, 129 wide (past the AVX-512 path)", 1, 2, 5, 129, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},
+    {"3x3 stride 2 pad 0,1,1,0, 225x225 -> 113 wide, bands", 1, 3, 225, 225, 3, 3, 2, 2, 0, 1, 1, 0, 1, 1, 1},
+    {"5x5 dilation 2 pad 4, 31x45", 1, 2, 31, 45, 5, 5, 1, 1, 4, 4, 4, 4, 2, 2, 1},
 };
 
 static int out_size(int in, int pa, int pb, int k, int s, int dil)
@@ -91,7 +102,15 @@ static void check_case(const dw_case *t, tu_rng *rng)
 
     cc_conv2d_forward(y_ref, x, w, b, &d);
     cc_conv2d_depthwise_forward(y, x, w, b, &d);
-    double worst = compare(t->label, "forward", y, y_ref, ny, 1e-5);
+    double worst = compare(t->label, cc_conv2d_depthwise_avx512_applies(&d) ? "forward (AVX-512)" : "forward", y,
+                           y_ref, ny, 1e-5);
+    if (cc_conv2d_depthwise_avx512_applies(&d)) {   /* the portable path too, on this CPU */
+        cc_real *yp = tu_filled_reals(ny, 7);
+        cc_conv2d_depthwise_forward_portable(yp, x, w, b, &d);
+        const double e = compare(t->label, "forward (portable)", yp, y_ref, ny, 1e-5);
+        worst = e > worst ? e : worst;
+        free(yp);
+    }
 
     /* Reference gradients, into buffers that start at 0.5 like the others. */
     cc_real *dx_ref = tu_filled_reals(nx, 0.5), *dw_ref = tu_filled_reals(nw, 0.5), *db_ref = tu_filled_reals(nb, 0.5);

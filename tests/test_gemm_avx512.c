@@ -8,7 +8,9 @@
  * both C = A B and C += A B. C's padding columns hold a sentinel that must
  * survive. Every case runs with 1 thread, then 3: the results must be the
  * same floats. cc_gemm_avx512_applies is checked to take ResNet-34's last
- * 3x3 convs and to refuse what the kernel was measured slower on.
+ * 3x3 convs and to refuse what the kernel was measured slower on than
+ * OpenBLAS's AVX2 kernels (unless OpenBLAS runs its SSE3 ones here). The
+ * matrix-vector kernels (cc_gemv_avx512) are checked the same way.
  *
  * Tolerance |got - want| <= 1e-6 * sum_k |a_ik b_kj| + 1e-6 * |want|: a
  * float sum of K products is off by at most K * 2^-24 of that sum, and by
@@ -45,6 +47,8 @@ static const gemm_case cases[] = {
     {16, 1, 9, 9, 1, 1, 0},                 /* one column, depth under 16 */
     {96, 197, 64, 70, 200, 199, 1},         /* 197 columns: one past a chunk */
     {784, 49, 320, 320, 49, 49, 0},         /* RegNet's last stage 1x1 */
+    {40, 784, 24, 24, 784, 784, 0},         /* MobileNet's 1x1s: rows in part vectors, depth 24 */
+    {24, 3136, 16, 16, 3136, 3136, 1},
 };
 
 static float sentinel(void) { return 7.25f; }
@@ -98,18 +102,58 @@ static void check_case(const gemm_case *t, tu_rng *rng)
     free(a), free(b), free(c), free(c1), free(want), free(mag);
 }
 
+/* cc_gemv_avx512, y (+)= A x and y (+)= A^T x, against sums in double:
+ * lengths with partial vectors, a wider lda, 1 and 3 threads the same floats,
+ * y's entries past the product untouched. */
+static void check_gemv(tu_rng *rng)
+{
+    static const int shapes[][3] = {{40, 24, 24}, {1000, 1280, 1280}, {7, 33, 40}, {1, 1, 1}, {240, 17, 17}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int ta = 0; ta < 2; ta++)
+            for (int acc = 0; acc < 2; acc++) {
+                const int M = shapes[s][0], N = shapes[s][1], lda = shapes[s][2] + (ta ? 0 : 3);
+                const int nx = ta ? M : N, ny = ta ? N : M;
+                float *a = tu_random_reals((size_t)M * lda, rng), *x = tu_random_reals((size_t)nx, rng);
+                float *y0 = tu_random_reals((size_t)ny + 1, rng), *y1 = tu_alloc(sizeof(float) * (ny + 1));
+                float *y3 = tu_alloc(sizeof(float) * (ny + 1));
+                y0[ny] = sentinel();
+                memcpy(y1, y0, sizeof(float) * (ny + 1));
+                memcpy(y3, y0, sizeof(float) * (ny + 1));
+                cc_set_threads(1);
+                cc_gemv_avx512(ta, M, N, a, lda, x, acc, y1);
+                cc_set_threads(3);
+                cc_gemv_avx512(ta, M, N, a, lda, x, acc, y3);
+                size_t bad = 0;
+                for (int i = 0; i < ny; i++) {
+                    double want = acc ? y0[i] : 0, mag = fabs(want);
+                    for (int k = 0; k < nx; k++) {
+                        const double p = (double)(ta ? a[(size_t)k * lda + i] : a[(size_t)i * lda + k]) * x[k];
+                        want += p, mag += fabs(p);
+                    }
+                    bad += fabs(y1[i] - want) > 1e-6 * mag + 1e-30;
+                }
+                tu_check(bad == 0, "gemv %s %dx%d acc %d: %zu entries off", ta ? "A^T x" : "A x", M, N, acc, bad);
+                tu_check(!memcmp(y1, y3, sizeof(float) * ny), "gemv %dx%d: 1 and 3 threads the same floats", M, N);
+                tu_check(y1[ny] == sentinel() && y3[ny] == sentinel(), "gemv %dx%d: y[%d] untouched", M, N, ny);
+                free(a), free(x), free(y0), free(y1), free(y3);
+            }
+}
+
 /* Where cc_gemm takes the kernel (tests/test_gemm_avx512 --bench measured
- * these faster or slower than OpenBLAS). */
+ * these faster or slower than OpenBLAS's AVX2 kernels; every product is
+ * faster than its SSE3 ones, which it runs where it does not know the CPU). */
 static void check_applies(int avx512)
 {
     const int taken[][3] = {{512, 49, 4608}, {512, 196, 4608}, {784, 49, 784}, {256, 49, 256}};
-    const int refused[][3] = {{64, 3136, 32}, {40, 784, 240}, {8, 49, 512}};
+    const int slower[][3] = {{64, 3136, 32}, {40, 784, 240}, {8, 49, 512}};
+    const int slow_blas = cc_blas_is_slow();
+    printf("  OpenBLAS core: %s (%s)\n", openblas_get_corename(), slow_blas ? "SSE3 kernels" : "AVX2 or newer");
     for (size_t i = 0; i < sizeof taken / sizeof taken[0]; i++)
         tu_check(cc_gemm_avx512_applies(taken[i][0], taken[i][1], taken[i][2]) == avx512,
                  "%dx%dx%d taken %s AVX-512", taken[i][0], taken[i][1], taken[i][2], avx512 ? "with" : "without");
-    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
-        tu_check(!cc_gemm_avx512_applies(refused[i][0], refused[i][1], refused[i][2]), "%dx%dx%d not taken",
-                 refused[i][0], refused[i][1], refused[i][2]);
+    for (size_t i = 0; i < sizeof slower / sizeof slower[0]; i++)
+        tu_check(cc_gemm_avx512_applies(slower[i][0], slower[i][1], slower[i][2]) == (avx512 && slow_blas),
+                 "%dx%dx%d taken only where OpenBLAS runs SSE3 kernels", slower[i][0], slower[i][1], slower[i][2]);
 }
 
 /* ---- --bench ------------------------------------------------------------ */
@@ -188,6 +232,10 @@ int main(int argc, char **argv)
     if (argc > 1 && !strcmp(argv[1], "--bench")) {
         bench();
         return 0;
+    }
+    {
+        tu_rng grng = {4242};
+        check_gemv(&grng);
     }
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         tu_rng rng = {5501 + i};
