@@ -197,8 +197,9 @@ static cnncam_status plan(cnncam_ctx *ctx, int N, int H, int W)
         cc_ctx_drop_plan(ctx);
         return st;
     }
+    /* a loaded model's parameters are read-only: prepared work is kept */
     const cc_tape_request req = {.seed = f->output, .targets = ctx->target_node, .ntargets = ctx->ntargets,
-                                 .keep = keep, .nkeep = nkeep};
+                                 .keep = keep, .nkeep = nkeep, .prepare = 1};
     cc_tape *t = cc_tape_create(f->graph, &in, &req, &ctx->err);
     free(keep);
     if (!t) {

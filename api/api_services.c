@@ -67,7 +67,7 @@ static cc_status score_inputs(void *self, const float *inputs, int n, float *sco
     }
     if (!*p) {
         const cc_shape in = cc_shape4(n, C, ctx->H, ctx->W);
-        const cc_plan_opts opts = {.keep = &f->output, .nkeep = 1};
+        const cc_plan_opts opts = {.keep = &f->output, .nkeep = 1, .prepare = 1};  /* read-only parameters */
         if (!(*p = cc_plan_create(f->graph, &in, &opts, err)))
             return CC_ENOMEM;
     }

@@ -188,7 +188,8 @@ cc_tape *cc_tape_create(const cc_graph *g, const cc_shape *input_shapes,
     }
     keep[nkeep++] = req->seed;
     const cc_plan_opts opts = {.keep = keep, .nkeep = nkeep, .live_until = live_until,
-                               .extra = extra, .nextra = nextra, .nsteps = nsteps};
+                               .extra = extra, .nextra = nextra, .nsteps = nsteps, .no_fusion = req->no_fusion,
+                               .prepare = req->prepare};
     if (!(t->plan = cc_plan_create(g, input_shapes, &opts, err)))
         goto fail;
     for (int i = 0; i < nn; i++)

@@ -27,6 +27,8 @@ typedef struct {
     int nparam_grads;
     const int *keep;           /* values to keep readable after the forward */
     int nkeep;
+    int no_fusion;             /* plan every node on its own (cc_plan_opts.no_fusion) */
+    int prepare;               /* the parameters never change (cc_plan_opts.prepare) */
 } cc_tape_request;
 
 typedef struct cc_tape {

@@ -1,5 +1,6 @@
 /* engine/plan.c — shape inference, buffer lifetimes, arena layout, forward. */
 #include "plan.h"
+#include "layers/kernels.h"
 
 #include <assert.h>
 #include <stdint.h>
@@ -111,6 +112,15 @@ void cc_plan_free(cc_plan *p)
 {
     if (!p)
         return;
+    free(p->fused_head);
+    free(p->fused_tail);
+    free(p->fused_bn);
+    for (int i = 0; p->prepared && i < p->graph->nnodes; i++)
+        free(p->prepared[i]);
+    free(p->prepared);
+    free(p->runs);
+    free(p->epilogue);
+    free(p->folded);
     free(p->shape);
     free(p->value);
     free(p->value_last);
@@ -133,6 +143,80 @@ static size_t node_scratch(const cc_graph *g, const cc_shape *shapes, int i)
     return n->op->scratch_bytes(&n->attrs, in, n->ninputs, param, &shapes[i]);
 }
 
+/* The node that reads value v when exactly one input of one node does,
+ * else -1. */
+static void single_readers(const cc_graph *g, int *reader)
+{
+    for (int i = 0; i < g->nnodes; i++)
+        reader[i] = -1;
+    for (int i = 0; i < g->nnodes; i++)
+        for (int k = 0; k < g->nodes[i].ninputs; k++) {
+            const int v = g->nodes[i].input[k];
+            reader[v] = reader[v] == -1 ? i : -2;
+        }
+    for (int i = 0; i < g->nnodes; i++)
+        reader[i] = reader[i] < 0 ? -1 : reader[i];
+}
+
+/* Finds the fused chains (plan.h) from the planned lifetimes; fills
+ * fused_head, fused_tail, fused_bn and the epilogues, with room for the
+ * batchnorm folds in p->folded (run_node folds them). A value may join a chain only when its one reader is the next
+ * node and its lifetime ends there. */
+static cc_status plan_fusion(cc_plan *p, int *reader, cc_error *err)
+{
+    const cc_graph *g = p->graph;
+    const int nn = g->nnodes;
+    size_t nfold = 0;
+    single_readers(g, reader);
+    for (int i = 0; i < nn; i++)
+        p->fused_head[i] = -1, p->fused_tail[i] = -1, p->fused_bn[i] = -1;
+    for (int pass = 0; pass < 2; pass++) {   /* count the folds, then fill them */
+        size_t at = 0;
+        for (int i = 0; i < nn; i++) {
+            const cc_node *h = &g->nodes[i];
+            if (!h->op || !h->op->takes_epilogue || p->shape[i].rank != 4 || (pass && p->fused_head[i] != i))
+                continue;
+            cc_epilogue e;
+            memset(&e, 0, sizeof e);
+            int cur = i, bn = -1;
+            for (;;) {
+                const int j = reader[cur];
+                if (j < 0 || p->value_last[cur] != j)
+                    break;
+                const cc_node *n = &g->nodes[j];
+                if (n->ninputs != 1)
+                    break;
+                if (!strcmp(n->op->name, "batchnorm2d") && bn < 0 && e.nacts == 0)
+                    bn = j;
+                else if (n->op->range && e.nacts < CC_MAX_EPILOGUE_ACTS)
+                    e.act[e.nacts++] = n->op->range;
+                else
+                    break;
+                cur = j;
+            }
+            if (cur == i)
+                continue;
+            const int C = p->shape[i].d[1];
+            if (pass == 0) {
+                for (int k = i; k >= 0; k = k == cur ? -1 : reader[k])
+                    p->fused_head[k] = i;
+                p->fused_tail[i] = cur;
+                nfold += bn >= 0 ? 2 * (size_t)C : 0;
+                continue;
+            }
+            if (bn >= 0) {
+                e.scale = p->folded + at, e.shift = p->folded + at + C;
+                p->fused_bn[i] = bn;
+                at += 2 * (size_t)C;
+            }
+            p->epilogue[i] = e;
+        }
+        if (pass == 0 && nfold && !(p->folded = malloc(nfold * sizeof *p->folded)))
+            return cc_fail(err, CC_ENOMEM, "out of memory planning fused layers");
+    }
+    return CC_OK;
+}
+
 cc_plan *cc_plan_create(const cc_graph *g, const cc_shape *input_shapes, const cc_plan_opts *opts,
                         cc_error *err)
 {
@@ -148,12 +232,19 @@ cc_plan *cc_plan_create(const cc_graph *g, const cc_shape *input_shapes, const c
     if (!p || !req || !offset || !(p->shape = malloc((size_t)nn * sizeof *p->shape)) ||
         !(p->value = calloc((size_t)nn, sizeof *p->value)) ||
         !(p->value_last = malloc((size_t)nn * sizeof *p->value_last)) ||
-        !(p->extra = calloc((size_t)(nextra ? nextra : 1), sizeof *p->extra))) {
+        !(p->extra = calloc((size_t)(nextra ? nextra : 1), sizeof *p->extra)) ||
+        !(p->fused_head = malloc((size_t)nn * sizeof *p->fused_head)) ||
+        !(p->fused_tail = malloc((size_t)nn * sizeof *p->fused_tail)) ||
+        !(p->fused_bn = malloc((size_t)nn * sizeof *p->fused_bn)) ||
+        !(p->epilogue = calloc((size_t)nn, sizeof *p->epilogue)) ||
+        !(p->runs = calloc((size_t)nn, sizeof *p->runs)) ||
+        !(p->prepared = calloc((size_t)nn, sizeof *p->prepared))) {
         cc_fail(err, CC_ENOMEM, "out of memory planning a graph of %d nodes", nn);
         goto fail;
     }
     p->graph = g;
     p->nsteps = nsteps;
+    p->prepare = opts && opts->prepare;
     if (cc_plan_shapes(g, input_shapes, p->shape, err))
         goto fail;
 
@@ -174,8 +265,27 @@ cc_plan *cc_plan_create(const cc_graph *g, const cc_shape *input_shapes, const c
     for (int k = 0; opts && k < opts->nkeep; k++)
         p->value_last[opts->keep[k]] = nsteps - 1;
 
+    if (opts && opts->no_fusion) {
+        for (int i = 0; i < nn; i++)
+            p->fused_head[i] = -1, p->fused_tail[i] = -1;
+    } else {
+        int *reader = malloc((size_t)nn * sizeof *reader);
+        const cc_status st = reader ? plan_fusion(p, reader, err)
+                                    : cc_fail(err, CC_ENOMEM, "out of memory planning a graph of %d nodes", nn);
+        free(reader);
+        if (st)
+            goto fail;
+    }
     for (int i = 0; i < nn; i++)
         req[i] = (cc_buffer_req){cc_shape_numel(&p->shape[i]) * sizeof(cc_real), i, p->value_last[i]};
+    /* A chain's head writes its tail's buffer, which must therefore be free
+     * from the head's step on; the values inside the chain take no memory. */
+    for (int i = 0; i < nn; i++) {
+        if (p->fused_tail[i] >= 0)
+            req[p->fused_tail[i]].first = i;
+        if (p->fused_head[i] >= 0 && p->fused_tail[p->fused_head[i]] != i)
+            req[i].bytes = 0;
+    }
     for (int k = 0; k < nextra; k++)
         req[nn + k] = opts->extra[k];
     /* One scratch region for every op call, live at every step. */
@@ -237,9 +347,49 @@ static double seconds(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
+/* Head i's batchnorm as scale and shift per channel, from its parameters now. */
+static void fold(cc_plan *p, int i)
+{
+    const cc_graph *g = p->graph;
+    const cc_node *b = &g->nodes[p->fused_bn[i]];
+    const cc_real *prm[4];
+    for (int k = 0; k < 4; k++)
+        prm[k] = b->param[k] >= 0 ? g->params[b->param[k]].data : NULL;
+    cc_real *scale = (cc_real *)p->epilogue[i].scale, *shift = (cc_real *)p->epilogue[i].shift;
+    for (int c = 0; c < p->shape[i].d[1]; c++)
+        cc_batchnorm_fold(prm[0], prm[1], prm[2], prm[3], b->attrs.eps, c, &scale[c], &shift[c]);
+}
+
+/* Node i's prepared parameters at its second forward; none when its op has
+ * nothing to prepare here or memory is short (the forward then does the work
+ * itself, as without preparation). */
+static void prepare_node(cc_plan *p, int i, const cc_op_args *a)
+{
+    const cc_op *op = p->graph->nodes[i].op;
+    if (!op->prepare || p->runs[i]++ != 1)
+        return;
+    cc_shape in[CC_MAX_INPUTS];
+    for (int k = 0; k < a->ninputs; k++)
+        in[k] = a->in_shape[k];
+    const size_t bytes = op->prepared_bytes(a->attrs, in, a->ninputs, a->param_shape, &a->out_shape);
+    if (bytes && (p->prepared[i] = aligned_alloc(ALIGN, (bytes + ALIGN - 1) / ALIGN * ALIGN)))
+        op->prepare(a, p->prepared[i]);
+}
+
 static void run_node(cc_plan *p, int i)
 {
+    if (p->fused_head[i] >= 0 && p->fused_head[i] != i)
+        return;   /* its head computed it */
     cc_op_args a = cc_plan_args(p, i);
+    if (p->fused_head[i] == i) {
+        a.out = p->value[p->fused_tail[i]];
+        a.epilogue = &p->epilogue[i];
+        if (p->fused_bn[i] >= 0)
+            fold(p, i);
+    }
+    if (p->prepare)
+        prepare_node(p, i, &a);
+    a.prepared = p->prepared[i];
     const double t = p->node_seconds ? seconds() : 0;
     p->graph->nodes[i].op->forward(&a);
     if (p->node_seconds)
@@ -260,6 +410,8 @@ void cc_plan_forward(cc_plan *p, const cc_real *const *inputs)
 void cc_plan_forward_range(cc_plan *p, int first, int last)
 {
     assert(0 <= first && last < p->graph->nnodes);
+    assert((p->fused_head[first] < 0 || p->fused_head[first] == first) &&
+           (p->fused_head[last] < 0 || p->fused_tail[p->fused_head[last]] == last) && "a range splits a fused chain");
     for (int i = first; i <= last; i++)
         if (p->graph->nodes[i].op)
             run_node(p, i);

@@ -25,6 +25,9 @@ typedef struct {
     const cc_buffer_req *extra;  /* more buffers in the same arena */
     int nextra;
     int nsteps;             /* total steps (>= nodes); values kept live to the last */
+    int no_fusion;          /* run every node on its own (tests compare the two) */
+    int prepare;            /* the parameters never change: from each node's second forward
+                             * on, keep what its op->prepare makes of them */
 } cc_plan_opts;
 
 typedef struct cc_plan {
@@ -41,6 +44,22 @@ typedef struct cc_plan {
     size_t arena_bytes;
     double *node_seconds;   /* NULL, or per node: wall seconds of its forward calls, added up
                              * (a profiler's: bench/bench_cnncam.c sets it) */
+    /* Fused chains: a conv (an op that takes_epilogue) followed by a batchnorm
+     * and/or element-wise ops, each value read only by the next and needed by
+     * nothing else (not kept, no backward reads it). The head's forward writes
+     * the chain's last value (tail) through its epilogue; the other nodes of
+     * the chain do not run and their values are never written. */
+    int *fused_head;        /* per node: -1, or the head that computes it (itself for a head) */
+    int *fused_tail;        /* per node: a head's tail, else -1 */
+    int *fused_bn;          /* per node: a head's batchnorm node, else -1 */
+    cc_epilogue *epilogue;  /* per node: a head's epilogue */
+    cc_real *folded;        /* the heads' batchnorm scales and shifts, folded again at each
+                             * forward (a caller may change parameters between forwards) */
+    /* Prepared parameters (cc_plan_opts.prepare): made at a node's second
+     * forward, so a one-image run pays neither the time nor the memory. */
+    int prepare;
+    int *runs;              /* per node: forwards run */
+    void **prepared;        /* per node: NULL, or op->prepare's result (its own allocation) */
 } cc_plan;
 
 /* Infers every node's shape for these input shapes (one per graph input, in
@@ -66,6 +85,8 @@ void cc_plan_forward(cc_plan *p, const cc_real *const *inputs);
  * compute what cc_plan_forward does: a value's bytes are not reused before
  * its last reader, so whatever a range reads from below `first` is intact,
  * including a value the caller overwrote in between (a substituted layer).
+ * A range may not split a fused chain (asserted): a caller that splits at a
+ * node keeps that node (cc_plan_opts.keep) or plans with no_fusion.
  * Running a range AGAIN is safe only if the values it reads from below
  * `first` are kept (cc_plan_opts.keep or live_until): the first run may have
  * reused the bytes of those whose last reader had run. */

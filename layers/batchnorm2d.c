@@ -24,20 +24,30 @@ typedef struct {
     int C, HW;
 } planes;
 
+void cc_batchnorm_fold(const cc_real *weight, const cc_real *bias, const cc_real *mean, const cc_real *var,
+                       double eps, int c, cc_real *alpha, cc_real *beta)
+{
+    const double s = 1.0 / sqrt((double)var[c] + eps);
+    const double a = s * (weight ? weight[c] : 1);
+    *alpha = (cc_real)a;
+    *beta = (cc_real)((bias ? bias[c] : 0) - mean[c] * a);
+}
+
+CC_VECTORISED void cc_affine_range(cc_real *out, const cc_real *inp, size_t n, cc_real alpha, cc_real beta)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = inp[i] * alpha + beta;
+}
+
 /* Planes (image, channel) lo..hi-1 of the forward. */
-CC_VECTORISED static void forward_planes(void *arg, size_t lo, size_t hi)
+static void forward_planes(void *arg, size_t lo, size_t hi)
 {
     const planes *p = arg;
     for (size_t nc = lo; nc < hi; nc++) {
         const int c = (int)(nc % (size_t)p->C);
-        const double s = 1.0 / sqrt((double)p->var[c] + p->eps);
-        const double alpha = s * (p->weight ? p->weight[c] : 1);
-        const double beta = (p->bias ? p->bias[c] : 0) - p->mean[c] * alpha;
-        const cc_real a = (cc_real)alpha, b = (cc_real)beta;
-        const cc_real *x = p->inp + nc * (size_t)p->HW;
-        cc_real *y = p->out + nc * (size_t)p->HW;
-        for (int i = 0; i < p->HW; i++)
-            y[i] = x[i] * a + b;
+        cc_real a, b;
+        cc_batchnorm_fold(p->weight, p->bias, p->mean, p->var, p->eps, c, &a, &b);
+        cc_affine_range(p->out + nc * (size_t)p->HW, p->inp + nc * (size_t)p->HW, (size_t)p->HW, a, b);
     }
 }
 

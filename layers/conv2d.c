@@ -164,19 +164,24 @@ static size_t scratch_bytes(const cc_attrs *a, const cc_shape *in, int nin, cons
     return gemm > fast ? gemm : fast;
 }
 
+/* A fused chain's epilogue runs inside the depthwise and gemm paths, on
+ * each plane or tile as it is made; after the other two, plane by plane. */
 static void forward(const cc_op_args *a)
 {
     const cc_conv_dims d = dims_of(a);
-    if (is_depthwise(&d))
-        cc_conv2d_depthwise_forward(a->out, a->in[0], a->param[0], a->param[1], &d);
-    else if (cc_conv2d_winograd_applies(&d))
+    if (is_depthwise(&d)) {
+        cc_conv2d_depthwise_forward(a->out, a->in[0], a->param[0], a->param[1], &d, a->epilogue);
+    } else if (cc_conv2d_winograd_applies(&d)) {
         cc_conv2d_winograd_forward(a->out, a->in[0], a->param[0], a->param[1], &d, a->scratch,
-                                   cc_conv2d_winograd_scratch(&d));
-    else if (cc_conv2d_grouped_applies(&d))
+                                   cc_conv2d_winograd_scratch(&d), a->prepared);
+        cc_epilogue_planes(a->epilogue, a->out, d.N, d.OC, (size_t)d.OH * d.OW);
+    } else if (cc_conv2d_grouped_applies(&d)) {
         cc_conv2d_grouped_forward(a->out, a->in[0], a->param[0], a->param[1], &d, a->scratch);
-    else
+        cc_epilogue_planes(a->epilogue, a->out, d.N, d.OC, (size_t)d.OH * d.OW);
+    } else {
         cc_conv2d_gemm_forward(a->out, a->in[0], a->param[0], a->param[1], &d, a->scratch,
-                               cc_conv2d_gemm_scratch(&d));
+                               cc_conv2d_gemm_scratch(&d), a->epilogue);
+    }
 }
 
 static void backward(const cc_op_args *a)
@@ -190,9 +195,25 @@ static void backward(const cc_op_args *a)
                                 a->param[0], &d, a->scratch, cc_conv2d_gemm_scratch(&d));
 }
 
+/* Winograd's transformed filters, kept by the engine for a loaded model. */
+static size_t prepared_bytes(const cc_attrs *a, const cc_shape *in, int nin, const cc_shape *param,
+                             const cc_shape *out)
+{
+    (void)nin;
+    const cc_conv_dims d = dims_from(a, &in[0], &param[0], out);
+    return !is_depthwise(&d) && cc_conv2d_winograd_applies(&d) ? cc_conv2d_winograd_u_bytes(&d) : 0;
+}
+
+static void prepare(const cc_op_args *a, void *prepared)
+{
+    const cc_conv_dims d = dims_of(a);
+    cc_conv2d_winograd_transform(prepared, a->param[0], &d);
+}
+
 const cc_op cc_op_conv2d = {
     .name = "conv2d", .min_inputs = 1, .max_inputs = 1,
     .nparams = 2, .param_names = {"weight", "bias"}, .required_params = 1u,
     .saves_for_dinput = 0, .saves_for_dparam = CC_SAVES_INPUTS,
     .infer = infer, .forward = forward, .backward = backward, .scratch_bytes = scratch_bytes,
+    .takes_epilogue = 1, .prepared_bytes = prepared_bytes, .prepare = prepare,
 };

@@ -175,6 +175,7 @@ typedef struct {
     cc_real *out;
     const cc_real *inp, *weight, *bias;
     const cc_conv_dims *d;
+    const cc_epilogue *ep;
 } planes;
 
 /* Planes (image, channel) lo..hi-1 of the forward. */
@@ -193,6 +194,7 @@ CC_VECTORISED static void forward_planes(void *arg, size_t lo, size_t hi)
         const cc_real b = bias ? bias[c] : 0;
         if (R > 0) {
             forward_plane_banded(o, x, w, b, d, R);
+            cc_epilogue_apply(p->ep, o, c, (size_t)d->OH * d->OW);
             continue;
         }
         for (size_t i = 0; i < (size_t)d->OH * d->OW; i++)
@@ -211,29 +213,30 @@ CC_VECTORISED static void forward_planes(void *arg, size_t lo, size_t hi)
                          ow0, ow1, a);
             }
         }
+        cc_epilogue_apply(p->ep, o, c, (size_t)d->OH * d->OW);
     }
 }
 
 /* out: N x C x OH x OW, inp: N x C x H x W, weight: C x 1 x KH x KW, bias: C or NULL.
  * Planes are independent: split over the pool. */
 void cc_conv2d_depthwise_forward_portable(cc_real *out, const cc_real *inp, const cc_real *weight,
-                                          const cc_real *bias, const cc_conv_dims *d)
+                                          const cc_real *bias, const cc_conv_dims *d, const cc_epilogue *ep)
 {
-    planes p = {out, inp, weight, bias, d};
+    planes p = {out, inp, weight, bias, d, ep};
     const size_t per = (size_t)d->OH * d->OW * d->KH * d->KW;  /* multiply-adds per plane */
     cc_parallel((size_t)d->N * d->C, cc_grain(per, 65536), forward_planes, &p);
 }
 
 void cc_conv2d_depthwise_forward(cc_real *out, const cc_real *inp, const cc_real *weight,
-                                 const cc_real *bias, const cc_conv_dims *d)
+                                 const cc_real *bias, const cc_conv_dims *d, const cc_epilogue *ep)
 {
 #ifndef CC_REAL_DOUBLE
     if (cc_conv2d_depthwise_avx512_applies(d)) {
-        cc_conv2d_depthwise_avx512_forward(out, inp, weight, bias, d);
+        cc_conv2d_depthwise_avx512_forward(out, inp, weight, bias, d, ep);
         return;
     }
 #endif
-    cc_conv2d_depthwise_forward_portable(out, inp, weight, bias, d);
+    cc_conv2d_depthwise_forward_portable(out, inp, weight, bias, d, ep);
 }
 
 /* dinp, inp: N x C x H x W; dweight: C x 1 x KH x KW; dbias: C; dout: N x C x OH x OW.

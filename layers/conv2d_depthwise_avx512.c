@@ -184,6 +184,7 @@ typedef struct {
     float *out;
     const float *inp, *weight, *bias;
     const cc_conv_dims *d;
+    const cc_epilogue *ep;
 } planes;
 
 AVX512 static void forward_planes(void *arg, size_t lo, size_t hi)
@@ -202,13 +203,14 @@ AVX512 static void forward_planes(void *arg, size_t lo, size_t hi)
             fill_band(band, x, d, oh0, rin, Wq);
             band_out(o, band, w, bias, d, oh0, rows, rin, Wq);
         }
+        cc_epilogue_apply(p->ep, o, c, (size_t)d->OH * d->OW);
     }
 }
 
 void cc_conv2d_depthwise_avx512_forward(float *out, const float *inp, const float *weight, const float *bias,
-                                        const cc_conv_dims *d)
+                                        const cc_conv_dims *d, const cc_epilogue *ep)
 {
-    const planes p = {out, inp, weight, bias, d};
+    const planes p = {out, inp, weight, bias, d, ep};
     const size_t per = (size_t)d->OH * d->OW * d->KH * d->KW;  /* multiply-adds per plane */
     cc_parallel((size_t)d->N * d->C, cc_grain(per, 65536), forward_planes, (void *)&p);
 }

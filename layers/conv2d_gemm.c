@@ -186,7 +186,7 @@ static void col2im(cc_real *restrict dx, const cc_real *restrict dcol, const cc_
  * scratch: scratch_bytes >= one output row of col, unless the 1x1 path needs none. */
 void cc_conv2d_gemm_forward(cc_real *out, const cc_real *inp, const cc_real *weight,
                             const cc_real *bias, const cc_conv_dims *d, void *scratch,
-                            size_t scratch_bytes)
+                            size_t scratch_bytes, const cc_epilogue *ep)
 {
     const int CG = d->C / d->G, OCG = d->OC / d->G, K = CG * d->KH * d->KW, P = d->OH * d->OW;
     const int direct = is_direct(d), rows = direct ? 0 : tile_rows(d, scratch, scratch_bytes);
@@ -202,13 +202,13 @@ void cc_conv2d_gemm_forward(cc_real *out, const cc_real *inp, const cc_real *wei
                         y[(size_t)o * P + p] = bias[g * OCG + o];
             const cc_real beta = bias ? 1 : 0;
             if (direct) {
-                cc_gemm(0, 0, OCG, P, K, 1, w, K, x, P, beta, y, P);
+                cc_gemm_ep(0, 0, OCG, P, K, 1, w, K, x, P, beta, y, P, ep, g * OCG);
                 continue;
             }
             for (int oh0 = 0; oh0 < d->OH; oh0 += rows) {
                 const int oh1 = oh0 + rows < d->OH ? oh0 + rows : d->OH, TP = (oh1 - oh0) * d->OW;
                 im2col_parallel(col, x, d, oh0, oh1);
-                cc_gemm(0, 0, OCG, TP, K, 1, w, K, col, TP, beta, y + (size_t)oh0 * d->OW, P);
+                cc_gemm_ep(0, 0, OCG, TP, K, 1, w, K, col, TP, beta, y + (size_t)oh0 * d->OW, P, ep, g * OCG);
             }
         }
 }

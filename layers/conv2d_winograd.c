@@ -244,9 +244,21 @@ static void products(void *arg, size_t lo, size_t hi)
  * or NULL; for cc_conv2d_winograd_applies(d) shapes (the arithmetic holds for
  * any 3x3 stride-1 undilated ungrouped conv). scratch_bytes: U and at least
  * one row of tiles; chunks of tile rows fill the rest. */
+size_t cc_conv2d_winograd_u_bytes(const cc_conv_dims *d)
+{
+    return (size_t)XI * d->OC * d->C * sizeof(cc_real);
+}
+
+void cc_conv2d_winograd_transform(cc_real *u, const cc_real *weight, const cc_conv_dims *d)
+{
+    job j = {.d = d, .w = weight, .u = u};
+    /* about 25 operations per (k, c) pair and per channel-tile: grains of ~64K */
+    cc_parallel((size_t)d->OC, 65536 / (25 * (size_t)d->C) + 1, transform_weights, &j);
+}
+
 void cc_conv2d_winograd_forward(cc_real *out, const cc_real *inp, const cc_real *weight,
                                 const cc_real *bias, const cc_conv_dims *d, void *scratch,
-                                size_t scratch_bytes)
+                                size_t scratch_bytes, const cc_real *u)
 {
     assert(d->KH == 3 && d->KW == 3 && d->SH == 1 && d->SW == 1 && d->DH == 1 && d->DW == 1 &&
            d->G == 1);
@@ -255,11 +267,11 @@ void cc_conv2d_winograd_forward(cc_real *out, const cc_real *inp, const cc_real 
     const int TW = tiles_w(d), TH = tiles_h(d);
     size_t rows = (scratch_bytes - fixed) / tile_row_bytes(d);
     rows = rows > (size_t)TH ? (size_t)TH : rows;
-    job j = {.d = d, .w = weight, .bias = bias, .u = scratch};
+    job j = {.d = d, .w = weight, .bias = bias, .u = u ? (cc_real *)u : scratch};
     j.v = (cc_real *)((unsigned char *)scratch + fixed);
     j.m = j.v + (size_t)XI * d->C * rows * TW;
-    /* about 25 operations per (k, c) pair and per channel-tile: grains of ~64K */
-    cc_parallel((size_t)d->OC, 65536 / (25 * (size_t)d->C) + 1, transform_weights, &j);
+    if (!u)
+        cc_conv2d_winograd_transform(j.u, weight, d);
     for (int n = 0; n < d->N; n++) {
         j.x = inp + (size_t)n * d->C * d->H * d->W;
         j.y = out + (size_t)n * d->OC * d->OH * d->OW;

@@ -81,12 +81,15 @@ static int avx512_takes(int ta, int tb, int M, int N, int K, cc_real alpha, cc_r
 }
 
 static void avx512_gemm(int M, int N, int K, const cc_real *A, int lda, const cc_real *B, int ldb,
-                        cc_real beta, cc_real *C, int ldc)
+                        cc_real beta, cc_real *C, int ldc, const cc_epilogue *ep, int c0)
 {
 #ifndef CC_REAL_DOUBLE
-    cc_gemm_avx512(M, N, K, A, lda, B, ldb, beta == 1, C, ldc);
+    const cc_gemm_job g = {.M = M, .N = N, .K = K, .accumulate = beta == 1, .A = A, .B = B, .C = C,
+                           .lda = (size_t)lda, .ldb = (size_t)ldb, .ldc = (size_t)ldc, .ep = ep, .c0 = c0};
+    (cc_gemm_avx512_n_applies(M, N, K) ? cc_gemm_avx512_n : cc_gemm_avx512)(&g);
 #else
-    (void)M, (void)N, (void)K, (void)A, (void)lda, (void)B, (void)ldb, (void)beta, (void)C, (void)ldc;
+    (void)M, (void)N, (void)K, (void)A, (void)lda, (void)B, (void)ldb, (void)beta, (void)C, (void)ldc, (void)ep,
+        (void)c0;
 #endif
 }
 
@@ -98,7 +101,7 @@ void cc_gemm_serial(int ta, int tb, int M, int N, int K, cc_real alpha, const cc
                     const cc_real *B, int ldb, cc_real beta, cc_real *C, int ldc)
 {
     if (avx512_takes(ta, tb, M, N, K, alpha, beta))
-        avx512_gemm(M, N, K, A, lda, B, ldb, beta, C, ldc);
+        avx512_gemm(M, N, K, A, lda, B, ldb, beta, C, ldc, NULL, 0);
     else
         blas_gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
@@ -113,7 +116,7 @@ void cc_gemm(int ta, int tb, int M, int N, int K, cc_real alpha, const cc_real *
         return;
     }
     if (avx512_takes(ta, tb, M, N, K, alpha, beta)) {
-        avx512_gemm(M, N, K, A, lda, B, ldb, beta, C, ldc);
+        avx512_gemm(M, N, K, A, lda, B, ldb, beta, C, ldc, NULL, 0);
         return;
     }
     const product p = {.ta = ta, .tb = tb, .M = M, .N = N, .K = K, .lda = lda, .ldb = ldb, .ldc = ldc,
@@ -121,6 +124,33 @@ void cc_gemm(int ta, int tb, int M, int N, int K, cc_real alpha, const cc_real *
     const size_t side = p.by_rows ? (size_t)M : (size_t)N;
     const size_t per = (size_t)(p.by_rows ? N : M) * (size_t)K;  /* multiply-adds per row/column */
     cc_parallel(side, grain(per), gemm_range, (void *)&p);
+}
+
+typedef struct {
+    const cc_epilogue *ep;
+    cc_real *C;
+    int N, ldc, c0;
+} rows_job;
+
+static void epilogue_rows(void *arg, size_t lo, size_t hi)
+{
+    const rows_job *j = arg;
+    for (size_t r = lo; r < hi; r++)
+        cc_epilogue_apply(j->ep, j->C + r * (size_t)j->ldc, j->c0 + (int)r, (size_t)j->N);
+}
+
+void cc_gemm_ep(int ta, int tb, int M, int N, int K, cc_real alpha, const cc_real *A, int lda,
+                const cc_real *B, int ldb, cc_real beta, cc_real *C, int ldc, const cc_epilogue *ep, int c0)
+{
+    if (ep && N > 1 && avx512_takes(ta, tb, M, N, K, alpha, beta)) {
+        avx512_gemm(M, N, K, A, lda, B, ldb, beta, C, ldc, ep, c0);
+        return;
+    }
+    cc_gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    if (ep) {
+        const rows_job j = {ep, C, N, ldc, c0};
+        cc_parallel((size_t)M, cc_grain((size_t)N, CC_MAP_GRAIN), epilogue_rows, (void *)&j);
+    }
 }
 
 /* Entries lo..hi-1 of y: rows of A, or columns when transposed. */

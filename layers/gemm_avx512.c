@@ -182,10 +182,8 @@ AVX512 static void unpack(float *restrict c, size_t ldc, const float *restrict T
 }
 
 typedef struct {
-    int M, N, K, accumulate, cols;  /* cols: columns per chunk, a multiple of PR, at most NMAX */
-    const float *A, *B;
-    float *C;
-    size_t lda, ldb, ldc;
+    cc_gemm_job g;
+    int cols;  /* columns per chunk, a multiple of PR, at most NMAX */
 } job;
 
 /* C's rows m0..m1-1 and columns n0..n1-1: a panel of up to ROWS rows and a
@@ -198,18 +196,20 @@ AVX512 static void product(const job *j, int m0, int m1, int n0, int n1)
         const int rows = m1 - m < ROWS ? m1 - m : ROWS;
         for (int n = n0; n < n1; n += j->cols) {
             const int np = n1 - n < j->cols ? n1 - n : j->cols;
-            for (int k0 = 0; k0 < j->K; k0 += KC) {
-                const int kc = j->K - k0 < KC ? j->K - k0 : KC;
-                pack(P, j->A + (size_t)m * j->lda + k0, j->lda, rows, kc);
-                const float *next = k0 + KC < j->K     ? j->A + (size_t)m * j->lda + k0 + KC  /* this panel */
-                                    : n + np < n1      ? j->A + (size_t)m * j->lda            /* again, next chunk */
-                                    : m + ROWS < m1    ? j->A + (size_t)(m + ROWS) * j->lda   /* the next panel */
+            for (int k0 = 0; k0 < j->g.K; k0 += KC) {
+                const int kc = j->g.K - k0 < KC ? j->g.K - k0 : KC;
+                pack(P, j->g.A + (size_t)m * j->g.lda + k0, j->g.lda, rows, kc);
+                const float *next = k0 + KC < j->g.K     ? j->g.A + (size_t)m * j->g.lda + k0 + KC  /* this panel */
+                                    : n + np < n1      ? j->g.A + (size_t)m * j->g.lda            /* again, next chunk */
+                                    : m + ROWS < m1    ? j->g.A + (size_t)(m + ROWS) * j->g.lda   /* the next panel */
                                                        : NULL;
                 for (int p = 0; p < np; p += PR)
-                    block_n(T + (size_t)p * ROWS, P, j->B + (size_t)k0 * j->ldb + n + p, j->ldb, kc, k0 == 0,
-                            np - p < PR ? np - p : PR, (rows + 15) / 16, next, j->lda, p / PR * kc);
+                    block_n(T + (size_t)p * ROWS, P, j->g.B + (size_t)k0 * j->g.ldb + n + p, j->g.ldb, kc, k0 == 0,
+                            np - p < PR ? np - p : PR, (rows + 15) / 16, next, j->g.lda, p / PR * kc);
             }
-            unpack(j->C + (size_t)m * j->ldc + n, j->ldc, T, rows, np, j->accumulate);
+            unpack(j->g.C + (size_t)m * j->g.ldc + n, j->g.ldc, T, rows, np, j->g.accumulate);
+            for (int r = 0; j->g.ep && r < rows; r++)   /* this block, while it is in cache */
+                cc_epilogue_apply(j->g.ep, j->g.C + (size_t)(m + r) * j->g.ldc + n, j->g.c0 + m + r, (size_t)np);
         }
     }
 }
@@ -218,14 +218,14 @@ AVX512 static void product(const job *j, int m0, int m1, int n0, int n1)
 AVX512 static void rows_range(void *arg, size_t lo, size_t hi)
 {
     const job *j = arg;
-    product(j, (int)lo * 16, (int)hi * 16 < j->M ? (int)hi * 16 : j->M, 0, j->N);
+    product(j, (int)lo * 16, (int)hi * 16 < j->g.M ? (int)hi * 16 : j->g.M, 0, j->g.N);
 }
 
 /* Blocks of PR columns lo..hi-1, all rows. */
 AVX512 static void cols_range(void *arg, size_t lo, size_t hi)
 {
     const job *j = arg;
-    product(j, 0, j->M, (int)lo * PR, (int)hi * PR < j->N ? (int)hi * PR : j->N);
+    product(j, 0, j->g.M, (int)lo * PR, (int)hi * PR < j->g.N ? (int)hi * PR : j->g.N);
 }
 
 /* The threads split the side with more units: vectors of 16 rows (two
@@ -233,17 +233,15 @@ AVX512 static void cols_range(void *arg, size_t lo, size_t hi)
  * split 3:2), or blocks of PR columns (with 64 rows and 3136 columns, each
  * thread reading all of B cost more than packing A twice). Columns past
  * NMAX are taken in equal chunks, each packing its panel again. */
-void cc_gemm_avx512(int M, int N, int K, const float *A, int lda, const float *B, int ldb, int accumulate,
-                    float *C, int ldc)
+void cc_gemm_avx512(const cc_gemm_job *g)
 {
-    const int vectors = (M + 15) / 16, blocks = (N + PR - 1) / PR;
+    const int vectors = (g->M + 15) / 16, blocks = (g->N + PR - 1) / PR;
     const int chunks = (blocks + NMAX / PR - 1) / (NMAX / PR);
-    const job j = {.M = M, .N = N, .K = K, .accumulate = accumulate, .cols = (blocks + chunks - 1) / chunks * PR,
-                   .A = A, .B = B, .C = C, .lda = (size_t)lda, .ldb = (size_t)ldb, .ldc = (size_t)ldc};
+    const job j = {.g = *g, .cols = (blocks + chunks - 1) / chunks * PR};
     if (vectors >= blocks)
-        cc_parallel((size_t)vectors, cc_grain((size_t)16 * N * K, 1 << 19), rows_range, (void *)&j);
+        cc_parallel((size_t)vectors, cc_grain((size_t)16 * g->N * g->K, 1 << 19), rows_range, (void *)&j);
     else
-        cc_parallel((size_t)blocks, cc_grain((size_t)PR * M * K, 1 << 19), cols_range, (void *)&j);
+        cc_parallel((size_t)blocks, cc_grain((size_t)PR * g->M * g->K, 1 << 19), cols_range, (void *)&j);
 }
 
 /* ---- matrix-vector products ---------------------------------------------

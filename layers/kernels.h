@@ -92,13 +92,13 @@ void cc_conv2d_backward(cc_real *dinp, cc_real *dweight, cc_real *dbias,
  * forward takes conv2d_depthwise_avx512.c where that applies, else the
  * portable kernel (which tests also run on their own). */
 void cc_conv2d_depthwise_forward(cc_real *out, const cc_real *inp, const cc_real *weight,
-                                 const cc_real *bias, const cc_conv_dims *d);
+                                 const cc_real *bias, const cc_conv_dims *d, const cc_epilogue *ep);
 void cc_conv2d_depthwise_forward_portable(cc_real *out, const cc_real *inp, const cc_real *weight,
-                                          const cc_real *bias, const cc_conv_dims *d);
+                                          const cc_real *bias, const cc_conv_dims *d, const cc_epilogue *ep);
 int cc_conv2d_depthwise_avx512_applies(const cc_conv_dims *d);
 #ifndef CC_REAL_DOUBLE
 void cc_conv2d_depthwise_avx512_forward(float *out, const float *inp, const float *weight, const float *bias,
-                                        const cc_conv_dims *d);
+                                        const cc_conv_dims *d, const cc_epilogue *ep);
 #endif
 void cc_conv2d_depthwise_backward(cc_real *dinp, cc_real *dweight, cc_real *dbias,
                                   const cc_real *dout, const cc_real *inp,
@@ -119,7 +119,7 @@ enum { CC_CONV_SCRATCH_CAP = 1 << 20 };
 size_t cc_conv2d_gemm_scratch(const cc_conv_dims *d);
 void cc_conv2d_gemm_forward(cc_real *out, const cc_real *inp, const cc_real *weight,
                             const cc_real *bias, const cc_conv_dims *d, void *scratch,
-                            size_t scratch_bytes);
+                            size_t scratch_bytes, const cc_epilogue *ep);
 void cc_conv2d_gemm_backward(cc_real *dinp, cc_real *dweight, cc_real *dbias,
                              const cc_real *dout, const cc_real *inp, const cc_real *weight,
                              const cc_conv_dims *d, void *scratch, size_t scratch_bytes);
@@ -135,7 +135,12 @@ int cc_conv2d_winograd_applies(const cc_conv_dims *d);
 size_t cc_conv2d_winograd_scratch(const cc_conv_dims *d);
 void cc_conv2d_winograd_forward(cc_real *out, const cc_real *inp, const cc_real *weight,
                                 const cc_real *bias, const cc_conv_dims *d, void *scratch,
-                                size_t scratch_bytes);
+                                size_t scratch_bytes, const cc_real *u);
+/* U, the transformed filters (16 x OC x C), which the forward computes into
+ * its scratch when given u = NULL: a caller that keeps it for unchanged
+ * weights passes it instead. */
+size_t cc_conv2d_winograd_u_bytes(const cc_conv_dims *d);
+void cc_conv2d_winograd_transform(cc_real *u, const cc_real *weight, const cc_conv_dims *d);
 
 /* Grouped convs with a multiple of 16 output channels per group, and image
  * stems (ungrouped, stride 2, at most 4 input channels), by a direct register-blocked
@@ -153,6 +158,11 @@ void cc_conv2d_grouped_forward(cc_real *out, const cc_real *inp, const cc_real *
  * gradient-check build, so the gradient checks run the same call sites. */
 void cc_gemm(int ta, int tb, int M, int N, int K, cc_real alpha, const cc_real *A, int lda,
              const cc_real *B, int ldb, cc_real beta, cc_real *C, int ldc);
+/* cc_gemm, then row r of C (its N values) through the epilogue of channel
+ * c0 + r (ep NULL: none): inside the AVX-512 kernel, on each block of C as
+ * it is written; after the product otherwise. */
+void cc_gemm_ep(int ta, int tb, int M, int N, int K, cc_real alpha, const cc_real *A, int lda,
+                const cc_real *B, int ldb, cc_real beta, cc_real *C, int ldc, const cc_epilogue *ep, int c0);
 /* The same product without cc_gemm's split over the pool (nor its gemv
  * shortcut): for a caller that splits a batch of products itself (matmul.c). */
 void cc_gemm_serial(int ta, int tb, int M, int N, int K, cc_real alpha, const cc_real *A, int lda,
@@ -163,9 +173,21 @@ void cc_gemm_serial(int ta, int tb, int M, int N, int K, cc_real alpha, const cc
  * cc_gemm_avx512_applies() accepts (0 without AVX-512 and in the double build,
  * which has no cc_gemm_avx512). */
 int cc_gemm_avx512_applies(int M, int N, int K);
+int cc_gemm_avx512_n_applies(int M, int N, int K);
 #ifndef CC_REAL_DOUBLE
-void cc_gemm_avx512(int M, int N, int K, const float *A, int lda, const float *B, int ldb, int accumulate,
-                    float *C, int ldc);
+typedef struct {
+    int M, N, K, accumulate;
+    const float *A, *B;
+    float *C;
+    size_t lda, ldb, ldc;
+    const cc_epilogue *ep;   /* then applied to row r of C as channel c0 + r; NULL: none */
+    int c0;
+} cc_gemm_job;
+void cc_gemm_avx512(const cc_gemm_job *g);
+/* The same product with C's rows in vectors (gemm_avx512_n.c), which
+ * avx512-routed products take where cc_gemm_avx512_n_applies (many columns,
+ * few terms: a mobile net's 1x1 convs). */
+void cc_gemm_avx512_n(const cc_gemm_job *g);
 /* y = A x (accumulate 0) or y += A x (1), A^T x when ta, A M x N row-major,
  * in AVX-512 (gemm_avx512.c): what cc_gemv runs on an AVX-512 CPU for
  * alpha 1 and beta 0 or 1 (the weights are read once either way, but
@@ -197,6 +219,12 @@ void cc_batchnorm_backward(cc_real *dinp, cc_real *dweight, cc_real *dbias,
                            const cc_real *dout, const cc_real *inp, const cc_real *weight,
                            const cc_real *mean, const cc_real *var, double eps,
                            int N, int C, int HW);
+/* The batchnorm's affine map of channel c, alpha and beta as its forward
+ * computes them (in double, then rounded), and that forward on n values:
+ * out = inp * alpha + beta (a fused chain's epilogue runs the same two). */
+void cc_batchnorm_fold(const cc_real *weight, const cc_real *bias, const cc_real *mean, const cc_real *var,
+                       double eps, int c, cc_real *alpha, cc_real *beta);
+void cc_affine_range(cc_real *out, const cc_real *inp, size_t n, cc_real alpha, cc_real beta);
 /* batchnorm2d.c's descriptor parts that batchnorm1d.c (N x C, N x C x L) shares:
  * the eps and parameter checks against C = in->d[1], and the adapters
  * (HW = the product of the dimensions after C). */

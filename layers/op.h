@@ -54,6 +54,25 @@ cc_attrs cc_attrs_default(void);
  * numbers, as a model file or a fixture stores it. Used by loaders and tests. */
 cc_status cc_attrs_set(cc_attrs *a, const char *key, const double *v, int n, cc_error *err);
 
+/* What a producer applies to its output while it is in cache, for the
+ * engine's fused chains (engine/plan.c): a conv followed by an eval batchnorm
+ * and/or element-wise ops whose inputs nobody else reads. Per output channel
+ * c, on n contiguous values y: y = y * scale[c] + shift[c] (the batchnorm, as
+ * its own kernel computes it), then each act in turn (their own range
+ * kernels), so a fused chain's floats are the unfused chain's, bit for bit.
+ * layers/epilogue.c applies it. */
+enum { CC_MAX_EPILOGUE_ACTS = 2 };
+typedef struct cc_epilogue {
+    const cc_real *scale, *shift;     /* NULL: no batchnorm */
+    void (*act[CC_MAX_EPILOGUE_ACTS])(cc_real *out, const cc_real *inp, size_t n);
+    int nacts;
+} cc_epilogue;
+
+/* y (n values of channel c) through e; e NULL: nothing. */
+void cc_epilogue_apply(const cc_epilogue *e, cc_real *y, int c, size_t n);
+/* Every plane of out (N x C x P) through e, split over the pool. */
+void cc_epilogue_planes(const cc_epilogue *e, cc_real *out, int N, int C, size_t P);
+
 /* What one forward or backward call sees. Gradient pointers that are NULL
  * were not asked for and must not be touched. */
 typedef struct {
@@ -70,6 +89,10 @@ typedef struct {
     cc_real *dparam[CC_MAX_PARAMS];     /* backward: += into these */
     void *scratch;                      /* op->scratch_bytes() bytes of working memory for this
                                          * one call (forward or backward); nothing survives it */
+    const cc_epilogue *epilogue;        /* forward of an op with takes_epilogue: NULL, or what to
+                                         * apply to out before returning (a fused chain) */
+    const void *prepared;               /* forward: NULL, or what op->prepare made of these
+                                         * parameters (they have not changed since) */
 } cc_op_args;
 
 /* What a backward reads besides dout and the parameters, so the tape keeps
@@ -114,6 +137,19 @@ typedef struct cc_op {
      * largest need of any node, shared by every call on its thread). */
     size_t (*scratch_bytes)(const cc_attrs *a, const cc_shape *in, int nin, const cc_shape *param,
                             const cc_shape *out);
+    /* An element-wise op without attributes: its forward on n contiguous
+     * values (out may be inp), which a fused chain applies in a producer's
+     * epilogue. NULL otherwise. */
+    void (*range)(cc_real *out, const cc_real *inp, size_t n);
+    /* Its forward honours args->epilogue (conv2d). */
+    int takes_epilogue;
+    /* Work on the parameters alone that a forward would otherwise redo each
+     * call (Winograd's filter transform): bytes needed (0: none for these
+     * shapes) and the preparation, which the engine runs once and keeps when
+     * the parameters cannot change (a loaded model's). NULL: none. */
+    size_t (*prepared_bytes)(const cc_attrs *a, const cc_shape *in, int nin, const cc_shape *param,
+                             const cc_shape *out);
+    void (*prepare)(const cc_op_args *args, void *prepared);
 } cc_op;
 
 /* Shape inference of every element-wise op: one input of any shape, out = in. */

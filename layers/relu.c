@@ -62,4 +62,5 @@ const cc_op cc_op_relu = {
     .name = "relu", .min_inputs = 1, .max_inputs = 1,
     .saves_for_dinput = CC_SAVES_INPUTS,
     .infer = cc_infer_unary, .forward = forward, .backward = backward, .guided_backward = guided_backward,
+    .range = forward_range,
 };

@@ -101,12 +101,12 @@ static void check_case(const dw_case *t, tu_rng *rng)
     cc_real *y_ref = tu_filled_reals(ny, 0), *y = tu_filled_reals(ny, 7);  /* the forward must overwrite */
 
     cc_conv2d_forward(y_ref, x, w, b, &d);
-    cc_conv2d_depthwise_forward(y, x, w, b, &d);
+    cc_conv2d_depthwise_forward(y, x, w, b, &d, NULL);
     double worst = compare(t->label, cc_conv2d_depthwise_avx512_applies(&d) ? "forward (AVX-512)" : "forward", y,
                            y_ref, ny, 1e-5);
     if (cc_conv2d_depthwise_avx512_applies(&d)) {   /* the portable path too, on this CPU */
         cc_real *yp = tu_filled_reals(ny, 7);
-        cc_conv2d_depthwise_forward_portable(yp, x, w, b, &d);
+        cc_conv2d_depthwise_forward_portable(yp, x, w, b, &d, NULL);
         const double e = compare(t->label, "forward (portable)", yp, y_ref, ny, 1e-5);
         worst = e > worst ? e : worst;
         free(yp);

@@ -10,7 +10,9 @@
  * same floats. cc_gemm_avx512_applies is checked to take ResNet-34's last
  * 3x3 convs and to refuse what the kernel was measured slower on than
  * OpenBLAS's AVX2 kernels (unless OpenBLAS runs its SSE3 ones here). The
- * matrix-vector kernels (cc_gemv_avx512) are checked the same way.
+ * matrix-vector kernels (cc_gemv_avx512) are checked the same way, and
+ * every case also runs through the kernel with C's rows in vectors
+ * (gemm_avx512_n.c), which --bench times in a third column.
  *
  * Tolerance |got - want| <= 1e-6 * sum_k |a_ik b_kj| + 1e-6 * |want|: a
  * float sum of K products is off by at most K * 2^-24 of that sum, and by
@@ -49,11 +51,15 @@ static const gemm_case cases[] = {
     {784, 49, 320, 320, 49, 49, 0},         /* RegNet's last stage 1x1 */
     {40, 784, 24, 24, 784, 784, 0},         /* MobileNet's 1x1s: rows in part vectors, depth 24 */
     {24, 3136, 16, 16, 3136, 3136, 1},
+    {13, 530, 600, 600, 531, 533, 1},       /* rows kernel: a 1-row panel, 3 depth passes, a partial block */
+    {25, 17, 5, 7, 17, 20, 0},              /* a vector and one lane */
+    {12, 257, 256, 256, 257, 257, 1},       /* one depth pass exactly, one column past a block */
 };
 
 static float sentinel(void) { return 7.25f; }
 
-static void check_case(const gemm_case *t, tu_rng *rng)
+/* rows: the kernel with C's rows in vectors (gemm_avx512_n.c), else gemm_avx512.c's. */
+static void check_case(const gemm_case *t, tu_rng *rng, int rows)
 {
     const size_t na = (size_t)t->M * t->lda, nb = (size_t)t->K * t->ldb, nc = (size_t)t->M * t->ldc;
     float *a = tu_random_reals(na, rng), *b = tu_random_reals(nb, rng), *c = tu_random_reals(nc, rng);
@@ -73,10 +79,14 @@ static void check_case(const gemm_case *t, tu_rng *rng)
     }
     float *c1 = tu_alloc(nc * sizeof *c1);
     memcpy(c1, c, nc * sizeof *c);
+    void (*const kernel)(const cc_gemm_job *) = rows ? cc_gemm_avx512_n : cc_gemm_avx512;
+    cc_gemm_job g = {.M = t->M, .N = t->N, .K = t->K, .accumulate = t->accumulate, .A = a, .B = b, .C = c1,
+                     .lda = (size_t)t->lda, .ldb = (size_t)t->ldb, .ldc = (size_t)t->ldc};
     cc_set_threads(1);
-    cc_gemm_avx512(t->M, t->N, t->K, a, t->lda, b, t->ldb, t->accumulate, c1, t->ldc);
+    kernel(&g);
     cc_set_threads(3);
-    cc_gemm_avx512(t->M, t->N, t->K, a, t->lda, b, t->ldb, t->accumulate, c, t->ldc);
+    g.C = c;
+    kernel(&g);
     size_t bad = 0, kept = 1, same = 1;
     double worst = 0;
     for (int i = 0; i < t->M; i++)
@@ -93,8 +103,8 @@ static void check_case(const gemm_case *t, tu_rng *rng)
             if (e > tol && bad++ < 3)
                 printf("    C[%d][%d] = %.9g, want %.9g (tol %.2g)\n", i, j, c[at], w, tol);
         }
-    printf("  %4d x %3d x %4d, %s: largest error %.2g of the tolerance\n", t->M, t->N, t->K,
-           t->accumulate ? "C += AB" : "C = AB", worst);
+    printf("  %4d x %3d x %4d, %s%s: largest error %.2g of the tolerance\n", t->M, t->N, t->K,
+           t->accumulate ? "C += AB" : "C = AB", rows ? " (rows kernel)" : "", worst);
     tu_check(bad == 0, "%dx%dx%d acc %d: %zu entries off (worst at %.2g of the tolerance)", t->M, t->N, t->K,
              t->accumulate, bad, worst);
     tu_check(kept, "%dx%dx%d: padding columns of C untouched", t->M, t->N, t->K);
@@ -176,8 +186,10 @@ static double time_product(int mine, int M, int N, int K, float *const *a, int c
     const int reps = (int)(2e9 / (2.0 * M * N * K)) + 6;
     for (int r = 0; r < reps; r++) {
         const double t0 = now();
+        const cc_gemm_job g = {.M = M, .N = N, .K = K, .A = a[r % copies], .B = b, .C = c,
+                               .lda = (size_t)K, .ldb = (size_t)N, .ldc = (size_t)N};
         if (mine)
-            cc_gemm_avx512(M, N, K, a[r % copies], K, b, N, 0, c, N);
+            (mine == 2 ? cc_gemm_avx512_n : cc_gemm_avx512)(&g);
         else
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1, a[r % copies], K, b, N, 0, c, N);
         const double t = now() - t0;
@@ -196,12 +208,13 @@ static void bench(void)
         {256, 504, 256}, {512, 504, 512}, {128, 504, 128}, {144, 784, 144}, {320, 196, 320},
         {784, 49, 784}, {784, 49, 320}, {40, 784, 240}, {480, 196, 80}, {80, 196, 480}, {672, 196, 112},
         {112, 196, 672}, {1152, 49, 192}, {192, 49, 1152}, {1280, 49, 320}, {64, 3136, 576},
-        {64, 3136, 64}, {128, 784, 64}, {256, 196, 64}, {96, 12544, 16}, {144, 3136, 24}, {240, 784, 40},
+        {64, 3136, 64}, {128, 784, 64}, {256, 196, 64}, {96, 12544, 16}, {144, 3136, 24}, {240, 784, 40}, {64, 3136, 16}, {72, 3136, 24},
+        {24, 3136, 72}, {120, 784, 40}, {40, 784, 120}, {80, 196, 240}, {200, 196, 80}, {16, 12544, 32},
         {480, 196, 80}, {256, 196, 128}, {512, 49, 256},
     };
     cc_set_threads(1);
     tu_rng rng = {99};
-    printf("%5s %5s %5s  %8s %8s  (GFLOP/s, 1 thread)\n", "M", "N", "K", "OpenBLAS", "avx512");
+    printf("%5s %5s %5s  %8s %8s %8s  (GFLOP/s, 1 thread)\n", "M", "N", "K", "OpenBLAS", "avx512", "rows");
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         const int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
         float *a[MAX_COPIES];
@@ -209,12 +222,14 @@ static void bench(void)
         for (int i = 0; i < copies; i++)
             a[i] = tu_random_reals((size_t)M * K, &rng);
         float *b = tu_random_reals((size_t)K * N, &rng), *c = tu_alloc((size_t)M * N * sizeof *c);
-        double blas = 0, mine = 0;
+        double blas = 0, mine = 0, rows = 0;
         for (int round = 0; round < 3; round++) {  /* alternating, best of each */
             const double g0 = time_product(0, M, N, K, a, copies, b, c), g1 = time_product(1, M, N, K, a, copies, b, c);
-            blas = g0 > blas ? g0 : blas, mine = g1 > mine ? g1 : mine;
+            const double g2 = time_product(2, M, N, K, a, copies, b, c);
+            blas = g0 > blas ? g0 : blas, mine = g1 > mine ? g1 : mine, rows = g2 > rows ? g2 : rows;
         }
-        printf("%5d %5d %5d  %8.1f %8.1f  %s\n", M, N, K, blas, mine, cc_gemm_avx512_applies(M, N, K) ? "taken" : "");
+        printf("%5d %5d %5d  %8.1f %8.1f %8.1f  %s%s\n", M, N, K, blas, mine, rows,
+               cc_gemm_avx512_applies(M, N, K) ? "taken" : "", cc_gemm_avx512_n_applies(M, N, K) ? ", rows" : "");
         for (int i = 0; i < copies; i++)
             free(a[i]);
         free(b), free(c);
@@ -237,9 +252,10 @@ int main(int argc, char **argv)
         tu_rng grng = {4242};
         check_gemv(&grng);
     }
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        tu_rng rng = {5501 + i};
-        check_case(&cases[i], &rng);
-    }
+    for (int rows = 0; rows < 2; rows++)
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            tu_rng rng = {5501 + i};
+            check_case(&cases[i], &rng, rows);
+        }
     return tu_finish("gemm_avx512");
 }

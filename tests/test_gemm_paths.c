@@ -185,10 +185,16 @@ static double check_winograd(const conv_case *t, const cc_conv_dims *d, const cc
     for (int s = 0; s < 3; s++) {
         void *scratch = tu_alloc(sizes[s]);
         cc_real *y = tu_filled_reals(ny, 7);  /* the forward must overwrite */
-        cc_conv2d_winograd_forward(y, x, w, b, d, poisoned(scratch, sizes[s]), sizes[s]);
+        cc_conv2d_winograd_forward(y, x, w, b, d, poisoned(scratch, sizes[s]), sizes[s], NULL);
         char what[80];
         snprintf(what, sizeof what, "winograd forward (%zu bytes of scratch)", sizes[s]);
         worst = worse(worst, compare(t->label, what, y, y_ref, ny));
+        /* with the filters transformed once beforehand (the engine keeps them): the same floats */
+        cc_real *u = tu_alloc(cc_conv2d_winograd_u_bytes(d)), *yu = tu_filled_reals(ny, 7);
+        cc_conv2d_winograd_transform(u, w, d);
+        cc_conv2d_winograd_forward(yu, x, w, b, d, poisoned(scratch, sizes[s]), sizes[s], u);
+        tu_check(!memcmp(y, yu, ny * sizeof *y), "%s: winograd with a prepared U, bit for bit", t->label);
+        free(u), free(yu);
         free(y), free(scratch);
     }
     return worst;
@@ -233,7 +239,7 @@ static void check_conv(const conv_case *t, tu_rng *rng)
     for (int s = 0; s < (path == 'd' ? 1 : 3); s++) {
         void *scratch = sizes[s] ? tu_alloc(sizes[s]) : NULL;
         cc_real *y = tu_filled_reals(ny, 7);  /* the forward must overwrite */
-        cc_conv2d_gemm_forward(y, x, w, b, &d, poisoned(scratch, sizes[s]), sizes[s]);
+        cc_conv2d_gemm_forward(y, x, w, b, &d, poisoned(scratch, sizes[s]), sizes[s], NULL);
         char what[64];
         snprintf(what, sizeof what, "forward (%s)", tags[s]);
         worst = worse(worst, compare(t->label, what, y, y_ref, ny));
@@ -328,8 +334,8 @@ static double time_conv(bench_kind k, int reps, const cc_conv_dims *d, cc_real *
         const double t0 = now();
         switch (k) {
         case REF_FWD: cc_conv2d_forward(y, x, w, b, d); break;
-        case GEMM_FWD: cc_conv2d_gemm_forward(y, x, w, b, d, scratch, bytes); break;
-        case WINO_FWD: cc_conv2d_winograd_forward(y, x, w, b, d, scratch, bytes); break;
+        case GEMM_FWD: cc_conv2d_gemm_forward(y, x, w, b, d, scratch, bytes, NULL); break;
+        case WINO_FWD: cc_conv2d_winograd_forward(y, x, w, b, d, scratch, bytes, NULL); break;
         case REF_BWD: cc_conv2d_backward(dx, dw, NULL, y, x, w, d); break;
         case GEMM_BWD: cc_conv2d_gemm_backward(dx, dw, NULL, y, x, w, d, scratch, bytes); break;
         }

@@ -98,8 +98,10 @@ VARIANTS = {
                  {"kpca_kernel": "poly", "kpca_gamma": 0.01})],
     "scorecam": [("batch 7", ["--batch-size", "7"], {"batch_size": 7})],
     "ablationcam": [("batch 5", ["--batch-size", "5"], {"batch_size": 5}),
-                    ("ratio 0.25, ties by channel", ["--ablation-ratio", "0.25"],
-                     {"ratio_channels_to_ablate": 0.25, "ablation_sort": "stable"})],
+                    # one copy per chunk: its ablated value then does not hang on the
+                    # order of two scores float noise can swap (tests/test_python_compat.py)
+                    ("ratio 0.1, ties by channel, batch 1", ["--ablation-ratio", "0.1", "--batch-size", "1"],
+                     {"ratio_channels_to_ablate": 0.1, "ablation_sort": "stable", "batch_size": 1})],
     "fullgrad": [("target rest", ["--target", "rest"], {"target": "rest"})],
     "randomcam": [("seed 0 (default), aug-smooth", ["--aug-smooth"], {"seed": 0, "aug_smooth": True})],
 }

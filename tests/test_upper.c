@@ -156,7 +156,7 @@ static void check_layer(const netbuild *b, const char *layer_name, int want_nfro
         if (!full[n]) {
             cc_shape s = image_shape;
             s.d[0] = n;
-            full[n] = cc_plan_create(g, &s, NULL, &err);
+            full[n] = cc_plan_create(g, &s, &(cc_plan_opts){.no_fusion = 1}, &err);  /* split at any layer */
         }
         ablate(acts, a, &ls, starts[q], n);
         cc_status st = cc_upper_forward(u, acts, n, frontier, &err);
