@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""bench/bench.py — cnncam against PyTorch on this machine, in the same run,
-alternating (`make bench`; writes bench/RESULTS.md).
+"""bench/bench.py — cnncam against PyTorch and ONNX Runtime on this machine, in
+the same run, alternating (`make bench`; writes bench/RESULTS.md).
 
 For each model (random weights with calibrated batchnorm, saved as .pth and
 converted: speed does not depend on the values, as long as they stay normal
@@ -18,9 +18,19 @@ floats) and for 1 and 2 threads, the same 224 x 224 photo:
   process    a whole process for one image: `cnncam cam -o` against
              bench/torch_gradcam.py (import torch, load, GradCAM, overlay, write),
              wall time and peak RSS
-Each measurement alternates cnncam and PyTorch run by run (cnncam in a
-long-lived bench/bench_cnncam process), each run after SETTLE seconds idle;
-medians and ratios cnncam / PyTorch.
+ONNX Runtime (make bench-deps: npm onnxruntime-node into build/ort, run by a
+long-lived bench/bench_ort.js process; --no-ort leaves it out) runs the same
+weights exported by torch.onnx.export at opset 13, its logits checked against
+PyTorch's: forward and batch8 (forwards only: it has no backward), against
+issue 17's targets, beside the share of the measured FMA peak each reaches.
+Each measurement alternates cnncam, PyTorch and ONNX Runtime run by run
+(cnncam in a long-lived bench/bench_cnncam process), each run after SETTLE
+seconds idle; medians and ratios cnncam / PyTorch (or / ONNX Runtime).
+
+  profile    (the article's CNNs) one thread: cnncam's plan profiler (each
+             node's wall time) beside ONNX Runtime's profiler (each kernel),
+             by kind of layer and the slowest layers, cnncam's nodes grouped
+             as ONNX Runtime fused them
 
 Then cnncam alone (--only threads,subnormal runs just these):
   threads    ResNet-18 forward at 1, 2, 4 and 8 threads (the pool runs no more

@@ -37,6 +37,41 @@ static double sum_row(const cc_real *x, int n)
     return (s0 + s1) + (s2 + s3);
 }
 
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(CC_REAL_DOUBLE)
+#include <immintrin.h>
+
+/* The same sum in AVX-512: four vectors of eight doubles, 32 floats per step
+ * (the scalar chains held a squeeze-excitation pool to one float a cycle:
+ * EfficientNet-B0's took 1.0 ms of 16). */
+__attribute__((target("avx512f"))) static double sum_row_avx512(const float *x, int n)
+{
+    __m512d s0 = _mm512_setzero_pd(), s1 = s0, s2 = s0, s3 = s0;
+    int i = 0;
+    for (; i + 32 <= n; i += 32) {
+        s0 = _mm512_add_pd(s0, _mm512_cvtps_pd(_mm256_loadu_ps(x + i)));
+        s1 = _mm512_add_pd(s1, _mm512_cvtps_pd(_mm256_loadu_ps(x + i + 8)));
+        s2 = _mm512_add_pd(s2, _mm512_cvtps_pd(_mm256_loadu_ps(x + i + 16)));
+        s3 = _mm512_add_pd(s3, _mm512_cvtps_pd(_mm256_loadu_ps(x + i + 24)));
+    }
+    for (; i + 8 <= n; i += 8)
+        s0 = _mm512_add_pd(s0, _mm512_cvtps_pd(_mm256_loadu_ps(x + i)));
+    double sum = _mm512_reduce_add_pd(_mm512_add_pd(_mm512_add_pd(s0, s1), _mm512_add_pd(s2, s3)));
+    for (; i < n; i++)
+        sum += x[i];
+    return sum;
+}
+
+static double (*row_sum(void))(const cc_real *, int)
+{
+    return cc_cpu_avx512() ? sum_row_avx512 : sum_row;
+}
+#else
+static double (*row_sum(void))(const cc_real *, int)
+{
+    return sum_row;
+}
+#endif
+
 typedef struct {
     cc_real *out;
     const cc_real *inp;
@@ -47,6 +82,7 @@ static void forward_planes(void *arg, size_t lo, size_t hi)
 {
     const planes *p = arg;
     const int H = p->H, W = p->W, OH = p->OH, OW = p->OW;
+    double (*const sum_of)(const cc_real *, int) = row_sum();
     for (size_t nc = lo; nc < hi; nc++) {
         const cc_real *x = p->inp + nc * H * W;
         cc_real *o = p->out + nc * OH * OW;
@@ -55,8 +91,11 @@ static void forward_planes(void *arg, size_t lo, size_t hi)
             for (int ow = 0; ow < OW; ow++) {
                 const int w0 = cell_start(ow, W, OW), w1 = cell_end(ow, W, OW);
                 double sum = 0;
-                for (int ih = h0; ih < h1; ih++)
-                    sum += sum_row(x + (size_t)ih * W + w0, w1 - w0);
+                if (w1 - w0 == W)   /* whole rows (a global pool): one run of the cell's rows */
+                    sum = sum_of(x + (size_t)h0 * W, (h1 - h0) * W);
+                else
+                    for (int ih = h0; ih < h1; ih++)
+                        sum += sum_of(x + (size_t)ih * W + w0, w1 - w0);
                 o[(size_t)oh * OW + ow] = (cc_real)(sum / ((double)(h1 - h0) * (w1 - w0)));
             }
         }

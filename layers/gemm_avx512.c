@@ -270,26 +270,71 @@ AVX512 static float dot(const float *a, const float *x, int n)
     return _mm512_reduce_add_ps(s);
 }
 
+/* Rows lo..hi-1 of y = A x, four at a time: x is read once for the four,
+ * and their four chains of multiply-adds run side by side. */
 AVX512 static void gemv_rows(void *arg, size_t lo, size_t hi)
 {
     const gemv_job *j = arg;
-    for (size_t r = lo; r < hi; r++) {
-        const float v = dot(j->A + r * j->lda, j->x, j->N);
+    const int n = j->N, tail = n % 16;
+    const __mmask16 m = (__mmask16)((1u << tail) - 1);
+    size_t r = lo;
+    for (; r + 4 <= hi; r += 4) {
+        const float *a = j->A + r * j->lda;
+        __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+        int k = 0;
+        for (; k + 16 <= n; k += 16) {
+            const __m512 v = _mm512_loadu_ps(j->x + k);
+            s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + k), v, s0);
+            s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + j->lda + k), v, s1);
+            s2 = _mm512_fmadd_ps(_mm512_loadu_ps(a + 2 * j->lda + k), v, s2);
+            s3 = _mm512_fmadd_ps(_mm512_loadu_ps(a + 3 * j->lda + k), v, s3);
+        }
+        if (tail) {
+            const __m512 v = _mm512_maskz_loadu_ps(m, j->x + k);
+            s0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + k), v, s0);
+            s1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + j->lda + k), v, s1);
+            s2 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + 2 * j->lda + k), v, s2);
+            s3 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + 3 * j->lda + k), v, s3);
+        }
+        const float v[4] = {_mm512_reduce_add_ps(s0), _mm512_reduce_add_ps(s1), _mm512_reduce_add_ps(s2),
+                            _mm512_reduce_add_ps(s3)};
+        for (int i = 0; i < 4; i++)
+            j->y[r + i] = j->accumulate ? j->y[r + i] + v[i] : v[i];
+    }
+    for (; r < hi; r++) {
+        const float v = dot(j->A + r * j->lda, j->x, n);
         j->y[r] = j->accumulate ? j->y[r] + v : v;
     }
 }
 
-/* Columns lo..hi-1 (in vectors of 16) of y = A^T x, A M x N. */
+enum { GEMV_T_VECTORS = 8 };   /* 128 columns: 512 contiguous bytes of each row per pass */
+
+/* Columns lo..hi-1 (in vectors of 16) of y = A^T x, A M x N: up to eight
+ * vectors of y at a time, so that each row is read 512 bytes at once (one
+ * 64-byte piece per row, 100 KB apart in a VGG classifier's transposed
+ * product, missed the TLB on every row) and eight chains run side by side. */
 AVX512 static void gemv_t_cols(void *arg, size_t lo, size_t hi)
 {
     const gemv_job *j = arg;
-    for (size_t c0 = lo * 16; c0 < hi * 16 && c0 < (size_t)j->N; c0 += 16) {
-        const int n = j->N - (int)c0 < 16 ? j->N - (int)c0 : 16;
-        const __mmask16 m = (__mmask16)((1u << n) - 1);
-        __m512 s = j->accumulate ? _mm512_maskz_loadu_ps(m, j->y + c0) : _mm512_setzero_ps();
-        for (int r = 0; r < j->M; r++)
-            s = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, j->A + (size_t)r * j->lda + c0), _mm512_set1_ps(j->x[r]), s);
-        _mm512_mask_storeu_ps(j->y + c0, m, s);
+    const size_t end = hi * 16 < (size_t)j->N ? hi * 16 : (size_t)j->N;
+    for (size_t c0 = lo * 16; c0 < end; c0 += 16 * GEMV_T_VECTORS) {
+        const int n = end - c0 < 16 * GEMV_T_VECTORS ? (int)(end - c0) : 16 * GEMV_T_VECTORS;
+        const int nv = (n + 15) / 16;
+        __mmask16 m[GEMV_T_VECTORS];
+        __m512 s[GEMV_T_VECTORS];
+        for (int v = 0; v < nv; v++) {
+            const int w = n - 16 * v < 16 ? n - 16 * v : 16;
+            m[v] = (__mmask16)((1u << w) - 1);
+            s[v] = j->accumulate ? _mm512_maskz_loadu_ps(m[v], j->y + c0 + 16 * v) : _mm512_setzero_ps();
+        }
+        for (int r = 0; r < j->M; r++) {
+            const float *a = j->A + (size_t)r * j->lda + c0;
+            const __m512 xr = _mm512_set1_ps(j->x[r]);
+            for (int v = 0; v < nv; v++)
+                s[v] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m[v], a + 16 * v), xr, s[v]);
+        }
+        for (int v = 0; v < nv; v++)
+            _mm512_mask_storeu_ps(j->y + c0 + 16 * v, m[v], s[v]);
     }
 }
 

@@ -117,7 +117,8 @@ static void check_case(const gemm_case *t, tu_rng *rng, int rows)
  * y's entries past the product untouched. */
 static void check_gemv(tu_rng *rng)
 {
-    static const int shapes[][3] = {{40, 24, 24}, {1000, 1280, 1280}, {7, 33, 40}, {1, 1, 1}, {240, 17, 17}};
+    static const int shapes[][3] = {{40, 24, 24}, {1000, 1280, 1280}, {7, 33, 40}, {1, 1, 1}, {240, 17, 17},
+                                    {70, 401, 401}, {6, 300, 303}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
         for (int ta = 0; ta < 2; ta++)
             for (int acc = 0; acc < 2; acc++) {
