@@ -231,14 +231,17 @@ AVX512 static void cols_range(void *arg, size_t lo, size_t hi)
 /* The threads split the side with more units: vectors of 16 rows (two
  * threads get equal shares of 320 or 784 rows, where whole panels of 64
  * split 3:2), or blocks of PR columns (with 64 rows and 3136 columns, each
- * thread reading all of B cost more than packing A twice). Columns past
- * NMAX are taken in equal chunks, each packing its panel again. */
+ * thread reading all of B cost more than packing A twice); but rows when
+ * the columns are one chunk and there are four vectors to share (with 112
+ * rows and 196 columns, each of the column ranges packed all of A again:
+ * two threads were no faster than one). Columns past NMAX are taken in
+ * equal chunks, each packing its panel again. */
 void cc_gemm_avx512(const cc_gemm_job *g)
 {
     const int vectors = (g->M + 15) / 16, blocks = (g->N + PR - 1) / PR;
     const int chunks = (blocks + NMAX / PR - 1) / (NMAX / PR);
     const job j = {.g = *g, .cols = (blocks + chunks - 1) / chunks * PR};
-    if (vectors >= blocks)
+    if (vectors >= blocks || (chunks == 1 && vectors >= 4))
         cc_parallel((size_t)vectors, cc_grain((size_t)16 * g->N * g->K, 1 << 19), rows_range, (void *)&j);
     else
         cc_parallel((size_t)blocks, cc_grain((size_t)PR * g->M * g->K, 1 << 19), cols_range, (void *)&j);

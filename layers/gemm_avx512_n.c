@@ -98,17 +98,27 @@ AVX512 static void tile_rn(float *C, size_t ldc, const float *A, size_t lda, con
     }
 }
 
-/* Column blocks lo..hi-1: every row panel over each block, pass by pass. */
+/* The tasks: column blocks, each split into row groups when there are too
+ * few blocks to share (a 14 x 14 map is one block of 196 columns). */
+typedef struct {
+    const cc_gemm_job *g;
+    int groups, rows;   /* row groups per block, rows per group (a multiple of MR) */
+} tasks;
+
+/* Tasks lo..hi-1: each one's rows over its column block, pass by pass. */
 AVX512 static void blocks(void *arg, size_t lo, size_t hi)
 {
-    const cc_gemm_job *j = arg;
-    for (size_t blk = lo; blk < hi; blk++) {
-        const int n0 = (int)blk * NB, nb = j->N - n0 < NB ? j->N - n0 : NB;
+    const tasks *t = arg;
+    const cc_gemm_job *j = t->g;
+    for (size_t task = lo; task < hi; task++) {
+        const int n0 = (int)(task / (size_t)t->groups) * NB, nb = j->N - n0 < NB ? j->N - n0 : NB;
+        const int m0 = (int)(task % (size_t)t->groups) * t->rows;
+        const int m1 = m0 + t->rows < j->M ? m0 + t->rows : j->M;
         for (int k0 = 0; k0 < j->K; k0 += KC) {
             const int kc = j->K - k0 < KC ? j->K - k0 : KC;
             const int start_zero = k0 == 0, add_c = k0 == 0 && j->accumulate;
-            for (int m = 0; m < j->M; m += MR) {
-                const int R = j->M - m < MR ? j->M - m : MR;
+            for (int m = m0; m < m1; m += MR) {
+                const int R = m1 - m < MR ? m1 - m : MR;
                 const float *a = j->A + (size_t)m * j->lda + k0;
                 for (int n = n0; n < n0 + nb; n += 32) {
                     const int w = n0 + nb - n < 32 ? n0 + nb - n : 32, NV = (w + 15) / 16;
@@ -118,14 +128,22 @@ AVX512 static void blocks(void *arg, size_t lo, size_t hi)
                 }
             }
         }
-        for (int r = 0; j->ep && r < j->M; r++)   /* this block, while it is in cache */
+        for (int r = m0; j->ep && r < m1; r++)   /* this block, while it is in cache */
             cc_epilogue_apply(j->ep, j->C + (size_t)r * j->ldc + n0, j->c0 + r, (size_t)nb);
     }
 }
 
+/* At least four tasks where the rows allow (two per thread of two), so that
+ * one or two column blocks still split; every entry is summed the same way
+ * whatever its task. */
 void cc_gemm_avx512_n(const cc_gemm_job *g)
 {
-    cc_parallel((size_t)(g->N + NB - 1) / NB, cc_grain((size_t)g->M * NB * g->K, 1 << 19), blocks, (void *)g);
+    const int nblocks = (g->N + NB - 1) / NB, panels = (g->M + MR - 1) / MR;
+    int groups = nblocks >= 4 ? 1 : (4 + nblocks - 1) / nblocks;
+    groups = groups < panels ? groups : panels;
+    const int rows = (panels + groups - 1) / groups * MR;
+    const tasks t = {.g = g, .groups = (g->M + rows - 1) / rows, .rows = rows};
+    cc_parallel((size_t)nblocks * t.groups, cc_grain((size_t)rows * NB * g->K, 1 << 19), blocks, (void *)&t);
 }
 
 #else

@@ -54,6 +54,9 @@ static const gemm_case cases[] = {
     {13, 530, 600, 600, 531, 533, 1},       /* rows kernel: a 1-row panel, 3 depth passes, a partial block */
     {25, 17, 5, 7, 17, 20, 0},              /* a vector and one lane */
     {12, 257, 256, 256, 257, 257, 1},       /* one depth pass exactly, one column past a block */
+    {480, 196, 80, 80, 196, 196, 1},        /* rows kernel, one column block: split into row groups */
+    {100, 300, 40, 40, 300, 300, 0},        /* two blocks, row groups of a partial tile */
+    {112, 196, 672, 672, 196, 196, 0},      /* one chunk of columns: split by rows */
 };
 
 static float sentinel(void) { return 7.25f; }
