@@ -27,10 +27,13 @@
  *   peak        the core's multiply-add peak: 24 independent chains of
  *               fused multiply-adds (AVX-512 where the CPU has it, else
  *               AVX2) on each thread; replies GFLOP/s (best of 5);
- *   profile N FILE  N forwards with each node timed (the plan's profiler);
+ *   profile N FILE [IDLE_MS]  N forwards with each node timed (the plan's
+ *               profiler), each after IDLE_MS of sleep (default 0: back to
+ *               back; the timed runs sleep first, and cold caches cost);
  *               writes "name op ms input output weight" per node (mean ms of
  *               one forward; shapes as 1x64x56x56, "-" for no weight) to
- *               FILE; replies FILE. */
+ *               FILE; replies FILE and the mean wall ms of one forward (the
+ *               nodes' sum is less by what runs between them). */
 #include <cblas.h>
 #include <cnncam.h>
 
@@ -160,8 +163,10 @@ static void print_shape(FILE *f, const cc_shape *s, const char *end)
     fputs(end, f);
 }
 
-/* Each node's mean forward time over n forwards of ctx, to path. */
-static int profile(cnncam_ctx *ctx, const float *x, int h, int w, int n, const char *path)
+/* Each node's mean forward time over n forwards of ctx, each after idle_ms
+ * of sleep, to path; *wall: the mean wall time of one forward. */
+static int profile(cnncam_ctx *ctx, const float *x, int h, int w, int n, int idle_ms, const char *path,
+                   double *wall)
 {
     if (cnncam_forward(ctx, x, 1, h, w))   /* planned */
         return -1;
@@ -171,8 +176,15 @@ static int profile(cnncam_ctx *ctx, const float *x, int h, int w, int n, const c
     FILE *f = fopen(path, "w");
     int bad = !sec || !f;
     p->node_seconds = sec;
-    for (int i = 0; i < n && !bad; i++)
+    *wall = 0;
+    for (int i = 0; i < n && !bad; i++) {
+        const struct timespec pause = {idle_ms / 1000, (long)(idle_ms % 1000) * 1000000};
+        if (idle_ms)
+            nanosleep(&pause, NULL);
+        const double t0 = now_ms();
         bad = cnncam_forward(ctx, x, 1, h, w) != 0;
+        *wall += (now_ms() - t0) / n;
+    }
     p->node_seconds = NULL;
     for (int i = 0; i < g->nnodes && !bad; i++) {
         const cc_node *nd = &g->nodes[i];
@@ -298,10 +310,15 @@ int main(int argc, char **argv)
         } else if (!strcmp(line, "peak")) {
             printf("%.2f\n", peak_gflops(threads));
         } else if (sscanf(line, "profile %d %200s", &n, path) == 2 && n > 0) {
-            if (profile(ctx, x, h, w, n, path))
+            int idle = 0;
+            double wall;
+            sscanf(line, "profile %*d %*s %d", &idle);
+            if (idle < 0 || idle > 10000)
+                printf("error: profile: IDLE_MS %d is not in 0..10000\n", idle);
+            else if (profile(ctx, x, h, w, n, idle, path, &wall))
                 printf("error: profile: %s\n", cnncam_ctx_error(ctx)[0] ? cnncam_ctx_error(ctx) : "cannot write");
             else
-                printf("%s\n", path);
+                printf("%s %.3f\n", path, wall);
         } else if (!strcmp(line, "forward") || !strcmp(line, "gradcam") || !strcmp(line, "top5") ||
                    !strcmp(line, "batch8")) {
             cnncam_ctx *c = strcmp(line, "batch8") ? ctx : ctx8;
