@@ -28,6 +28,8 @@
 
 #include <immintrin.h>
 
+#include "avx512_transpose.h"
+
 enum {
     ROWS = 64,    /* rows of A per panel: four vectors */
     PR = 7,       /* columns of B per block: 7 x 4 accumulators (of 32 registers) */
@@ -51,35 +53,13 @@ int cc_gemm_avx512_applies(int M, int N, int K)
  * ignores GCC's target pragma). */
 #define AVX512 __attribute__((target("avx512f")))
 
-/* dst[c][r] = src[r][c] for a 16x16 block; the unpacks interleave pairs of
- * rows, the 128-bit shuffles then gather each column's four quarters. */
+/* dst[c][r] = src[r][c] for a 16x16 block. */
 AVX512 static inline void transpose16(float *restrict dst, size_t ldd, const float *restrict src, size_t lds)
 {
-    __m512 r[16], t[16];
+    __m512 r[16];
     for (int i = 0; i < 16; i++)
         r[i] = _mm512_loadu_ps(src + (size_t)i * lds);
-    for (int i = 0; i < 16; i += 2) {
-        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
-        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
-    }
-    for (int i = 0; i < 16; i += 4)
-        for (int h = 0; h < 2; h++) {
-            const __m512d a = _mm512_castps_pd(t[i + h]), b = _mm512_castps_pd(t[i + h + 2]);
-            r[i + 2 * h] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, b));
-            r[i + 2 * h + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, b));
-        }
-    for (int i = 0; i < 4; i++) {
-        t[i] = _mm512_shuffle_f32x4(r[i], r[4 + i], 0x88);
-        t[4 + i] = _mm512_shuffle_f32x4(r[i], r[4 + i], 0xdd);
-        t[8 + i] = _mm512_shuffle_f32x4(r[8 + i], r[12 + i], 0x88);
-        t[12 + i] = _mm512_shuffle_f32x4(r[8 + i], r[12 + i], 0xdd);
-    }
-    for (int i = 0; i < 4; i++) {
-        r[i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0x88);
-        r[8 + i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0xdd);
-        r[4 + i] = _mm512_shuffle_f32x4(t[4 + i], t[12 + i], 0x88);
-        r[12 + i] = _mm512_shuffle_f32x4(t[4 + i], t[12 + i], 0xdd);
-    }
+    cc_transpose16(r);
     for (int i = 0; i < 16; i++)
         _mm512_storeu_ps(dst + (size_t)i * ldd, r[i]);
 }

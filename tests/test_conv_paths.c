@@ -13,8 +13,10 @@
  * plain loop (other strides, unequal dilations, planes too wide for a band):
  * cases cover both, and bands that split a plane's rows.
  * On an AVX-512 CPU the forward takes conv2d_depthwise_avx512.c where it
- * applies (rows of up to 128 outputs), and the portable path is checked on
- * the same case too; the last cases put rows at its vector edges.
+ * applies (rows of up to 128 outputs; maps of at most 14 columns as blocks
+ * of 16 channels), and the portable path is checked on the same case too;
+ * the last cases put rows at its vector edges and channels in whole and
+ * part blocks.
  * Every case runs with 1 thread, then 3 (the forward splits planes over the
  * pool; the last case is big enough to be split).
  * Tolerance 1e-5 absolute + 1e-5 relative: the fast path sums in cc_real
@@ -55,6 +57,11 @@ static const dw_case cases[] = {
     {"3x3 pad 1, 129 wide (past the AVX-512 path)", 1, 2, 5, 129, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},
     {"3x3 stride 2 pad 0,1,1,0, 225x225 -> 113 wide, bands", 1, 3, 225, 225, 3, 3, 2, 2, 0, 1, 1, 0, 1, 1, 1},
     {"5x5 dilation 2 pad 4, 31x45", 1, 2, 31, 45, 5, 5, 1, 1, 4, 4, 4, 4, 2, 2, 1},
+    /* maps of at most 14 columns take the AVX-512 path's channel blocks: whole and part blocks */
+    {"5x5 pad 2, 40 channels at 14x14, batch 2 (channel blocks)", 2, 40, 14, 14, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 1},
+    {"3x3 stride 2 pad 1, 33 channels 15x15 -> 8x8", 1, 33, 15, 15, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 0},
+    {"3x3 dilation 2 pad 2,1,0,3, 17 channels at 9x12", 1, 17, 9, 12, 3, 3, 1, 1, 2, 1, 0, 3, 2, 2, 1},
+    {"5x5 stride 2 pad 2, 96 channels 28x28 -> 14x14", 1, 96, 28, 28, 5, 5, 2, 2, 2, 2, 2, 2, 1, 1, 1},
 };
 
 static int out_size(int in, int pa, int pb, int k, int s, int dil)
