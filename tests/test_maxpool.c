@@ -6,7 +6,8 @@
  * planes of -inf (the max of a window of -inf is -inf, not a padding value);
  * shapes cover the ResNet stem (3x3 stride 2 pad 1), VGG's 2x2 stride 2,
  * ceil_mode windows that run past the input, padding on one side, a 1-wide
- * input, and planes big enough to be split over 3 threads. Values must be
+ * input, planes big enough to be split over 3 threads, and stride-2 rows in
+ * whole and part vectors of 16 (the AVX-512 row loop). Values must be
  * identical (a max rounds nothing); NaN must come out where the naive max
  * gives NaN. */
 #include "testutil.h"
@@ -28,6 +29,10 @@ static const pool_case cases[] = {
     {"3x2 stride 1x2, padding 1,0", 1, 3, 6, 9, 3, 2, 1, 2, 1, 0, 0},
     {"3x3 stride 1 on a 1-wide input", 1, 2, 8, 1, 3, 3, 1, 1, 1, 1, 0},
     {"3x3 stride 2 pad 1, 64 planes at 56x56 (split over threads)", 1, 64, 56, 56, 3, 3, 2, 2, 1, 1, 0},
+    /* rows of stride-2 outputs in whole and part AVX-512 vectors of 16 */
+    {"2x2 stride 2, 64 wide (two whole vectors)", 1, 3, 6, 64, 2, 2, 2, 2, 0, 0, 0},
+    {"3x3 stride 2 ceil_mode, 67 wide", 2, 2, 7, 67, 3, 3, 2, 2, 0, 0, 1},
+    {"3x3 stride 2 pad 1, 33 wide (the last window's last column ends the row)", 1, 2, 5, 33, 3, 3, 2, 2, 1, 1, 0},
 };
 
 static int out_size(int in, int k, int s, int p, int ceil_mode)
