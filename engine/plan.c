@@ -158,8 +158,8 @@ static void single_readers(const cc_graph *g, int *reader)
         reader[i] = reader[i] < 0 ? -1 : reader[i];
 }
 
-/* Finds the fused chains (plan.h) from the planned lifetimes; fills
- * fused_head, fused_tail, fused_bn and the epilogues, with room for the
+/* Finds the fused chains (plan.h) from the planned lifetimes; sets
+ * fused_head, fused_tail, fused_bn (all -1 on entry) and the epilogues, with room for the
  * batchnorm folds in p->folded (run_node folds them). A value may join a chain only when its one reader is the next
  * node and its lifetime ends there. */
 static cc_status plan_fusion(cc_plan *p, int *reader, cc_error *err)
@@ -168,8 +168,6 @@ static cc_status plan_fusion(cc_plan *p, int *reader, cc_error *err)
     const int nn = g->nnodes;
     size_t nfold = 0;
     single_readers(g, reader);
-    for (int i = 0; i < nn; i++)
-        p->fused_head[i] = -1, p->fused_tail[i] = -1, p->fused_bn[i] = -1;
     for (int pass = 0; pass < 2; pass++) {   /* count the folds, then fill them */
         size_t at = 0;
         for (int i = 0; i < nn; i++) {
@@ -265,10 +263,9 @@ cc_plan *cc_plan_create(const cc_graph *g, const cc_shape *input_shapes, const c
     for (int k = 0; opts && k < opts->nkeep; k++)
         p->value_last[opts->keep[k]] = nsteps - 1;
 
-    if (opts && opts->no_fusion) {
-        for (int i = 0; i < nn; i++)
-            p->fused_head[i] = -1, p->fused_tail[i] = -1;
-    } else {
+    for (int i = 0; i < nn; i++)
+        p->fused_head[i] = -1, p->fused_tail[i] = -1, p->fused_bn[i] = -1;
+    if (!(opts && opts->no_fusion)) {
         int *reader = malloc((size_t)nn * sizeof *reader);
         const cc_status st = reader ? plan_fusion(p, reader, err)
                                     : cc_fail(err, CC_ENOMEM, "out of memory planning a graph of %d nodes", nn);

@@ -178,6 +178,28 @@ typedef struct {
     const cc_epilogue *ep;
 } planes;
 
+/* One plane where no band applies: bias, then each tap added over the
+ * outputs whose input it reaches. */
+static inline void forward_plane_plain(cc_real *o, const cc_real *x, const cc_real *w, cc_real b,
+                                       const cc_conv_dims *d)
+{
+    for (size_t i = 0; i < (size_t)d->OH * d->OW; i++)
+        o[i] = b;
+    for (int kh = 0; kh < d->KH; kh++) {
+        const int hoff = kh * d->DH - d->PT;  /* ih = oh*SH + hoff */
+        int oh0, oh1;
+        cc_valid_range(d->OH, d->SH, hoff, d->H, &oh0, &oh1);
+        for (int kw = 0; kw < d->KW; kw++) {
+            const int woff = kw * d->DW - d->PL;  /* iw = ow*SW + woff */
+            int ow0, ow1;
+            cc_valid_range(d->OW, d->SW, woff, d->W, &ow0, &ow1);
+            const cc_real a = w[(size_t)kh * d->KW + kw];
+            for (int oh = oh0; oh < oh1; oh++)
+                axpy(o + (size_t)oh * d->OW, x + (size_t)(oh * d->SH + hoff) * d->W, d->SW, woff, ow0, ow1, a);
+        }
+    }
+}
+
 /* Planes (image, channel) lo..hi-1 of the forward. */
 CC_VECTORISED static void forward_planes(void *arg, size_t lo, size_t hi)
 {
@@ -192,27 +214,10 @@ CC_VECTORISED static void forward_planes(void *arg, size_t lo, size_t hi)
         const cc_real *w = weight + (size_t)c * d->KH * d->KW;
         cc_real *o = out + (size_t)nc * d->OH * d->OW;
         const cc_real b = bias ? bias[c] : 0;
-        if (R > 0) {
+        if (R > 0)
             forward_plane_banded(o, x, w, b, d, R);
-            cc_epilogue_apply(p->ep, o, c, (size_t)d->OH * d->OW);
-            continue;
-        }
-        for (size_t i = 0; i < (size_t)d->OH * d->OW; i++)
-            o[i] = b;
-        for (int kh = 0; kh < d->KH; kh++) {
-            const int hoff = kh * d->DH - d->PT;  /* ih = oh*SH + hoff */
-            int oh0, oh1;
-            cc_valid_range(d->OH, d->SH, hoff, d->H, &oh0, &oh1);
-            for (int kw = 0; kw < d->KW; kw++) {
-                const int woff = kw * d->DW - d->PL;  /* iw = ow*SW + woff */
-                int ow0, ow1;
-                cc_valid_range(d->OW, d->SW, woff, d->W, &ow0, &ow1);
-                const cc_real a = w[(size_t)kh * d->KW + kw];
-                for (int oh = oh0; oh < oh1; oh++)
-                    axpy(o + (size_t)oh * d->OW, x + (size_t)(oh * d->SH + hoff) * d->W, d->SW, woff,
-                         ow0, ow1, a);
-            }
-        }
+        else
+            forward_plane_plain(o, x, w, b, d);
         cc_epilogue_apply(p->ep, o, c, (size_t)d->OH * d->OW);
     }
 }
