@@ -26,11 +26,17 @@ FPFLAGS  := -fno-trapping-math
 ALLFLAGS  = $(WARN) $(FPFLAGS) $(CFLAGS) $(SAN) -fPIC
 # libpng and libjpeg(-turbo) for io/ (image files).
 IMG_LIBS    := $(shell pkg-config --libs libpng 2>/dev/null || echo -lpng) -ljpeg
-LDLIBS   := $(BLAS_LIBS) $(IMG_LIBS) -lpthread -lm
+# ONNX files (onnx/): the schema Debian's libonnx-dev installs, compiled by
+# protobuf-c into $(BUILD)/gen at build time, decoded by libprotobuf-c.
+ONNX_PROTO  := /usr/include/onnx/onnx.proto  # protoc-c names it onnx/onnx.proto under -I/usr/include
+ONNX_GEN    := $(BUILD)/gen/onnx/onnx.pb-c.c
+PROTOBUF_LIBS := $(shell pkg-config --libs libprotobuf-c 2>/dev/null || echo -lprotobuf-c)
+LDLIBS   := $(BLAS_LIBS) $(IMG_LIBS) $(PROTOBUF_LIBS) -lpthread -lm
+CPPFLAGS += -I$(BUILD)/gen
 
 ENGINE_SRC := $(wildcard core/*.c runtime/*.c layers/*.c engine/*.c autograd/*.c)
-LIB_SRC    := $(ENGINE_SRC) $(wildcard api/*.c cam/*.c cam/methods/*.c image/*.c weights/*.c io/*.c)
-LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+LIB_SRC    := $(ENGINE_SRC) $(wildcard api/*.c cam/*.c cam/methods/*.c image/*.c weights/*.c io/*.c onnx/*.c)
+LIB_OBJ    := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/onnx.pb-c.o
 LIB64_OBJ  := $(ENGINE_SRC:%.c=$(BUILD)/obj64/%.o)
 # Test support code: every tests/*.c that is not a test_*.c main.
 TESTSUPPORT := $(filter-out tests/test_%.c,$(wildcard tests/*.c))
@@ -59,6 +65,18 @@ $(BUILD)/obj/%.o: %.c
 $(BUILD)/obj/tools/%.o: tools/%.c
 	@mkdir -p $(@D)
 	$(CC) -Iinclude -D_POSIX_C_SOURCE=200809L -MMD -MP $(ALLFLAGS) -c $< -o $@
+
+$(ONNX_GEN): $(ONNX_PROTO)
+	@command -v protoc-c >/dev/null || { echo "protoc-c is missing: run make deps"; exit 1; }
+	@mkdir -p $(BUILD)/gen
+	protoc-c --c_out=$(BUILD)/gen -I/usr/include onnx/onnx.proto
+
+$(BUILD)/obj/gen/onnx.pb-c.o: $(ONNX_GEN)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(ALLFLAGS) -c $< -o $@
+
+# Everything that includes the generated header waits for it.
+$(LIB_OBJ) $(TESTUTIL) $(TEST_BINS:$(BUILD)/tests/%=$(BUILD)/obj/tests/%.o): | $(ONNX_GEN)
 
 $(BUILD)/obj64/%.o: %.c
 	@mkdir -p $(@D)
@@ -291,7 +309,8 @@ install: all
 DEBS := build-essential libopenblas-dev libjpeg62-turbo-dev libpng-dev \
         python3-torch python3-torchvision python3-numpy clang libclang-rt-14-dev \
         python3-opencv python3-pil dataset-fashion-mnist time \
-        python3-dev python3-setuptools python3-pip python3-wheel python3-venv python3-distributed
+        python3-dev python3-setuptools python3-pip python3-wheel python3-venv python3-distributed \
+        libonnx-dev protobuf-c-compiler libprotobuf-c-dev python3-onnx
 deps:
 	@missing=$$(for p in $(DEBS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \

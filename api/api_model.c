@@ -5,6 +5,7 @@
 #include "runtime/pages.h"
 #include "image/overlay.h"
 #include "image/preprocess.h"
+#include "onnx/onnx.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -40,7 +41,8 @@ cnncam_status cnncam_model_load(const char *path, cnncam_model **out, char *err,
         copy_message(err, errlen, "out of memory loading a model");
         return CNNCAM_ENOMEM;
     }
-    cc_status st = cc_model_load(path, &m->file, &e);
+    /* An ONNX file is imported into the same in-memory model a .ccm file gives. */
+    cc_status st = cc_onnx_is_onnx(path) ? cc_onnx_load(path, NULL, &m->file, &e) : cc_model_load(path, &m->file, &e);
     if (st) {
         copy_message(err, errlen, e.msg);
         free(m);

@@ -38,6 +38,9 @@ cc_status cc_fail(cc_error *err, cc_status status, const char *fmt, ...)
 #endif
     ;
 
+/* Returns the status of x when it is a failure. */
+#define CC_TRY(x) do { cc_status st_ = (x); if (st_) return st_; } while (0)
+
 /* Row-major sizes, outermost first: NCHW for images, N×F after flatten. */
 typedef struct { int rank; int d[CC_MAX_RANK]; } cc_shape;
 

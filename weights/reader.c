@@ -46,81 +46,6 @@ cc_status cc_rd_nomem(cc_reader *r, size_t bytes)
                       r->section ? r->section : "header");
 }
 
-const char *cc_rd_qname(const char *s, char *buf, size_t len)
-{
-    size_t n = strlen(s), max = len - 4;
-    if (n > max) {
-        n = max;
-        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)  /* keep UTF-8 characters whole */
-            n--;
-    }
-    for (size_t i = 0; i < n; i++)
-        buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7F ? '?' : s[i];
-    strcpy(buf + n, s[n] ? "..." : "");
-    return buf;
-}
-
-/* ---- maps ---- */
-
-static uint64_t fnv1a(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;
-    while (*s)
-        h = (h ^ (unsigned char)*s++) * 1099511628211ull;
-    return h;
-}
-
-int cc_map_get(const cc_namemap *mp, const char *key)
-{
-    if (!mp->cap)
-        return -1;
-    for (size_t i = fnv1a(key) & (mp->cap - 1);; i = (i + 1) & (mp->cap - 1)) {
-        if (!mp->key[i])
-            return -1;
-        if (!strcmp(mp->key[i], key))
-            return mp->val[i];
-    }
-}
-
-/* Inserts a key that is not present; grows to keep the load at most one half. */
-int cc_map_put(cc_namemap *mp, const char *key, int val)
-{
-    if (2 * (mp->n + 1) > mp->cap) {
-        size_t cap = mp->cap ? 2 * mp->cap : 64;
-        if (cap > SIZE_MAX / 2 / sizeof(const char *))
-            return 0;
-        const char **k = calloc(cap, sizeof *k);
-        int *v = malloc(cap * sizeof *v);
-        if (!k || !v) {
-            free(k), free(v);
-            return 0;
-        }
-        for (size_t i = 0; i < mp->cap; i++) {
-            if (!mp->key[i])
-                continue;
-            size_t j = fnv1a(mp->key[i]) & (cap - 1);
-            while (k[j])
-                j = (j + 1) & (cap - 1);
-            k[j] = mp->key[i];
-            v[j] = mp->val[i];
-        }
-        free(mp->key), free(mp->val);
-        mp->key = k, mp->val = v, mp->cap = cap;
-    }
-    size_t i = fnv1a(key) & (mp->cap - 1);
-    while (mp->key[i])
-        i = (i + 1) & (mp->cap - 1);
-    mp->key[i] = key;
-    mp->val[i] = val;
-    mp->n++;
-    return 1;
-}
-
-void cc_map_free(cc_namemap *mp)
-{
-    free(mp->key);
-    free(mp->val);
-}
 
 /* ---- section cursor ---- */
 
@@ -175,41 +100,6 @@ cc_status cc_rd_f64(cc_reader *r, double *v, const char *field)
     return CC_OK;
 }
 
-/* Index of the first byte that is NUL or not valid UTF-8 (overlong forms,
- * surrogates and code points past U+10FFFF included), or n. */
-static size_t utf8_check(const unsigned char *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        uint32_t c = s[i], len, min;
-        if (c == 0)
-            return i;
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        if ((c & 0xE0) == 0xC0)
-            len = 2, min = 0x80, c &= 0x1F;
-        else if ((c & 0xF0) == 0xE0)
-            len = 3, min = 0x800, c &= 0x0F;
-        else if ((c & 0xF8) == 0xF0)
-            len = 4, min = 0x10000, c &= 0x07;
-        else
-            return i;
-        if (n - i < len)
-            return i;
-        for (uint32_t k = 1; k < len; k++) {
-            if ((s[i + k] & 0xC0) != 0x80)
-                return i;
-            c = c << 6 | (s[i + k] & 0x3F);
-        }
-        if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
-            return i;
-        i += len;
-    }
-    return n;
-}
-
 cc_status cc_rd_str(cc_reader *r, const char **out, const char *field)
 {
     uint32_t n;
@@ -218,7 +108,7 @@ cc_status cc_rd_str(cc_reader *r, const char **out, const char *field)
         return cc_rd_fail(r, CC_EFORMAT, "%s%s%s is %u bytes long (length at byte %llu), over the limit of %d",
                           r->item, *r->item ? ": " : "", field, n, (ull)(r->pos - 4), CC_MODEL_MAX_STR);
     CC_TRY(need(r, n, field));
-    size_t bad = utf8_check(r->b + r->pos, n);
+    size_t bad = cc_utf8_check(r->b + r->pos, n);
     if (bad < n)
         return cc_rd_fail(r, CC_EFORMAT, "%s%s%s has a NUL or invalid UTF-8 byte 0x%02x at byte %llu",
                           r->item, *r->item ? ": " : "", field, r->b[r->pos + bad], (ull)(r->pos + bad));
@@ -408,7 +298,7 @@ static cc_status check_references(cc_reader *r)
     if (cc_model_find_layer(m, e->str) < 0) {
         cc_model_suggest(m, e->str, near, sizeof near);
         return cc_rd_fail(r, CC_EFORMAT, "metadata 'gradcam.layer' is '%s', which is neither a node nor an alias "
-                          "of the graph (nearest: %s)", cc_rd_qname(e->str, q, sizeof q), near);
+                          "of the graph (nearest: %s)", cc_qname(e->str, q, sizeof q), near);
     }
     return CC_OK;
 }
@@ -458,7 +348,7 @@ static cc_status read_node_modules(cc_reader *r)
             if (!strcmp(module[i], ACTED_ON[k].module) && strcmp(g->nodes[i].op->name, ACTED_ON[k].op))
                 return cc_rd_fail(r, CC_EFORMAT, "metadata 'node.module' entry %d says node '%s' calls a %s module, "
                                   "but its op is %s, not %s", i - g->ninputs,
-                                  cc_rd_qname(g->nodes[i].name, qn, sizeof qn), cc_rd_qname(module[i], q, sizeof q),
+                                  cc_qname(g->nodes[i].name, qn, sizeof qn), cc_qname(module[i], q, sizeof q),
                                   g->nodes[i].op->name, ACTED_ON[k].op);
     }
     m->node_module = module;
@@ -517,8 +407,8 @@ static cc_status read_node_layouts(cc_reader *r)
         if (!parse_layout(e->strs[i - g->ninputs], &layout[i]))
             return cc_rd_fail(r, CC_EFORMAT, "metadata 'node.layout' entry %d (node '%s') is '%s'; expected \"\", "
                               "\"nchw\", \"nhwc\" or \"tokens:P:h:w\" with h, w >= 1", i - g->ninputs,
-                              cc_rd_qname(g->nodes[i].name, qn, sizeof qn),
-                              cc_rd_qname(e->strs[i - g->ninputs], q, sizeof q));
+                              cc_qname(g->nodes[i].name, qn, sizeof qn),
+                              cc_qname(e->strs[i - g->ninputs], q, sizeof q));
     }
     m->node_layout = layout;
     return CC_OK;

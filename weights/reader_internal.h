@@ -5,19 +5,13 @@
 #ifndef CC_READER_INTERNAL_H
 #define CC_READER_INTERNAL_H
 
+#include "core/namemap.h"
 #include "model.h"
 
 #include <stdint.h>
 
 typedef unsigned long long cc_ull;  /* u64 for %llu */
 
-/* A string -> index map (open addressing, FNV-1a) for duplicate checks and
- * name lookups while loading. */
-typedef struct {
-    const char **key;
-    int *val;
-    size_t cap, n;
-} cc_namemap;
 
 typedef struct {
     const unsigned char *b;  /* the file */
@@ -51,12 +45,7 @@ cc_status cc_rd_fail(cc_reader *r, cc_status st, const char *fmt, ...)
 #endif
     ;
 cc_status cc_rd_nomem(cc_reader *r, size_t bytes);
-/* A name for a message: at most len-4 bytes then "...", control bytes as '?'. */
-const char *cc_rd_qname(const char *s, char *buf, size_t len);
 
-int cc_map_get(const cc_namemap *mp, const char *key);  /* value or -1 */
-int cc_map_put(cc_namemap *mp, const char *key, int val);  /* 0 when out of memory */
-void cc_map_free(cc_namemap *mp);
 
 void *cc_rd_alloc(cc_reader *r, size_t bytes);  /* from the model's pool */
 void cc_rd_begin(cc_reader *r, const char *section, uint64_t off, uint64_t size);
@@ -76,6 +65,5 @@ cc_status cc_read_metadata(cc_reader *r);
 cc_status cc_read_tensors(cc_reader *r);
 cc_status cc_read_graph(cc_reader *r);
 
-#define CC_TRY(x) do { cc_status st_ = (x); if (st_) return st_; } while (0)
 
 #endif

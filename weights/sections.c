@@ -37,7 +37,7 @@ static void item_index(cc_reader *r, const char *what, uint32_t index)
 static void item_name(cc_reader *r, const char *what, const char *name)
 {
     char q[72];
-    snprintf(r->item, sizeof r->item, "%s '%s'", what, cc_rd_qname(name, q, sizeof q));
+    snprintf(r->item, sizeof r->item, "%s '%s'", what, cc_qname(name, q, sizeof q));
 }
 
 /* ---- metadata ---- */
@@ -98,7 +98,7 @@ static cc_status check_output_key(cc_reader *r)
         strcmp(e->str, "log_probabilities"))
         return cc_rd_fail(r, CC_EFORMAT, "metadata 'output' is '%s'; expected 'softmax' (one class per image), "
                           "'sigmoid' (multi-label), 'probabilities' (the model ends in a softmax) or "
-                          "'log_probabilities' (it ends in a log-softmax)", cc_rd_qname(e->str, q, sizeof q));
+                          "'log_probabilities' (it ends in a log-softmax)", cc_qname(e->str, q, sizeof q));
     return CC_OK;
 }
 
@@ -128,7 +128,7 @@ cc_status cc_read_metadata(cc_reader *r)
         int prev = cc_map_get(&keys, e->key);
         if (prev >= 0) {
             st = cc_rd_fail(r, CC_EFORMAT, "metadata entries %d and %u have the same key '%s' (duplicate key)",
-                            prev, i, cc_rd_qname(e->key, q, sizeof q));
+                            prev, i, cc_qname(e->key, q, sizeof q));
             break;
         }
         if (!cc_map_put(&keys, e->key, (int)i)) {
@@ -140,7 +140,7 @@ cc_status cc_read_metadata(cc_reader *r)
             break;
         if (type < CC_META_STRING || type > CC_META_FLOATS) {
             st = cc_rd_fail(r, CC_EFORMAT, "metadata '%s' has type %u; expected %s",
-                            cc_rd_qname(e->key, q, sizeof q), type, META_TYPES);
+                            cc_qname(e->key, q, sizeof q), type, META_TYPES);
             break;
         }
         e->type = (cc_meta_type)type;
@@ -180,7 +180,7 @@ static cc_status read_tensor(cc_reader *r, cc_model_tensor *t, uint32_t i)
     uint64_t d[CC_MAX_RANK];
     item_index(r, "tensor", (uint32_t)i);
     CC_TRY(cc_rd_str(r, &t->name, "name"));
-    const char *name = cc_rd_qname(t->name, q, sizeof q);
+    const char *name = cc_qname(t->name, q, sizeof q);
     if (!*t->name)
         return cc_rd_fail(r, CC_EFORMAT, "tensor %u has an empty name", i);
     int prev = cc_map_get(&r->tensors, t->name);
@@ -313,8 +313,8 @@ cc_status cc_read_tensors(cc_reader *r)
             char qa[72], qb[72];
             const range *a = &ranges[i - 1], *b = &ranges[i];
             return cc_rd_fail(r, CC_EFORMAT, "tensors '%s' (data bytes %llu..%llu) and '%s' (data bytes "
-                              "%llu..%llu) overlap", cc_rd_qname(m->tensors[a->index].name, qa, sizeof qa),
-                              (ull)a->lo, (ull)a->hi - 1, cc_rd_qname(m->tensors[b->index].name, qb, sizeof qb),
+                              "%llu..%llu) overlap", cc_qname(m->tensors[a->index].name, qa, sizeof qa),
+                              (ull)a->lo, (ull)a->hi - 1, cc_qname(m->tensors[b->index].name, qb, sizeof qb),
                               (ull)b->lo, (ull)b->hi - 1);
         }
     return bind_tensors(r);
@@ -330,10 +330,10 @@ static cc_status check_name(cc_reader *r, const char *name, const char *what, ui
     size_t n = strlen(name);
     if (n == 0 || n > CC_MODEL_MAX_NAME)
         return cc_rd_fail(r, CC_EFORMAT, "%s %u: name '%s' is %zu bytes long; node and alias names have 1 to "
-                          "%d bytes", what, index, cc_rd_qname(name, q, sizeof q), n, CC_MODEL_MAX_NAME);
+                          "%d bytes", what, index, cc_qname(name, q, sizeof q), n, CC_MODEL_MAX_NAME);
     if (cc_map_get(&r->names, name) >= 0)
         return cc_rd_fail(r, CC_EFORMAT, "%s %u: duplicate name '%s' (node and alias names are unique)", what,
-                          index, cc_rd_qname(name, q, sizeof q));
+                          index, cc_qname(name, q, sizeof q));
     if (!cc_map_put(&r->names, name, node))
         return cc_rd_nomem(r, 0);
     return CC_OK;
@@ -361,7 +361,7 @@ static cc_status read_params(cc_reader *r, const cc_op *op, const char *name, in
                 snprintf(roles + strlen(roles), sizeof roles - strlen(roles), "%s%s", j ? ", " : "",
                          op->param_names[j]);
             return cc_rd_fail(r, CC_EFORMAT, "node '%s' has a parameter role '%s' that %s does not have "
-                              "(its roles: %s)", name, cc_rd_qname(role, q, sizeof q), op->name,
+                              "(its roles: %s)", name, cc_qname(role, q, sizeof q), op->name,
                               *roles ? roles : "none");
         }
         if (params[slot] >= 0)
@@ -369,7 +369,7 @@ static cc_status read_params(cc_reader *r, const cc_op *op, const char *name, in
         params[slot] = cc_map_get(&r->tensors, tensor);
         if (params[slot] < 0)
             return cc_rd_fail(r, CC_EFORMAT, "node '%s' parameter role '%s' names tensor '%s', which is not in "
-                              "the tensor table", name, role, cc_rd_qname(tensor, qt, sizeof qt));
+                              "the tensor table", name, role, cc_qname(tensor, qt, sizeof qt));
     }
     for (int j = 0; j < op->nparams; j++)
         if (params[j] < 0 && (op->required_params >> j & 1))
@@ -391,7 +391,7 @@ static cc_status read_attrs(cc_reader *r, const cc_op *op, const char *name, cc_
         double v[MAX_ATTR_VALUES];
         CC_TRY(cc_rd_str(r, &key, "attribute key"));
         CC_TRY(cc_rd_u32(r, &n, "attribute value count"));
-        const char *qk = cc_rd_qname(key, q, sizeof q);
+        const char *qk = cc_qname(key, q, sizeof q);
         if (n < 1 || n > MAX_ATTR_VALUES)
             return cc_rd_fail(r, CC_EFORMAT, "node '%s' attribute '%s' has %u values; expected 1 to %d", name,
                               qk, n, MAX_ATTR_VALUES);
@@ -420,13 +420,13 @@ static cc_status read_node(cc_reader *r, uint32_t k)
     item_index(r, "node", (uint32_t)self);
     CC_TRY(cc_rd_str(r, &name, "name"));
     CC_TRY(check_name(r, name, "node", (uint32_t)self, self));
-    const char *qn = cc_rd_qname(name, q, sizeof q);
+    const char *qn = cc_qname(name, q, sizeof q);
     item_name(r, "node", name);
     CC_TRY(cc_rd_str(r, &opname, "op"));
     const cc_op *op = cc_op_find(opname);
     if (!op)
         return cc_rd_fail(r, CC_EFORMAT, "node '%s' has op '%s', which this version of cnncam does not "
-                          "know (written by a newer converter?)", qn, cc_rd_qname(opname, qo, sizeof qo));
+                          "know (written by a newer converter?)", qn, cc_qname(opname, qo, sizeof qo));
     uint32_t ninputs;
     int inputs[CC_MAX_INPUTS], params[CC_MAX_PARAMS];
     CC_TRY(cc_rd_u32(r, &ninputs, "ninputs"));
@@ -462,7 +462,7 @@ cc_status cc_read_graph(cc_reader *r)
     cc_graph *g = m->graph;
     for (int i = 0; i < m->ntensors; i++)
         if (cc_graph_add_param(g, m->tensors[i].name, m->tensors[i].shape, m->tensors[i].data, &why) < 0)
-            return cc_rd_fail(r, CC_ENOMEM, "tensor '%s': %s", cc_rd_qname(m->tensors[i].name, q, sizeof q),
+            return cc_rd_fail(r, CC_ENOMEM, "tensor '%s': %s", cc_qname(m->tensors[i].name, q, sizeof q),
                               why.msg);
 
     uint32_t ninputs, nnodes, output, naliases;
@@ -491,7 +491,7 @@ cc_status cc_read_graph(cc_reader *r)
                           total, total - 1);
     if (!g->nodes[output].op)
         return cc_rd_fail(r, CC_EFORMAT, "graph output is node %u ('%s'), a graph input; expected the node "
-                          "that computes the logits", output, cc_rd_qname(g->nodes[output].name, q, sizeof q));
+                          "that computes the logits", output, cc_qname(g->nodes[output].name, q, sizeof q));
     m->output = (int)output;
     CC_TRY(cc_rd_u32(r, &naliases, "naliases"));
     CC_TRY(cc_rd_count(r, naliases, MIN_ALIAS, "naliases"));
@@ -507,7 +507,7 @@ cc_status cc_read_graph(cc_reader *r)
         CC_TRY(cc_rd_u32(r, &node, "node"));
         if (node >= total)
             return cc_rd_fail(r, CC_EFORMAT, "alias '%s' points at node %u, but the graph has %u nodes (0..%u)",
-                              cc_rd_qname(a->name, q, sizeof q), node, total, total - 1);
+                              cc_qname(a->name, q, sizeof q), node, total, total - 1);
         CC_TRY(check_name(r, a->name, "alias", i, (int)node));
         a->node = (int)node;
         m->naliases = (int)i + 1;

@@ -1,0 +1,113 @@
+/* core/namemap.c — see namemap.h. */
+#include "core/namemap.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+static uint64_t fnv1a(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    while (*s)
+        h = (h ^ (unsigned char)*s++) * 1099511628211ull;
+    return h;
+}
+
+int cc_map_get(const cc_namemap *mp, const char *key)
+{
+    if (!mp->cap)
+        return -1;
+    for (size_t i = fnv1a(key) & (mp->cap - 1);; i = (i + 1) & (mp->cap - 1)) {
+        if (!mp->key[i])
+            return -1;
+        if (!strcmp(mp->key[i], key))
+            return mp->val[i];
+    }
+}
+
+/* Inserts a key that is not present; grows to keep the load at most one half. */
+int cc_map_put(cc_namemap *mp, const char *key, int val)
+{
+    if (2 * (mp->n + 1) > mp->cap) {
+        size_t cap = mp->cap ? 2 * mp->cap : 64;
+        if (cap > SIZE_MAX / 2 / sizeof(const char *))
+            return 0;
+        const char **k = calloc(cap, sizeof *k);
+        int *v = malloc(cap * sizeof *v);
+        if (!k || !v) {
+            free(k), free(v);
+            return 0;
+        }
+        for (size_t i = 0; i < mp->cap; i++) {
+            if (!mp->key[i])
+                continue;
+            size_t j = fnv1a(mp->key[i]) & (cap - 1);
+            while (k[j])
+                j = (j + 1) & (cap - 1);
+            k[j] = mp->key[i];
+            v[j] = mp->val[i];
+        }
+        free(mp->key), free(mp->val);
+        mp->key = k, mp->val = v, mp->cap = cap;
+    }
+    size_t i = fnv1a(key) & (mp->cap - 1);
+    while (mp->key[i])
+        i = (i + 1) & (mp->cap - 1);
+    mp->key[i] = key;
+    mp->val[i] = val;
+    mp->n++;
+    return 1;
+}
+
+void cc_map_free(cc_namemap *mp)
+{
+    free(mp->key);
+    free(mp->val);
+}
+
+const char *cc_qname(const char *s, char *buf, size_t len)
+{
+    size_t n = strlen(s), max = len - 4;
+    if (n > max) {
+        n = max;
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)  /* keep UTF-8 characters whole */
+            n--;
+    }
+    for (size_t i = 0; i < n; i++)
+        buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7F ? '?' : s[i];
+    strcpy(buf + n, s[n] ? "..." : "");
+    return buf;
+}
+
+size_t cc_utf8_check(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        uint32_t c = s[i], len, min;
+        if (c == 0)
+            return i;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if ((c & 0xE0) == 0xC0)
+            len = 2, min = 0x80, c &= 0x1F;
+        else if ((c & 0xF0) == 0xE0)
+            len = 3, min = 0x800, c &= 0x0F;
+        else if ((c & 0xF8) == 0xF0)
+            len = 4, min = 0x10000, c &= 0x07;
+        else
+            return i;
+        if (n - i < len)
+            return i;
+        for (uint32_t k = 1; k < len; k++) {
+            if ((s[i + k] & 0xC0) != 0x80)
+                return i;
+            c = c << 6 | (s[i + k] & 0x3F);
+        }
+        if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
+            return i;
+        i += len;
+    }
+    return n;
+}

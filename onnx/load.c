@@ -1,0 +1,343 @@
+/* onnx/load.c — see onnx.h. The decoder's allocations are 64-byte aligned
+ * (so float raw data can be used in place) and counted against a budget
+ * proportional to the file, so no length field can make it allocate more
+ * than the file could describe. */
+#include "onnx/onnx.h"
+#include "onnx/import.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ---- decoding ---- */
+
+typedef struct {
+    size_t used, budget;
+} decode_budget;
+
+static void *budget_alloc(void *data, size_t size)
+{
+    decode_budget *b = data;
+    if (size > b->budget - b->used)
+        return NULL;
+    void *p = aligned_alloc(64, (size + 63) / 64 * 64 + 64);
+    if (!p)
+        return NULL;
+    b->used += size;
+    return p;
+}
+
+static void budget_free(void *data, void *p)
+{
+    (void)data;
+    free(p);
+}
+
+static cc_status decode(const unsigned char *bytes, size_t size, const char *file, decode_budget *budget,
+                        ProtobufCAllocator *alloc, Onnx__ModelProto **out, cc_error *err)
+{
+    budget->used = 0;
+    budget->budget = size * 4 + ((size_t)64 << 20);
+    *alloc = (ProtobufCAllocator){budget_alloc, budget_free, budget};
+    *out = onnx__model_proto__unpack(alloc, size, bytes);
+    if (!*out)
+        return cc_fail(err, CC_EFORMAT, "%s: not a valid ONNX model: the protobuf does not decode as a ModelProto "
+                       "(truncated, corrupted, or not an ONNX file)", file);
+    if (!(*out)->graph) {
+        onnx__model_proto__free_unpacked(*out, alloc);
+        return cc_fail(err, CC_EFORMAT, "%s: the ONNX model has no graph", file);
+    }
+    return CC_OK;
+}
+
+/* ---- metadata ---- */
+
+static const char *prop(const Onnx__ModelProto *m, const char *key)
+{
+    for (size_t i = 0; i < m->n_metadata_props; i++)
+        if (m->metadata_props[i]->key && !strcmp(m->metadata_props[i]->key, key))
+            return m->metadata_props[i]->value ? m->metadata_props[i]->value : "";
+    return NULL;
+}
+
+/* "0.485,0.456,0.406" into v (up to max); count, or -1 when malformed. */
+static int parse_floats(const char *s, double *v, int max)
+{
+    int n = 0;
+    while (*s && n < max) {
+        char *end;
+        v[n] = strtod(s, &end);
+        if (end == s || !isfinite(v[n]))
+            return -1;
+        n++;
+        s = end;
+        while (*s == ' ')
+            s++;
+        if (*s == ',')
+            s++;
+        else if (*s)
+            return -1;
+    }
+    return *s ? -1 : n;
+}
+
+static int parse_int(const char *s, int *v)
+{
+    char *end;
+    long r = strtol(s, &end, 10);
+    if (end == s || *end || r < 1 || r > 16384)
+        return 0;
+    *v = (int)r;
+    return 1;
+}
+
+static cc_status write_meta(cc_ox *x, cc_model_writer *w, const cc_onnx_options *opt, int output)
+{
+    const Onnx__ModelProto *m = x->model;
+    const cc_shape *in = &x->nodes[0].shape, *out = &x->nodes[output].shape;
+    const char *base = strrchr(x->file, '/');
+    base = base ? base + 1 : x->file;
+    cc_writer_meta_string(w, "arch", m->graph->name && *m->graph->name ? m->graph->name : "onnx");
+    cc_writer_meta_string(w, "source.file", base);
+    cc_writer_meta_string(w, "source.format", "onnx");
+    if (m->producer_name && *m->producer_name) {
+        char producer[300];
+        snprintf(producer, sizeof producer, "%s %s", m->producer_name, m->producer_version ? m->producer_version : "");
+        cc_writer_meta_string(w, "source.producer", producer);
+    }
+    cc_writer_meta_int(w, "source.opset", x->opset);
+    if (out->rank == 2)
+        cc_writer_meta_int(w, "classes", out->d[1]);
+    cc_writer_meta_int(w, "input.channels", in->d[1]);
+    if (!x->input_h_free && !x->input_w_free) {
+        cc_writer_meta_int(w, "input.height", in->d[2]);
+        cc_writer_meta_int(w, "input.width", in->d[3]);
+    }
+    /* Labels: the options', else metadata_props "labels", one per line. */
+    const char *labels = prop(m, "labels");
+    if (opt && opt->labels) {
+        cc_writer_meta_strings(w, "labels", opt->labels, opt->nlabels);
+    } else if (labels) {
+        int n = 1;
+        for (const char *p = labels; *p; p++)
+            n += *p == '\n';
+        char *copy = cc_ox_alloc(x, strlen(labels) + 1);
+        const char **list = cc_ox_alloc(x, (size_t)n * sizeof *list);
+        if (!copy || !list)
+            return cc_ox_nomem(x);
+        strcpy(copy, labels);
+        int k = 0;
+        for (char *p = copy, *nl; p; p = nl) {
+            nl = strchr(p, '\n');
+            if (nl)
+                *nl++ = 0;
+            if (*p || nl)
+                list[k++] = p;
+        }
+        cc_writer_meta_strings(w, "labels", list, k);
+    }
+    /* Normalisation. */
+    double mean[CC_MODEL_MAX_CHANNELS], std[CC_MODEL_MAX_CHANNELS];
+    int nm = -2, ns = -2;
+    if (opt && opt->mean)
+        nm = ns = opt->nnorm, memcpy(mean, opt->mean, (size_t)nm * sizeof *mean),
+        memcpy(std, opt->std, (size_t)ns * sizeof *std);
+    else if (prop(m, "input.mean") || prop(m, "input.std")) {
+        nm = prop(m, "input.mean") ? parse_floats(prop(m, "input.mean"), mean, CC_MODEL_MAX_CHANNELS) : -1;
+        ns = prop(m, "input.std") ? parse_floats(prop(m, "input.std"), std, CC_MODEL_MAX_CHANNELS) : -1;
+        if (nm < 0 || ns < 0)
+            return cc_ox_fail(x, NULL, CC_EFORMAT, "metadata_props input.mean and input.std must both be lists "
+                              "of numbers separated by commas (\"0.485,0.456,0.406\")");
+    }
+    if (nm >= 0) {
+        cc_writer_meta_floats(w, "input.mean", mean, nm);
+        cc_writer_meta_floats(w, "input.std", std, ns);
+    }
+    /* The evaluation recipe. */
+    int resize = opt ? opt->resize : 0, crop = opt ? opt->crop : 0;
+    const char *s;
+    if (!resize && (s = prop(m, "eval.resize")) && !parse_int(s, &resize))
+        return cc_ox_fail(x, NULL, CC_EFORMAT, "metadata_props eval.resize '%s' is not a size of 1 to 16384", s);
+    if (!crop && (s = prop(m, "eval.crop")) && !parse_int(s, &crop))
+        return cc_ox_fail(x, NULL, CC_EFORMAT, "metadata_props eval.crop '%s' is not a size of 1 to 16384", s);
+    if (resize)
+        cc_writer_meta_int(w, "eval.resize", resize);
+    if (crop)
+        cc_writer_meta_int(w, "eval.crop", crop);
+    const char *interp = opt && opt->interpolation ? opt->interpolation : prop(m, "eval.interpolation");
+    if (interp)
+        cc_writer_meta_string(w, "eval.interpolation", interp);
+    const char *output_kind = prop(m, "output");
+    const char *last = x->nodes[output].op->name;
+    if (!output_kind && (!strcmp(last, "softmax") || !strcmp(last, "log_softmax")))
+        output_kind = !strcmp(last, "softmax") ? "probabilities" : "log_probabilities";
+    if (output_kind)
+        cc_writer_meta_string(w, "output", output_kind);
+    return CC_OK;
+}
+
+/* ---- entry points ---- */
+
+/* The tensors the live nodes bind, into w (f32, as the engine computes). */
+static void write_tensors(const cc_ox *x, cc_model_writer *w)
+{
+    for (int k = 0; k < x->ntensors; k++) {
+        int used = 0;
+        for (int j = 1; j < x->nnodes && !used; j++)
+            for (int p = 0; p < x->nodes[j].nparams && x->nodes[j].live; p++)
+                used |= x->nodes[j].param[p].tensor == k;
+        if (used)
+            cc_writer_tensor(w, x->tensors[k].name, CC_DTYPE_F32, x->tensors[k].shape, x->tensors[k].data);
+    }
+}
+
+/* The whole import of bytes: a writer holding the .ccm model. */
+static cc_status import(const unsigned char *bytes, size_t size, const char *file, const char *dir,
+                        const cc_onnx_options *opt, cc_model_writer **out, cc_error *err)
+{
+    *out = NULL;
+    decode_budget budget;
+    ProtobufCAllocator alloc;
+    Onnx__ModelProto *m;
+    CC_TRY(decode(bytes, size, file, &budget, &alloc, &m, err));
+    cc_ox x;
+    memset(&x, 0, sizeof x);
+    x.model = m, x.graph = m->graph, x.file = file, x.dir = dir, x.err = err;
+    int output = 0;
+    cc_model_writer *w = cc_writer_create();
+    cc_status st = w ? cc_ox_walk(&x, &output) : cc_ox_nomem(&x);
+    if (!st)
+        st = cc_ox_write_graph(&x, w, output, opt ? opt->layer : prop(m, "gradcam.layer"));
+    if (!st)
+        st = write_meta(&x, w, opt, output);
+    if (!st)
+        write_tensors(&x, w);
+    if (st) {
+        cc_writer_free(w);
+        w = NULL;
+    }
+    *out = w;
+    /* The writer copied every tensor: the decoded message can go. */
+    cc_ox_free(&x);
+    onnx__model_proto__free_unpacked(m, &alloc);
+    return st;
+}
+
+static cc_status load_bytes(const unsigned char *bytes, size_t size, const char *file, const char *dir,
+                            const cc_onnx_options *opt, cc_model **out, cc_error *err)
+{
+    cc_model_writer *w;
+    CC_TRY(import(bytes, size, file, dir, opt, &w, err));
+    unsigned char *ccm = NULL;
+    size_t n = 0;
+    cc_status st = cc_writer_to_memory(w, &ccm, &n, err);
+    cc_writer_free(w);
+    if (!st) {
+        cc_error e;
+        st = cc_model_load_memory(ccm, n, out, &e);
+        if (st)   /* the reader refused what the import made: name the file, not "<memory>" */
+            cc_fail(err, st, "%s: the imported model is not valid: %s", file, e.msg);
+    }
+    free(ccm);
+    return st;
+}
+
+int cc_onnx_is_onnx(const char *path)
+{
+    const size_t n = path ? strlen(path) : 0;
+    if (n >= 5 && !strcasecmp(path + n - 5, ".onnx"))
+        return 1;
+    unsigned char b[8] = {0};
+    FILE *f = path ? fopen(path, "rb") : NULL;
+    if (!f)
+        return 0;
+    const size_t got = fread(b, 1, sizeof b, f);
+    fclose(f);
+    return got >= 2 && b[0] == 0x08 && b[1] >= 1 && b[1] <= 20;   /* ir_version, 1 to 20 */
+}
+
+/* Maps path; its folder into dir. */
+static cc_status map_file(const char *path, void **map, size_t *size, char *dir, size_t dirlen, cc_error *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return cc_fail(err, CC_EIO, "cannot open model file '%s': %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return cc_fail(err, CC_EIO, "'%s' is not a regular file", path);
+    }
+    if (st.st_size == 0) {
+        close(fd);
+        return cc_fail(err, CC_EFORMAT, "%s: the file is empty (0 bytes); expected an ONNX model", path);
+    }
+    *size = (size_t)st.st_size;
+    *map = mmap(NULL, *size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (*map == MAP_FAILED)
+        return cc_fail(err, CC_EIO, "cannot map '%s': %s", path, strerror(errno));
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(dir, dirlen, ".");
+    else
+        snprintf(dir, dirlen, "%.*s", (int)(slash - path) > 0 ? (int)(slash - path) : 1, path);
+    return CC_OK;
+}
+
+cc_status cc_onnx_load(const char *path, const cc_onnx_options *opt, cc_model **out, cc_error *err)
+{
+    if (!out)
+        return cc_fail(err, CC_EINVAL, "cc_onnx_load: out is NULL");
+    *out = NULL;
+    void *map = NULL;
+    size_t size = 0;
+    char dir[4096];
+    CC_TRY(map_file(path, &map, &size, dir, sizeof dir, err));
+    cc_status st = load_bytes(map, size, path, dir, opt, out, err);
+    munmap(map, size);
+    return st;
+}
+
+cc_status cc_onnx_load_memory(const void *data, size_t size, cc_model **out, cc_error *err)
+{
+    if (!out)
+        return cc_fail(err, CC_EINVAL, "cc_onnx_load_memory: out is NULL");
+    *out = NULL;
+    if (!data || !size)
+        return cc_fail(err, CC_EFORMAT, "<memory>: no bytes: expected an ONNX model");
+    return load_bytes(data, size, "<memory>", NULL, NULL, out, err);
+}
+
+cc_status cc_onnx_convert(const char *path, const cc_onnx_options *opt, const char *out_path, cc_error *err)
+{
+    void *map = NULL;
+    size_t size = 0;
+    char dir[4096];
+    CC_TRY(map_file(path, &map, &size, dir, sizeof dir, err));
+    cc_model_writer *w;
+    cc_status st = import(map, size, path, dir, opt, &w, err);
+    munmap(map, size);
+    if (st)
+        return st;
+    /* Load the bytes once before writing them, so a model the reader would refuse is never written. */
+    unsigned char *ccm = NULL;
+    size_t n = 0;
+    cc_model *m = NULL;
+    cc_error e;
+    st = cc_writer_to_memory(w, &ccm, &n, err);
+    if (!st && (st = cc_model_load_memory(ccm, n, &m, &e)))
+        cc_fail(err, st, "%s: the imported model is not valid: %s", path, e.msg);
+    cc_model_free(m);
+    free(ccm);
+    if (!st)
+        st = cc_writer_to_file(w, out_path, err);
+    cc_writer_free(w);
+    return st;
+}

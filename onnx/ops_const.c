@@ -1,0 +1,313 @@
+/* onnx/ops_const.c — nodes whose inputs are all constants, computed here
+ * once (constant folding), and Shape, whose value is known from the shapes
+ * the import infers. Exporters compute reshape targets this way:
+ * x.view(x.size(0), -1) becomes Shape -> Gather -> Unsqueeze -> Concat ->
+ * Reshape. Shapes are those of one image; the batch stays dim 0, which the
+ * engine's reshape scales. Integers stay int64, floats float. */
+#include "onnx/import.h"
+
+#include <math.h>
+#include <string.h>
+
+static double get(const cc_ox_const *c, int64_t k)
+{
+    return c->f ? c->f[k] : (double)c->i[k];
+}
+
+static cc_status constant(cc_ox *x, const Onnx__NodeProto *n)
+{
+    const Onnx__AttributeProto *a = cc_ox_attr_find(n, "value");
+    cc_ox_const c;
+    void *data;
+    if (a && a->type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR && a->t) {
+        CC_TRY(cc_ox_read_tensor(x, a->t, "its value", &c));
+        return cc_ox_bind_const(x, n, 0, &c);
+    }
+    if ((a = cc_ox_attr_find(n, "value_float")) || (a = cc_ox_attr_find(n, "value_int"))) {
+        const int is_int = a->type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT;
+        CC_TRY(cc_ox_new_const(x, 0, NULL, is_int, &c, &data));
+        if (is_int)
+            *(int64_t *)data = a->i;
+        else
+            *(float *)data = a->f;
+        return cc_ox_bind_const(x, n, 0, &c);
+    }
+    if ((a = cc_ox_attr_find(n, "value_ints")) || (a = cc_ox_attr_find(n, "value_floats"))) {
+        const int is_int = a->type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS;
+        const int64_t len = is_int ? (int64_t)a->n_ints : (int64_t)a->n_floats;
+        CC_TRY(cc_ox_new_const(x, 1, &len, is_int, &c, &data));
+        if (len)
+            memcpy(data, is_int ? (void *)a->ints : (void *)a->floats, (size_t)len * (is_int ? 8 : 4));
+        return cc_ox_bind_const(x, n, 0, &c);
+    }
+    return cc_ox_fail(x, n, CC_EFORMAT, "a Constant needs a tensor, float(s) or int(s) value");
+}
+
+static cc_status shape(cc_ox *x, const Onnx__NodeProto *n)
+{
+    const cc_ox_value *v = cc_ox_input(x, n, 0);
+    cc_shape s;
+    if (v && v->kind == CC_OX_ACT) {
+        s = *cc_ox_shape(x, v->node);
+    } else {
+        const cc_ox_const *c;
+        CC_TRY(cc_ox_const_input(x, n, 0, &c));
+        s.rank = c->rank;
+        for (int i = 0; i < c->rank; i++)
+            s.d[i] = (int)c->d[i];
+    }
+    cc_status st = CC_OK;
+    int64_t lo = cc_ox_attr_int(x, n, "start", 0, &st), hi = cc_ox_attr_int(x, n, "end", s.rank, &st);
+    if (st)
+        return st;
+    lo = lo < 0 ? lo + s.rank : lo, hi = hi < 0 ? hi + s.rank : hi;
+    lo = lo < 0 ? 0 : lo > s.rank ? s.rank : lo, hi = hi < lo ? lo : hi > s.rank ? s.rank : hi;
+    if (v && v->kind == CC_OX_ACT && (x->input_h_free || x->input_w_free) && hi > (lo > 1 ? lo : 1))
+        return cc_ox_fail(x, n, CC_EFORMAT, "the model reads a shape that depends on the image size, which the file "
+                          "leaves symbolic; export it with a fixed height and width");
+    const int64_t len = hi - lo;
+    cc_ox_const c;
+    void *data;
+    CC_TRY(cc_ox_new_const(x, 1, &len, 1, &c, &data));
+    for (int64_t i = 0; i < len; i++)
+        ((int64_t *)data)[i] = s.d[lo + i];
+    return cc_ox_bind_const(x, n, 0, &c);
+}
+
+static cc_status gather(cc_ox *x, const Onnx__NodeProto *n)
+{
+    const cc_ox_const *d, *idx;
+    CC_TRY(cc_ox_const_input(x, n, 0, &d));
+    CC_TRY(cc_ox_const_input(x, n, 1, &idx));
+    cc_status st = CC_OK;
+    int64_t axis = cc_ox_attr_int(x, n, "axis", 0, &st);
+    if (st)
+        return st;
+    if (axis < 0)
+        axis += d->rank;
+    if (axis < 0 || axis >= d->rank || !idx->i || d->rank - 1 + idx->rank > CC_MAX_RANK)
+        return cc_ox_fail(x, n, CC_EFORMAT, "cannot gather integer indices along axis %lld of a rank-%d constant",
+                          (long long)axis, d->rank);
+    int64_t dims[CC_MAX_RANK], outer = 1, inner = 1;
+    int r = 0;
+    for (int i = 0; i < axis; i++)
+        dims[r++] = d->d[i], outer *= d->d[i];
+    for (int i = 0; i < idx->rank; i++)
+        dims[r++] = idx->d[i];
+    for (int i = (int)axis + 1; i < d->rank; i++)
+        dims[r++] = d->d[i], inner *= d->d[i];
+    const int64_t len = d->d[axis];
+    cc_ox_const c;
+    void *data;
+    CC_TRY(cc_ox_new_const(x, r, dims, d->i != NULL, &c, &data));
+    for (int64_t o = 0, k = 0; o < outer; o++)
+        for (int64_t j = 0; j < idx->n; j++) {
+            const int64_t at = idx->i[j] < 0 ? idx->i[j] + len : idx->i[j];
+            if (at < 0 || at >= len)
+                return cc_ox_fail(x, n, CC_EFORMAT, "index %lld is outside 0..%lld", (long long)idx->i[j],
+                                  (long long)len - 1);
+            for (int64_t i = 0; i < inner; i++, k++) {
+                const int64_t from = (o * len + at) * inner + i;
+                if (d->i)
+                    ((int64_t *)data)[k] = d->i[from];
+                else
+                    ((float *)data)[k] = d->f[from];
+            }
+        }
+    return cc_ox_bind_const(x, n, 0, &c);
+}
+
+/* Copies c with new dims (same count). */
+static cc_status redim(cc_ox *x, const Onnx__NodeProto *n, const cc_ox_const *c, const int64_t *dims, int rank)
+{
+    cc_ox_const r = *c;
+    int64_t k = 1;
+    for (int i = 0; i < rank; i++)
+        k *= dims[i];
+    if (rank > CC_MAX_RANK || k != c->n)
+        return cc_ox_fail(x, n, CC_EFORMAT, "cannot give %lld values %d dims", (long long)c->n, rank);
+    r.rank = rank;
+    for (int i = 0; i < rank; i++)
+        r.d[i] = dims[i];
+    return cc_ox_bind_const(x, n, 0, &r);
+}
+
+static cc_status squeeze_or_unsqueeze(cc_ox *x, const Onnx__NodeProto *n, int unsqueeze)
+{
+    const cc_ox_const *c;
+    int k;
+    int64_t axes[CC_MAX_RANK], dims[CC_MAX_RANK];
+    CC_TRY(cc_ox_const_input(x, n, 0, &c));
+    CC_TRY(cc_ox_axes(x, n, axes, &k));
+    const int r = unsqueeze ? cc_ox_unsqueeze_dims(c->d, c->rank, axes, k, 0, dims)
+                            : cc_ox_squeeze_dims(c->d, c->rank, axes, k, 0, dims);
+    if (r < 0)
+        return cc_ox_fail(x, n, CC_EFORMAT, "the axes are out of range or repeated%s", unsqueeze ? ""
+                          : ", or of a size other than 1");
+    return redim(x, n, c, dims, r);
+}
+
+static cc_status unsqueeze(cc_ox *x, const Onnx__NodeProto *n)
+{
+    return squeeze_or_unsqueeze(x, n, 1);
+}
+
+static cc_status squeeze(cc_ox *x, const Onnx__NodeProto *n)
+{
+    return squeeze_or_unsqueeze(x, n, 0);
+}
+
+static cc_status reshape(cc_ox *x, const Onnx__NodeProto *n)
+{
+    const cc_ox_const *c;
+    int k, infer = -1;
+    int64_t v[CC_MAX_RANK], known = 1;
+    CC_TRY(cc_ox_const_input(x, n, 0, &c));
+    CC_TRY(cc_ox_const_ints(x, n, 1, v, CC_MAX_RANK, &k));
+    for (int i = 0; i < k; i++) {
+        if (v[i] == 0 && i < c->rank)
+            v[i] = c->d[i];
+        if (v[i] == -1 && infer < 0)
+            infer = i;
+        else if (v[i] < 0 || v[i] > (int64_t)CC_MAX_NUMEL)
+            return cc_ox_fail(x, n, CC_EFORMAT, "shape entry %d is %lld", i, (long long)v[i]);
+        else
+            known *= v[i];
+    }
+    if (infer >= 0)
+        v[infer] = known ? c->n / known : 0;
+    return redim(x, n, c, v, k);
+}
+
+static cc_status concat(cc_ox *x, const Onnx__NodeProto *n)
+{
+    cc_status st = CC_OK;
+    const int64_t axis = cc_ox_attr_int(x, n, "axis", 0, &st);
+    if (st)
+        return st;
+    int64_t len = 0;
+    int is_int = 1;
+    for (size_t i = 0; i < n->n_input; i++) {
+        const cc_ox_const *c;
+        CC_TRY(cc_ox_const_input(x, n, (int)i, &c));
+        if (c->rank != 1 || (axis != 0 && axis != -1) || len > (int64_t)CC_MAX_NUMEL)
+            return cc_ox_fail(x, n, CC_EFORMAT, "cnncam folds concatenations of 1-D constants only");
+        len += c->n;
+        is_int &= c->i != NULL;
+    }
+    cc_ox_const out;
+    void *data;
+    CC_TRY(cc_ox_new_const(x, 1, &len, is_int, &out, &data));
+    for (size_t i = 0, k = 0; i < n->n_input; i++) {
+        const cc_ox_const *c = &x->consts[cc_ox_input(x, n, (int)i)->cst];
+        for (int64_t j = 0; j < c->n; j++, k++)
+            if (is_int)
+                ((int64_t *)data)[k] = c->i[j];
+            else
+                ((float *)data)[k] = (float)get(c, j);
+    }
+    return cc_ox_bind_const(x, n, 0, &out);
+}
+
+static cc_status cast(cc_ox *x, const Onnx__NodeProto *n)
+{
+    const cc_ox_const *c;
+    CC_TRY(cc_ox_const_input(x, n, 0, &c));
+    cc_status st = CC_OK;
+    const int64_t to = cc_ox_attr_int(x, n, "to", 0, &st);
+    if (st)
+        return st;
+    const int is_int = to == ONNX__TENSOR_PROTO__DATA_TYPE__INT64 || to == ONNX__TENSOR_PROTO__DATA_TYPE__INT32 ||
+                       to == ONNX__TENSOR_PROTO__DATA_TYPE__BOOL;
+    if (!is_int && to != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT && to != ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE)
+        return cc_ox_fail(x, n, CC_EFORMAT, "cnncam folds casts to float and integer types only (to = %lld)",
+                          (long long)to);
+    cc_ox_const out;
+    void *data;
+    CC_TRY(cc_ox_new_const(x, c->rank, c->d, is_int, &out, &data));
+    for (int64_t k = 0; k < c->n; k++) {
+        const double v = get(c, k);
+        if (is_int)
+            ((int64_t *)data)[k] = to == ONNX__TENSOR_PROTO__DATA_TYPE__BOOL ? v != 0
+                                 : fabs(v) < 9e18 ? (int64_t)v : 0;
+        else
+            ((float *)data)[k] = (float)v;
+    }
+    return cc_ox_bind_const(x, n, 0, &out);
+}
+
+static cc_status identity(cc_ox *x, const Onnx__NodeProto *n)
+{
+    const cc_ox_const *c;
+    CC_TRY(cc_ox_const_input(x, n, 0, &c));
+    return cc_ox_bind_const(x, n, 0, c);
+}
+
+/* Element-wise arithmetic with NumPy broadcasting; integer division truncates, as ONNX's. */
+static cc_status binary(cc_ox *x, const Onnx__NodeProto *n, char op)
+{
+    const cc_ox_const *a, *b;
+    CC_TRY(cc_ox_const_input(x, n, 0, &a));
+    CC_TRY(cc_ox_const_input(x, n, 1, &b));
+    const int rank = a->rank > b->rank ? a->rank : b->rank;
+    int64_t dims[CC_MAX_RANK];
+    for (int i = 0; i < rank; i++) {
+        const int ia = i - (rank - a->rank), ib = i - (rank - b->rank);
+        const int64_t da = ia >= 0 ? a->d[ia] : 1, db = ib >= 0 ? b->d[ib] : 1;
+        if (da != db && da != 1 && db != 1)
+            return cc_ox_fail(x, n, CC_EFORMAT, "constant shapes do not broadcast");
+        dims[i] = da > db ? da : db;
+    }
+    const int is_int = a->i && b->i;
+    cc_ox_const out;
+    void *data;
+    CC_TRY(cc_ox_new_const(x, rank, dims, is_int, &out, &data));
+    for (int64_t k = 0; k < out.n; k++) {
+        int64_t ka = 0, kb = 0, sa = 1, sb = 1, rest = k;
+        for (int i = rank - 1; i >= 0; i--) {
+            const int64_t at = rest % dims[i];
+            rest /= dims[i];
+            const int ia = i - (rank - a->rank), ib = i - (rank - b->rank);
+            if (ia >= 0) {
+                ka += (a->d[ia] == 1 ? 0 : at) * sa;
+                sa *= a->d[ia];
+            }
+            if (ib >= 0) {
+                kb += (b->d[ib] == 1 ? 0 : at) * sb;
+                sb *= b->d[ib];
+            }
+        }
+        if (is_int) {
+            const int64_t u = a->i[ka], v = b->i[kb];
+            if (op == '/' && v == 0)
+                return cc_ox_fail(x, n, CC_EFORMAT, "integer division by zero");
+            ((int64_t *)data)[k] = op == '+' ? u + v : op == '-' ? u - v : op == '*' ? u * v : u / v;
+        } else {
+            const float u = (float)get(a, ka), v = (float)get(b, kb);
+            ((float *)data)[k] = op == '+' ? u + v : op == '-' ? u - v : op == '*' ? u * v : u / v;
+        }
+    }
+    return cc_ox_bind_const(x, n, 0, &out);
+}
+
+static cc_status add(cc_ox *x, const Onnx__NodeProto *n) { return binary(x, n, '+'); }
+static cc_status sub(cc_ox *x, const Onnx__NodeProto *n) { return binary(x, n, '-'); }
+static cc_status mul(cc_ox *x, const Onnx__NodeProto *n) { return binary(x, n, '*'); }
+static cc_status div_op(cc_ox *x, const Onnx__NodeProto *n) { return binary(x, n, '/'); }
+
+const cc_ox_op cc_ox_const_ops[] = {
+    {"Constant", constant},
+    {"Shape", shape},
+    {"Gather", gather},
+    {"Unsqueeze", unsqueeze},
+    {"Squeeze", squeeze},
+    {"Reshape", reshape},
+    {"Concat", concat},
+    {"Cast", cast},
+    {"Identity", identity},
+    {"Add", add},
+    {"Sub", sub},
+    {"Mul", mul},
+    {"Div", div_op},
+    {NULL, NULL},
+};
