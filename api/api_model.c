@@ -60,6 +60,31 @@ cnncam_status cnncam_model_load(const char *path, cnncam_model **out, char *err,
     return CNNCAM_OK;
 }
 
+cnncam_status cnncam_onnx_convert(const char *onnx_path, const char *ccm_path, const cnncam_onnx_options *opt,
+                                  char *err, size_t errlen)
+{
+    if (!onnx_path || !ccm_path) {
+        copy_message(err, errlen, "cnncam_onnx_convert: the ONNX file and the .ccm path are both needed");
+        return CNNCAM_EINVAL;
+    }
+    if (opt && (opt->nlabels < 0 || (opt->labels && !opt->nlabels) || (!opt->mean != !opt->std) ||
+                (opt->mean && (opt->nnorm < 1 || opt->nnorm > CC_MODEL_MAX_CHANNELS)) || opt->resize < 0 ||
+                opt->crop < 0)) {
+        copy_message(err, errlen, "cnncam_onnx_convert: bad options (labels need a count; mean and std go "
+                     "together, 1 to 64 values each; sizes are not negative)");
+        return CNNCAM_EINVAL;
+    }
+    cc_onnx_options o = {0};
+    if (opt)
+        o = (cc_onnx_options){opt->labels, opt->nlabels, opt->mean, opt->std, opt->nnorm, opt->resize, opt->crop,
+                              opt->interpolation, opt->layer};
+    cc_error e;
+    cc_status st = cc_onnx_convert(onnx_path, &o, ccm_path, &e);
+    if (st)
+        copy_message(err, errlen, e.msg);
+    return (cnncam_status)st;
+}
+
 void cnncam_model_free(cnncam_model *m)
 {
     if (!m)

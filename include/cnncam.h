@@ -69,9 +69,33 @@ typedef struct cnncam_ctx cnncam_ctx;
 /* Maps and validates a .ccm file; on failure *out is NULL and err (if not NULL)
  * holds a message naming the problem. The file is read in place, not copied:
  * replace it (write a new file, rename it over), never rewrite it in place,
- * while a model loaded from it is in use. */
+ * while a model loaded from it is in use.
+ * An ONNX file (a name ending in .onnx, or the bytes of an ONNX ModelProto)
+ * is imported instead: its ops mapped onto the engine's (docs/ONNX.md lists
+ * them, opsets 11 to 17), external data read from its folder, labels and
+ * normalisation from its metadata_props; the model then behaves as its
+ * converted .ccm twin (cnncam_onnx_convert). An op cnncam cannot read is
+ * refused with the node's name, op type and opset, and nothing is loaded. */
 cnncam_status cnncam_model_load(const char *path, cnncam_model **out, char *err, size_t errlen);
 void cnncam_model_free(cnncam_model *m);
+
+/* What a .ccm converted from an ONNX file carries beyond the file; every
+ * field overrides the ONNX metadata_props entry of the same meaning, and a
+ * zeroed struct (or NULL) takes the file's. */
+typedef struct {
+    const char *const *labels;   /* nlabels class names (one per class), or NULL */
+    int nlabels;
+    const double *mean, *std;    /* nnorm values each, one per input channel, or NULL */
+    int nnorm;
+    int resize, crop;            /* evaluation recipe: resize the shorter side, centre-crop; 0: none */
+    const char *interpolation;   /* "bilinear" or "bicubic", or NULL */
+    const char *layer;           /* the recommended Grad-CAM layer, or NULL: the last conv-like map */
+} cnncam_onnx_options;
+
+/* Writes the .ccm file of an ONNX model (through a temporary file and a
+ * rename: nothing at ccm_path on failure). opt may be NULL. */
+cnncam_status cnncam_onnx_convert(const char *onnx_path, const char *ccm_path, const cnncam_onnx_options *opt,
+                                  char *err, size_t errlen);
 
 /* The low-memory mode, for the whole process (default off): weights of
  * 32 MiB or more (VGG's classifier) leave the resident set as soon as they

@@ -4,6 +4,7 @@
  * than the file could describe. */
 #include "onnx/onnx.h"
 #include "onnx/import.h"
+#include "io/atomic.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -185,7 +186,9 @@ static cc_status write_meta(cc_ox *x, cc_model_writer *w, const cc_onnx_options 
 
 /* ---- entry points ---- */
 
-/* The tensors the live nodes bind, into w (f32, as the engine computes). */
+/* The tensors the live nodes bind, into w by reference (f32, as the engine
+ * computes): they stay in the decoded message and the import's memory until
+ * the file is made. */
 static void write_tensors(const cc_ox *x, cc_model_writer *w)
 {
     for (int k = 0; k < x->ntensors; k++) {
@@ -194,58 +197,69 @@ static void write_tensors(const cc_ox *x, cc_model_writer *w)
             for (int p = 0; p < x->nodes[j].nparams && x->nodes[j].live; p++)
                 used |= x->nodes[j].param[p].tensor == k;
         if (used)
-            cc_writer_tensor(w, x->tensors[k].name, CC_DTYPE_F32, x->tensors[k].shape, x->tensors[k].data);
+            cc_writer_tensor_ref(w, x->tensors[k].name, x->tensors[k].shape, x->tensors[k].data);
     }
 }
 
-/* The whole import of bytes: a writer holding the .ccm model. */
-static cc_status import(const unsigned char *bytes, size_t size, const char *file, const char *dir,
-                        const cc_onnx_options *opt, cc_model_writer **out, cc_error *err)
-{
-    *out = NULL;
+/* An import in progress: the decoded message, the import, the writer. */
+typedef struct {
     decode_budget budget;
     ProtobufCAllocator alloc;
     Onnx__ModelProto *m;
-    CC_TRY(decode(bytes, size, file, &budget, &alloc, &m, err));
     cc_ox x;
-    memset(&x, 0, sizeof x);
-    x.model = m, x.graph = m->graph, x.file = file, x.dir = dir, x.err = err;
+    cc_model_writer *w;
+} imported;
+
+static void imported_free(imported *im)
+{
+    cc_writer_free(im->w);
+    cc_ox_free(&im->x);
+    if (im->m)
+        onnx__model_proto__free_unpacked(im->m, &im->alloc);
+}
+
+/* The whole import of bytes into im->w, the .ccm model; im is freed by the caller. */
+static cc_status import(const unsigned char *bytes, size_t size, const char *file, const char *dir,
+                        const cc_onnx_options *opt, imported *im, cc_error *err)
+{
+    memset(im, 0, sizeof *im);
+    CC_TRY(decode(bytes, size, file, &im->budget, &im->alloc, &im->m, err));
+    cc_ox *x = &im->x;
+    x->model = im->m, x->graph = im->m->graph, x->file = file, x->dir = dir, x->err = err;
     int output = 0;
-    cc_model_writer *w = cc_writer_create();
-    cc_status st = w ? cc_ox_walk(&x, &output) : cc_ox_nomem(&x);
-    if (!st)
-        st = cc_ox_write_graph(&x, w, output, opt ? opt->layer : prop(m, "gradcam.layer"));
-    if (!st)
-        st = write_meta(&x, w, opt, output);
-    if (!st)
-        write_tensors(&x, w);
-    if (st) {
-        cc_writer_free(w);
-        w = NULL;
-    }
-    *out = w;
-    /* The writer copied every tensor: the decoded message can go. */
-    cc_ox_free(&x);
-    onnx__model_proto__free_unpacked(m, &alloc);
-    return st;
+    if (!(im->w = cc_writer_create()))
+        return cc_ox_nomem(x);
+    CC_TRY(cc_ox_walk(x, &output));
+    CC_TRY(cc_ox_write_graph(x, im->w, output, opt && opt->layer ? opt->layer : prop(im->m, "gradcam.layer")));
+    CC_TRY(write_meta(x, im->w, opt, output));
+    write_tensors(x, im->w);
+    return CC_OK;
+}
+
+/* The reader refused what the import made: say so under the file's name. */
+static cc_status refused(cc_error *err, cc_status st, const char *file, const char *msg)
+{
+    const size_t n = strlen(file);
+    if (!strncmp(msg, file, n) && !strncmp(msg + n, ": ", 2))
+        msg += n + 2;
+    return cc_fail(err, st, "%s: the imported model is not valid: %s", file, msg);
 }
 
 static cc_status load_bytes(const unsigned char *bytes, size_t size, const char *file, const char *dir,
                             const cc_onnx_options *opt, cc_model **out, cc_error *err)
 {
-    cc_model_writer *w;
-    CC_TRY(import(bytes, size, file, dir, opt, &w, err));
+    imported im;
     unsigned char *ccm = NULL;
     size_t n = 0;
-    cc_status st = cc_writer_to_memory(w, &ccm, &n, err);
-    cc_writer_free(w);
+    cc_status st = import(bytes, size, file, dir, opt, &im, err);
+    if (!st)
+        st = cc_writer_to_memory(im.w, &ccm, &n, err);
+    imported_free(&im);
     if (!st) {
         cc_error e;
-        st = cc_model_load_memory(ccm, n, out, &e);
-        if (st)   /* the reader refused what the import made: name the file, not "<memory>" */
-            cc_fail(err, st, "%s: the imported model is not valid: %s", file, e.msg);
+        if ((st = cc_model_adopt(ccm, n, file, out, &e)))
+            refused(err, st, file, e.msg);
     }
-    free(ccm);
     return st;
 }
 
@@ -315,29 +329,39 @@ cc_status cc_onnx_load_memory(const void *data, size_t size, cc_model **out, cc_
     return load_bytes(data, size, "<memory>", NULL, NULL, out, err);
 }
 
+static cc_status write_file(const char *path, const unsigned char *bytes, size_t n, cc_error *err)
+{
+    cc_atomic_file f;
+    CC_TRY(cc_atomic_open(&f, path, err));
+    if (fwrite(bytes, 1, n, f.fp) != n) {
+        cc_atomic_abort(&f);
+        return cc_fail(err, CC_EIO, "cannot write '%s': %s", path, strerror(errno));
+    }
+    return cc_atomic_commit(&f, err);
+}
+
 cc_status cc_onnx_convert(const char *path, const cc_onnx_options *opt, const char *out_path, cc_error *err)
 {
     void *map = NULL;
     size_t size = 0;
     char dir[4096];
     CC_TRY(map_file(path, &map, &size, dir, sizeof dir, err));
-    cc_model_writer *w;
-    cc_status st = import(map, size, path, dir, opt, &w, err);
-    munmap(map, size);
-    if (st)
-        return st;
-    /* Load the bytes once before writing them, so a model the reader would refuse is never written. */
+    imported im;
     unsigned char *ccm = NULL;
     size_t n = 0;
+    cc_status st = import(map, size, path, dir, opt, &im, err);
+    if (!st)
+        st = cc_writer_to_memory(im.w, &ccm, &n, err);
+    imported_free(&im);
+    munmap(map, size);
+    /* Load the bytes before writing them, so a model the reader would refuse is never written. */
     cc_model *m = NULL;
     cc_error e;
-    st = cc_writer_to_memory(w, &ccm, &n, err);
     if (!st && (st = cc_model_load_memory(ccm, n, &m, &e)))
-        cc_fail(err, st, "%s: the imported model is not valid: %s", path, e.msg);
+        refused(err, st, path, e.msg);
     cc_model_free(m);
-    free(ccm);
     if (!st)
-        st = cc_writer_to_file(w, out_path, err);
-    cc_writer_free(w);
+        st = write_file(out_path, ccm, n, err);
+    free(ccm);
     return st;
 }

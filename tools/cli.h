@@ -9,6 +9,7 @@ enum { EXIT_OK = 0, EXIT_USAGE = 1, EXIT_INPUT = 2, EXIT_INTERNAL = 3 };
 
 int cmd_info(int argc, char **argv);
 int cmd_cam(int argc, char **argv, int predict_only);
+int cmd_convert(int argc, char **argv);
 
 /* Parses "S" or "HxW" (1 to 16384 each). */
 int cli_parse_size(const char *s, int *h, int *w);

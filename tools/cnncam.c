@@ -16,10 +16,12 @@ static const char usage[] =
     "                                another CAM method)\n"
     "  predict -m MODEL [options] IMAGE...  the top classes of each image\n"
     "  (cnncam cam --help lists their options; cnncam info --help, info's)\n"
+    "  convert MODEL.onnx -o OUT.ccm  an ONNX model as a .ccm file (cnncam convert\n"
+    "                                --help: labels, normalisation, layer)\n"
     "  methods                       the explanation methods cam --method takes,\n"
     "                                with a line on each\n"
-    "  info [--size HxW] [--layer NAME] MODEL.ccm\n"
-    "                                describe a converted model: architecture,\n"
+    "  info [--size HxW] [--layer NAME] MODEL\n"
+    "                                describe a model (.ccm or .onnx): architecture,\n"
     "                                parameters, classes, output (softmax;\n"
     "                                sigmoid: multi-label; probabilities or\n"
     "                                log_probabilities: the model ends in a\n"
@@ -36,12 +38,13 @@ static const char usage[] =
     "  --help, -h                    this text\n"
     "  --version                     the version\n"
     "\n"
-    "Models come from tools/cnncam-convert (see README.md).\n"
+    "MODEL is a .ccm file (tools/cnncam-convert makes one from PyTorch, see\n"
+    "README.md) or an ONNX file (.onnx, docs/ONNX.md), read directly.\n"
     "\n"
     "exit codes: 0 ok, 1 usage error, 2 input or model error, 3 internal error\n";
 
 static const char info_usage[] =
-    "usage: cnncam info [--size HxW] [--layer NAME] MODEL.ccm\n"
+    "usage: cnncam info [--size HxW] [--layer NAME] MODEL\n"
     "\n"
     "Describes a converted model: architecture, source, parameters, classes,\n"
     "output, input channels and normalisation, a fixed input size if it has one,\n"
@@ -253,7 +256,8 @@ int cmd_info(int argc, char **argv)
     printf("%s\n", cnncam_model_meta_type(m, "input.mean") ? "" : " (not recorded: ImageNet's)");
     if (fixed_h)
         printf("input size    %dx%d only (height x width: the graph works at this size alone, e.g. a flatten "
-               "feeding a linear layer, or a transformer; resize and crop images to it)\n", fixed_h, fixed_w);
+               "feeding a linear layer, a transformer, or an ONNX file whose input has a fixed size; resize and "
+               "crop images to it)\n", fixed_h, fixed_w);
     else
         printf("input size    any (the network sees each image at its own size unless resized)\n");
     if (resize > 0 || crop > 0)
@@ -351,6 +355,8 @@ int main(int argc, char **argv)
         return cmd_cam(argc - 2, argv + 2, 0);
     if (argc >= 2 && !strcmp(argv[1], "predict"))
         return cmd_cam(argc - 2, argv + 2, 1);
+    if (argc >= 2 && !strcmp(argv[1], "convert"))
+        return cmd_convert(argc - 2, argv + 2);
     if (argc >= 2 && !strcmp(argv[1], "methods"))
         return cmd_methods(argc - 2, argv + 2);
     if (argc >= 2)

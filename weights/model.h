@@ -114,6 +114,11 @@ cc_status cc_model_load(const char *path, cc_model **out, cc_error *err);
  * data as soon as this returns. Messages name the file "<memory>". */
 cc_status cc_model_load_memory(const void *data, size_t size, cc_model **out, cc_error *err);
 
+/* The same over a buffer the model takes over (64-byte aligned, from
+ * malloc/aligned_alloc; freed with the model, or at once on failure), with
+ * name in messages: for files made in memory (onnx/), without a copy. */
+cc_status cc_model_adopt(void *buffer, size_t size, const char *name, cc_model **out, cc_error *err);
+
 void cc_model_free(cc_model *m);
 
 /* Node index of a node name or an alias; "input" names graph input 0 unless

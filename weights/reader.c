@@ -490,6 +490,20 @@ cc_status cc_model_load_memory(const void *data, size_t size, cc_model **out, cc
     return finish_load(m, "<memory>", out, err);
 }
 
+cc_status cc_model_adopt(void *buffer, size_t size, const char *name, cc_model **out, cc_error *err)
+{
+    *out = NULL;
+    cc_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        free(buffer);
+        return cc_fail(err, CC_ENOMEM, "out of memory loading a %zu-byte model", size);
+    }
+    m->buffer = buffer;
+    m->bytes = buffer;
+    m->file_size = size;
+    return finish_load(m, name, out, err);
+}
+
 /* read() fallback where mmap is refused; fd is at offset 0. */
 static cc_status read_all(int fd, const char *path, size_t size, cc_model *m, cc_error *err)
 {

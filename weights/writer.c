@@ -17,8 +17,19 @@ typedef struct {
     size_t n, cap;
 } bytes;
 
+/* A tensor's bytes: in the writer's own data buffer (copied in), or the
+ * caller's (cc_writer_tensor_ref), at offset off of the data section. */
+typedef struct {
+    uint64_t off;
+    size_t n, own;        /* own: offset into the writer's data buffer */
+    const void *ref;      /* NULL: owned */
+} piece;
+
 struct cc_model_writer {
     bytes meta, inputs, nodes, aliases, table, data;
+    piece *pieces;
+    size_t npieces, pieces_cap;
+    uint64_t data_size;   /* of the data section, pieces and the padding between them */
     uint32_t nmeta, ninputs, nnodes, naliases, ntensors;
     int output;
     cc_status st;
@@ -107,6 +118,7 @@ void cc_writer_free(cc_model_writer *w)
         return;
     free(w->meta.p), free(w->inputs.p), free(w->nodes.p), free(w->aliases.p), free(w->table.p);
     free(w->data.p);
+    free(w->pieces);
     free(w);
 }
 
@@ -203,10 +215,10 @@ void cc_writer_alias(cc_model_writer *w, const char *name, int node)
     w->naliases++;
 }
 
-/* Appends a tensor table entry and pads the data section to its offset. */
-static void tensor_entry(cc_model_writer *w, const char *name, int dtype, cc_shape shape)
+/* Appends a tensor table entry and its piece of the data section, at the
+ * next multiple of the alignment. */
+static void tensor_entry(cc_model_writer *w, const char *name, int dtype, cc_shape shape, const void *ref)
 {
-    static const unsigned char zeros[CC_MODEL_ALIGN];
     size_t numel = 1;
     for (int i = 0; i < shape.rank && i < CC_MAX_RANK; i++)
         numel *= (size_t)(shape.d[i] > 0 ? shape.d[i] : 0);
@@ -214,20 +226,39 @@ static void tensor_entry(cc_model_writer *w, const char *name, int dtype, cc_sha
         failed(w, CC_EINVAL, "a tensor shape has a bad rank or too many elements");
         return;
     }
-    put(w, &w->data, zeros, (CC_MODEL_ALIGN - w->data.n % CC_MODEL_ALIGN) % CC_MODEL_ALIGN);
+    const uint64_t off = (w->data_size + CC_MODEL_ALIGN - 1) / CC_MODEL_ALIGN * CC_MODEL_ALIGN;
+    const size_t n = numel * (dtype == CC_DTYPE_F16 ? 2 : 4);
+    if (w->st)
+        return;
+    if (w->npieces == w->pieces_cap) {
+        size_t cap = w->pieces_cap ? 2 * w->pieces_cap : 64;
+        piece *p = realloc(w->pieces, cap * sizeof *p);
+        if (!p) {
+            failed(w, CC_ENOMEM, "out of memory");
+            return;
+        }
+        w->pieces = p, w->pieces_cap = cap;
+    }
+    w->pieces[w->npieces++] = (piece){off, n, w->data.n, ref};
+    w->data_size = off + n;
     put_str(w, &w->table, name);
     put_u32(w, &w->table, (uint32_t)dtype);
     put_u32(w, &w->table, (uint32_t)shape.rank);
     for (int i = 0; i < shape.rank; i++)
         put_u64(w, &w->table, (uint64_t)shape.d[i]);
-    put_u64(w, &w->table, w->data.n);
-    put_u64(w, &w->table, numel * (dtype == CC_DTYPE_F16 ? 2 : 4));
+    put_u64(w, &w->table, off);
+    put_u64(w, &w->table, n);
     w->ntensors++;
+}
+
+void cc_writer_tensor_ref(cc_model_writer *w, const char *name, cc_shape shape, const float *data)
+{
+    tensor_entry(w, name, CC_DTYPE_F32, shape, data);
 }
 
 void cc_writer_tensor(cc_model_writer *w, const char *name, int dtype, cc_shape shape, const float *data)
 {
-    tensor_entry(w, name, dtype, shape);
+    tensor_entry(w, name, dtype, shape, NULL);
     size_t n = w->st ? 0 : cc_shape_numel(&shape);
     for (size_t i = 0; i < n; i++) {
         if (dtype == CC_DTYPE_F16) {
@@ -244,7 +275,7 @@ void cc_writer_tensor(cc_model_writer *w, const char *name, int dtype, cc_shape 
 
 void cc_writer_tensor_f16(cc_model_writer *w, const char *name, cc_shape shape, const uint16_t *bits)
 {
-    tensor_entry(w, name, CC_DTYPE_F16, shape);
+    tensor_entry(w, name, CC_DTYPE_F16, shape, NULL);
     size_t n = w->st ? 0 : cc_shape_numel(&shape);
     for (size_t i = 0; i < n; i++) {
         unsigned char le[2] = {(unsigned char)bits[i], (unsigned char)(bits[i] >> 8)};
@@ -296,19 +327,21 @@ cc_status cc_writer_to_memory(const cc_model_writer *w, unsigned char **out, siz
     const size_t graph = 4 + w->inputs.n + 4 + w->nodes.n + 4 + 4 + w->aliases.n;
     const size_t table_end = CC_MODEL_HEADER_SIZE + meta + graph + table;
     const size_t data_off = (table_end + CC_MODEL_ALIGN - 1) / CC_MODEL_ALIGN * CC_MODEL_ALIGN;
-    if (data_off < table_end || w->data.n > SIZE_MAX - data_off)
+    if (data_off < table_end || w->data_size > SIZE_MAX - data_off - CC_MODEL_ALIGN)
         return cc_fail(err, CC_ENOMEM, "writing a model: the file would be too large");
-    const size_t total = data_off + w->data.n;
-    unsigned char *f = calloc(total, 1);
+    const size_t total = data_off + (size_t)w->data_size;
+    /* Aligned, so a reader can use f32 tensors in place; zeroed where no piece is copied. */
+    unsigned char *f = aligned_alloc(CC_MODEL_ALIGN, (total + CC_MODEL_ALIGN - 1) / CC_MODEL_ALIGN * CC_MODEL_ALIGN);
     if (!f)
         return cc_fail(err, CC_ENOMEM, "writing a model: out of memory for %zu bytes", total);
+    memset(f, 0, data_off);
     static const unsigned char magic[8] = {0x89, 'C', 'C', 'M', '\r', '\n', 0x1A, '\n'};
     memcpy(f, magic, 8);
     set_u32(f + 8, CC_MODEL_VERSION);
     set_u32(f + 12, 0x01020304u);
     set_u32(f + 16, CC_MODEL_HEADER_SIZE);
     const uint64_t sec[4][2] = {{CC_MODEL_HEADER_SIZE, meta}, {CC_MODEL_HEADER_SIZE + meta, graph},
-                                {CC_MODEL_HEADER_SIZE + meta + graph, table}, {data_off, w->data.n}};
+                                {CC_MODEL_HEADER_SIZE + meta + graph, table}, {data_off, w->data_size}};
     for (int s = 0; s < 4; s++) {
         set_u64(f + 24 + 16 * s, sec[s][0]);
         set_u64(f + 32 + 16 * s, sec[s][1]);
@@ -330,8 +363,14 @@ cc_status cc_writer_to_memory(const cc_model_writer *w, unsigned char **out, siz
     EMIT(w->table);
 #undef EMIT_U32
 #undef EMIT
-    if (w->data.n)
-        memcpy(f + data_off, w->data.p, w->data.n);
+    uint64_t at = 0;
+    for (size_t i = 0; i < w->npieces; i++) {
+        const piece *q = &w->pieces[i];
+        memset(f + data_off + at, 0, (size_t)(q->off - at));
+        if (q->n)
+            memcpy(f + data_off + q->off, q->ref ? q->ref : w->data.p + q->own, q->n);
+        at = q->off + q->n;
+    }
     cc_model_reseal(f, total);
     *out = f;
     *size = total;

@@ -40,8 +40,11 @@ void cc_writer_alias(cc_model_writer *w, const char *name, int node);
  * even) from float values; or given as binary16 bits, stored as they are. */
 void cc_writer_tensor(cc_model_writer *w, const char *name, int dtype, cc_shape shape, const float *data);
 void cc_writer_tensor_f16(cc_model_writer *w, const char *name, cc_shape shape, const uint16_t *bits);
+/* An f32 tensor whose values stay the caller's until the file is made
+ * (cc_writer_to_memory / _to_file copy them once): data must outlive those calls. */
+void cc_writer_tensor_ref(cc_model_writer *w, const char *name, cc_shape shape, const float *data);
 
-/* The whole file in a malloc'ed buffer the caller frees. */
+/* The whole file in a malloc'ed buffer (64-byte aligned) the caller frees. */
 cc_status cc_writer_to_memory(const cc_model_writer *w, unsigned char **out, size_t *size, cc_error *err);
 /* Writes path through a temporary file in the same folder and a rename, so a
  * reader never sees half a file. */
