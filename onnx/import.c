@@ -235,10 +235,10 @@ cc_status cc_ox_const_ints(cc_ox *x, const Onnx__NodeProto *n, int i, int64_t *v
     for (int64_t k = 0; k < c->n; k++) {
         if (c->i)
             v[k] = c->i[k];
-        else if (c->f[k] == floor(c->f[k]) && fabs(c->f[k]) < 1e15)
-            v[k] = (int64_t)c->f[k];
+        else if (cc_ox_get(c, k) == floor(cc_ox_get(c, k)) && fabs(cc_ox_get(c, k)) < 1e15)
+            v[k] = (int64_t)cc_ox_get(c, k);
         else
-            return cc_ox_fail(x, n, CC_EFORMAT, "input %d must hold integers, got %g", i, c->f[k]);
+            return cc_ox_fail(x, n, CC_EFORMAT, "input %d must hold integers, got %g", i, cc_ox_get(c, k));
     }
     *count = (int)c->n;
     return CC_OK;
@@ -250,7 +250,7 @@ cc_status cc_ox_const_scalar(cc_ox *x, const Onnx__NodeProto *n, int i, double *
     CC_TRY(cc_ox_const_input(x, n, i, &c));
     if (c->n != 1)
         return cc_ox_fail(x, n, CC_EFORMAT, "input %d must be one value, got %lld", i, (long long)c->n);
-    *v = c->f ? c->f[0] : (double)c->i[0];
+    *v = cc_ox_get(c, 0);
     return CC_OK;
 }
 
@@ -373,8 +373,9 @@ cc_status cc_ox_new_const(cc_ox *x, int rank, const int64_t *d, int is_int, cc_o
 cc_status cc_ox_param_tensor(cc_ox *x, const Onnx__NodeProto *n, const cc_ox_const *c, const cc_shape *shape,
                              int *tensor)
 {
-    if (!c->f)
+    if (c->i)
         return cc_ox_fail(x, n, CC_EFORMAT, "a weight must hold floats, not integers");
+    const void *data = c->f ? (const void *)c->f : (const void *)c->le32;
     cc_shape s = {c->rank, {0}};
     for (int i = 0; i < c->rank; i++)
         s.d[i] = (int)c->d[i];
@@ -383,7 +384,7 @@ cc_status cc_ox_param_tensor(cc_ox *x, const Onnx__NodeProto *n, const cc_ox_con
     if (s.rank < 1 || (int64_t)cc_shape_numel(&s) != c->n || c->n < 1)
         return cc_ox_fail(x, n, CC_EFORMAT, "a weight of %lld values cannot be used here", (long long)c->n);
     for (int k = 0; k < x->ntensors; k++)   /* one initializer bound twice (shared, or through Identity) */
-        if (x->tensors[k].data == c->f && cc_shape_equal(&x->tensors[k].shape, &s)) {
+        if (x->tensors[k].data == data && cc_shape_equal(&x->tensors[k].shape, &s)) {
             *tensor = k;
             return CC_OK;
         }
@@ -402,7 +403,7 @@ cc_status cc_ox_param_tensor(cc_ox *x, const Onnx__NodeProto *n, const cc_ox_con
         snprintf(made, 24, "onnx.tensor.%d", x->ntensors);
         name = made;
     }
-    x->tensors[x->ntensors] = (cc_ox_tensor){name, s, c->f};
+    x->tensors[x->ntensors] = (cc_ox_tensor){name, s, data};
     *tensor = x->ntensors++;
     return CC_OK;
 }
@@ -630,7 +631,7 @@ cc_status cc_ox_walk(cc_ox *x, int *output)
         char what[200], q[120];
         snprintf(what, sizeof what, "initializer '%s'", cc_qname(str(t->name), q, sizeof q));
         cc_ox_const c;
-        CC_TRY(cc_ox_read_tensor(x, t, what, &c));
+        CC_TRY(cc_ox_read_tensor(x, t, x->raw && (int)k < x->nraw ? &x->raw[k] : NULL, what, &c));
         c.name = t->name && *t->name ? t->name : NULL;
         cc_ox_value *v = value(x, str(t->name), 1);
         if (!v)

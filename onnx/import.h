@@ -19,18 +19,42 @@
 #include "weights/writer.h"
 
 #include <stdint.h>
+#include <string.h>
 
 enum { CC_OX_MAX_ATTRS = 8, CC_OX_MAX_ATTR_VALUES = 2 * CC_MAX_RANK, CC_OX_MAX_TENSOR_NAME = 255 };
 
-/* A constant: float (f) or int64 (i, also for bool and int32) values, row-major. */
+/* A constant: int64 values (i, also for bool and int32), or floats, row-major:
+ * f, or le32, the little-endian bytes of f32 values in the model file, at
+ * any alignment (read them with cc_ox_get; the writer copies them as bytes). */
 typedef struct {
     int rank;
     int64_t d[CC_MAX_RANK];
     int64_t n;
     const float *f;
+    const unsigned char *le32;
     const int64_t *i;
     const char *name;  /* an initializer's, else NULL */
 } cc_ox_const;
+
+/* Value k of c, float or integer. */
+static inline double cc_ox_get(const cc_ox_const *c, int64_t k)
+{
+    if (c->i)
+        return (double)c->i[k];
+    if (c->f)
+        return c->f[k];
+    const unsigned char *p = c->le32 + 4 * k;
+    const uint32_t u = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+    float v;
+    memcpy(&v, &u, sizeof v);
+    return v;
+}
+
+/* Where an initializer's raw_data lies in the model file (onnx/wire.c). */
+typedef struct {
+    const unsigned char *p;
+    size_t n;
+} cc_ox_raw;
 
 typedef enum { CC_OX_NONE, CC_OX_ACT, CC_OX_CONST } cc_ox_kind;
 
@@ -70,7 +94,7 @@ typedef struct {
 typedef struct {
     const char *name;
     cc_shape shape;
-    const float *data;
+    const void *data;   /* f32 values, little-endian, any alignment */
 } cc_ox_tensor;
 
 typedef struct cc_ox {
@@ -94,6 +118,8 @@ typedef struct cc_ox {
     void **owned;                /* memory freed with the import */
     int nowned, owned_cap;
     int input_h_free, input_w_free;  /* the file leaves the input's height / width symbolic */
+    const cc_ox_raw *raw;        /* per initializer, its raw_data in the file when the decoder */
+    int nraw;                    /* did not see it (onnx/wire.c), or NULL */
 } cc_ox;
 
 /* One ONNX op: maps node n (n->op_type) at x->opset. */
@@ -184,7 +210,15 @@ void cc_ox_free(cc_ox *x);
 /* onnx/tensor.c: an initializer or Constant's tensor as a constant (float
  * for FLOAT, FLOAT16 and DOUBLE; int64 for INT64, INT32, INT8, UINT8, BOOL),
  * raw or typed, inline or external (a file in x->dir). */
-cc_status cc_ox_read_tensor(cc_ox *x, const Onnx__TensorProto *t, const char *what, cc_ox_const *out);
+cc_status cc_ox_read_tensor(cc_ox *x, const Onnx__TensorProto *t, const cc_ox_raw *raw, const char *what,
+                            cc_ox_const *out);
+
+/* onnx/wire.c: bytes (a serialized ModelProto) without the initializers'
+ * raw_data into *out (malloc'ed), and where each initializer's raw_data is
+ * (nraw entries in file order; p NULL: none); 0 when the bytes are not plain
+ * protobuf wire format, to be decoded as they are. */
+int cc_ox_strip_raw(const unsigned char *bytes, size_t size, unsigned char **out, size_t *out_size, cc_ox_raw **raw,
+                    int *nraw);
 
 /* onnx/names.c: the live nodes into w (input, nodes, output, aliases), named
  * from the ONNX node names (module paths for files torch.onnx.export wrote),

@@ -206,6 +206,7 @@ typedef struct {
     decode_budget budget;
     ProtobufCAllocator alloc;
     Onnx__ModelProto *m;
+    cc_ox_raw *raw;           /* initializers' raw_data, in the file's bytes */
     cc_ox x;
     cc_model_writer *w;
 } imported;
@@ -213,6 +214,7 @@ typedef struct {
 static void imported_free(imported *im)
 {
     cc_writer_free(im->w);
+    free(im->raw);
     cc_ox_free(&im->x);
     if (im->m)
         onnx__model_proto__free_unpacked(im->m, &im->alloc);
@@ -223,9 +225,20 @@ static cc_status import(const unsigned char *bytes, size_t size, const char *fil
                         const cc_onnx_options *opt, imported *im, cc_error *err)
 {
     memset(im, 0, sizeof *im);
-    CC_TRY(decode(bytes, size, file, &im->budget, &im->alloc, &im->m, err));
+    /* The weights stay in bytes: the decoder sees the rest (onnx/wire.c). */
+    unsigned char *rest = NULL;
+    size_t rest_size = 0;
+    int nraw = 0;
+    const int stripped = cc_ox_strip_raw(bytes, size, &rest, &rest_size, &im->raw, &nraw);
+    cc_status st = decode(stripped ? rest : bytes, stripped ? rest_size : size, file, &im->budget, &im->alloc,
+                          &im->m, err);
+    free(rest);
+    if (st)
+        return st;
     cc_ox *x = &im->x;
     x->model = im->m, x->graph = im->m->graph, x->file = file, x->dir = dir, x->err = err;
+    if (stripped && nraw == (int)im->m->graph->n_initializer)
+        x->raw = im->raw, x->nraw = nraw;
     int output = 0;
     if (!(im->w = cc_writer_create()))
         return cc_ox_nomem(x);
@@ -252,8 +265,10 @@ static cc_status load_bytes(const unsigned char *bytes, size_t size, const char 
     unsigned char *ccm = NULL;
     size_t n = 0;
     cc_status st = import(bytes, size, file, dir, opt, &im, err);
-    if (!st)
+    if (!st) {
+        cc_writer_for_adopt(im.w);
         st = cc_writer_to_memory(im.w, &ccm, &n, err);
+    }
     imported_free(&im);
     if (!st) {
         cc_error e;

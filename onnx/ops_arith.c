@@ -34,7 +34,7 @@ static cc_status mapped(cc_ox *x, const cc_ox_const *c, double (*f)(double), cc_
     CC_TRY(cc_ox_new_const(x, c->rank, c->d, 0, out, &data));
     float *v = data;
     for (int64_t k = 0; k < c->n; k++)
-        v[k] = (float)(f ? f(c->f ? c->f[k] : (double)c->i[k]) : c->f ? c->f[k] : (double)c->i[k]);
+        v[k] = (float)(f ? f(cc_ox_get(c, k)) : cc_ox_get(c, k));
     return CC_OK;
 }
 
@@ -52,7 +52,7 @@ static cc_status with_const(cc_ox *x, const Onnx__NodeProto *n, const char *op, 
 {
     cc_ox_param p = {"value", 0};
     cc_ox_const fc = *c;
-    if (!c->f)
+    if (c->i)
         CC_TRY(mapped(x, c, NULL, &fc));
     CC_TRY(cc_ox_param_tensor(x, n, &fc, NULL, &p.tensor));
     return cc_ox_emit(x, n, 0, op, &act, 1, &p, 1, NULL, 0, NULL);
@@ -62,7 +62,7 @@ static cc_status with_const(cc_ox *x, const Onnx__NodeProto *n, const char *op, 
 static int fold_bias(cc_ox *x, int act, const cc_ox_const *c)
 {
     cc_ox_node *p = &x->nodes[act];
-    if (act == 0 || strcmp(p->op->name, "linear") || p->nparams != 1 || !c->f || c->rank != 1 ||
+    if (act == 0 || strcmp(p->op->name, "linear") || p->nparams != 1 || c->i || c->rank != 1 ||
         c->d[0] != p->shape.d[p->shape.rank - 1] || cc_ox_uses(x, p->src, 0) != 1)
         return 0;
     return 1;
@@ -109,7 +109,7 @@ static cc_status div_op(cc_ox *x, const Onnx__NodeProto *n)
         return cc_ox_fail(x, n, CC_EFORMAT, "cnncam reads Div of an activation by a constant only");
     for (int64_t k = 0; k < c->n; k++) {
         int e;
-        const double v = c->f ? c->f[k] : (double)c->i[k];
+        const double v = cc_ox_get(c, k);
         if (!(v != 0) || !isfinite(v) || fabs(frexp(v, &e)) != 0.5)
             return cc_ox_fail(x, n, CC_EFORMAT, "division by %g: cnncam divides by powers of two only (their "
                               "reciprocals are exact)", v);

@@ -9,18 +9,13 @@
 #include <math.h>
 #include <string.h>
 
-static double get(const cc_ox_const *c, int64_t k)
-{
-    return c->f ? c->f[k] : (double)c->i[k];
-}
-
 static cc_status constant(cc_ox *x, const Onnx__NodeProto *n)
 {
     const Onnx__AttributeProto *a = cc_ox_attr_find(n, "value");
     cc_ox_const c;
     void *data;
     if (a && a->type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__TENSOR && a->t) {
-        CC_TRY(cc_ox_read_tensor(x, a->t, "its value", &c));
+        CC_TRY(cc_ox_read_tensor(x, a->t, NULL, "its value", &c));
         return cc_ox_bind_const(x, n, 0, &c);
     }
     if ((a = cc_ox_attr_find(n, "value_float")) || (a = cc_ox_attr_find(n, "value_int"))) {
@@ -111,7 +106,7 @@ static cc_status gather(cc_ox *x, const Onnx__NodeProto *n)
                 if (d->i)
                     ((int64_t *)data)[k] = d->i[from];
                 else
-                    ((float *)data)[k] = d->f[from];
+                    ((float *)data)[k] = (float)cc_ox_get(d, from);
             }
         }
     return cc_ox_bind_const(x, n, 0, &c);
@@ -204,7 +199,7 @@ static cc_status concat(cc_ox *x, const Onnx__NodeProto *n)
             if (is_int)
                 ((int64_t *)data)[k] = c->i[j];
             else
-                ((float *)data)[k] = (float)get(c, j);
+                ((float *)data)[k] = (float)cc_ox_get(c, j);
     }
     return cc_ox_bind_const(x, n, 0, &out);
 }
@@ -226,7 +221,7 @@ static cc_status cast(cc_ox *x, const Onnx__NodeProto *n)
     void *data;
     CC_TRY(cc_ox_new_const(x, c->rank, c->d, is_int, &out, &data));
     for (int64_t k = 0; k < c->n; k++) {
-        const double v = get(c, k);
+        const double v = cc_ox_get(c, k);
         if (is_int)
             ((int64_t *)data)[k] = to == ONNX__TENSOR_PROTO__DATA_TYPE__BOOL ? v != 0
                                  : fabs(v) < 9e18 ? (int64_t)v : 0;
@@ -283,7 +278,7 @@ static cc_status binary(cc_ox *x, const Onnx__NodeProto *n, char op)
                 return cc_ox_fail(x, n, CC_EFORMAT, "integer division by zero");
             ((int64_t *)data)[k] = op == '+' ? u + v : op == '-' ? u - v : op == '*' ? u * v : u / v;
         } else {
-            const float u = (float)get(a, ka), v = (float)get(b, kb);
+            const float u = (float)cc_ox_get(a, ka), v = (float)cc_ox_get(b, kb);
             ((float *)data)[k] = op == '+' ? u + v : op == '-' ? u - v : op == '*' ? u * v : u / v;
         }
     }

@@ -13,7 +13,7 @@ static cc_status transposed(cc_ox *x, const cc_ox_const *b, cc_ox_const *out)
     float *w = data;
     for (int64_t k = 0; k < K; k++)
         for (int64_t j = 0; j < N; j++)
-            w[j * K + k] = b->f[k * N + j];
+            w[j * K + k] = (float)cc_ox_get(b, k * N + j);
     return CC_OK;
 }
 
@@ -35,7 +35,7 @@ static cc_status gemm(cc_ox *x, const Onnx__NodeProto *n)
     CC_TRY(cc_ox_const_input(x, n, 1, &b));
     if (cc_ox_input(x, n, 2))
         CC_TRY(cc_ox_const_input(x, n, 2, &c));
-    if (b->rank != 2 || !b->f)
+    if (b->rank != 2 || b->i)
         return cc_ox_fail(x, n, CC_EFORMAT, "B must be a float matrix");
     cc_ox_const w = *b;
     if (!tb)
@@ -60,7 +60,7 @@ static cc_status matmul(cc_ox *x, const Onnx__NodeProto *n)
     CC_TRY(cc_ox_act(x, n, 0, &in));
     if (bv && bv->kind == CC_OX_CONST) {
         const cc_ox_const *b = &x->consts[bv->cst];
-        if (b->rank != 2 || !b->f)
+        if (b->rank != 2 || b->i)
             return cc_ox_fail(x, n, CC_EFORMAT, "a constant second operand must be a float matrix");
         cc_ox_const w;
         CC_TRY(transposed(x, b, &w));

@@ -199,7 +199,7 @@ static int64_t raw_int(const unsigned char *p, int type, int64_t k)
     }
 }
 
-cc_status cc_ox_read_tensor(cc_ox *x, const tensor *t, const char *what, cc_ox_const *out)
+cc_status cc_ox_read_tensor(cc_ox *x, const tensor *t, const cc_ox_raw *in_file, const char *what, cc_ox_const *out)
 {
     memset(out, 0, sizeof *out);
     const int type = t->has_data_type ? t->data_type : 0;
@@ -229,14 +229,19 @@ cc_status cc_ox_read_tensor(cc_ox *x, const tensor *t, const char *what, cc_ox_c
             return cc_ox_nomem(x);
         CC_TRY(read_external(x, what, t, buf, bytes));
         raw = buf;
-    } else if (t->has_raw_data) {
-        if (t->raw_data.len != bytes)
+    } else if (t->has_raw_data || (in_file && in_file->p)) {
+        const size_t len = in_file && in_file->p ? in_file->n : t->raw_data.len;
+        if (len != bytes)
             return fail(x, what, CC_EFORMAT, "raw_data holds %zu bytes; its shape and type %s need %llu",
-                        t->raw_data.len, type_name(type), (unsigned long long)bytes);
-        raw = t->raw_data.data;
-        /* Float raw data in place: the decoder's buffers are 64-byte aligned (onnx/load.c). */
+                        len, type_name(type), (unsigned long long)bytes);
+        raw = in_file && in_file->p ? in_file->p : t->raw_data.data;
+        /* Float raw data in place (the decoder's buffers are 64-byte aligned, onnx/load.c; the file's, any). */
         if (type == F32 && ((uintptr_t)raw & 63) == 0) {
             out->f = (const float *)(const void *)raw;
+            return CC_OK;
+        }
+        if (type == F32) {
+            out->le32 = raw;
             return CC_OK;
         }
     } else {

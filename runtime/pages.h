@@ -41,4 +41,9 @@ void cc_pages_unregister(const void *base);
  * registered range; else nothing. */
 void cc_pages_release(const void *p, size_t n);
 
+/* Fresh memory that is about to be written whole (a model made in memory):
+ * asks for transparent huge pages over the whole pages inside [p, p + n),
+ * so filling it faults once per 2 MiB rather than per 4 KiB. Advice only. */
+void cc_pages_advise_huge(void *p, size_t n);
+
 #endif

@@ -116,7 +116,9 @@ cc_status cc_model_load_memory(const void *data, size_t size, cc_model **out, cc
 
 /* The same over a buffer the model takes over (64-byte aligned, from
  * malloc/aligned_alloc; freed with the model, or at once on failure), with
- * name in messages: for files made in memory (onnx/), without a copy. */
+ * name in messages: for files made in memory (onnx/), without a copy. The
+ * data CRC is not checked (cc_writer_for_adopt leaves it 0); everything
+ * else is, as for a file. */
 cc_status cc_model_adopt(void *buffer, size_t size, const char *name, cc_model **out, cc_error *err);
 
 void cc_model_free(cc_model *m);

@@ -433,7 +433,8 @@ static cc_status parse(cc_reader *r)
         return cc_rd_fail(r, CC_EFORMAT, "%s", e.msg);
     cc_rd_begin(r, "tensor table", r->sec_off[2], r->sec_size[2]);
     CC_TRY(cc_read_tensors(r));
-    CC_TRY(check_data(r));  /* after the table: it knows which tensors are big */
+    if (!r->made_here)
+        CC_TRY(check_data(r));  /* after the table: it knows which tensors are big */
     cc_rd_begin(r, "graph", r->sec_off[1], r->sec_size[1]);
     CC_TRY(cc_read_graph(r));
     CC_TRY(check_references(r));
@@ -441,11 +442,13 @@ static cc_status parse(cc_reader *r)
     return read_node_layouts(r);
 }
 
-/* Validates m->bytes; hands m to *out, or frees it. */
-static cc_status finish_load(cc_model *m, const char *file, cc_model **out, cc_error *err)
+/* Validates m->bytes; hands m to *out, or frees it. made_here: bytes this
+ * process made (cc_model_adopt), whose data CRC is not checked. */
+static cc_status finish_load(cc_model *m, const char *file, int made_here, cc_model **out, cc_error *err)
 {
     cc_reader r;
     memset(&r, 0, sizeof r);
+    r.made_here = made_here;
     r.b = m->bytes;
     r.size = m->file_size;
     r.file = file;
@@ -487,7 +490,7 @@ cc_status cc_model_load_memory(const void *data, size_t size, cc_model **out, cc
     }
     m->bytes = m->buffer;
     m->file_size = size;
-    return finish_load(m, "<memory>", out, err);
+    return finish_load(m, "<memory>", 0, out, err);
 }
 
 cc_status cc_model_adopt(void *buffer, size_t size, const char *name, cc_model **out, cc_error *err)
@@ -501,7 +504,7 @@ cc_status cc_model_adopt(void *buffer, size_t size, const char *name, cc_model *
     m->buffer = buffer;
     m->bytes = buffer;
     m->file_size = size;
-    return finish_load(m, name, out, err);
+    return finish_load(m, name, 1, out, err);
 }
 
 /* read() fallback where mmap is refused; fd is at offset 0. */
@@ -573,5 +576,5 @@ cc_status cc_model_load(const char *path, cc_model **out, cc_error *err)
         }
     }
     close(fd);
-    return finish_load(m, path, out, err);
+    return finish_load(m, path, 0, out, err);
 }

@@ -26,6 +26,7 @@ typedef struct {
     uint64_t data_off, data_size;
     cc_namemap tensors;      /* tensor name -> index */
     cc_namemap names;        /* node and alias names -> node */
+    int made_here;           /* cc_model_adopt: the data CRC is not checked */
 } cc_reader;
 
 static inline uint32_t cc_le32(const unsigned char *p)

@@ -5,6 +5,7 @@
 #include "writer.h"
 #include "crc32.h"
 #include "model.h"
+#include "runtime/pages.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -30,6 +31,7 @@ struct cc_model_writer {
     piece *pieces;
     size_t npieces, pieces_cap;
     uint64_t data_size;   /* of the data section, pieces and the padding between them */
+    int no_data_crc;      /* cc_writer_for_adopt */
     uint32_t nmeta, ninputs, nnodes, naliases, ntensors;
     int output;
     cc_status st;
@@ -110,6 +112,11 @@ cc_model_writer *cc_writer_create(void)
     if (w)
         w->output = -1;
     return w;
+}
+
+void cc_writer_for_adopt(cc_model_writer *w)
+{
+    w->no_data_crc = 1;
 }
 
 void cc_writer_free(cc_model_writer *w)
@@ -251,7 +258,7 @@ static void tensor_entry(cc_model_writer *w, const char *name, int dtype, cc_sha
     w->ntensors++;
 }
 
-void cc_writer_tensor_ref(cc_model_writer *w, const char *name, cc_shape shape, const float *data)
+void cc_writer_tensor_ref(cc_model_writer *w, const char *name, cc_shape shape, const void *data)
 {
     tensor_entry(w, name, CC_DTYPE_F32, shape, data);
 }
@@ -334,6 +341,7 @@ cc_status cc_writer_to_memory(const cc_model_writer *w, unsigned char **out, siz
     unsigned char *f = aligned_alloc(CC_MODEL_ALIGN, (total + CC_MODEL_ALIGN - 1) / CC_MODEL_ALIGN * CC_MODEL_ALIGN);
     if (!f)
         return cc_fail(err, CC_ENOMEM, "writing a model: out of memory for %zu bytes", total);
+    cc_pages_advise_huge(f, total);
     memset(f, 0, data_off);
     static const unsigned char magic[8] = {0x89, 'C', 'C', 'M', '\r', '\n', 0x1A, '\n'};
     memcpy(f, magic, 8);
@@ -371,7 +379,7 @@ cc_status cc_writer_to_memory(const cc_model_writer *w, unsigned char **out, siz
             memcpy(f + data_off + q->off, q->ref ? q->ref : w->data.p + q->own, q->n);
         at = q->off + q->n;
     }
-    cc_model_reseal(f, total);
+    cc_model_reseal(f, w->no_data_crc ? data_off : total);   /* a shorter size leaves the data CRC 0 */
     *out = f;
     *size = total;
     return CC_OK;

@@ -20,6 +20,9 @@ typedef struct { const char *key; const double *v; int n; } cc_writer_attr;
 
 cc_model_writer *cc_writer_create(void);  /* NULL when out of memory */
 void cc_writer_free(cc_model_writer *w);
+/* Bytes for cc_model_adopt, in this process: the data CRC, which guards
+ * files against corruption and which adopt does not check, is left 0. */
+void cc_writer_for_adopt(cc_model_writer *w);
 
 void cc_writer_meta_string(cc_model_writer *w, const char *key, const char *value);
 void cc_writer_meta_int(cc_model_writer *w, const char *key, int64_t value);
@@ -40,9 +43,9 @@ void cc_writer_alias(cc_model_writer *w, const char *name, int node);
  * even) from float values; or given as binary16 bits, stored as they are. */
 void cc_writer_tensor(cc_model_writer *w, const char *name, int dtype, cc_shape shape, const float *data);
 void cc_writer_tensor_f16(cc_model_writer *w, const char *name, cc_shape shape, const uint16_t *bits);
-/* An f32 tensor whose values stay the caller's until the file is made
+/* An f32 tensor (little-endian bytes, any alignment) whose values stay the caller's until the file is made
  * (cc_writer_to_memory / _to_file copy them once): data must outlive those calls. */
-void cc_writer_tensor_ref(cc_model_writer *w, const char *name, cc_shape shape, const float *data);
+void cc_writer_tensor_ref(cc_model_writer *w, const char *name, cc_shape shape, const void *data);
 
 /* The whole file in a malloc'ed buffer (64-byte aligned) the caller frees. */
 cc_status cc_writer_to_memory(const cc_model_writer *w, unsigned char **out, size_t *size, cc_error *err);
