@@ -211,6 +211,7 @@ install-python: $(BUILD)/libcnncam.a
 test-py: export CNNCAM_BUILD = $(BUILD)
 test-py: all python $(TEST_TOOLS) $(BUILD)/bias_figure
 	$(PYTHON) tests/test_converter.py
+	$(PYTHON) tests/test_onnx.py
 	$(PYTHON) tests/test_models.py
 	$(PYTHON) tests/test_threads.py
 	$(PYTHON) tests/test_gradcam.py
@@ -233,25 +234,27 @@ asan:
 	$(MAKE) BUILD=build/asan CFLAGS="-O1 -g -fno-omit-frame-pointer" \
 	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" test-c
 
-# libFuzzer on the model reader, then on the image and .npy readers
-# (tests/fuzz/, which is not test support): the library and targets built by
-# clang with AddressSanitizer, UBSan and coverage under build/fuzz, seeds
-# written by make_fuzz_corpus and taken from tests/data/img and tests/data/npy,
-# then FUZZ_TIME seconds of fuzzing each; crashing inputs land in
-# build/fuzz/crashes/ (the image target's prefixed image-).
+# libFuzzer on the model reader, then on the image and .npy readers, then on
+# ONNX files (tests/fuzz/, which is not test support): the library and targets
+# built by clang with AddressSanitizer, UBSan and coverage under build/fuzz,
+# seeds written by make_fuzz_corpus and taken from tests/data/img,
+# tests/data/npy and tests/data/onnx, then FUZZ_TIME seconds of fuzzing each;
+# crashing inputs land in build/fuzz/crashes/ (prefixed image- and onnx-).
 FUZZ_TIME ?= 30
 fuzz:
 	$(MAKE) BUILD=build/fuzz CC=clang CFLAGS="-O1 -g -fno-omit-frame-pointer" \
 	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fsanitize=fuzzer-no-link" \
-	  build/fuzz/fuzz_reader build/fuzz/make_fuzz_corpus build/fuzz/fuzz_image
-	@mkdir -p build/fuzz/corpus build/fuzz/corpus_image build/fuzz/crashes
+	  build/fuzz/fuzz_reader build/fuzz/make_fuzz_corpus build/fuzz/fuzz_image build/fuzz/fuzz_onnx
+	@mkdir -p build/fuzz/corpus build/fuzz/corpus_image build/fuzz/corpus_onnx build/fuzz/crashes
 	build/fuzz/make_fuzz_corpus build/fuzz/seeds
 	build/fuzz/fuzz_reader -max_total_time=$(FUZZ_TIME) -artifact_prefix=build/fuzz/crashes/ \
 	  build/fuzz/corpus build/fuzz/seeds
 	build/fuzz/fuzz_image -max_total_time=$(FUZZ_TIME) -artifact_prefix=build/fuzz/crashes/image- \
 	  build/fuzz/corpus_image tests/data/img tests/data/npy
+	build/fuzz/fuzz_onnx -max_total_time=$(FUZZ_TIME) -artifact_prefix=build/fuzz/crashes/onnx- \
+	  build/fuzz/corpus_onnx tests/data/onnx
 
-$(BUILD)/fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(BUILD)/libcnncam.a
+$(BUILD)/fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(BUILD)/obj/tests/fuzz/exercise.o $(BUILD)/libcnncam.a
 	$(CC) $(ALLFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
 
 $(BUILD)/make_fuzz_corpus: $(BUILD)/obj/tests/fuzz/make_fuzz_corpus.o $(BUILD)/libcnncam.a
@@ -269,6 +272,7 @@ fixtures:
 	$(PYTHON) tests/gen_guided_fixtures.py tests/fixtures
 	$(PYTHON) tests/gen_image_fixtures.py
 	$(PYTHON) tests/gen_npy_fixtures.py
+	$(PYTHON) tests/gen_onnx_fixtures.py tests/data/onnx
 
 # The libraries, the header, the tool and a pkg-config file under
 # $(DESTDIR)$(PREFIX): `pkg-config --cflags --libs cnncam` then builds a
@@ -285,7 +289,7 @@ pc_static = $(shell pkg-config --static --libs $(1) 2>/dev/null || echo $(2))
 OPENBLAS_STATIC = $(call pc_static,openblas,-lopenblas)
 QUADMATH = $(if $(and $(findstring -lgfortran,$(OPENBLAS_STATIC)),$(filter /%,$(shell $(CC) -print-file-name=libquadmath.a))),-lquadmath)
 STATIC_LIBS = $(OPENBLAS_STATIC) $(QUADMATH) $(call pc_static,libpng,-lpng -lz) \
-              $(call pc_static,libjpeg,-ljpeg) -lpthread -lm
+              $(call pc_static,libjpeg,-ljpeg) $(call pc_static,libprotobuf-c,-lprotobuf-c) -lpthread -lm
 CONVERTER_DIR = $(PREFIX)/share/cnncam
 CONVERTER_FILES = $(wildcard tools/cnncam_convert/*.py) tools/cnncam_convert/imagenet_classes.txt
 CALIBRATION_PHOTOS = chelsea.png coffee.png astronaut.png rocket.jpg person.png kite.png scream.png
@@ -343,7 +347,7 @@ help:
 	@echo "make test       every test: C (float, and double gradient checks), converter, model parity"
 	@echo "make test-c     the C tests only (no Python needed)"
 	@echo "make asan       the same under AddressSanitizer + UndefinedBehaviorSanitizer"
-	@echo "make fuzz       fuzz the model, image and .npy readers for FUZZ_TIME=$(FUZZ_TIME) seconds each (clang, libFuzzer)"
+	@echo "make fuzz       fuzz the model, ONNX, image and .npy readers for FUZZ_TIME=$(FUZZ_TIME) seconds each (clang, libFuzzer)"
 	@echo "make fixtures   regenerate tests/fixtures and tests/data with PyTorch, numpy, OpenCV, PIL ($(PYTHON))"
 	@echo "make deps       apt-get install what is missing: $(DEBS)"
 	@echo "make install    PREFIX=/usr/local: libraries, cnncam.h, cnncam, pkg-config file, cnncam-convert"

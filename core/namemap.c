@@ -65,17 +65,30 @@ void cc_map_free(cc_namemap *mp)
     free(mp->val);
 }
 
+/* The length of the valid UTF-8 character at s (n bytes left), or 0. */
+static size_t utf8_char(const unsigned char *s, size_t n)
+{
+    const unsigned c = s[0];
+    const size_t k = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+    return k && k <= n && cc_utf8_check(s, k) == k ? k : 0;
+}
+
 const char *cc_qname(const char *s, char *buf, size_t len)
 {
-    size_t n = strlen(s), max = len - 4;
-    if (n > max) {
-        n = max;
-        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)  /* keep UTF-8 characters whole */
-            n--;
+    const unsigned char *u = (const unsigned char *)s;
+    const size_t n = strlen(s), max = len - 4;
+    size_t i = 0, o = 0;
+    while (i < n) {
+        const size_t k = utf8_char(u + i, n - i);
+        if (o + (k ? k : 1) > max)
+            break;
+        if (!k || (k == 1 && (u[i] < 0x20 || u[i] == 0x7F)))
+            buf[o++] = '?';
+        else
+            memcpy(buf + o, s + i, k), o += k;
+        i += k ? k : 1;
     }
-    for (size_t i = 0; i < n; i++)
-        buf[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7F ? '?' : s[i];
-    strcpy(buf + n, s[n] ? "..." : "");
+    strcpy(buf + o, i < n ? "..." : "");
     return buf;
 }
 

@@ -16,7 +16,8 @@ int cc_map_get(const cc_namemap *mp, const char *key);  /* value or -1 */
 int cc_map_put(cc_namemap *mp, const char *key, int val);  /* 0 when out of memory */
 void cc_map_free(cc_namemap *mp);
 
-/* A name for a message: at most len-4 bytes then "...", control bytes as '?'. */
+/* A name for a message: at most len-4 bytes then "...", control bytes and
+ * bytes that are not valid UTF-8 as '?', UTF-8 characters kept whole. */
 const char *cc_qname(const char *s, char *buf, size_t len);
 
 /* Index of the first byte of s[0..n) that is NUL or not valid UTF-8

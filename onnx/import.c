@@ -22,15 +22,16 @@ static const char *node_label(const Onnx__NodeProto *n)
 
 cc_status cc_ox_fail(cc_ox *x, const Onnx__NodeProto *n, cc_status st, const char *fmt, ...)
 {
-    char msg[320], q[120];
+    char msg[320], q[120], t[40], safe[330];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    cc_qname(msg, safe, sizeof safe);   /* names from the file, made printable */
     if (!n)
-        return cc_fail(x->err, st, "%s: %s", x->file, msg);
+        return cc_fail(x->err, st, "%s: %s", x->file, safe);
     return cc_fail(x->err, st, "%s: node '%s' (%s, opset %d): %s", x->file, cc_qname(node_label(n), q, sizeof q),
-                   str(n->op_type), x->opset, msg);
+                   cc_qname(str(n->op_type), t, sizeof t), x->opset, safe);
 }
 
 cc_status cc_ox_nomem(cc_ox *x)
@@ -109,6 +110,22 @@ int64_t cc_ox_attr_int(cc_ox *x, const Onnx__NodeProto *n, const char *name, int
     return a->i;
 }
 
+/* The shortest decimal that rounds to f: ONNX stores float attributes in
+ * float32, and an exporter's source value (PyTorch's batchnorm eps = 1e-5, a
+ * double it adds in double) is almost always that decimal, so the engine
+ * computes with the value PyTorch did rather than with its float32 rounding. */
+static double shortest(float f)
+{
+    for (int digits = 1; digits <= 9; digits++) {
+        char s[32];
+        snprintf(s, sizeof s, "%.*g", digits, (double)f);
+        const double d = strtod(s, NULL);
+        if ((float)d == f)
+            return d;
+    }
+    return f;
+}
+
 double cc_ox_attr_float(cc_ox *x, const Onnx__NodeProto *n, const char *name, double def, cc_status *st)
 {
     const Onnx__AttributeProto *a = cc_ox_attr_find(n, name);
@@ -116,7 +133,7 @@ double cc_ox_attr_float(cc_ox *x, const Onnx__NodeProto *n, const char *name, do
         return def;
     if (a->type != ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT || !isfinite(a->f))
         return wrong_type(x, n, name, "a finite float", st), def;
-    return a->f;
+    return shortest(a->f);
 }
 
 const char *cc_ox_attr_string(cc_ox *x, const Onnx__NodeProto *n, const char *name, const char *def,

@@ -142,7 +142,8 @@ cc_status cc_ox_fail(cc_ox *x, const Onnx__NodeProto *n, cc_status st, const cha
 cc_status cc_ox_nomem(cc_ox *x);
 void *cc_ox_alloc(cc_ox *x, size_t bytes);   /* freed with the import; NULL when out of memory */
 
-/* Attributes of n by name: the value, or def when absent; *st set to a
+/* Attributes of n by name: the value (a float as the shortest decimal that
+ * rounds to its float32), or def when absent; *st set to a
  * failure when present with another type (cc_ox_attr_* never overwrite an
  * earlier failure). Lists: count in *n (up to max, more is a failure). */
 const Onnx__AttributeProto *cc_ox_attr_find(const Onnx__NodeProto *n, const char *name);

@@ -53,6 +53,7 @@ static cc_status decode(const unsigned char *bytes, size_t size, const char *fil
                        "(truncated, corrupted, or not an ONNX file)", file);
     if (!(*out)->graph) {
         onnx__model_proto__free_unpacked(*out, alloc);
+        *out = NULL;
         return cc_fail(err, CC_EFORMAT, "%s: the ONNX model has no graph", file);
     }
     return CC_OK;
@@ -105,13 +106,15 @@ static cc_status write_meta(cc_ox *x, cc_model_writer *w, const cc_onnx_options 
     const cc_shape *in = &x->nodes[0].shape, *out = &x->nodes[output].shape;
     const char *base = strrchr(x->file, '/');
     base = base ? base + 1 : x->file;
-    cc_writer_meta_string(w, "arch", m->graph->name && *m->graph->name ? m->graph->name : "onnx");
+    char arch[260];   /* strings from the file, made valid UTF-8 for the format */
+    cc_qname(m->graph->name && *m->graph->name ? m->graph->name : "onnx", arch, sizeof arch);
+    cc_writer_meta_string(w, "arch", arch);
     cc_writer_meta_string(w, "source.file", base);
     cc_writer_meta_string(w, "source.format", "onnx");
     if (m->producer_name && *m->producer_name) {
-        char producer[300];
+        char producer[300], safe[300];
         snprintf(producer, sizeof producer, "%s %s", m->producer_name, m->producer_version ? m->producer_version : "");
-        cc_writer_meta_string(w, "source.producer", producer);
+        cc_writer_meta_string(w, "source.producer", cc_qname(producer, safe, sizeof safe));
     }
     cc_writer_meta_int(w, "source.opset", x->opset);
     if (out->rank == 2)

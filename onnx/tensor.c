@@ -52,12 +52,12 @@ static cc_status fail(cc_ox *x, const char *what, cc_status st, const char *fmt,
     ;
 static cc_status fail(cc_ox *x, const char *what, cc_status st, const char *fmt, ...)
 {
-    char msg[400];
+    char msg[400], safe[410];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    return cc_fail(x->err, st, "%s: %s: %s", x->file, what, msg);
+    return cc_fail(x->err, st, "%s: %s: %s", x->file, what, cc_qname(msg, safe, sizeof safe));
 }
 
 static const char *entry(const tensor *t, const char *key)

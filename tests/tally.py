@@ -39,3 +39,34 @@ def run(suite, body, workdir):
         shutil.rmtree(workdir, ignore_errors=True)
     print(f"({time.time() - t0:.0f} s)")
     return finish(suite)
+
+
+def run_cases(suite, cases, argv, workdir, report=None):
+    """Runs each case function (its name, underscores as spaces, is the check's),
+    only those matching a -k SUBSTRING of argv when any is given; a case passes
+    when it returns (a string it returns is shown), fails on any exception. Then
+    removes workdir, calls report() if given, and finishes with the time taken."""
+    import shutil
+    import sys
+    import time
+    only = [argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "-k"]
+    t0 = time.time()
+    try:
+        for fn in cases:
+            name = fn.__name__.replace("_", " ")
+            if only and not any(k in name for k in only):
+                continue
+            t = time.time()
+            try:
+                detail = fn()
+            except Exception as e:     # an AssertionError, or anything else the case ran into
+                check("%s (%.1f s)" % (name, time.time() - t), False, "%s: %s" % (type(e).__name__, e))
+                continue
+            check("%s (%.1f s)%s" % (name, time.time() - t, ": " + detail if detail else ""), True)
+            sys.stdout.flush()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    if report:
+        report()
+    print("(%.0f s)" % (time.time() - t0))
+    return finish(suite)

@@ -34,12 +34,10 @@ failure. Needs /usr/bin/python3 with Debian's torch and torchvision; no network.
 import contextlib
 import io
 import os
-import shutil
 import struct
 import subprocess
 import sys
 import tempfile
-import time
 import warnings
 import zlib
 
@@ -55,6 +53,7 @@ sys.path.insert(0, os.path.join(ROOT, "tools"))
 sys.path.insert(0, MODELS)
 
 from cnncam_convert import ccm  # noqa: E402
+from tally import run_cases  # noqa: E402
 from cnncam_convert import cli, models, writer  # noqa: E402
 from PIL import Image  # noqa: E402
 
@@ -825,34 +824,16 @@ def reader_rejects_corruption():
     check(p.returncode == 2 and "header says the file is" in p.stderr, "--check of a bad file")
 
 
-def main(argv):
-    only = [argv[i + 1] for i, a in enumerate(argv[:-1]) if a == "-k"]
-    passed = failed = 0
-    t0 = time.time()
-    try:
-        for fn in CASES:
-            name = fn.__name__.replace("_", " ")
-            if only and not any(k in name for k in only):
-                continue
-            t = time.time()
-            try:
-                detail = fn()
-            except Exception as e:     # an AssertionError, or anything else the case ran into
-                failed += 1
-                print("FAIL %s (%.1f s): %s: %s" % (name, time.time() - t, type(e).__name__, e))
-                continue
-            passed += 1
-            print("ok   %s (%.1f s)%s" % (name, time.time() - t, ": " + detail if detail else ""))
-            sys.stdout.flush()
-    finally:
-        shutil.rmtree(TMP, ignore_errors=True)
+def report():
     if REPORT:
         print("model                 convert   file MB   max |diff| 224x224   227x301")
         for arch, dt, size, diffs in REPORT:
             print("%-20s %6.1f s %9.1f   %10.3g   %10.3g" % (arch, dt, size / 1e6, diffs["224x224"],
                                                              diffs["227x301"]))
-    print("converter: %d passed, %d failed (%.0f s)" % (passed, failed, time.time() - t0))
-    return 1 if failed or not passed else 0
+
+
+def main(argv):
+    return run_cases("converter", CASES, argv, TMP, report)
 
 
 if __name__ == "__main__":

@@ -2,17 +2,19 @@
  *
  * Each input is loaded twice: as given (almost always stopped by a CRC), and
  * with its CRCs recomputed (cc_model_reseal) so that mutations reach the
- * structural checks behind them. A model that loads is shape-planned for one
- * 1x3x32x32 image per graph input and, when small enough to be quick, run.
+ * structural checks behind them. A model that loads is planned and run
+ * (tests/fuzz/exercise.c).
  * Built and run by `make fuzz` (clang, -fsanitize=fuzzer,address,undefined);
  * seeds come from tests/fuzz/make_fuzz_corpus.c. */
-#include "engine/plan.h"
+#include "exercise.h"
 #include "weights/model.h"
 #include "weights/writer.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -67,7 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cc_model *m = NULL;
     cc_error err;
     if (!cc_model_load_memory(data, size, &m, &err)) {
-        exercise(m);
+        fuzz_exercise(m);
         cc_model_free(m);
     }
     unsigned char *copy = malloc(size ? size : 1);
@@ -77,7 +79,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memcpy(copy, data, size);
     cc_model_reseal(copy, size);
     if (!cc_model_load_memory(copy, size, &m, &err)) {
-        exercise(m);
+        fuzz_exercise(m);
         cc_model_free(m);
     }
     free(copy);
