@@ -7,6 +7,7 @@
 #include "onnx/import.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 static cc_status constant(cc_ox *x, const Onnx__NodeProto *n)
@@ -117,8 +118,8 @@ static cc_status redim(cc_ox *x, const Onnx__NodeProto *n, const cc_ox_const *c,
 {
     cc_ox_const r = *c;
     int64_t k = 1;
-    for (int i = 0; i < rank; i++)
-        k *= dims[i];
+    for (int i = 0; i < rank && i < CC_MAX_RANK; i++)
+        k = dims[i] < 0 || (k && dims[i] > (int64_t)CC_MAX_NUMEL / k) ? -1 : k * dims[i];
     if (rank > CC_MAX_RANK || k != c->n)
         return cc_ox_fail(x, n, CC_EFORMAT, "cannot give %lld values %d dims", (long long)c->n, rank);
     r.rank = rank;
@@ -164,8 +165,9 @@ static cc_status reshape(cc_ox *x, const Onnx__NodeProto *n)
             v[i] = c->d[i];
         if (v[i] == -1 && infer < 0)
             infer = i;
-        else if (v[i] < 0 || v[i] > (int64_t)CC_MAX_NUMEL)
-            return cc_ox_fail(x, n, CC_EFORMAT, "shape entry %d is %lld", i, (long long)v[i]);
+        else if (v[i] < 0 || (known && v[i] > (int64_t)CC_MAX_NUMEL / known))
+            return cc_ox_fail(x, n, CC_EFORMAT, "shape entry %d is %lld (negative, or past 2^30 elements)", i,
+                              (long long)v[i]);
         else
             known *= v[i];
     }
@@ -274,9 +276,11 @@ static cc_status binary(cc_ox *x, const Onnx__NodeProto *n, char op)
         }
         if (is_int) {
             const int64_t u = a->i[ka], v = b->i[kb];
-            if (op == '/' && v == 0)
-                return cc_ox_fail(x, n, CC_EFORMAT, "integer division by zero");
-            ((int64_t *)data)[k] = op == '+' ? u + v : op == '-' ? u - v : op == '*' ? u * v : u / v;
+            if (op == '/' && (v == 0 || (v == -1 && u == INT64_MIN)))
+                return cc_ox_fail(x, n, CC_EFORMAT, "integer division by zero, or of the least int64 by -1");
+            const uint64_t uu = (uint64_t)u, uv = (uint64_t)v;   /* wrap around as int64 does in ONNX Runtime */
+            ((int64_t *)data)[k] = op == '+' ? (int64_t)(uu + uv) : op == '-' ? (int64_t)(uu - uv)
+                                 : op == '*' ? (int64_t)(uu * uv) : u / v;
         } else {
             const float u = (float)cc_ox_get(a, ka), v = (float)cc_ox_get(b, kb);
             ((float *)data)[k] = op == '+' ? u + v : op == '-' ? u - v : op == '*' ? u * v : u / v;

@@ -82,6 +82,9 @@ static cc_status conv(cc_ox *x, const Onnx__NodeProto *n)
                           (long long)w->d[2], (long long)w->d[3]);
     if (group < 1 || group > 1 << 20)
         return cc_ox_fail(x, n, CC_EFORMAT, "group is %lld", (long long)group);
+    if (w->d[2] < 1 || w->d[3] < 1 || w->d[2] > 65536 || w->d[3] > 65536)
+        return cc_ox_fail(x, n, CC_EFORMAT, "the kernel is %lld x %lld; cnncam reads 1 to 65536 a side",
+                          (long long)w->d[2], (long long)w->d[3]);
     const int kernel[2] = {(int)w->d[2], (int)w->d[3]};
     cc_ox_attr a[5];
     CC_TRY(cc_ox_window(x, n, s, kernel, a));

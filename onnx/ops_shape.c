@@ -91,9 +91,9 @@ static cc_status reshape(cc_ox *x, const Onnx__NodeProto *n)
         } else if (v[i] < 1) {
             return cc_ox_fail(x, n, CC_EFORMAT, "shape entry %d is %lld", i, (long long)v[i]);
         } else {
-            known *= v[i];
-            if (known > (int64_t)CC_MAX_NUMEL)
+            if (v[i] > (int64_t)CC_MAX_NUMEL / known)
                 return cc_ox_fail(x, n, CC_EFORMAT, "the shape has more than 2^30 elements");
+            known *= v[i];
         }
     }
     if (infer >= 0) {
