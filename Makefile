@@ -76,7 +76,7 @@ $(BUILD)/obj/gen/onnx.pb-c.o: $(ONNX_GEN)
 	$(CC) $(CPPFLAGS) $(ALLFLAGS) -c $< -o $@
 
 # Everything that includes the generated header waits for it.
-$(LIB_OBJ) $(TESTUTIL) $(TEST_BINS:$(BUILD)/tests/%=$(BUILD)/obj/tests/%.o): | $(ONNX_GEN)
+$(LIB_OBJ) $(TESTUTIL) $(TESTS:%=$(BUILD)/obj/tests/%.o) $(BUILD)/obj/tests/fuzz/fuzz_onnx.o: | $(ONNX_GEN)
 
 $(BUILD)/obj64/%.o: %.c
 	@mkdir -p $(@D)

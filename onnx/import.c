@@ -114,7 +114,7 @@ int64_t cc_ox_attr_int(cc_ox *x, const Onnx__NodeProto *n, const char *name, int
  * float32, and an exporter's source value (PyTorch's batchnorm eps = 1e-5, a
  * double it adds in double) is almost always that decimal, so the engine
  * computes with the value PyTorch did rather than with its float32 rounding. */
-static double shortest(float f)
+double cc_ox_shortest(float f)
 {
     for (int digits = 1; digits <= 9; digits++) {
         char s[32];
@@ -133,7 +133,7 @@ double cc_ox_attr_float(cc_ox *x, const Onnx__NodeProto *n, const char *name, do
         return def;
     if (a->type != ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT || !isfinite(a->f))
         return wrong_type(x, n, name, "a finite float", st), def;
-    return shortest(a->f);
+    return cc_ox_shortest(a->f);
 }
 
 const char *cc_ox_attr_string(cc_ox *x, const Onnx__NodeProto *n, const char *name, const char *def,
@@ -425,6 +425,37 @@ cc_status cc_ox_param_tensor(cc_ox *x, const Onnx__NodeProto *n, const cc_ox_con
     return CC_OK;
 }
 
+/* How node k's value is a map, as the converter follows the grid through a
+ * graph (weights/FORMAT.md, Layouts): the input and what convs and pools make
+ * are N x C x H x W; a permute (0, 2, 3, 1) makes it channels last and
+ * (0, 3, 1, 2) back; a reshape keeps a layout only when it keeps the shape;
+ * other ops keep their first input's (an add, its known side's). */
+static int layout_of(const cc_ox *x, const cc_ox_node *d)
+{
+    static const char *const grid[] = {"conv2d", "maxpool2d", "avgpool2d", "adaptive_avgpool2d", "batchnorm2d",
+                                       "upsample_nearest", "upsample_bilinear", NULL};
+    if (d->shape.rank != 4)
+        return 0;
+    const char *op = d->op->name;
+    for (int i = 0; grid[i]; i++)
+        if (!strcmp(op, grid[i]))
+            return CC_OX_NCHW;
+    int in = 0;
+    for (int i = 0; i < d->ninputs && !in; i++)
+        in = x->nodes[d->input[i]].layout;
+    if (!strcmp(op, "permute")) {
+        const double *p = d->attr[0].v;
+        if (in == CC_OX_NCHW && p[1] == 2 && p[2] == 3 && p[3] == 1)
+            return CC_OX_NHWC;
+        if (in == CC_OX_NHWC && p[1] == 3 && p[2] == 1 && p[3] == 2)
+            return CC_OX_NCHW;
+        return 0;
+    }
+    if (!strcmp(op, "reshape") || !strcmp(op, "flatten"))
+        return d->ninputs && cc_shape_equal(&x->nodes[d->input[0]].shape, &d->shape) ? in : 0;
+    return in;
+}
+
 cc_status cc_ox_emit(cc_ox *x, const Onnx__NodeProto *n, int o, const char *op, const int *inputs, int nin,
                      const cc_ox_param *params, int nparams, const cc_ox_attr *attrs, int nattrs, int *node)
 {
@@ -474,6 +505,7 @@ cc_status cc_ox_emit(cc_ox *x, const Onnx__NodeProto *n, int o, const char *op, 
     d->src = n;
     d->value = o >= 0 && o < (int)n->n_output ? str(n->output[o]) : "";
     d->shape = out;
+    d->layout = layout_of(x, d);
     const int k = x->nnodes++;
     if (node)
         *node = k;
@@ -504,7 +536,8 @@ static int all_inputs_constant(cc_ox *x, const Onnx__NodeProto *n)
 static cc_status map_node(cc_ox *x, const Onnx__NodeProto *n)
 {
     static const cc_ox_op *const act_tables[] = {cc_ox_conv_ops, cc_ox_activation_ops, cc_ox_pool_ops,
-                                                 cc_ox_arith_ops, cc_ox_shape_ops, cc_ox_linear_ops, NULL};
+                                                 cc_ox_arith_ops, cc_ox_shape_ops, cc_ox_linear_ops,
+                                                 cc_ox_norm_ops, NULL};
     static const cc_ox_op *const const_tables[] = {cc_ox_const_ops, NULL};
     const char *type = str(n->op_type);
     const char *domain = str(n->domain);
@@ -557,7 +590,50 @@ static cc_status count_uses(cc_ox *x, const Onnx__GraphProto *g)
     for (size_t k = 0; k < g->n_output; k++)
         if (g->output[k]->name)
             x->uses[cc_map_get(&x->values, g->output[k]->name)]++;
+    /* Who reads each value, for patterns. */
+    x->first_reader = calloc((size_t)x->nuses + 2, sizeof *x->first_reader);
+    int total = 0;
+    for (size_t k = 0; k < g->n_node; k++)
+        total += (int)g->node[k]->n_input;
+    x->reader = malloc(((size_t)total + 1) * sizeof *x->reader);
+    x->done = calloc(g->n_node + 1, 1);
+    int *at = malloc(((size_t)x->nuses + 2) * sizeof *at);
+    if (!x->first_reader || !x->reader || !x->done || !at) {
+        free(at);
+        return cc_ox_nomem(x);
+    }
+    for (size_t k = 0; k < g->n_node; k++)
+        for (size_t i = 0; i < g->node[k]->n_input; i++)
+            if (g->node[k]->input[i] && *g->node[k]->input[i])
+                x->first_reader[cc_map_get(&x->values, g->node[k]->input[i]) + 1]++;
+    for (int v = 0; v < x->nuses; v++)
+        x->first_reader[v + 1] += x->first_reader[v];
+    memcpy(at, x->first_reader, ((size_t)x->nuses + 1) * sizeof *at);
+    for (size_t k = 0; k < g->n_node; k++)
+        for (size_t i = 0; i < g->node[k]->n_input; i++)
+            if (g->node[k]->input[i] && *g->node[k]->input[i])
+                x->reader[at[cc_map_get(&x->values, g->node[k]->input[i])]++] = (int)k;
+    free(at);
     return CC_OK;
+}
+
+const Onnx__NodeProto *cc_ox_next(const cc_ox *x, const Onnx__NodeProto *n, int o, const char *op)
+{
+    if (o >= (int)n->n_output || !n->output[o] || !*n->output[o] || cc_ox_uses(x, n, o) != 1)
+        return NULL;
+    const int v = cc_map_get(&x->values, n->output[o]);
+    if (v < 0 || v >= x->nuses || x->first_reader[v + 1] - x->first_reader[v] != 1)
+        return NULL;   /* a graph output, or read twice by one node */
+    const int k = x->reader[x->first_reader[v]];
+    const Onnx__NodeProto *r = x->graph->node[k];
+    return !x->done[k] && r->op_type && !strcmp(r->op_type, op) && (!r->domain || !*r->domain) ? r : NULL;
+}
+
+void cc_ox_take(cc_ox *x, const Onnx__NodeProto *n)
+{
+    for (size_t k = 0; k < x->graph->n_node; k++)
+        if (x->graph->node[k] == n)
+            x->done[k] = 1;
 }
 
 /* The one graph input that is not an initializer: N x C x H x W floats. */
@@ -603,6 +679,7 @@ static cc_status read_input(cc_ox *x, const Onnx__GraphProto *g, const Onnx__Val
         return cc_ox_nomem(x);
     memset(&x->nodes[0], 0, sizeof x->nodes[0]);
     x->nodes[0].shape = cc_shape4(1, d[1], d[2], d[3]);
+    x->nodes[0].layout = CC_OX_NCHW;
     x->nodes[0].value = (*input)->name;
     x->nnodes = 1;
     cc_ox_value *v = value(x, (*input)->name, 1);
@@ -662,8 +739,15 @@ cc_status cc_ox_walk(cc_ox *x, int *output)
     }
     const Onnx__ValueInfoProto *input;
     CC_TRY(read_input(x, g, &input));
+    /* Constants first: they read nothing, and patterns look ahead at them. */
     for (size_t k = 0; k < g->n_node; k++)
-        CC_TRY(map_node(x, g->node[k]));
+        if (g->node[k]->op_type && !strcmp(g->node[k]->op_type, "Constant") && !g->node[k]->n_input) {
+            CC_TRY(map_node(x, g->node[k]));
+            x->done[k] = 1;
+        }
+    for (size_t k = 0; k < g->n_node; k++)
+        if (!x->done[k])
+            CC_TRY(map_node(x, g->node[k]));
     if (g->n_output < 1 || !g->output[0]->name)
         return cc_ox_fail(x, NULL, CC_EFORMAT, "the graph has no output");
     const cc_ox_value *v = value(x, g->output[0]->name, 0);
@@ -686,5 +770,8 @@ void cc_ox_free(cc_ox *x)
     free(x->nodes);
     free(x->tensors);
     free(x->uses);
+    free(x->first_reader);
+    free(x->reader);
+    free(x->done);
     cc_map_free(&x->values);
 }

@@ -88,8 +88,11 @@ typedef struct {
     const Onnx__NodeProto *src;  /* the ONNX node whose output this is (names, messages) */
     const char *value;           /* that output's name */
     cc_shape shape;              /* for one image */
+    int layout;                  /* CC_OX_NCHW, CC_OX_NHWC (channels last) or 0: no map */
     int live;                    /* the logits depend on it */
 } cc_ox_node;
+
+enum { CC_OX_NCHW = 1, CC_OX_NHWC = 2 };
 
 typedef struct {
     const char *name;
@@ -115,6 +118,9 @@ typedef struct cc_ox {
     int ntensors, tensors_cap;
     int *uses;                   /* per value (the first nuses): how many node inputs and graph outputs read it */
     int nuses;
+    int *first_reader, *reader;  /* per value v < nuses: the ONNX nodes reading it,
+                                  * reader[first_reader[v] .. first_reader[v + 1]) */
+    unsigned char *done;         /* per ONNX node: mapped already, as part of an earlier node's pattern */
     void **owned;                /* memory freed with the import */
     int nowned, owned_cap;
     int input_h_free, input_w_free;  /* the file leaves the input's height / width symbolic */
@@ -131,7 +137,13 @@ typedef struct {
 
 /* The tables of onnx/ops_*.c, each ending in {NULL, NULL}. */
 extern const cc_ox_op cc_ox_conv_ops[], cc_ox_activation_ops[], cc_ox_pool_ops[], cc_ox_arith_ops[],
-    cc_ox_shape_ops[], cc_ox_linear_ops[], cc_ox_const_ops[];
+    cc_ox_shape_ops[], cc_ox_linear_ops[], cc_ox_norm_ops[], cc_ox_const_ops[];
+
+/* onnx/ops_norm.c: LayerNorm's decomposition matched at its first ReduceMean,
+ * GELU's at its Div; 1 when matched (the result in *st: the op emitted, or why
+ * not), 0 when the nodes are something else. */
+int cc_ox_layer_norm_pattern(cc_ox *x, const Onnx__NodeProto *mean, cc_status *st);
+int cc_ox_gelu_pattern(cc_ox *x, const Onnx__NodeProto *div, cc_status *st);
 
 /* "<file>: node '<name>' (<Op>, opset N): <message>"; returns st. */
 cc_status cc_ox_fail(cc_ox *x, const Onnx__NodeProto *n, cc_status st, const char *fmt, ...)
@@ -192,6 +204,14 @@ cc_status cc_ox_axes(cc_ox *x, const Onnx__NodeProto *n, int64_t *axes, int *cou
 int cc_ox_unsqueeze_dims(const int64_t *d, int rank, const int64_t *axes, int k, int first, int64_t *out);
 int cc_ox_squeeze_dims(const int64_t *d, int rank, const int64_t *axes, int k, int first, int64_t *out);
 int cc_ox_uses(const cc_ox *x, const Onnx__NodeProto *n, int o);
+/* The one node that reads n's output o, when there is exactly one and it is
+ * of op type op and not yet mapped; else NULL. For patterns: an op PyTorch
+ * exports as several nodes (LayerNorm, GELU) is matched at its first node,
+ * and the nodes it took are marked done with cc_ox_take. */
+const Onnx__NodeProto *cc_ox_next(const cc_ox *x, const Onnx__NodeProto *n, int o, const char *op);
+void cc_ox_take(cc_ox *x, const Onnx__NodeProto *n);
+/* The shortest decimal that rounds to the float32 f (see cc_ox_attr_float). */
+double cc_ox_shortest(float f);
 /* The engine node that makes node's value, when it is an op named op, else -1. */
 int cc_ox_producer(const cc_ox *x, int node, const char *op);
 

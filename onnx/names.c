@@ -286,16 +286,19 @@ static char *base_name(const namer *nm, int k, const char *s, int output)
 }
 
 /* The converter's choice (tools/cnncam_convert/trace.py auto_gradcam_layer):
- * the last node of a 4-D map larger than 1 x 1 that is not an average pool,
- * an identity or a flatten, by its outermost name (fewest dots, then shortest). */
+ * the last node of a map larger than 1 x 1 (N x C x H x W, or channels last)
+ * that is not an average pool, an identity or a flatten, by its outermost
+ * name (fewest dots, then shortest). */
 static int auto_layer(const cc_ox *x)
 {
     int best = -1;
     for (int k = 1; k < x->nnodes; k++) {
         const cc_ox_node *d = &x->nodes[k];
         const char *op = d->op->name;
-        if (d->live && d->shape.rank == 4 && d->shape.d[2] * d->shape.d[3] > 1 && strcmp(op, "avgpool2d") &&
-            strcmp(op, "adaptive_avgpool2d") && strcmp(op, "identity") && strcmp(op, "flatten"))
+        const int hw = d->layout == CC_OX_NCHW ? d->shape.d[2] * d->shape.d[3]
+                     : d->layout == CC_OX_NHWC ? d->shape.d[1] * d->shape.d[2] : 0;
+        if (d->live && hw > 1 && strcmp(op, "avgpool2d") && strcmp(op, "adaptive_avgpool2d") &&
+            strcmp(op, "identity") && strcmp(op, "flatten"))
             best = k;
     }
     return best;
@@ -361,6 +364,20 @@ cc_status cc_ox_write_graph(cc_ox *x, cc_model_writer *w, int output, const char
         cc_writer_node(w, nm.name[k], d->op->name, in, d->ninputs, p, d->nparams, a, d->nattrs);
     }
     cc_writer_output(w, index[output]);
+    /* node.layout, when some map is channels last; else every rank-4 value is N x C x H x W. */
+    int nhwc = 0;
+    for (int k = 1; k < x->nnodes; k++)
+        nhwc |= x->nodes[k].live && x->nodes[k].layout == CC_OX_NHWC;
+    if (nhwc) {
+        const char **layouts = malloc((size_t)nw * sizeof *layouts);
+        if (!layouts)
+            goto nomem;
+        for (int k = 1, j = 0; k < x->nnodes; k++)
+            if (x->nodes[k].live)
+                layouts[j++] = x->nodes[k].layout == CC_OX_NHWC ? "nhwc" : x->nodes[k].layout ? "nchw" : "";
+        cc_writer_meta_strings(w, "node.layout", layouts, nw);
+        free(layouts);
+    }
     const int best = auto_layer(x);
     const char *chosen = best > 0 ? nm.name[best] : NULL;
     /* Aliases: containers first (the names people pass), then ONNX's own names. */

@@ -103,6 +103,9 @@ static cc_status sub(cc_ox *x, const Onnx__NodeProto *n)
 
 static cc_status div_op(cc_ox *x, const Onnx__NodeProto *n)
 {
+    cc_status st = CC_OK;
+    if (cc_ox_gelu_pattern(x, n, &st))   /* nn.GELU(): x / sqrt 2 starts it */
+        return st;
     int act, first;
     const cc_ox_const *c;
     if (!act_const(x, n, &act, &c, &first) || !first)

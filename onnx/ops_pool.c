@@ -79,13 +79,16 @@ static cc_status global_avgpool(cc_ox *x, const Onnx__NodeProto *n)
     return cc_ox_emit(x, n, 0, "adaptive_avgpool2d", &in, 1, NULL, 0, &a, 1, NULL);
 }
 
-/* x.mean((2, 3)) and x.mean((2, 3), keepdim=True); axes are an attribute up to opset 17. */
+/* x.mean((2, 3)) and x.mean((2, 3), keepdim=True); axes are an attribute up
+ * to opset 17. Over the last axis, the start of a layer norm (onnx/ops_norm.c). */
 static cc_status reduce_mean(cc_ox *x, const Onnx__NodeProto *n)
 {
+    cc_status st = CC_OK;
+    if (cc_ox_layer_norm_pattern(x, n, &st))   /* F.layer_norm before opset 17 */
+        return st;
     int in;
     CC_TRY(cc_ox_act(x, n, 0, &in));
     const int rank = cc_ox_shape(x, in)->rank;
-    cc_status st = CC_OK;
     int64_t axes[CC_MAX_RANK];
     const int na = cc_ox_attr_ints(x, n, "axes", axes, CC_MAX_RANK, &st);
     const int64_t keep = cc_ox_attr_int(x, n, "keepdims", 1, &st);

@@ -64,7 +64,7 @@ INNER = {
     "regnet_y_800mf": "trunk_output.block3", "efficientnet_b0": "features.5",
     "mobilenet_v3_small": "features.6", "resnet18": "layer2", "resnet50": "layer3.2",
     "densenet121": "features.denseblock3", "shufflenet_v2_x1_0": "stage3", "mnasnet1_0": "layers.10",
-    "googlenet": "inception4c",
+    "googlenet": "inception4c", "convnext_tiny": "features.5",
 }
 
 # Where the converter's recommended layer is not the last conv-like map (the
