@@ -538,7 +538,7 @@ static cc_status map_node(cc_ox *x, const Onnx__NodeProto *n)
     static const cc_ox_op *const act_tables[] = {cc_ox_conv_ops, cc_ox_activation_ops, cc_ox_pool_ops,
                                                  cc_ox_arith_ops, cc_ox_shape_ops, cc_ox_linear_ops,
                                                  cc_ox_norm_ops, NULL};
-    static const cc_ox_op *const const_tables[] = {cc_ox_const_ops, NULL};
+    static const cc_ox_op *const const_tables[] = {cc_ox_const_ops, cc_ox_const_math_ops, NULL};
     const char *type = str(n->op_type);
     const char *domain = str(n->domain);
     if (*domain && strcmp(domain, "ai.onnx"))

@@ -137,7 +137,7 @@ typedef struct {
 
 /* The tables of onnx/ops_*.c, each ending in {NULL, NULL}. */
 extern const cc_ox_op cc_ox_conv_ops[], cc_ox_activation_ops[], cc_ox_pool_ops[], cc_ox_arith_ops[],
-    cc_ox_shape_ops[], cc_ox_linear_ops[], cc_ox_norm_ops[], cc_ox_const_ops[];
+    cc_ox_shape_ops[], cc_ox_linear_ops[], cc_ox_norm_ops[], cc_ox_const_ops[], cc_ox_const_math_ops[];
 
 /* onnx/ops_norm.c: LayerNorm's decomposition matched at its first ReduceMean,
  * GELU's at its Div; 1 when matched (the result in *st: the op emitted, or why

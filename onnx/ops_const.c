@@ -240,61 +240,103 @@ static cc_status identity(cc_ox *x, const Onnx__NodeProto *n)
     return cc_ox_bind_const(x, n, 0, c);
 }
 
-/* Element-wise arithmetic with NumPy broadcasting; integer division truncates, as ONNX's. */
-static cc_status binary(cc_ox *x, const Onnx__NodeProto *n, char op)
+/* Slice of a constant along any axes (opset 10+: starts, ends, axes, steps inputs), steps of either sign. */
+static cc_status slice(cc_ox *x, const Onnx__NodeProto *n)
 {
-    const cc_ox_const *a, *b;
-    CC_TRY(cc_ox_const_input(x, n, 0, &a));
-    CC_TRY(cc_ox_const_input(x, n, 1, &b));
-    const int rank = a->rank > b->rank ? a->rank : b->rank;
-    int64_t dims[CC_MAX_RANK];
-    for (int i = 0; i < rank; i++) {
-        const int ia = i - (rank - a->rank), ib = i - (rank - b->rank);
-        const int64_t da = ia >= 0 ? a->d[ia] : 1, db = ib >= 0 ? b->d[ib] : 1;
-        if (da != db && da != 1 && db != 1)
-            return cc_ox_fail(x, n, CC_EFORMAT, "constant shapes do not broadcast");
-        dims[i] = da > db ? da : db;
+    const cc_ox_const *c;
+    int ks, ke, ka = 0, kt = 0;
+    int64_t starts[CC_MAX_RANK], ends[CC_MAX_RANK], axes[CC_MAX_RANK], steps[CC_MAX_RANK];
+    CC_TRY(cc_ox_const_input(x, n, 0, &c));
+    CC_TRY(cc_ox_const_ints(x, n, 1, starts, CC_MAX_RANK, &ks));
+    CC_TRY(cc_ox_const_ints(x, n, 2, ends, CC_MAX_RANK, &ke));
+    if (cc_ox_input(x, n, 3))
+        CC_TRY(cc_ox_const_ints(x, n, 3, axes, CC_MAX_RANK, &ka));
+    if (cc_ox_input(x, n, 4))
+        CC_TRY(cc_ox_const_ints(x, n, 4, steps, CC_MAX_RANK, &kt));
+    if (ke != ks || (ka && ka != ks) || (kt && kt != ks))
+        return cc_ox_fail(x, n, CC_EFORMAT, "starts, ends, axes and steps differ in length");
+    int64_t lo[CC_MAX_RANK], step[CC_MAX_RANK], dims[CC_MAX_RANK];
+    for (int i = 0; i < c->rank; i++)
+        lo[i] = 0, step[i] = 1, dims[i] = c->d[i];
+    for (int i = 0; i < ks; i++) {
+        int64_t a = ka ? axes[i] : i;
+        a = a < 0 ? a + c->rank : a;
+        const int64_t st = kt ? steps[i] : 1;
+        if (a < 0 || a >= c->rank || st == 0)
+            return cc_ox_fail(x, n, CC_EFORMAT, "axis %lld or step %lld is out of range", (long long)a, (long long)st);
+        const int64_t d = c->d[a];
+        int64_t b = starts[i] < 0 ? starts[i] + d : starts[i], e = ends[i] < 0 ? ends[i] + d : ends[i];
+        if (st > 0) {
+            b = b < 0 ? 0 : b > d ? d : b, e = e < 0 ? 0 : e > d ? d : e;
+            dims[a] = e > b ? (e - b + st - 1) / st : 0;
+        } else {
+            b = b < 0 ? -1 : b > d - 1 ? d - 1 : b, e = e < -1 ? -1 : e > d - 1 ? d - 1 : e;
+            dims[a] = b > e ? (b - e - st - 1) / -st : 0;
+        }
+        lo[a] = b, step[a] = st;
     }
-    const int is_int = a->i && b->i;
     cc_ox_const out;
     void *data;
-    CC_TRY(cc_ox_new_const(x, rank, dims, is_int, &out, &data));
+    CC_TRY(cc_ox_new_const(x, c->rank, dims, c->i != NULL, &out, &data));
     for (int64_t k = 0; k < out.n; k++) {
-        int64_t ka = 0, kb = 0, sa = 1, sb = 1, rest = k;
-        for (int i = rank - 1; i >= 0; i--) {
-            const int64_t at = rest % dims[i];
+        int64_t rest = k, at = 0, stride = 1;
+        for (int i = c->rank - 1; i >= 0; i--) {
+            at += (lo[i] + (rest % dims[i]) * step[i]) * stride;
             rest /= dims[i];
-            const int ia = i - (rank - a->rank), ib = i - (rank - b->rank);
-            if (ia >= 0) {
-                ka += (a->d[ia] == 1 ? 0 : at) * sa;
-                sa *= a->d[ia];
-            }
-            if (ib >= 0) {
-                kb += (b->d[ib] == 1 ? 0 : at) * sb;
-                sb *= b->d[ib];
-            }
+            stride *= c->d[i];
         }
-        if (is_int) {
-            const int64_t u = a->i[ka], v = b->i[kb];
-            if (op == '/' && (v == 0 || (v == -1 && u == INT64_MIN)))
-                return cc_ox_fail(x, n, CC_EFORMAT, "integer division by zero, or of the least int64 by -1");
-            const uint64_t uu = (uint64_t)u, uv = (uint64_t)v;   /* wrap around as int64 does in ONNX Runtime */
-            ((int64_t *)data)[k] = op == '+' ? (int64_t)(uu + uv) : op == '-' ? (int64_t)(uu - uv)
-                                 : op == '*' ? (int64_t)(uu * uv) : u / v;
-        } else {
-            const float u = (float)cc_ox_get(a, ka), v = (float)cc_ox_get(b, kb);
-            ((float *)data)[k] = op == '+' ? u + v : op == '-' ? u - v : op == '*' ? u * v : u / v;
-        }
+        if (c->i)
+            ((int64_t *)data)[k] = c->i[at];
+        else
+            ((float *)data)[k] = (float)cc_ox_get(c, at);
     }
     return cc_ox_bind_const(x, n, 0, &out);
 }
 
-static cc_status add(cc_ox *x, const Onnx__NodeProto *n) { return binary(x, n, '+'); }
-static cc_status sub(cc_ox *x, const Onnx__NodeProto *n) { return binary(x, n, '-'); }
-static cc_status mul(cc_ox *x, const Onnx__NodeProto *n) { return binary(x, n, '*'); }
-static cc_status div_op(cc_ox *x, const Onnx__NodeProto *n) { return binary(x, n, '/'); }
+static cc_status transpose(cc_ox *x, const Onnx__NodeProto *n)
+{
+    const cc_ox_const *c;
+    CC_TRY(cc_ox_const_input(x, n, 0, &c));
+    cc_status st = CC_OK;
+    int64_t perm[CC_MAX_RANK];
+    int k = cc_ox_attr_ints(x, n, "perm", perm, CC_MAX_RANK, &st);
+    if (st)
+        return st;
+    int seen[CC_MAX_RANK] = {0};
+    for (int i = 0; i < k; i++) {
+        if (perm[i] < 0 || perm[i] >= c->rank || seen[perm[i]]++)
+            return cc_ox_fail(x, n, CC_EFORMAT, "perm is not a permutation of the %d dims", c->rank);
+    }
+    if (!k)
+        for (k = 0; k < c->rank; k++)
+            perm[k] = c->rank - 1 - k;
+    if (k != c->rank)
+        return cc_ox_fail(x, n, CC_EFORMAT, "perm has %d entries for %d dims", k, c->rank);
+    int64_t dims[CC_MAX_RANK], stride[CC_MAX_RANK];
+    for (int i = c->rank - 1, s = 1; i >= 0; i--)
+        stride[i] = s, s *= (int)c->d[i];
+    for (int i = 0; i < k; i++)
+        dims[i] = c->d[perm[i]];
+    cc_ox_const out;
+    void *data;
+    CC_TRY(cc_ox_new_const(x, k, dims, c->i != NULL, &out, &data));
+    for (int64_t o = 0; o < out.n; o++) {
+        int64_t rest = o, at = 0;
+        for (int i = k - 1; i >= 0; i--) {
+            at += (rest % dims[i]) * stride[perm[i]];
+            rest /= dims[i];
+        }
+        if (c->i)
+            ((int64_t *)data)[o] = c->i[at];
+        else
+            ((float *)data)[o] = (float)cc_ox_get(c, at);
+    }
+    return cc_ox_bind_const(x, n, 0, &out);
+}
 
 const cc_ox_op cc_ox_const_ops[] = {
+    {"Slice", slice},
+    {"Transpose", transpose},
     {"Constant", constant},
     {"Shape", shape},
     {"Gather", gather},
@@ -304,9 +346,5 @@ const cc_ox_op cc_ox_const_ops[] = {
     {"Concat", concat},
     {"Cast", cast},
     {"Identity", identity},
-    {"Add", add},
-    {"Sub", sub},
-    {"Mul", mul},
-    {"Div", div_op},
     {NULL, NULL},
 };

@@ -153,11 +153,91 @@ static cc_status transpose(cc_ox *x, const Onnx__NodeProto *n)
     return cc_ox_emit(x, n, 0, "permute", &in, 1, NULL, 0, &a, 1, NULL);
 }
 
+/* One activation between constants of one image (a class token before the
+ * patches: torch.cat([token.expand(n, -1, -1), x], 1)): zeros padded around
+ * the activation, then the constants added over them, as the converter stores
+ * a class token (weights/FORMAT.md); x + 0 and 0 + token are exact. */
+static cc_status concat_constants(cc_ox *x, const Onnx__NodeProto *n, int act, int axis)
+{
+    const cc_shape s = *cc_ox_shape(x, act);
+    if (axis < 1 || axis >= s.rank)
+        return cc_ox_fail(x, n, CC_EFORMAT, "axis %d: cnncam concatenates along a dim after the batch", axis);
+    int64_t before = 0, after = 0, seen = 0;
+    for (size_t i = 0; i < n->n_input; i++) {
+        const cc_ox_value *v = cc_ox_input(x, n, (int)i);
+        if (v->kind == CC_OX_ACT) {
+            if (v->node != act || seen++)
+                return cc_ox_fail(x, n, CC_EFORMAT, "cnncam concatenates constants with one activation only");
+            continue;
+        }
+        const cc_ox_const *c = &x->consts[v->cst];
+        if (c->rank != s.rank || c->d[0] != 1)
+            return cc_ox_fail(x, n, CC_EFORMAT, "constant input %zu must be one image's (dim 0 of 1) of rank %d", i,
+                              s.rank);
+        for (int k = 1; k < s.rank; k++)
+            if (k != axis && c->d[k] != s.d[k])
+                return cc_ox_fail(x, n, CC_EFORMAT, "constant input %zu does not match the activation", i);
+        *(seen ? &after : &before) += c->d[axis];
+    }
+    cc_ox_attr pads = {"pads", {0}, 2 * s.rank};
+    pads.v[2 * axis] = (double)before, pads.v[2 * axis + 1] = (double)after;
+    int padded;
+    CC_TRY(cc_ox_emit(x, n, -1, "pad", &act, 1, NULL, 0, &pads, 1, &padded));
+    const cc_shape ps = *cc_ox_shape(x, padded);
+    int64_t dims[CC_MAX_RANK];
+    for (int k = 0; k < ps.rank; k++)
+        dims[k] = k ? ps.d[k] : 1;
+    cc_ox_const over;
+    void *data;
+    CC_TRY(cc_ox_new_const(x, ps.rank, dims, 0, &over, &data));
+    float *o = data;
+    memset(o, 0, (size_t)over.n * sizeof *o);
+    int64_t outer = 1, inner = 1;
+    for (int k = 1; k < axis; k++)
+        outer *= ps.d[k];
+    for (int k = axis + 1; k < ps.rank; k++)
+        inner *= ps.d[k];
+    int64_t at = 0;   /* where along the axis the next input starts */
+    for (size_t i = 0; i < n->n_input; i++) {
+        const cc_ox_value *v = cc_ox_input(x, n, (int)i);
+        if (v->kind == CC_OX_ACT) {
+            at += s.d[axis];
+            continue;
+        }
+        const cc_ox_const *c = &x->consts[v->cst];
+        const int64_t len = c->d[axis];
+        for (int64_t p = 0; p < outer; p++)
+            for (int64_t j = 0; j < len; j++)
+                for (int64_t q = 0; q < inner; q++)
+                    o[(p * ps.d[axis] + at + j) * inner + q] = (float)cc_ox_get(c, (p * len + j) * inner + q);
+        at += len;
+    }
+    cc_ox_param p = {"value", 0};
+    CC_TRY(cc_ox_param_tensor(x, n, &over, NULL, &p.tensor));
+    return cc_ox_emit(x, n, 0, "add_const", &padded, 1, &p, 1, NULL, 0, NULL);
+}
+
 static cc_status concat(cc_ox *x, const Onnx__NodeProto *n)
 {
     int in[CC_MAX_INPUTS];
     if (n->n_input < 1 || n->n_input > CC_MAX_INPUTS)
         return cc_ox_fail(x, n, CC_EFORMAT, "%zu inputs; cnncam concatenates 1 to %d", n->n_input, CC_MAX_INPUTS);
+    int act = -1, consts = 0;
+    for (size_t i = 0; i < n->n_input; i++) {
+        const cc_ox_value *v = cc_ox_input(x, n, (int)i);
+        if (v && v->kind == CC_OX_CONST)
+            consts++;
+        else if (v && v->kind == CC_OX_ACT)
+            act = v->node;
+    }
+    if (consts && act >= 0) {
+        cc_status st = CC_OK;
+        int64_t axis = cc_ox_attr_int(x, n, "axis", 0, &st);
+        if (st)
+            return st;
+        const int rank = cc_ox_shape(x, act)->rank;
+        return concat_constants(x, n, act, (int)(axis < 0 ? axis + rank : axis));
+    }
     for (size_t i = 0; i < n->n_input; i++)
         CC_TRY(cc_ox_act(x, n, (int)i, &in[i]));
     cc_status st = CC_OK;

@@ -26,6 +26,9 @@ tensor):
   * external data (onnx.save_model(..., save_as_external_data=True)) gives the
     inline file's logits exactly; locations outside the model's folder, a
     missing file and a short one are refused;
+  * ops on constants (Range, Mod, Equal, Cast, Sqrt, Neg, Where, Reshape,
+    Transpose, Slice with a negative step, ScatterND, Expand, Pow,
+    ConstantOfShape, Add) fold to NumPy's values exactly;
   * an unsupported op is refused with the node's name, op type and opset, and a
     truncated or corrupted file with a message: exit 2, no traceback-like crash.
 Prints one line per check and "onnx: N passed, N failed"; exits 1 on any
@@ -301,6 +304,60 @@ def unsupported_ops_are_named():
     err = run("predict", "-m", path, NPY[0], expect=2).stderr
     for phrase in ("/Tanh", "Tanh", "opset 13", "nothing was loaded"):
         check(phrase in err, "the message lacks %r: %s" % (phrase, err))
+
+
+@case
+def constant_folding_against_numpy():
+    """Ops on constants, folded at load: the model adds their result to its
+    input, and its output (flattened) is compared with NumPy's arithmetic."""
+    from onnx import TensorProto, helper, numpy_helper
+    r = np.arange(48, dtype=np.int64)
+    w = np.where(r % 5 == 0, np.sqrt(r.astype(np.float32)), -r.astype(np.float32)).reshape(1, 3, 4, 4)
+    t = w.transpose(0, 1, 3, 2)[:, :, :, ::-1].copy()
+    t[0, 1, 2] = [7, 8, 9, 10]
+    want_c = t + np.float32(2) ** 2 + np.float32(0.5) + (np.int64(-7) % np.int64(3))
+    consts = {"zero": np.array(0, np.int64), "n48": np.array(48, np.int64), "one": np.array(1, np.int64),
+              "five": np.array(5, np.int64), "shape": np.array([1, 3, 4, 4], np.int64),
+              "starts": np.array([-1], np.int64), "ends": np.array([-100], np.int64),
+              "axes": np.array([3], np.int64), "steps": np.array([-1], np.int64),
+              "idx": np.array([[0, 1, 2]], np.int64), "upd": np.array([[7, 8, 9, 10]], np.float32),
+              "two": np.array([2.0], np.float32), "m7": np.array(-7, np.int64), "three": np.array(3, np.int64)}
+    nodes = [helper.make_node("Constant", [], [k], value=numpy_helper.from_array(v, k)) for k, v in consts.items()]
+    nodes += [
+        helper.make_node("Range", ["zero", "n48", "one"], ["r"]),
+        helper.make_node("Mod", ["r", "five"], ["m"]),
+        helper.make_node("Equal", ["m", "zero"], ["e"]),
+        helper.make_node("Cast", ["r"], ["rf"], to=TensorProto.FLOAT),
+        helper.make_node("Sqrt", ["rf"], ["sq"]),
+        helper.make_node("Neg", ["rf"], ["ng"]),
+        helper.make_node("Where", ["e", "sq", "ng"], ["w"]),
+        helper.make_node("Reshape", ["w", "shape"], ["w4"]),
+        helper.make_node("Transpose", ["w4"], ["t"], perm=[0, 1, 3, 2]),
+        helper.make_node("Slice", ["t", "starts", "ends", "axes", "steps"], ["ts"]),
+        helper.make_node("ScatterND", ["ts", "idx", "upd"], ["sc"]),
+        helper.make_node("Expand", ["two", "shape"], ["ex"]),
+        helper.make_node("Pow", ["ex", "two"], ["pw"]),
+        helper.make_node("ConstantOfShape", ["shape"], ["half"], value=numpy_helper.from_array(np.array([0.5], np.float32))),
+        helper.make_node("Mod", ["m7", "three"], ["md"]),
+        helper.make_node("Cast", ["md"], ["mdf"], to=TensorProto.FLOAT),
+        helper.make_node("Add", ["sc", "pw"], ["a1"]),
+        helper.make_node("Add", ["a1", "half"], ["a2"]),
+        helper.make_node("Add", ["a2", "mdf"], ["c"]),
+        helper.make_node("Add", ["x", "c"], ["y"]),
+        helper.make_node("Flatten", ["y"], ["logits"], axis=1),
+    ]
+    graph = helper.make_graph(nodes, "folding", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 4, 4])],
+                              [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 48])])
+    path = os.path.join(TMP, "folding.onnx")
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+    x = np.random.default_rng(5).standard_normal((3, 4, 4)).astype(np.float32)
+    npy = os.path.join(TMP, "x4.npy")
+    np.save(npy, x)
+    out = os.path.join(TMP, "fold.npy")
+    run("predict", "-m", path, "--logits-out", out, npy)
+    got, want = np.load(out)[0], (x[None] + want_c).reshape(-1)
+    check(np.array_equal(got, want.astype(np.float32)), "folded constants differ from NumPy's by %.3g"
+          % float(np.abs(got - want).max()))
 
 
 @case
