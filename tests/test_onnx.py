@@ -19,6 +19,8 @@ tensor):
     export's maps at the recommended layer are compared too, to 1e-3: folding
     rounds the weights differently, which moves a map by 1e-6 to 1e-4, and an
     inner layer of a random-weight net by up to 1e-3 (RegNet's block3);
+  * every explanation method (cnncam methods) on a small batchnorm-keeping
+    export gives its .ccm twin's map bit for bit;
   * the names: cnncam info lists module paths and ONNX names, and -l with the
     ONNX node name or its output's name gives the module path's map exactly;
   * cnncam convert writes a .ccm whose maps equal the .onnx file's bit for bit;
@@ -190,6 +192,44 @@ def resnet18():
     if not os.path.exists(path):
         export(net, path, 13)
     return net, path
+
+
+@case
+def every_method_as_on_the_twin():
+    """Every explanation method on a batchnorm-keeping export gives its .ccm
+    twin's map bit for bit (a small net of depthwise and squeeze-excitation
+    blocks from tests/gen_onnx_fixtures.py, 32 x 32 input). FullGrad too:
+    with batchnorm kept, the bias layers are the same."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import gen_onnx_fixtures as fx
+    torch.manual_seed(3)
+    net = fx.Mobile().eval()
+    pth, ccm = os.path.join(TMP, "mobile.pth"), os.path.join(TMP, "mobile.ccm")
+    torch.save(net.state_dict(), pth)
+    labels = os.path.join(TMP, "five.txt")
+    with open(labels, "w") as f:
+        f.write("".join("class %d\n" % i for i in range(5)))
+    module = os.path.join(os.path.dirname(os.path.abspath(__file__)), "gen_onnx_fixtures.py") + ":Mobile"
+    subprocess.run([CONVERT, "--module", module, "--weights", pth, "--input-size", "3,32,32", "--labels", labels,
+                    "-o", ccm], check=True, capture_output=True)
+    x = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(4))
+    path = os.path.join(TMP, "mobile.onnx")
+    torch.onnx.export(net, x, path, opset_version=13, training=torch.onnx.TrainingMode.PRESERVE)
+    npy = os.path.join(TMP, "mobile_x.npy")
+    np.save(npy, x[0].numpy())
+    methods = [line.split()[0] for line in run("methods").stdout.splitlines() if line.strip()]
+    check(len(methods) >= 16, "cnncam methods lists %d methods" % len(methods))
+    worst = 0.0
+    for m in methods:
+        maps = []
+        for model in (ccm, path):
+            out = os.path.join(TMP, "method.npy")
+            run("cam", "-m", model, "--method", m, "-c", "1", "--cam-out", out, npy)
+            maps.append(np.load(out))
+        d = float(np.abs(maps[0] - maps[1]).max())
+        check(d <= CAM_TOLERANCE, "%s: the ONNX file's map differs from the twin's by %.3g" % (m, d))
+        worst = max(worst, d)
+    return "%d methods, max |diff| %.2g" % (len(methods), worst)
 
 
 @case
