@@ -9,11 +9,13 @@ the logits (max |d| <= 1e-4 * max(1, max|logit|), same top-1) and the
 recommended Grad-CAM layer's activations (max |d| <= 1e-4 * max(1, max|A|)).
 An all-NaN input must give all-NaN logits, as PyTorch's do.
 The same run with 2 and with 3 threads must give the 1-thread logits and
-activations to within float rounding, max |d| <= 2e-5 * max(1, max|v|), five
-times tighter than the PyTorch tolerance: work is split along independent
-outputs, but OpenBLAS picks a different kernel (another summation order) for
-a product cut in two, and those roundings compound over the layers (up to
-1e-5 measured).
+activations to within float rounding, max |d| <= 5e-5 * max(1, max|v|), half
+the PyTorch tolerance: work is split along independent outputs, but OpenBLAS
+picks a different kernel (another summation order) for a product cut in two,
+and those roundings compound over the layers: up to 1e-5 measured where
+cnncam's own AVX-512 kernels take the products (they sum in one order at
+any thread count), 3.5e-5 on ResNet-50 on a CPU without AVX-512, where
+OpenBLAS takes them all (a 2-core AMD EPYC Zen 3).
 The C side is build/tests/tools/run_model, which runs the shipped path only
 (include/cnncam.h: cnncam_model_load, a context with the layer chosen,
 cnncam_forward's planned forward with its tape, cnncam_logits and
@@ -44,7 +46,7 @@ CONVERT = os.path.join(ROOT, "tools", "cnncam-convert")
 MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 SIZES = [(224, 224), (227, 301)]
-THREADS_TOL = 2e-5
+THREADS_TOL = 5e-5
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "models"))
 
