@@ -10,7 +10,8 @@ each case of CASES (a method with some options) runs once through the CLI on
 the normalised tensor (.npy: the same input bits for both engines) and once
 through the restatement. Compared:
   the final map (--cam-out):        max|d| <= 1e-3
-  channel weights (--weights-out):  max|d| / max|ref| <= 1e-4
+  channel weights (--weights-out):  max|d| / max|ref| <= 1e-4 (ScoreCAM's
+      3e-4: a softmax over the scores of two engines' forwards)
   the rectified raw map (--raw-out): max|d| / max|ref| <= 1e-3 (a sum of K
       weighted channels of mixed sign, whose cancellation amplifies the
       weights' float32 differences; an SVD's projection likewise)
@@ -53,6 +54,11 @@ MODELS = ["resnet34", "mobilenet_v3_large", "vgg16", "regnet_y_800mf", "efficien
 PHOTO = os.path.join(ROOT, "assets", "images", "chelsea.png")
 SIZE = (160, 120)   # W x H
 TOL_MAP, TOL_REL, TOL_RAW = 1e-3, 1e-4, 1e-3
+# ScoreCAM's weights are a softmax over channels of the target's score on each
+# masked input: a score's float32 difference moves its weight by that much
+# relative, and the forwards of two engines differ by up to 1e-4 of a score
+# (RegNetY-800MF's on a CPU without AVX-512, where OpenBLAS takes every product).
+TOL_REL_METHOD = {"scorecam": 3e-4}
 
 
 
@@ -142,15 +148,15 @@ def run_cli(model_path, x_npy, out, method, cls, options, want):
     return got, seconds
 
 
-def compare(label, got, want, tol_map=TOL_MAP):
+def compare(label, got, want, tol_map=TOL_MAP, tol_rel=TOL_REL):
     layer = want["layers"][0] if want.get("layers") else None
     d_map = float(np.abs(got["map"].astype(np.float64) - want["map"][0]).max()) \
         if got["map"].shape == want["map"][0].shape else float("inf")
     parts, ok = [f"map {d_map:.2g}" + (f" (tol {tol_map:.2g})" if tol_map != TOL_MAP else "")], d_map <= tol_map
     if layer is not None and layer.get("weights") is not None:
         e = rel(got["w"], layer["weights"][0])
-        parts.append(f"weights {e:.2g} (rel)")
-        ok &= e <= TOL_REL
+        parts.append(f"weights {e:.2g} (rel" + (f", tol {tol_rel:.2g})" if tol_rel != TOL_REL else ")"))
+        ok &= e <= tol_rel
     if layer is not None:
         e = rel(got["raw"], np.maximum(layer["cam"][0], 0))
         parts.append(f"raw {e:.2g} (rel)")
@@ -186,7 +192,7 @@ def check_model(name, workdir, only, variants):
             tol = max(TOL_MAP, 2 * rounding_sensitivity(model, layer, x, method, targets, kw, want)) \
                 if method == "fullgrad" else TOL_MAP
             compare(f"{name} {layer} {method}{' ' + label if label else ''}: cnncam {our_s:.2f}s, "
-                    f"restatement {ref_s:.2f}s", got, want, tol)
+                    f"restatement {ref_s:.2f}s", got, want, tol, TOL_REL_METHOD.get(method, TOL_REL))
     if not only or "guided" in only:
         check_guided(name, model, path, x, x_npy, runner_up, out)
     if variants and not only:
