@@ -284,18 +284,7 @@ int cc_ox_producer(const cc_ox *x, int node, const char *op)
     return node > 0 && !strcmp(x->nodes[node].op->name, op) ? node : -1;
 }
 
-cc_status cc_ox_axes(cc_ox *x, const Onnx__NodeProto *n, int64_t *axes, int *count)
-{
-    if (x->opset < 13) {
-        cc_status st = CC_OK;
-        *count = cc_ox_attr_ints(x, n, "axes", axes, CC_MAX_RANK, &st);
-        return st;
-    }
-    *count = 0;
-    return cc_ox_input(x, n, 1) ? cc_ox_const_ints(x, n, 1, axes, CC_MAX_RANK, count) : CC_OK;
-}
-
-int cc_ox_unsqueeze_dims(const int64_t *d, int rank, const int64_t *axes, int k, int first, int64_t *out)
+static int unsqueeze_dims(const int64_t *d, int rank, const int64_t *axes, int k, int first, int64_t *out)
 {
     const int r = rank + k;
     int add[CC_MAX_RANK] = {0};
@@ -312,7 +301,7 @@ int cc_ox_unsqueeze_dims(const int64_t *d, int rank, const int64_t *axes, int k,
     return r;
 }
 
-int cc_ox_squeeze_dims(const int64_t *d, int rank, const int64_t *axes, int k, int first, int64_t *out)
+static int squeeze_dims(const int64_t *d, int rank, const int64_t *axes, int k, int first, int64_t *out)
 {
     int drop[CC_MAX_RANK] = {0}, r = 0;
     for (int i = 0; i < k; i++) {
@@ -325,6 +314,25 @@ int cc_ox_squeeze_dims(const int64_t *d, int rank, const int64_t *axes, int k, i
         if (!(k ? drop[i] : i >= first && d[i] == 1))
             out[r++] = d[i];
     return r;
+}
+
+cc_status cc_ox_squeeze(cc_ox *x, const Onnx__NodeProto *n, int unsqueeze, const int64_t *d, int rank, int first,
+                        int64_t *out, int *out_rank)
+{
+    int64_t axes[CC_MAX_RANK];
+    int k = 0;
+    if (x->opset < 13) {
+        cc_status st = CC_OK;
+        k = cc_ox_attr_ints(x, n, "axes", axes, CC_MAX_RANK, &st);
+        CC_TRY(st);
+    } else if (cc_ox_input(x, n, 1)) {
+        CC_TRY(cc_ox_const_ints(x, n, 1, axes, CC_MAX_RANK, &k));
+    }
+    *out_rank = unsqueeze ? unsqueeze_dims(d, rank, axes, k, first, out) : squeeze_dims(d, rank, axes, k, first, out);
+    if (*out_rank < 0)
+        return cc_ox_fail(x, n, CC_EFORMAT, "the axes are out of range, repeated%s%s", first ? ", the batch" : "",
+                          unsqueeze ? "" : ", or of a size other than 1");
+    return CC_OK;
 }
 
 /* ---- outputs ---- */
@@ -629,11 +637,25 @@ const Onnx__NodeProto *cc_ox_next(const cc_ox *x, const Onnx__NodeProto *n, int 
     return !x->done[k] && r->op_type && !strcmp(r->op_type, op) && (!r->domain || !*r->domain) ? r : NULL;
 }
 
+int cc_ox_readers(const cc_ox *x, const char *v, const Onnx__NodeProto **out, int max)
+{
+    const int i = cc_map_get(&x->values, v);
+    int n = 0;
+    for (int e = i < 0 || i >= x->nuses ? 0 : x->first_reader[i]; i >= 0 && i < x->nuses && e < x->first_reader[i + 1];
+         e++)
+        if (!x->done[x->reader[e]] && n < max)
+            out[n++] = x->graph->node[x->reader[e]];
+    return n;
+}
+
+/* n among the readers of its first input: no scan of the graph. */
 void cc_ox_take(cc_ox *x, const Onnx__NodeProto *n)
 {
-    for (size_t k = 0; k < x->graph->n_node; k++)
-        if (x->graph->node[k] == n)
-            x->done[k] = 1;
+    const int i = n->n_input && n->input[0] ? cc_map_get(&x->values, n->input[0]) : -1;
+    for (int e = i < 0 || i >= x->nuses ? 0 : x->first_reader[i]; i >= 0 && i < x->nuses && e < x->first_reader[i + 1];
+         e++)
+        if (x->graph->node[x->reader[e]] == n)
+            x->done[x->reader[e]] = 1;
 }
 
 /* The one graph input that is not an initializer: N x C x H x W floats. */

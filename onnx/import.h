@@ -50,6 +50,16 @@ static inline double cc_ox_get(const cc_ox_const *c, int64_t k)
     return v;
 }
 
+/* Value at of src into value k of out, a constant from cc_ox_new_const whose
+ * values are being filled through data: int64 or float, as out is. */
+static inline void cc_ox_copy(const cc_ox_const *out, void *data, int64_t k, const cc_ox_const *src, int64_t at)
+{
+    if (out->i)
+        ((int64_t *)data)[k] = src->i ? src->i[at] : (int64_t)cc_ox_get(src, at);
+    else
+        ((float *)data)[k] = (float)cc_ox_get(src, at);
+}
+
 /* Where an initializer's raw_data lies in the model file (onnx/wire.c). */
 typedef struct {
     const unsigned char *p;
@@ -139,6 +149,9 @@ typedef struct {
 extern const cc_ox_op cc_ox_conv_ops[], cc_ox_activation_ops[], cc_ox_pool_ops[], cc_ox_arith_ops[],
     cc_ox_shape_ops[], cc_ox_linear_ops[], cc_ox_norm_ops[], cc_ox_const_ops[], cc_ox_const_math_ops[];
 
+/* Up to max nodes not yet mapped that read value v (by name), into out; their count. */
+int cc_ox_readers(const cc_ox *x, const char *v, const Onnx__NodeProto **out, int max);
+
 /* onnx/ops_norm.c: LayerNorm's decomposition matched at its first ReduceMean,
  * GELU's at its Div; 1 when matched (the result in *st: the op emitted, or why
  * not), 0 when the nodes are something else. */
@@ -196,13 +209,12 @@ cc_status cc_ox_param_tensor(cc_ox *x, const Onnx__NodeProto *n, const cc_ox_con
  * values to be filled in through *data by the caller before cc_ox_bind_const. */
 cc_status cc_ox_new_const(cc_ox *x, int rank, const int64_t *d, int is_int, cc_ox_const *out, void **data);
 /* How many node inputs and graph outputs read n's output o. */
-/* The axes of Squeeze, Unsqueeze: an attribute before opset 13, input 1 after. */
-cc_status cc_ox_axes(cc_ox *x, const Onnx__NodeProto *n, int64_t *axes, int *count);
-/* The dims after unsqueezing / squeezing (k axes; none: every 1 from first
- * on) rank dims d, never touching a dim below first; the new rank, or -1
- * when an axis is out of range, repeated, or (squeeze) not of size 1. */
-int cc_ox_unsqueeze_dims(const int64_t *d, int rank, const int64_t *axes, int k, int first, int64_t *out);
-int cc_ox_squeeze_dims(const int64_t *d, int rank, const int64_t *axes, int k, int first, int64_t *out);
+/* The dims after Squeeze or Unsqueeze n (its axes: an attribute before opset
+ * 13, input 1 after; Squeeze without axes drops every 1 from first on) of
+ * rank dims d, never touching a dim below first (1: the batch stays); the
+ * new rank in *out_rank, or a failure naming the axes. */
+cc_status cc_ox_squeeze(cc_ox *x, const Onnx__NodeProto *n, int unsqueeze, const int64_t *d, int rank, int first,
+                        int64_t *out, int *out_rank);
 int cc_ox_uses(const cc_ox *x, const Onnx__NodeProto *n, int o);
 /* The one node that reads n's output o, when there is exactly one and it is
  * of op type op and not yet mapped; else NULL. For patterns: an op PyTorch

@@ -150,10 +150,11 @@ static cc_status write_meta(cc_ox *x, cc_model_writer *w, const cc_onnx_options 
     /* Normalisation. */
     double mean[CC_MODEL_MAX_CHANNELS], std[CC_MODEL_MAX_CHANNELS];
     int nm = -2, ns = -2;
-    if (opt && opt->mean)
-        nm = ns = opt->nnorm, memcpy(mean, opt->mean, (size_t)nm * sizeof *mean),
+    if (opt && opt->mean) {
+        nm = ns = opt->nnorm;
+        memcpy(mean, opt->mean, (size_t)nm * sizeof *mean);
         memcpy(std, opt->std, (size_t)ns * sizeof *std);
-    else if (prop(m, "input.mean") || prop(m, "input.std")) {
+    } else if (prop(m, "input.mean") || prop(m, "input.std")) {
         nm = prop(m, "input.mean") ? parse_floats(prop(m, "input.mean"), mean, CC_MODEL_MAX_CHANNELS) : -1;
         ns = prop(m, "input.std") ? parse_floats(prop(m, "input.std"), std, CC_MODEL_MAX_CHANNELS) : -1;
         if (nm < 0 || ns < 0)
@@ -192,16 +193,19 @@ static cc_status write_meta(cc_ox *x, cc_model_writer *w, const cc_onnx_options 
 /* The tensors the live nodes bind, into w by reference (f32, as the engine
  * computes): they stay in the decoded message and the import's memory until
  * the file is made. */
-static void write_tensors(const cc_ox *x, cc_model_writer *w)
+static cc_status write_tensors(cc_ox *x, cc_model_writer *w)
 {
-    for (int k = 0; k < x->ntensors; k++) {
-        int used = 0;
-        for (int j = 1; j < x->nnodes && !used; j++)
-            for (int p = 0; p < x->nodes[j].nparams && x->nodes[j].live; p++)
-                used |= x->nodes[j].param[p].tensor == k;
-        if (used)
+    unsigned char *used = cc_ox_alloc(x, (size_t)x->ntensors + 1);
+    if (!used)
+        return cc_ox_nomem(x);
+    memset(used, 0, (size_t)x->ntensors + 1);
+    for (int j = 1; j < x->nnodes; j++)
+        for (int p = 0; p < x->nodes[j].nparams && x->nodes[j].live; p++)
+            used[x->nodes[j].param[p].tensor] = 1;
+    for (int k = 0; k < x->ntensors; k++)
+        if (used[k])
             cc_writer_tensor_ref(w, x->tensors[k].name, x->tensors[k].shape, x->tensors[k].data);
-    }
+    return CC_OK;
 }
 
 /* An import in progress: the decoded message, the import, the writer. */
@@ -248,8 +252,7 @@ static cc_status import(const unsigned char *bytes, size_t size, const char *fil
     CC_TRY(cc_ox_walk(x, &output));
     CC_TRY(cc_ox_write_graph(x, im->w, output, opt && opt->layer ? opt->layer : prop(im->m, "gradcam.layer")));
     CC_TRY(write_meta(x, im->w, opt, output));
-    write_tensors(x, im->w);
-    return CC_OK;
+    return write_tensors(x, im->w);
 }
 
 /* The reader refused what the import made: say so under the file's name. */

@@ -102,13 +102,8 @@ static cc_status gather(cc_ox *x, const Onnx__NodeProto *n)
             if (at < 0 || at >= len)
                 return cc_ox_fail(x, n, CC_EFORMAT, "index %lld is outside 0..%lld", (long long)idx->i[j],
                                   (long long)len - 1);
-            for (int64_t i = 0; i < inner; i++, k++) {
-                const int64_t from = (o * len + at) * inner + i;
-                if (d->i)
-                    ((int64_t *)data)[k] = d->i[from];
-                else
-                    ((float *)data)[k] = (float)cc_ox_get(d, from);
-            }
+            for (int64_t i = 0; i < inner; i++, k++)
+                cc_ox_copy(&c, data, k, d, (o * len + at) * inner + i);
         }
     return cc_ox_bind_const(x, n, 0, &c);
 }
@@ -131,15 +126,10 @@ static cc_status redim(cc_ox *x, const Onnx__NodeProto *n, const cc_ox_const *c,
 static cc_status squeeze_or_unsqueeze(cc_ox *x, const Onnx__NodeProto *n, int unsqueeze)
 {
     const cc_ox_const *c;
-    int k;
-    int64_t axes[CC_MAX_RANK], dims[CC_MAX_RANK];
+    int r;
+    int64_t dims[CC_MAX_RANK];
     CC_TRY(cc_ox_const_input(x, n, 0, &c));
-    CC_TRY(cc_ox_axes(x, n, axes, &k));
-    const int r = unsqueeze ? cc_ox_unsqueeze_dims(c->d, c->rank, axes, k, 0, dims)
-                            : cc_ox_squeeze_dims(c->d, c->rank, axes, k, 0, dims);
-    if (r < 0)
-        return cc_ox_fail(x, n, CC_EFORMAT, "the axes are out of range or repeated%s", unsqueeze ? ""
-                          : ", or of a size other than 1");
+    CC_TRY(cc_ox_squeeze(x, n, unsqueeze, c->d, c->rank, 0, dims, &r));
     return redim(x, n, c, dims, r);
 }
 
@@ -198,10 +188,7 @@ static cc_status concat(cc_ox *x, const Onnx__NodeProto *n)
     for (size_t i = 0, k = 0; i < n->n_input; i++) {
         const cc_ox_const *c = &x->consts[cc_ox_input(x, n, (int)i)->cst];
         for (int64_t j = 0; j < c->n; j++, k++)
-            if (is_int)
-                ((int64_t *)data)[k] = c->i[j];
-            else
-                ((float *)data)[k] = (float)cc_ox_get(c, j);
+            cc_ox_copy(&out, data, (int64_t)k, c, j);
     }
     return cc_ox_bind_const(x, n, 0, &out);
 }
@@ -285,10 +272,7 @@ static cc_status slice(cc_ox *x, const Onnx__NodeProto *n)
             rest /= dims[i];
             stride *= c->d[i];
         }
-        if (c->i)
-            ((int64_t *)data)[k] = c->i[at];
-        else
-            ((float *)data)[k] = (float)cc_ox_get(c, at);
+        cc_ox_copy(&out, data, k, c, at);
     }
     return cc_ox_bind_const(x, n, 0, &out);
 }
@@ -326,10 +310,7 @@ static cc_status transpose(cc_ox *x, const Onnx__NodeProto *n)
             at += (rest % dims[i]) * stride[perm[i]];
             rest /= dims[i];
         }
-        if (c->i)
-            ((int64_t *)data)[o] = c->i[at];
-        else
-            ((float *)data)[o] = (float)cc_ox_get(c, at);
+        cc_ox_copy(&out, data, o, c, at);
     }
     return cc_ox_bind_const(x, n, 0, &out);
 }

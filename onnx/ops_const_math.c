@@ -138,11 +138,7 @@ static cc_status where(cc_ox *x, const Onnx__NodeProto *n)
     CC_TRY(cc_ox_new_const(x, rank, dims, is_int, &out, &data));
     for (int64_t k = 0; k < out.n; k++) {
         const cc_ox_const *pick = cc_ox_get(c[0], source(c[0], rank, dims, k)) != 0 ? c[1] : c[2];
-        const int64_t at = source(pick, rank, dims, k);
-        if (is_int)
-            ((int64_t *)data)[k] = pick->i[at];
-        else
-            ((float *)data)[k] = (float)cc_ox_get(pick, at);
+        cc_ox_copy(&out, data, k, pick, source(pick, rank, dims, k));
     }
     return cc_ox_bind_const(x, n, 0, &out);
 }
@@ -178,13 +174,8 @@ static cc_status expand(cc_ox *x, const Onnx__NodeProto *n)
     CC_TRY(cc_ox_new_const(x, rank, dims, c->i != NULL, &out, &data));
     if (out.n > (int64_t)CC_MAX_NUMEL)
         return cc_ox_fail(x, n, CC_EFORMAT, "the result would have more than 2^30 elements");
-    for (int64_t k = 0; k < out.n; k++) {
-        const int64_t at = source(c, rank, dims, k);
-        if (c->i)
-            ((int64_t *)data)[k] = c->i[at];
-        else
-            ((float *)data)[k] = (float)cc_ox_get(c, at);
-    }
+    for (int64_t k = 0; k < out.n; k++)
+        cc_ox_copy(&out, data, k, c, source(c, rank, dims, k));
     return cc_ox_bind_const(x, n, 0, &out);
 }
 
@@ -258,10 +249,7 @@ static cc_status scatter_nd(cc_ox *x, const Onnx__NodeProto *n)
     void *dst;
     CC_TRY(cc_ox_new_const(x, data->rank, data->d, data->i != NULL, &out, &dst));
     for (int64_t k = 0; k < data->n; k++)
-        if (data->i)
-            ((int64_t *)dst)[k] = data->i[k];
-        else
-            ((float *)dst)[k] = (float)cc_ox_get(data, k);
+        cc_ox_copy(&out, dst, k, data, k);
     for (int64_t j = 0; j < count; j++) {
         int64_t at = 0;
         for (int i = 0; i < q; i++) {
@@ -273,10 +261,7 @@ static cc_status scatter_nd(cc_ox *x, const Onnx__NodeProto *n)
             at = at * data->d[i] + p;
         }
         for (int64_t s = 0; s < slice; s++)
-            if (data->i)
-                ((int64_t *)dst)[at * slice + s] = upd->i[j * slice + s];
-            else
-                ((float *)dst)[at * slice + s] = (float)cc_ox_get(upd, j * slice + s);
+            cc_ox_copy(&out, dst, at * slice + s, upd, j * slice + s);
     }
     return cc_ox_bind_const(x, n, 0, &out);
 }

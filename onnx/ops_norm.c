@@ -94,14 +94,14 @@ int cc_ox_layer_norm_pattern(cc_ox *x, const Onnx__NodeProto *mean, cc_status *s
     const Onnx__NodeProto *sub = cc_ox_next(x, mean, 0, "Sub");
     if (!sub || !reads(sub, 0, xs) || !reads(sub, 1, mean->output[0]) || cc_ox_uses(x, sub, 0) != 2)
         return 0;
-    /* d feeds Pow and the final Div: find the Pow among its two readers. */
-    const Onnx__NodeProto *pow = NULL, *div = NULL;
-    for (size_t k = 0; k < x->graph->n_node; k++) {
-        const Onnx__NodeProto *r = x->graph->node[k];
-        if (r->n_input >= 1 && reads(r, 0, sub->output[0]) && r->op_type && !strcmp(r->op_type, "Pow"))
-            pow = r;
-        if (r->n_input >= 1 && reads(r, 0, sub->output[0]) && r->op_type && !strcmp(r->op_type, "Div"))
-            div = r;
+    /* d feeds Pow and the final Div: tell them apart among its two readers. */
+    const Onnx__NodeProto *r[2], *pow = NULL, *div = NULL;
+    const int nr = cc_ox_readers(x, sub->output[0], r, 2);
+    for (int k = 0; k < nr; k++) {
+        if (reads(r[k], 0, sub->output[0]) && r[k]->op_type && !strcmp(r[k]->op_type, "Pow"))
+            pow = r[k];
+        if (reads(r[k], 0, sub->output[0]) && r[k]->op_type && !strcmp(r[k]->op_type, "Div"))
+            div = r[k];
     }
     if (!pow || !div || !is_scalar(const_beside(x, pow, sub->output[0]), 2))
         return 0;

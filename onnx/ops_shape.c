@@ -108,18 +108,13 @@ static cc_status reshape(cc_ox *x, const Onnx__NodeProto *n)
 
 static cc_status squeeze_or_unsqueeze(cc_ox *x, const Onnx__NodeProto *n, int unsqueeze)
 {
-    int in, k;
-    int64_t axes[CC_MAX_RANK], d[CC_MAX_RANK], dims[CC_MAX_RANK];
+    int in, r;
+    int64_t d[CC_MAX_RANK], dims[CC_MAX_RANK];
     CC_TRY(cc_ox_act(x, n, 0, &in));
-    CC_TRY(cc_ox_axes(x, n, axes, &k));
     const cc_shape *s = cc_ox_shape(x, in);
     for (int i = 0; i < s->rank; i++)
         d[i] = s->d[i];
-    const int r = unsqueeze ? cc_ox_unsqueeze_dims(d, s->rank, axes, k, 1, dims)
-                            : cc_ox_squeeze_dims(d, s->rank, axes, k, 1, dims);
-    if (r < 0)
-        return cc_ox_fail(x, n, CC_EFORMAT, "the axes are out of range, repeated, the batch%s", unsqueeze ? ""
-                          : ", or of a size other than 1");
+    CC_TRY(cc_ox_squeeze(x, n, unsqueeze, d, s->rank, 1, dims, &r));
     return reshape_to(x, n, in, dims, r);
 }
 

@@ -41,6 +41,22 @@ def run(suite, body, workdir):
     return finish(suite)
 
 
+def registry():
+    """A list of cases and the decorator that adds to it, for run_cases."""
+    cases = []
+
+    def case(fn):
+        cases.append(fn)
+        return fn
+    return cases, case
+
+
+def require(cond, msg):
+    """Inside a case: fails it with msg."""
+    if not cond:
+        raise AssertionError(msg)
+
+
 def run_cases(suite, cases, argv, workdir, report=None):
     """Runs each case function (its name, underscores as spaces, is the check's),
     only those matching a -k SUBSTRING of argv when any is given; a case passes

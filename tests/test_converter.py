@@ -53,7 +53,7 @@ sys.path.insert(0, os.path.join(ROOT, "tools"))
 sys.path.insert(0, MODELS)
 
 from cnncam_convert import ccm  # noqa: E402
-from tally import run_cases  # noqa: E402
+from tally import registry, require, run_cases  # noqa: E402
 from cnncam_convert import cli, models, writer  # noqa: E402
 from PIL import Image  # noqa: E402
 
@@ -84,17 +84,9 @@ MORE = {
 
 TMP = tempfile.mkdtemp(prefix="cnncam-test-converter.")
 ENV = dict(os.environ, TORCH_HOME=os.path.join(TMP, "torch-home"))
-CASES, RESULTS, REPORT = [], [], []
-
-
-def case(fn):
-    CASES.append(fn)
-    return fn
-
-
-def check(cond, msg):
-    if not cond:
-        raise AssertionError(msg)
+CASES, case = registry()
+check = require
+RESULTS, REPORT = [], []
 
 
 def out(name):

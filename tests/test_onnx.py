@@ -54,7 +54,7 @@ sys.path.insert(0, os.path.join(ROOT, "tools"))
 
 from cnncam_convert import models  # noqa: E402
 from PIL import Image  # noqa: E402
-from tally import run_cases  # noqa: E402
+from tally import registry, require, run_cases  # noqa: E402
 
 torch.set_num_threads(2)
 warnings.filterwarnings("ignore")
@@ -77,17 +77,8 @@ INNER = {
 OWN_CHOICE = {"densenet121": "features"}
 
 TMP = tempfile.mkdtemp(prefix="cnncam-test-onnx.")
-CASES = []
-
-
-def case(fn):
-    CASES.append(fn)
-    return fn
-
-
-def check(cond, msg):
-    if not cond:
-        raise AssertionError(msg)
+CASES, case = registry()
+check = require
 
 
 def run(*args, expect=0):
